@@ -1,0 +1,145 @@
+// Package cli holds the i3net command line: one file per subcommand, each holding
+// a Command value, its flags and its run function. Subcommands register themselves
+// from init with register, so adding one touches only its own file.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+)
+
+// Command is one subcommand of i3net.
+type Command struct {
+	Name       string
+	ShortUsage string // e.g. "i3net ping [flags] ID|NAME"
+	ShortHelp  string // one line for the command list
+	LongHelp   string // paragraphs shown by "i3net CMD --help"
+	// Order places the command in the list shown by "i3net help" (lower first).
+	Order int
+	// Flags returns the command's flag set, bound to a fresh args struct, and the
+	// function that runs the command with it.
+	Flags func() (*flag.FlagSet, func(ctx context.Context, args []string) error)
+}
+
+var commands []*Command
+
+// register adds c to the command list; subcommand files call it from init.
+func register(c *Command) {
+	commands = append(commands, c)
+	slices.SortFunc(commands, func(a, b *Command) int {
+		if a.Order != b.Order {
+			return a.Order - b.Order
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+}
+
+// Stdout and Stderr are where commands write; tests replace them.
+var (
+	Stdout io.Writer = os.Stdout
+	Stderr io.Writer = os.Stderr
+)
+
+// ErrUsage marks an error in how a command was called; Run prints the command's
+// usage after it and exits with status 2.
+var ErrUsage = errors.New("usage")
+
+func usageErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrUsage}, args...)...)
+}
+
+// Run runs the command line args (without the program name) and returns the
+// process exit status: 0 on success, 1 on failure, 2 on bad usage.
+func Run(args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		if len(args) > 1 {
+			if c := find(args[1]); c != nil {
+				fs, _ := c.Flags()
+				printCommandHelp(Stdout, c, fs)
+				return 0
+			}
+		}
+		printRootHelp(Stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c := find(args[0])
+	if c == nil {
+		fmt.Fprintf(Stderr, "i3net: unknown command %q\n\n", args[0])
+		printRootHelp(Stderr)
+		return 2
+	}
+	fs, run := c.Flags()
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printCommandHelp(Stdout, c, fs)
+			return 0
+		}
+		fmt.Fprintf(Stderr, "i3net %s: %v\n\n", c.Name, err)
+		printCommandHelp(Stderr, c, fs)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, fs.Args()); err != nil {
+		fmt.Fprintf(Stderr, "i3net %s: %v\n", c.Name, err)
+		if errors.Is(err, ErrUsage) {
+			fmt.Fprintln(Stderr)
+			printCommandHelp(Stderr, c, fs)
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+func find(name string) *Command {
+	for _, c := range commands {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func printRootHelp(w io.Writer) {
+	fmt.Fprint(w, `i3net: reach hosts by name through the i3 indirection overlay.
+
+Usage: i3net COMMAND [flags] [args]
+
+Commands:
+`)
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.Name, c.ShortHelp)
+	}
+	tw.Flush()
+	fmt.Fprint(w, "\nRun \"i3net COMMAND --help\" for a command's flags and examples.\n")
+}
+
+func printCommandHelp(w io.Writer, c *Command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", c.ShortUsage, c.ShortHelp)
+	if c.LongHelp != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.LongHelp))
+	}
+	has := false
+	fs.VisitAll(func(*flag.Flag) { has = true })
+	if has {
+		fmt.Fprint(w, "\nFlags:\n")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+}

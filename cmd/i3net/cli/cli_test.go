@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestHelp walks every command's help: each has a usage line naming it, a short
+// help, and "--help" exits 0.
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	captureOutput(t, &out)
+	if code := Run([]string{"help"}); code != 0 {
+		t.Fatalf("help: exit %d", code)
+	}
+	for _, c := range commands {
+		if !strings.Contains(out.String(), c.Name) {
+			t.Errorf("root help does not list %q", c.Name)
+		}
+		if !strings.HasPrefix(c.ShortUsage, "i3net "+c.Name) || c.ShortHelp == "" {
+			t.Errorf("%s: incomplete usage %q / %q", c.Name, c.ShortUsage, c.ShortHelp)
+		}
+		out.Reset()
+		if code := Run([]string{c.Name, "--help"}); code != 0 {
+			t.Errorf("%s --help: exit %d", c.Name, code)
+		}
+		if !strings.Contains(out.String(), "Usage: i3net "+c.Name) {
+			t.Errorf("%s --help: %q", c.Name, out.String())
+		}
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	var out bytes.Buffer
+	captureOutput(t, &out)
+	if code := Run([]string{"no-such-command"}); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if !strings.Contains(out.String(), `unknown command "no-such-command"`) {
+		t.Fatalf("output %q", out.String())
+	}
+}
+
+// captureOutput sends the commands' output to w for the rest of the test.
+func captureOutput(t *testing.T, w *bytes.Buffer) {
+	oldOut, oldErr := Stdout, Stderr
+	Stdout, Stderr = w, w
+	t.Cleanup(func() { Stdout, Stderr = oldOut, oldErr })
+}

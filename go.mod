@@ -1,0 +1,3 @@
+module github.com/i3net/i3net
+
+go 1.26

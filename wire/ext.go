@@ -1,0 +1,192 @@
+package wire
+
+import (
+	"crypto/ed25519"
+	"encoding/binary"
+	"errors"
+	"time"
+)
+
+// ExtVersion is the version of i3net's extensions announced in ExtHello.
+const ExtVersion = 1
+
+// ErrExtBody is returned for an extension option whose body is malformed.
+var ErrExtBody = errors.New("wire: malformed extension body")
+
+// HelloOption returns the ExtHello option a host adds to announce the extensions.
+func HelloOption() Option {
+	return Option{Type: ExtHello, Body: []byte{ExtVersion}}
+}
+
+// Signature operations: what a signature authorizes.
+const (
+	SigInsert = 1
+	SigRemove = 2
+)
+
+// SignatureLen is the size of an ExtSignature body: public key, time, signature.
+const SignatureLen = ed25519.PublicKeySize + 8 + ed25519.SignatureSize
+
+// Signature is the body of ExtSignature: the owner of a public id signs the
+// trigger it inserts or removes. Time bounds replays: servers refuse signatures
+// older or newer than a few minutes.
+type Signature struct {
+	PublicKey [ed25519.PublicKeySize]byte
+	Time      int64 // Unix seconds when signed
+	Sig       [ed25519.SignatureSize]byte
+}
+
+// signingBytes is what a Signature signs: a context string, the operation, the
+// trigger's flags, id, prefix length, target and key, and the time. The nonce is
+// left out: it answers the challenge, which proves the target address separately.
+func signingBytes(b []byte, op byte, t *Trigger, unix int64) []byte {
+	b = append(b, "i3net trigger signature v1\x00"...)
+	b = append(b, op, t.Flags)
+	b = append(b, t.ID[:]...)
+	b = binary.BigEndian.AppendUint16(b, t.PrefixLen)
+	b = t.Target.AppendTo(b)
+	if t.Target.Kind != AddrStack {
+		b = append(b, t.Key[:]...)
+	}
+	return binary.BigEndian.AppendUint64(b, uint64(unix))
+}
+
+// Sign returns the ExtSignature option for op on t, signed by priv at now.
+func Sign(priv ed25519.PrivateKey, op byte, t *Trigger, now time.Time) Option {
+	var s Signature
+	copy(s.PublicKey[:], priv.Public().(ed25519.PublicKey))
+	s.Time = now.Unix()
+	copy(s.Sig[:], ed25519.Sign(priv, signingBytes(nil, op, t, s.Time)))
+	body := make([]byte, 0, SignatureLen)
+	body = append(body, s.PublicKey[:]...)
+	body = binary.BigEndian.AppendUint64(body, uint64(s.Time))
+	body = append(body, s.Sig[:]...)
+	return Option{Type: ExtSignature, Body: body}
+}
+
+// ParseSignature decodes an ExtSignature body.
+func ParseSignature(body []byte) (Signature, error) {
+	var s Signature
+	if len(body) != SignatureLen {
+		return s, ErrExtBody
+	}
+	copy(s.PublicKey[:], body)
+	s.Time = int64(binary.BigEndian.Uint64(body[ed25519.PublicKeySize:]))
+	copy(s.Sig[:], body[ed25519.PublicKeySize+8:])
+	return s, nil
+}
+
+// Verify reports whether s is a valid signature for op on t.
+func (s *Signature) Verify(op byte, t *Trigger) bool {
+	var buf [256 + 32*MaxStack]byte
+	return ed25519.Verify(s.PublicKey[:], signingBytes(buf[:0], op, t, s.Time), s.Sig[:])
+}
+
+// ErrorCode says why a server refused a request (ExtError).
+type ErrorCode uint16
+
+// Error codes carried by ExtError.
+const (
+	ErrCodeRateLimited     ErrorCode = 1 // too many requests from this source
+	ErrCodeTableFull       ErrorCode = 2 // the server's trigger table is full
+	ErrCodeSourceLimit     ErrorCode = 3 // this source holds too many triggers
+	ErrCodeBadSignature    ErrorCode = 4 // signature invalid, expired, or not the id's key
+	ErrCodeSignatureNeeded ErrorCode = 5 // public ids must be inserted with a signature
+	ErrCodeBadTrigger      ErrorCode = 6 // the trigger itself is invalid (e.g. stack too deep)
+)
+
+func (c ErrorCode) String() string {
+	switch c {
+	case ErrCodeRateLimited:
+		return "rate limited"
+	case ErrCodeTableFull:
+		return "trigger table full"
+	case ErrCodeSourceLimit:
+		return "too many triggers from this source"
+	case ErrCodeBadSignature:
+		return "bad signature"
+	case ErrCodeSignatureNeeded:
+		return "public id needs a signature"
+	case ErrCodeBadTrigger:
+		return "invalid trigger"
+	}
+	return "error " + itoa(int(c))
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}
+
+// ErrorBody is the body of ExtError: a code, the id the request was about, and a
+// short human-readable message (at most 200 bytes).
+type ErrorBody struct {
+	Code    ErrorCode
+	ID      [32]byte
+	Message string
+}
+
+// ErrorOption returns an ExtError option.
+func ErrorOption(e ErrorBody) Option {
+	msg := e.Message
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	body := make([]byte, 0, 2+32+len(msg))
+	body = binary.BigEndian.AppendUint16(body, uint16(e.Code))
+	body = append(body, e.ID[:]...)
+	body = append(body, msg...)
+	return Option{Type: ExtError, Body: body}
+}
+
+// ParseError decodes an ExtError body.
+func ParseError(body []byte) (ErrorBody, error) {
+	var e ErrorBody
+	if len(body) < 34 || len(body) > 34+200 {
+		return e, ErrExtBody
+	}
+	e.Code = ErrorCode(binary.BigEndian.Uint16(body))
+	copy(e.ID[:], body[2:])
+	e.Message = string(body[34:])
+	return e, nil
+}
+
+// ServerListOption returns an ExtServerList option carrying addrs (IP addresses).
+func ServerListOption(addrs []Addr) Option {
+	var body []byte
+	body = append(body, byte(len(addrs)))
+	for i := range addrs {
+		body = addrs[i].AppendTo(body)
+	}
+	return Option{Type: ExtServerList, Body: body}
+}
+
+// ParseServerList decodes an ExtServerList body, appending to dst.
+func ParseServerList(dst []Addr, body []byte) ([]Addr, error) {
+	if len(body) < 1 {
+		return dst, ErrExtBody
+	}
+	n := int(body[0])
+	b := body[1:]
+	for i := 0; i < n; i++ {
+		var a Addr
+		rest, err := decodeAddr(b, &a)
+		if err != nil || !a.IsIP() {
+			return dst, ErrExtBody
+		}
+		dst = append(dst, a)
+		b = rest
+	}
+	if len(b) != 0 {
+		return dst, ErrExtBody
+	}
+	return dst, nil
+}
