@@ -14,8 +14,9 @@ func TestHelp(t *testing.T) {
 	if code := Run([]string{"help"}); code != 0 {
 		t.Fatalf("help: exit %d", code)
 	}
+	root := out.String()
 	for _, c := range commands {
-		if !strings.Contains(out.String(), c.Name) {
+		if !strings.Contains(root, "  "+c.Name+" ") {
 			t.Errorf("root help does not list %q", c.Name)
 		}
 		if !strings.HasPrefix(c.ShortUsage, "i3net "+c.Name) || c.ShortHelp == "" {

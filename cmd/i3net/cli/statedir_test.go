@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"bytes"
+	"flag"
+	"path/filepath"
+	"testing"
+)
+
+// testState points the commands at a fresh state directory through
+// $I3NET_STATE_DIR and returns it, so no test touches /var/lib/i3net.
+func testState(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv(stateDirEnv, dir)
+	return dir
+}
+
+// runCmd runs the command line args and returns the exit status and what the
+// command wrote to stdout and to stderr.
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	oldOut, oldErr := Stdout, Stderr
+	Stdout, Stderr = &out, &errOut
+	defer func() { Stdout, Stderr = oldOut, oldErr }()
+	code = Run(args)
+	return code, out.String(), errOut.String()
+}
+
+func TestStateFlags(t *testing.T) {
+	parse := func(args ...string) stateFlags {
+		var st stateFlags
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		st.addDirFlag(fs)
+		st.addBookFlag(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	t.Setenv(stateDirEnv, "")
+	if st := parse(); st.identityPath() != "/var/lib/i3net/identity.pem" || st.bookPath() != "/var/lib/i3net/book.toml" {
+		t.Errorf("defaults: %q, %q", st.identityPath(), st.bookPath())
+	}
+	t.Setenv(stateDirEnv, "/env")
+	if st := parse(); st.identityPath() != filepath.Join("/env", identityFile) || st.bookPath() != "/env/book.toml" {
+		t.Errorf("from $%s: %q, %q", stateDirEnv, st.identityPath(), st.bookPath())
+	}
+	if st := parse("--state-dir", "/flag"); st.identityPath() != "/flag/identity.pem" || st.bookPath() != "/flag/book.toml" {
+		t.Errorf("--state-dir over $%s: %q, %q", stateDirEnv, st.identityPath(), st.bookPath())
+	}
+	if st := parse("--book", "/etc/my.toml"); st.identityPath() != "/env/identity.pem" || st.bookPath() != "/etc/my.toml" {
+		t.Errorf("--book: %q, %q", st.identityPath(), st.bookPath())
+	}
+}
