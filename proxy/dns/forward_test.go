@@ -1,0 +1,291 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+)
+
+// upstream is a tiny DNS server on 127.0.0.1, UDP and TCP on one port, that
+// answers every A query with 192.0.2.1 (and n records when asked "big.").
+type upstream struct {
+	addr    netip.AddrPort
+	udpHits atomic.Int32
+	tcpHits atomic.Int32
+}
+
+// startUpstream starts an upstream; rcode != 0 makes it answer with that rcode;
+// truncate makes its UDP answers empty with TC set.
+func startUpstream(t *testing.T, rcode int, truncate bool) *upstream {
+	t.Helper()
+	u := &upstream{}
+	var pc net.PacketConn
+	var ln net.Listener
+	for range 20 { // a port free for both UDP and TCP
+		var err error
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			break
+		}
+		pc.Close()
+		pc = nil
+	}
+	if pc == nil {
+		t.Fatal("no port free for both UDP and TCP")
+	}
+	u.addr = netip.MustParseAddrPort(pc.LocalAddr().String())
+	handler := func(tcp bool) mdns.HandlerFunc {
+		return func(w mdns.ResponseWriter, req *mdns.Msg) {
+			if tcp {
+				u.tcpHits.Add(1)
+			} else {
+				u.udpHits.Add(1)
+			}
+			m := new(mdns.Msg)
+			m.SetReply(req)
+			m.RecursionAvailable = true
+			m.Rcode = rcode
+			if rcode == 0 {
+				n := 1
+				if req.Question[0].Name == "big." {
+					n = 100
+				}
+				for i := range n {
+					rr, _ := mdns.NewRR(fmt.Sprintf("%s 60 IN A 192.0.2.%d", req.Question[0].Name, 1+i))
+					m.Answer = append(m.Answer, rr)
+				}
+			}
+			if truncate && !tcp {
+				m.Answer = nil
+				m.Truncated = true
+			}
+			w.WriteMsg(m)
+		}
+	}
+	servers := []*mdns.Server{
+		{PacketConn: pc, Handler: handler(false)},
+		{Listener: ln, Handler: handler(true)},
+	}
+	for _, s := range servers {
+		started := make(chan struct{})
+		s.NotifyStartedFunc = func() { close(started) }
+		go s.ActivateAndServe()
+		<-started
+		t.Cleanup(func() { s.Shutdown() })
+	}
+	return u
+}
+
+// silentUpstream is a UDP socket that reads queries and never answers.
+func silentUpstream(t *testing.T) netip.AddrPort {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	return netip.MustParseAddrPort(pc.LocalAddr().String())
+}
+
+func newTestForwarder(t *testing.T, timeout time.Duration, ups ...netip.AddrPort) *Forwarder {
+	t.Helper()
+	f, err := NewForwarder(ForwarderConfig{Upstreams: ups, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func answerOf(t *testing.T, b []byte) *mdns.Msg {
+	t.Helper()
+	m := new(mdns.Msg)
+	if err := m.Unpack(b); err != nil {
+		t.Fatalf("answer does not unpack: %v", err)
+	}
+	return m
+}
+
+func TestForward(t *testing.T) {
+	u := startUpstream(t, 0, false)
+	f := newTestForwarder(t, time.Second, u.addr)
+	resp, err := f.Forward(context.Background(), query(t, "example.org.", mdns.TypeA, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := answerOf(t, resp)
+	if m.Id != 0xbeef || len(m.Answer) != 1 || m.Answer[0].(*mdns.A).A.String() != "192.0.2.1" {
+		t.Fatalf("answer %v", m)
+	}
+}
+
+func TestForwardFallsBackOnTimeout(t *testing.T) {
+	u := startUpstream(t, 0, false)
+	f := newTestForwarder(t, 200*time.Millisecond, silentUpstream(t), u.addr)
+	start := time.Now()
+	resp, err := f.Forward(context.Background(), query(t, "example.org.", mdns.TypeA, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(answerOf(t, resp).Answer) != 1 || u.udpHits.Load() != 1 {
+		t.Fatal("the second upstream did not answer")
+	}
+	if took := time.Since(start); took < 200*time.Millisecond || took > 2*time.Second {
+		t.Fatalf("took %v, want about one timeout", took)
+	}
+}
+
+func TestForwardFallsBackOnServfail(t *testing.T) {
+	bad := startUpstream(t, mdns.RcodeServerFailure, false)
+	good := startUpstream(t, 0, false)
+	f := newTestForwarder(t, time.Second, bad.addr, good.addr)
+	resp, err := f.Forward(context.Background(), query(t, "example.org.", mdns.TypeA, false))
+	if err != nil || answerOf(t, resp).Rcode != 0 {
+		t.Fatalf("Forward = %v; want the second upstream's answer", err)
+	}
+	// Only SERVFAIL anywhere: that answer is returned, not an error.
+	f = newTestForwarder(t, time.Second, bad.addr)
+	resp, err = f.Forward(context.Background(), query(t, "example.org.", mdns.TypeA, false))
+	if err != nil || answerOf(t, resp).Rcode != mdns.RcodeServerFailure {
+		t.Fatalf("Forward = %v; want the SERVFAIL answer", err)
+	}
+}
+
+func TestForwardTruncatedRetriesTCP(t *testing.T) {
+	u := startUpstream(t, 0, true)
+	f := newTestForwarder(t, time.Second, u.addr)
+	resp, err := f.Forward(context.Background(), query(t, "big.", mdns.TypeA, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := answerOf(t, resp)
+	if m.Truncated || len(m.Answer) != 100 || len(resp) <= 512 {
+		t.Fatalf("answer TC=%v with %d records, %d bytes; want the full TCP answer", m.Truncated, len(m.Answer), len(resp))
+	}
+	if u.udpHits.Load() != 1 || u.tcpHits.Load() != 1 {
+		t.Fatalf("UDP %d, TCP %d queries; want one each", u.udpHits.Load(), u.tcpHits.Load())
+	}
+}
+
+func TestForwardAllFail(t *testing.T) {
+	f := newTestForwarder(t, 100*time.Millisecond, silentUpstream(t), silentUpstream(t))
+	_, err := f.Forward(context.Background(), query(t, "example.org.", mdns.TypeA, false))
+	if !errors.Is(err, ErrNoUpstream) {
+		t.Fatalf("Forward: %v, want ErrNoUpstream", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.Forward(ctx, query(t, "example.org.", mdns.TypeA, false)); err == nil {
+		t.Fatal("Forward with a cancelled context succeeded")
+	}
+}
+
+// TestForwardSkipsStrays: a datagram with another id (a late answer, a spoof)
+// is not taken for the answer.
+func TestForwardSkipsStrays(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		req := new(mdns.Msg)
+		req.Unpack(buf[:n])
+		stray := new(mdns.Msg)
+		stray.SetReply(req)
+		stray.Id++
+		b, _ := stray.Pack()
+		pc.WriteTo(b, from)
+		other := new(mdns.Msg)
+		other.SetReply(req)
+		other.Question[0].Name = "other.example."
+		b, _ = other.Pack()
+		pc.WriteTo(b, from)
+		real := new(mdns.Msg)
+		real.SetReply(req)
+		rr, _ := mdns.NewRR("example.org. 60 IN A 192.0.2.9")
+		real.Answer = append(real.Answer, rr)
+		b, _ = real.Pack()
+		pc.WriteTo(b, from)
+	}()
+	f := newTestForwarder(t, time.Second, netip.MustParseAddrPort(pc.LocalAddr().String()))
+	resp, err := f.Forward(context.Background(), query(t, "EXAMPLE.org.", mdns.TypeA, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := answerOf(t, resp); len(m.Answer) != 1 || m.Id != 0xbeef {
+		t.Fatalf("took a stray: %v", m)
+	}
+}
+
+func TestForwarderBoundsInflight(t *testing.T) {
+	f, err := NewForwarder(ForwarderConfig{Upstreams: []netip.AddrPort{silentUpstream(t)}, Timeout: 300 * time.Millisecond, MaxInflight: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 2)
+	q := query(t, "example.org.", mdns.TypeA, false)
+	if !f.Go(context.Background(), q, func(_ []byte, err error) { done <- err }) {
+		t.Fatal("first Go refused")
+	}
+	q[0] = 0 // Go copied the query
+	if f.Go(context.Background(), q, func(_ []byte, err error) { done <- err }) {
+		t.Fatal("second Go accepted beyond MaxInflight")
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNoUpstream) {
+			t.Fatalf("done(%v), want ErrNoUpstream", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("done not called")
+	}
+	u := startUpstream(t, 0, false)
+	f2 := newTestForwarder(t, time.Second, u.addr)
+	got := make(chan []byte, 1)
+	if !f2.Go(context.Background(), q, func(b []byte, _ error) { got <- b }) {
+		t.Fatal("Go refused on an idle forwarder")
+	}
+	select {
+	case b := <-got:
+		if m := answerOf(t, b); m.Id != 0x00ef {
+			t.Fatalf("answer id %#x, want the copied query's", m.Id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("done not called")
+	}
+}
+
+func TestNewForwarderRefuses(t *testing.T) {
+	for _, cfg := range []ForwarderConfig{
+		{},
+		{Upstreams: []netip.AddrPort{{}}},
+		{Upstreams: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:0")}},
+		{Upstreams: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:53")}, Timeout: -1},
+	} {
+		if _, err := NewForwarder(cfg); err == nil {
+			t.Errorf("NewForwarder(%+v) accepted", cfg)
+		}
+	}
+}
