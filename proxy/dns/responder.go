@@ -144,6 +144,9 @@ func (r *Responder) Answer(query []byte, dst []byte) (resp []byte, forward bool,
 	name := strings.ToLower(question.Name)
 	label, overlay := r.overlayLabel(name)
 	if !overlay {
+		if resp, ok, err := r.answerPTR(s, m, question, name, dst); ok {
+			return resp, false, err
+		}
 		if r.underSearch(name) {
 			m.Rcode = mdns.RcodeNameError
 			return r.pack(m, dst)
