@@ -59,7 +59,7 @@ var (
 // the test's goroutine. Methods that act inside a host (Run, Start, Do, Dial,
 // ...) return errors and may be called from any goroutine.
 type Lab struct {
-	t      testing.TB
+	t      T
 	prefix string // NamePrefix + "<pid>-<n>"
 	logDir string // process output files
 
@@ -86,12 +86,32 @@ func RequireRoot(t testing.TB) {
 	}
 }
 
+// T is what a lab needs of its owner: a test's testing.TB satisfies it; a
+// program that builds a lab outside tests (i3net demo) provides its own, whose
+// Fatalf must not return and whose Cleanup functions it runs at the end.
+type T interface {
+	Helper()
+	Cleanup(func())
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Failed() bool
+	TempDir() string
+}
+
 // New returns an empty lab for t, or skips t when RequireRoot would. The first
 // lab of a process also removes the namespaces of dead earlier runs
 // (CleanupStale).
 func New(t testing.TB) *Lab {
 	t.Helper()
 	RequireRoot(t)
+	return NewLab(t)
+}
+
+// NewLab is New for owners that are not tests: it does not check for root (the
+// owner does, and says so in its own words).
+func NewLab(t T) *Lab {
+	t.Helper()
 	staleOnce.Do(func() {
 		if err := CleanupStale(); err != nil {
 			t.Logf("netns: removing leftovers of earlier runs: %v", err)
