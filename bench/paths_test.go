@@ -1,0 +1,188 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/i3net/i3net/e2e/netns"
+)
+
+// BenchmarkPaths compares, in one run, TCP throughput (iperf3, 10 s), the
+// rate of 64-byte UDP packets and the round trip (ping) over the direct veth
+// path and over the overlay relay (laptop → server → home, home behind a NAT),
+// and reports each overlay figure as a ratio to the direct one. Run it once:
+// go test -run '^$' -bench Paths -benchtime 1x ./bench/ (bench/run does).
+func BenchmarkPaths(b *testing.B) {
+	for _, tool := range []string{"iperf3", "ping"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			b.Skipf("bench: %s is not installed (scripts/deps installs it)", tool)
+		}
+	}
+	secs := 10
+	if s := os.Getenv("I3NET_BENCH_SECONDS"); s != "" {
+		secs, _ = strconv.Atoi(s)
+	}
+	lab := netns.New(b)
+	bin := buildI3net(b)
+	srv := lab.Host("srv")
+	laptop := lab.Host("laptop")
+	direct := lab.Host("direct") // a host on the internet, for the direct path
+	nat := lab.NATHost("nat", netip.MustParsePrefix("192.168.1.0/24"), netns.NATCone)
+	home := nat.Inside("home")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	srvAddr := netip.AddrPortFrom(srv.Addr4(), 5610).String()
+	mustStart(b, srv, bin, "server", "--listen", srvAddr, "--log-level", "warn")
+	if err := netns.WaitUDP(ctx, srv, 5610); err != nil {
+		b.Fatal(err)
+	}
+	dirs := map[string]string{}
+	keys := map[string]string{}
+	for _, h := range []string{"laptop", "home"} {
+		dirs[h] = b.TempDir()
+		out, err := exec.Command(bin, "id", "--state-dir", dirs[h], "--json").Output()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var v struct{ Key string }
+		json.Unmarshal(out, &v)
+		keys[h] = v.Key
+	}
+	run(b, bin, "book", "add", "home", keys["home"], "--state-dir", dirs["laptop"])
+	run(b, bin, "book", "add", "laptop", keys["laptop"], "--state-dir", dirs["home"])
+	for _, h := range []*netns.Host{laptop, home} {
+		mustStart(b, h, bin, "proxy", "--server", srvAddr, "--state-dir", dirs[h.Name()], "--log-level", "warn")
+	}
+	for _, h := range []*netns.Host{laptop, home} {
+		if err := netns.Poll(ctx, 50*time.Millisecond, func() error {
+			_, err := h.Run(ctx, bin, "status", "--state-dir", dirs[h.Name()])
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, h := range []*netns.Host{home, direct} {
+		mustStart(b, h, "iperf3", "-s", "-p", "5201")
+		if err := netns.WaitListen(ctx, h, "tcp", 5201); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := laptop.Run(ctx, "ping", "-c", "2", "-W", "2", "home.i3"); err != nil {
+		b.Fatal(err) // sets the session up
+	}
+
+	type result struct{ tcp, udp, rtt float64 }
+	measure := func(target string) result {
+		var r result
+		out, err := laptop.Run(ctx, "iperf3", "-c", target, "-p", "5201", "-t", strconv.Itoa(secs), "-J")
+		if err != nil {
+			b.Fatalf("iperf3 tcp to %s: %v", target, err)
+		}
+		r.tcp = iperfBits(b, out, "sum_received")
+		out, err = laptop.Run(ctx, "iperf3", "-c", target, "-p", "5201", "-u", "-l", "64", "-b", "0", "-t", strconv.Itoa(max(2, secs/2)), "-J")
+		if err != nil {
+			b.Fatalf("iperf3 udp to %s: %v", target, err)
+		}
+		r.udp = iperfPackets(b, out)
+		out, err = laptop.Run(ctx, "ping", "-c", "20", "-i", "0.05", "-q", target)
+		if err != nil {
+			b.Fatalf("ping %s: %v", target, err)
+		}
+		r.rtt = pingAvg(b, out)
+		return r
+	}
+	b.ResetTimer()
+	d := measure(direct.Addr4().String())
+	o := measure("home.i3")
+	b.StopTimer()
+	b.ReportMetric(d.tcp/1e9, "direct-Gb/s")
+	b.ReportMetric(o.tcp/1e9, "relay-Gb/s")
+	b.ReportMetric(o.tcp/d.tcp, "relay/direct-tcp")
+	b.ReportMetric(d.udp, "direct-udp64-pkt/s")
+	b.ReportMetric(o.udp, "relay-udp64-pkt/s")
+	b.ReportMetric(o.udp/d.udp, "relay/direct-udp64")
+	b.ReportMetric(d.rtt, "direct-rtt-ms")
+	b.ReportMetric(o.rtt, "relay-rtt-ms")
+	fmt.Fprintf(os.Stderr, "\npath            TCP Gb/s   ratio   UDP 64B pkt/s   ratio   RTT ms\n")
+	fmt.Fprintf(os.Stderr, "direct veth     %8.2f   1.00    %13.0f   1.00    %.3f\n", d.tcp/1e9, d.udp, d.rtt)
+	fmt.Fprintf(os.Stderr, "overlay relay   %8.2f   %.2f    %13.0f   %.2f    %.3f\n", o.tcp/1e9, o.tcp/d.tcp, o.udp, o.udp/d.udp, o.rtt)
+}
+
+func buildI3net(b *testing.B) string {
+	bin := filepath.Join(b.TempDir(), "i3net")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/i3net/i3net/cmd/i3net")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build i3net: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func mustStart(b *testing.B, h *netns.Host, name string, args ...string) {
+	if _, err := h.Start(name, args...); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func run(b *testing.B, name string, args ...string) {
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		b.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
+
+func iperfBits(b *testing.B, out []byte, key string) float64 {
+	var v struct {
+		End map[string]json.RawMessage `json:"end"`
+	}
+	var sum struct {
+		BitsPerSecond float64 `json:"bits_per_second"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil {
+		b.Fatalf("iperf3 output: %v", err)
+	}
+	if err := json.Unmarshal(v.End[key], &sum); err != nil {
+		b.Fatalf("iperf3 output, end.%s: %v", key, err)
+	}
+	return sum.BitsPerSecond
+}
+
+func iperfPackets(b *testing.B, out []byte) float64 {
+	var v struct {
+		End struct {
+			Sum struct {
+				Packets     float64 `json:"packets"`
+				LostPackets float64 `json:"lost_packets"`
+				Seconds     float64 `json:"seconds"`
+			} `json:"sum"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil {
+		b.Fatalf("iperf3 output: %v", err)
+	}
+	s := v.End.Sum
+	if s.Seconds == 0 {
+		return 0
+	}
+	return (s.Packets - s.LostPackets) / s.Seconds
+}
+
+var pingRTT = regexp.MustCompile(`= [0-9.]+/([0-9.]+)/`)
+
+func pingAvg(b *testing.B, out []byte) float64 {
+	m := pingRTT.FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("ping output: %s", out)
+	}
+	v, _ := strconv.ParseFloat(strings.TrimSpace(string(m[1])), 64)
+	return v
+}

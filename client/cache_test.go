@@ -1,0 +1,96 @@
+package client
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/clock"
+	"github.com/i3net/i3net/wire"
+)
+
+// TestCacheHint: a hint (CACHE_ADDR) from a known server sends later packets
+// for the prefix straight to the server it names, until it expires; hints
+// from strangers are ignored; a client without a hint asks Servers[0] for
+// one.
+func TestCacheHint(t *testing.T) {
+	checkLeaks(t)
+	srv := startServer(t, nil)
+	// other stands in for a second overlay server, listed in Servers.
+	other, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	otherAddr := other.LocalAddr().(*net.UDPAddr).AddrPort()
+	stranger, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+
+	clk := clock.NewFake()
+	c, _ := newClient(t, srv.addr, func(cfg *Config) {
+		cfg.Servers = append(cfg.Servers, otherAddr)
+		cfg.Clock = clk
+	})
+	recv, in := newClient(t, srv.addr, nil)
+
+	// Without a hint, the client asks Servers[0], which answers for itself.
+	y := id.Random()
+	c.SendTo(y, payload("ask"))
+	eventually(t, "hint from the server", func() bool {
+		s, ok := c.cache.lookup(y, clk.Now())
+		return ok && s == srv.addr
+	})
+
+	x := id.Random()
+	insert(t, recv, Trigger{ID: x})
+	hint := func(from *net.UDPConn) {
+		p := wire.Packet{}
+		p.AddOption(wire.Option{Type: wire.OptCacheAddr, Trigger: wire.Trigger{ID: x, PrefixLen: 128, Target: wire.IPAddr(otherAddr)}})
+		if _, err := from.WriteToUDPAddrPort(p.AppendTo(nil), c.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hints := c.Stats().CacheHints
+	hint(stranger)
+	hint(other)
+	eventually(t, "hint from the other server", func() bool {
+		s, ok := c.cache.lookup(x, clk.Now())
+		return ok && s == otherAddr
+	})
+	if got := c.Stats().CacheHints - hints; got != 1 {
+		t.Errorf("%d hints recorded, want 1 (the stranger's is ignored)", got)
+	}
+
+	// A packet for an id of the prefix goes to the hinted server, as sent.
+	x2 := id.RandomWithPrefix(x, 128)
+	if err := c.SendTo(x2, payload("direct")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	other.SetReadDeadline(time.Now().Add(waitLong))
+	n, from, err := other.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatalf("hinted server got nothing: %v", err)
+	}
+	var p wire.Packet
+	if err := p.Decode(buf[:n]); err != nil {
+		t.Fatal(err)
+	}
+	sender := p.Option(wire.OptSender)
+	if from != c.LocalAddr() || p.Stack.N != 1 || p.Stack.IDs[0] != x2 || string(p.Payload) != "direct" ||
+		p.Flags&wire.FlagFirstHop == 0 || sender == nil || sender.Addr.IP != c.LocalAddr() {
+		t.Fatalf("hinted server got %+v from %s", p, from)
+	}
+
+	// The hint is soft state: once it expires, packets go through Servers[0].
+	clk.Advance(c.cfg.CacheTTL + time.Millisecond)
+	c.SendTo(x, payload("through servers[0]"))
+	if d := in.next(t, "after the hint expired"); string(d.Payload) != "through servers[0]" {
+		t.Fatalf("got %+v", d)
+	}
+}

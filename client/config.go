@@ -1,0 +1,166 @@
+package client
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/i3net/i3net/internal/clock"
+)
+
+// Config configures a Client. Start from DefaultConfig (or TestConfig in tests)
+// and set Servers; the config is copied by New and frozen.
+type Config struct {
+	// Servers are the overlay servers the client knows, IPv4 or IPv6 but all of
+	// one family (the client owns one socket). Servers[0] is the first hop for
+	// every id the cache has no hint for; control replies are accepted only from
+	// these servers and from the servers their hints name. At least one.
+	Servers []netip.AddrPort
+
+	// LocalAddr is the UDP address to bind. The zero value binds an ephemeral
+	// port on the wildcard address of the servers' family; the address the
+	// client then states as its own (SENDER, trigger targets) is the source
+	// address the kernel picks toward Servers[0].
+	LocalAddr netip.AddrPort
+
+	// Identity is the host's Ed25519 key. It is needed only to insert or remove
+	// triggers on public ids (id.FromPublicKey of its public key): those are
+	// signed with it automatically. Nil: public ids cannot be inserted.
+	Identity ed25519.PrivateKey
+
+	// Handler receives every data packet delivered to the client. It is called
+	// serially from the receive goroutine, so it must not block: it may call
+	// Send, SendTo and SendBatch, but not Insert, Remove or the pings, which
+	// wait for replies that goroutine reads. The Delivery's slices are reused
+	// after Handler returns: copy what you keep. Nil drops data (counted).
+	Handler func(d Delivery)
+
+	// OnBatchEnd, if set, is called from the receive goroutine after Handler
+	// has seen every packet of one received batch (one recvmmsg): a handler
+	// that batches its own output (the proxy's writes into its tun device)
+	// flushes there. It must not block.
+	OnBatchEnd func()
+	// OnEvent receives what the servers report about this client's packets and
+	// triggers: nothing matched an id (EventNotPresent), a request was refused
+	// (EventRefused). Called serially from the receive goroutine; must not
+	// block. Nil: events are only counted (Stats).
+	OnEvent func(e Event)
+
+	// RefreshMin and RefreshMax bound the interval between two refreshes of a
+	// trigger; each interval is drawn uniformly between them (jitter), so
+	// triggers inserted together do not refresh together. The refresh also
+	// keeps the NAT mapping toward the server open. Default 10 s and 15 s.
+	RefreshMin, RefreshMax time.Duration
+
+	// RetryInterval is how long the client waits for an ACK before it resends
+	// an insertion or refresh (the answer or the request was lost). Default 2 s.
+	RetryInterval time.Duration
+
+	// TriggerTTL is how long servers keep a trigger after its last refresh
+	// (the servers' setting, 30 s by default; the client only assumes it).
+	// RefreshMax plus one RetryInterval must fit inside it, so that one lost
+	// refresh does not lose the trigger; TriggerState.Lapsed reports a trigger
+	// not acknowledged for longer than this.
+	TriggerTTL time.Duration
+
+	// CacheTTL is how long a cache hint (an id prefix → the server responsible
+	// for it, paper §2.2) is used after it arrived: soft state, 30 s by
+	// default. A hint is asked for again when a third of it is left.
+	CacheTTL time.Duration
+
+	// BatchSize is how many datagrams one receive (recvmmsg) or one batched
+	// send (sendmmsg) moves at most. Each receive slot holds a 64 KiB buffer.
+	// Default 32.
+	BatchSize int
+
+	// NoExtensions makes the client speak only the original 2004 protocol, for
+	// original Berkeley servers, which reject i3net's extension options: no
+	// EXT_HELLO (so no EXT_ERROR comes back) and no signatures (so public ids
+	// cannot be inserted at i3net servers). Default false.
+	NoExtensions bool
+
+	// Clock tells time and runs the refresh and cache timers. Nil: the real
+	// clock. Insert and ping deadlines come from their contexts.
+	Clock clock.Clock
+
+	// Logger receives the client's few logs (trigger lapsed and regained,
+	// refusals); packets are never logged, they are counted (Stats). Nil:
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the configuration for real use; only Servers is left
+// to set.
+func DefaultConfig() Config {
+	return Config{
+		RefreshMin:    10 * time.Second, // DESIGN.md "soft state"; the original used 13–18 s
+		RefreshMax:    15 * time.Second,
+		RetryInterval: 2 * time.Second,  // a lost refresh is retried well before the TTL
+		TriggerTTL:    30 * time.Second, // the servers' default (paper §2)
+		CacheTTL:      30 * time.Second, // the paper's cache period (§2.2)
+		BatchSize:     32,               // 2 MiB of receive buffers
+	}
+}
+
+// TestConfig returns a configuration with short timers for tests against
+// server.TestConfig servers (whose trigger TTL is 10 s): refresh every
+// 150–250 ms, retry after 100 ms, hints kept 1 s, small batches, and a logger
+// that discards.
+func TestConfig() Config {
+	c := DefaultConfig()
+	c.RefreshMin = 150 * time.Millisecond
+	c.RefreshMax = 250 * time.Millisecond
+	c.RetryInterval = 100 * time.Millisecond
+	c.TriggerTTL = 10 * time.Second
+	c.CacheTTL = time.Second
+	c.BatchSize = 8
+	c.Logger = slog.New(slog.DiscardHandler)
+	return c
+}
+
+// check validates c and fills the nil Clock and Logger.
+func (c *Config) check() error {
+	if len(c.Servers) == 0 {
+		return fmt.Errorf("client: config: no Servers")
+	}
+	c.Servers = append([]netip.AddrPort(nil), c.Servers...)
+	for i, s := range c.Servers {
+		if !s.IsValid() || s.Port() == 0 || s.Addr().IsUnspecified() {
+			return fmt.Errorf("client: config: Servers[%d] = %q is not a server address", i, s)
+		}
+		c.Servers[i] = unmap(s)
+		if c.Servers[i].Addr().Is4() != c.Servers[0].Addr().Is4() {
+			return fmt.Errorf("client: config: Servers[%d] = %s and Servers[0] = %s are of different IP families; one client speaks one", i, s, c.Servers[0])
+		}
+	}
+	if c.LocalAddr.IsValid() && unmap(c.LocalAddr).Addr().Is4() != c.Servers[0].Addr().Is4() {
+		return fmt.Errorf("client: config: LocalAddr %s is not of the family of Servers[0] %s", c.LocalAddr, c.Servers[0])
+	}
+	if c.Identity != nil && len(c.Identity) != ed25519.PrivateKeySize {
+		return fmt.Errorf("client: config: Identity is %d bytes, want an Ed25519 private key of %d", len(c.Identity), ed25519.PrivateKeySize)
+	}
+	switch {
+	case c.RefreshMin <= 0 || c.RefreshMax < c.RefreshMin:
+		return fmt.Errorf("client: config: refresh interval %v–%v: want 0 < RefreshMin ≤ RefreshMax", c.RefreshMin, c.RefreshMax)
+	case c.RetryInterval <= 0:
+		return fmt.Errorf("client: config: RetryInterval %v: want > 0", c.RetryInterval)
+	case c.RefreshMax+c.RetryInterval >= c.TriggerTTL:
+		return fmt.Errorf("client: config: RefreshMax %v + RetryInterval %v must be less than TriggerTTL %v, or one lost refresh loses the trigger",
+			c.RefreshMax, c.RetryInterval, c.TriggerTTL)
+	case c.CacheTTL <= 0:
+		return fmt.Errorf("client: config: CacheTTL %v: want > 0", c.CacheTTL)
+	case c.BatchSize < 1 || c.BatchSize > 1024:
+		return fmt.Errorf("client: config: BatchSize %d: want 1..1024", c.BatchSize)
+	}
+	c.Clock = clock.OrReal(c.Clock)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+func unmap(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}

@@ -1,0 +1,97 @@
+package client
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// batchConn is the client's socket seen as batches: recvmmsg and sendmmsg on
+// Linux, one datagram per call elsewhere. ipv4.PacketConn and ipv6.PacketConn
+// both implement it (their Message types are the same type).
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+var (
+	_ batchConn = (*ipv4.PacketConn)(nil)
+	_ batchConn = (*ipv6.PacketConn)(nil)
+)
+
+// listen binds the client's UDP socket: local if set, else an ephemeral port on
+// the wildcard address of the family of server.
+func listen(local, server netip.AddrPort) (*net.UDPConn, batchConn, error) {
+	v4 := server.Addr().Is4()
+	network := "udp6"
+	if v4 {
+		network = "udp4"
+	}
+	if !local.IsValid() {
+		if v4 {
+			local = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+		} else {
+			local = netip.AddrPortFrom(netip.IPv6Unspecified(), 0)
+		}
+	}
+	conn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(unmap(local)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("client: bind %s: %w", local, err)
+	}
+	// Best effort: the kernel caps both at its *mem_max settings.
+	_ = conn.SetReadBuffer(socketBuffer)
+	_ = conn.SetWriteBuffer(socketBuffer)
+	if v4 {
+		return conn, ipv4.NewPacketConn(conn), nil
+	}
+	return conn, ipv6.NewPacketConn(conn), nil
+}
+
+// statedAddr returns the address the client states as its own: the bound one,
+// or, bound to a wildcard, the bound port with the source address the kernel
+// picks toward server. A first server that sees another source (a NAT) uses
+// what it sees (paper §5.1), so a wrong guess costs nothing but the hint.
+func statedAddr(conn *net.UDPConn, server netip.AddrPort) (netip.AddrPort, error) {
+	bound := unmap(conn.LocalAddr().(*net.UDPAddr).AddrPort())
+	if !bound.Addr().IsUnspecified() {
+		return bound, nil
+	}
+	network := "udp6"
+	if server.Addr().Is4() {
+		network = "udp4"
+	}
+	// Connecting a UDP socket sends nothing; it only asks for a route.
+	probe, err := net.DialUDP(network, nil, net.UDPAddrFromAddrPort(server))
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("client: no route to server %s: %w", server, err)
+	}
+	defer probe.Close()
+	src := unmap(probe.LocalAddr().(*net.UDPAddr).AddrPort())
+	return netip.AddrPortFrom(src.Addr(), bound.Port()), nil
+}
+
+// addrPortOf converts the address a batch read returns.
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if ua, ok := a.(*net.UDPAddr); ok {
+		return unmap(ua.AddrPort())
+	}
+	return netip.AddrPort{}
+}
+
+// setUDPAddr points ua, whose IP has 16 bytes of capacity, at ap without
+// allocating.
+func setUDPAddr(ua *net.UDPAddr, ap netip.AddrPort) {
+	a := ap.Addr()
+	if a.Is4() {
+		b := a.As4()
+		ua.IP = append(ua.IP[:0], b[:]...)
+	} else {
+		b := a.As16()
+		ua.IP = append(ua.IP[:0], b[:]...)
+	}
+	ua.Port = int(ap.Port())
+	ua.Zone = ""
+}

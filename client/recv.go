@@ -1,0 +1,180 @@
+package client
+
+// The receive path, one goroutine:
+//
+//  1. read a batch of datagrams (recvmmsg, up to Config.BatchSize);
+//  2. per datagram: a ping echo goes to the waiting Ping call;
+//  3. decode once into a reused wire.Packet; a malformed datagram is counted
+//     and dropped;
+//  4. data: a reply to PingID goes to its caller, anything else to
+//     Config.Handler, whose view aliases the receive buffer;
+//  5. control, believed only from known servers: cache hints first, then
+//     challenges (answered at once), ACKs, TRIGGER_NOT_PRESENT and refusals.
+//
+// The data path does not log and allocates nothing of its own; x/net's batch
+// read allocates the source address of each datagram.
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/wire"
+)
+
+// Delivery is a data packet the overlay delivered to this client. Its slices
+// alias the receive buffer, which is reused once Config.Handler returns: copy
+// what you keep.
+type Delivery struct {
+	// ID is the id of the trigger that matched: the packet's stack[0].
+	ID id.ID
+	// Rest holds the ids left on the packet's stack. A node in a chain
+	// (service composition, paper §2.1) sends the payload on with
+	// Send(d.Rest, d.Payload); an end host gets none.
+	Rest []id.ID
+	// Payload is the packet's data.
+	Payload []byte
+	// From is the server that forwarded the packet. Data is taken from any
+	// address (with shortcuts, §5.2, it will come from peers), so a payload
+	// is authenticated above this layer (the proxy's sessions do).
+	From netip.AddrPort
+}
+
+// recvLoop is the receive goroutine (stage 1).
+func (c *Client) recvLoop() {
+	defer c.wg.Done()
+	n := c.cfg.BatchSize
+	bufs := make([]*[maxDatagram]byte, n)
+	msgs := make([]ipv4.Message, n)
+	for i := range msgs {
+		bufs[i] = new([maxDatagram]byte)
+		msgs[i].Buffers = [][]byte{bufs[i][:]}
+	}
+	var p wire.Packet
+	for {
+		k, err := c.bconn.ReadBatch(msgs, 0)
+		if err != nil {
+			if c.closed.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// An ICMP error reported on the socket, or memory pressure: not
+			// fatal to a datagram socket.
+			c.log.Debug("receive", "err", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		for i := range k {
+			c.handleDatagram(&p, bufs[i][:msgs[i].N], addrPortOf(msgs[i].Addr))
+		}
+		if c.cfg.OnBatchEnd != nil {
+			c.cfg.OnBatchEnd()
+		}
+	}
+}
+
+// handleDatagram is stages 2–5 for one datagram b from from.
+func (c *Client) handleDatagram(p *wire.Packet, b []byte, from netip.AddrPort) {
+	c.stats.received.Add(1)
+	if wire.IsPing(b) {
+		if !c.pings.onServerPong(b, from) {
+			c.stats.dropped.Add(1)
+		}
+		return
+	}
+	if err := p.Decode(b); err != nil {
+		c.stats.dropped.Add(1)
+		return
+	}
+	if p.Flags&wire.FlagData != 0 {
+		if len(p.Options) > 0 && c.isServer(from) {
+			c.handleControl(p, from)
+		}
+		c.deliver(p, from)
+		return
+	}
+	if !c.isServer(from) {
+		c.stats.dropped.Add(1)
+		return
+	}
+	c.handleControl(p, from)
+}
+
+// deliver is stage 4.
+func (c *Client) deliver(p *wire.Packet, from netip.AddrPort) {
+	if c.pings.waiting() && c.pings.onIDPong(p, from) {
+		return
+	}
+	if c.cfg.Handler == nil {
+		c.stats.dropped.Add(1)
+		return
+	}
+	c.stats.delivered.Add(1)
+	c.cfg.Handler(Delivery{
+		ID:      p.Stack.IDs[0],
+		Rest:    p.Stack.IDs[1:p.Stack.N],
+		Payload: p.Payload,
+		From:    from,
+	})
+}
+
+// handleControl is stage 5: the options of a packet from a known server.
+func (c *Client) handleControl(p *wire.Packet, from netip.AddrPort) {
+	// Hints first, so that answers to challenges in the same packet already
+	// go to the server the hint names.
+	for i := range p.Options {
+		if o := &p.Options[i]; o.Type == wire.OptCacheAddr || o.Type == wire.OptForceCacheAddr {
+			c.cache.onHint(&o.Trigger)
+		}
+	}
+	var buf [4]*Handle
+	for i := range p.Options {
+		o := &p.Options[i]
+		switch o.Type {
+		case wire.OptTriggerChallenge:
+			for _, h := range c.handlesFor(buf[:0], o.Trigger.ID, &o.Trigger) {
+				if h.onChallenge(o.Trigger.Nonce) {
+					c.stats.challenges.Add(1)
+				}
+			}
+		case wire.OptTriggerAck:
+			c.stats.acks.Add(1)
+			for _, h := range c.handlesFor(buf[:0], o.Trigger.ID, &o.Trigger) {
+				h.onAck(from)
+			}
+		case wire.OptTriggerNotPresent:
+			c.stats.notPresent.Add(1)
+			c.pings.onNotPresent(o.ID, from)
+			c.emit(Event{Kind: EventNotPresent, ID: o.ID, Server: from})
+		case wire.ExtError:
+			e, err := wire.ParseError(o.Body)
+			if err != nil {
+				c.stats.dropped.Add(1)
+				continue
+			}
+			c.refused(&RefusedError{ID: e.ID, Server: from, Code: e.Code, Message: e.Message}, buf[:0])
+		case wire.OptConstraintFailed:
+			c.refused(&RefusedError{ID: o.Trigger.ID, Server: from, Message: "constraint failed"}, buf[:0])
+		case wire.OptRouteBroken:
+			c.refused(&RefusedError{ID: o.Trigger.ID, Server: from, Message: "route broken"}, buf[:0])
+		}
+	}
+}
+
+func (c *Client) refused(e *RefusedError, buf []*Handle) {
+	c.stats.refused.Add(1)
+	c.log.Warn("refused", "id", e.ID.Short(), "server", e.Server, "code", uint16(e.Code), "reason", reason(e.Code, e.Message))
+	for _, h := range c.handlesFor(buf, e.ID, nil) {
+		h.onRefused(e)
+	}
+	c.emit(Event{Kind: EventRefused, ID: e.ID, Server: e.Server, Code: e.Code, Message: e.Message})
+}
+
+func (c *Client) emit(e Event) {
+	if c.cfg.OnEvent != nil {
+		c.cfg.OnEvent(e)
+	}
+}

@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/i3net/i3net/client"
+	"github.com/i3net/i3net/id"
+)
+
+var pingCmd = &Command{
+	Name:       "ping",
+	ShortUsage: "i3net ping [--server ADDR] [-c N] [-i INTERVAL] [--timeout D] [--size N] [--server-only]",
+	ShortHelp:  "Measure the round trip through an overlay server and a trigger",
+	LongHelp: `
+Ping inserts a trigger on a fresh random private id that points at itself, then
+sends packets to that id: each goes to the server, matches the trigger and comes
+back, so one reply proves that the server takes insertions (challenge and ACK),
+matches ids and forwards. It prints a line per reply and a summary, and removes
+the trigger when done. With --server-only it sends ping datagrams, which the
+server echoes without any trigger: that measures the network and the server's
+socket alone.
+
+The exit status is 0 when at least one reply came back, 1 otherwise.
+
+Examples:
+
+  # Four packets through the local server and back
+  i3net ping
+
+  # Ten packets of 1000 bytes, one every 200 ms, through a remote server
+  i3net ping --server 198.18.0.1:5610 -c 10 -i 200ms --size 1000
+
+  # Is the server's socket answering at all?
+  i3net ping --server 198.18.0.1:5610 --server-only -c 1
+`,
+	Order: 20,
+	Flags: func() (*flag.FlagSet, func(ctx context.Context, args []string) error) {
+		var a pingArgs
+		fs := flag.NewFlagSet("ping", flag.ContinueOnError)
+		fs.StringVar(&a.server, "server", "127.0.0.1:5610", "overlay server `ADDR` (host:port)")
+		fs.IntVar(&a.count, "c", 4, "stop after `N` pings (0: until interrupted)")
+		fs.DurationVar(&a.interval, "i", time.Second, "wait `INTERVAL` between pings")
+		fs.DurationVar(&a.timeout, "timeout", 2*time.Second, "wait at most `D` for the insertion and for each reply")
+		fs.IntVar(&a.size, "size", 32, "send `N` bytes of payload (at least 16; 9 with --server-only)")
+		fs.BoolVar(&a.serverOnly, "server-only", false, "ping the server's socket (echo), without a trigger")
+		return fs, func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usageErrorf("unexpected argument %q", args[0])
+			}
+			return runPing(ctx, a)
+		}
+	},
+}
+
+func init() { register(pingCmd) }
+
+type pingArgs struct {
+	server     string
+	count      int
+	interval   time.Duration
+	timeout    time.Duration
+	size       int
+	serverOnly bool
+}
+
+func runPing(ctx context.Context, a pingArgs) error {
+	switch {
+	case a.count < 0:
+		return usageErrorf("-c %d: want 0 or more", a.count)
+	case a.interval < 0 || a.timeout <= 0:
+		return usageErrorf("-i and --timeout must be positive")
+	case a.size < 0 || a.size > client.MaxPayload:
+		return usageErrorf("--size %d: want 0 to %d", a.size, client.MaxPayload)
+	}
+	server, err := resolveServer(a.server)
+	if err != nil {
+		return err
+	}
+	cfg := client.DefaultConfig()
+	cfg.Servers = []netip.AddrPort{server}
+	cfg.Logger = slog.New(slog.DiscardHandler) // ping reports what goes wrong itself
+	c, err := client.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	// ping sends one probe and describes its reply.
+	var ping func(ctx context.Context, seq int) (client.Pong, string, error)
+	if a.serverOnly {
+		fmt.Fprintf(Stdout, "PING %s (server echo, %d bytes)\n", server, max(a.size, 9))
+		ping = func(ctx context.Context, seq int) (client.Pong, string, error) {
+			p, err := c.PingServer(ctx, server, a.size)
+			return p, fmt.Sprintf("%d bytes from %s seq=%d time=%s", p.Bytes, p.From, seq, ms(p.RTT)), err
+		}
+	} else {
+		x := id.Random()
+		ictx, cancel := context.WithTimeout(ctx, a.timeout)
+		h, err := c.Insert(ictx, client.Trigger{ID: x})
+		cancel()
+		if errors.Is(err, client.ErrNoAnswer) && ctx.Err() == nil {
+			return fmt.Errorf("no answer from %s within %v: is `i3net server` running there?", server, a.timeout)
+		}
+		if err != nil {
+			return err
+		}
+		defer func() {
+			rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_ = h.Remove(rctx)
+		}()
+		fmt.Fprintf(Stdout, "PING %s through trigger %s (%d bytes)\n", server, x.Short(), max(a.size, 16))
+		ping = func(ctx context.Context, seq int) (client.Pong, string, error) {
+			p, err := c.PingID(ctx, x, a.size)
+			return p, fmt.Sprintf("%d bytes via %s id=%s seq=%d time=%s", p.Bytes, p.From, x.Short(), seq, ms(p.RTT)), err
+		}
+	}
+
+	var st pingStats
+	for seq := 1; a.count == 0 || seq <= a.count; seq++ {
+		start := time.Now()
+		pctx, cancel := context.WithTimeout(ctx, a.timeout)
+		p, line, err := ping(pctx, seq)
+		cancel()
+		st.sent++
+		switch {
+		case err == nil:
+			st.add(p.RTT)
+			fmt.Fprintln(Stdout, line)
+		case ctx.Err() != nil: // interrupted: this one does not count
+			st.sent--
+		case errors.Is(err, client.ErrNoAnswer):
+			fmt.Fprintf(Stdout, "no reply seq=%d within %v\n", seq, a.timeout)
+		default:
+			fmt.Fprintf(Stdout, "seq=%d: %v\n", seq, err)
+		}
+		if ctx.Err() != nil || (a.count != 0 && seq == a.count) {
+			break
+		}
+		if !sleepCtx(ctx, a.interval-time.Since(start)) {
+			break
+		}
+	}
+	st.print(server)
+	if st.received == 0 {
+		return fmt.Errorf("no reply from %s", server)
+	}
+	return nil
+}
+
+// resolveServer accepts host:port with an IP address or a name.
+func resolveServer(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap, nil
+	}
+	ua, err := net.ResolveUDPAddr("udp", s)
+	if err != nil {
+		return netip.AddrPort{}, usageErrorf("--server %q: want host:port: %v", s, err)
+	}
+	return ua.AddrPort(), nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond)) }
+
+type pingStats struct {
+	sent, received int
+	min, max, sum  time.Duration
+}
+
+func (s *pingStats) add(rtt time.Duration) {
+	if s.received == 0 || rtt < s.min {
+		s.min = rtt
+	}
+	s.max = max(s.max, rtt)
+	s.sum += rtt
+	s.received++
+}
+
+func (s *pingStats) print(server netip.AddrPort) {
+	loss := 0.0
+	if s.sent > 0 {
+		loss = 100 * float64(s.sent-s.received) / float64(s.sent)
+	}
+	fmt.Fprintf(Stdout, "--- %s ping statistics ---\n%d sent, %d received, %.0f%% loss\n", server, s.sent, s.received, loss)
+	if s.received > 0 {
+		avg := s.sum / time.Duration(s.received)
+		fmt.Fprintf(Stdout, "rtt min/avg/max = %.3f/%.3f/%.3f ms\n",
+			float64(s.min)/1e6, float64(avg)/1e6, float64(s.max)/1e6)
+	}
+}

@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/netip"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/i3net/i3net/server"
+)
+
+// pingServer starts an in-process overlay server for the test.
+func pingServer(t *testing.T) netip.AddrPort {
+	t.Helper()
+	s, err := server.New(server.TestConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		s.Close()
+		<-done
+	})
+	return s.Addr()
+}
+
+func TestPing(t *testing.T) {
+	noLeftovers(t)
+	addr := pingServer(t).String()
+	tests := []struct {
+		name  string
+		args  []string
+		lines []string // substrings that must appear, in order
+	}{
+		{
+			name: "through a trigger",
+			args: []string{"ping", "--server", addr, "-c", "3", "-i", "10ms", "--size", "40"},
+			lines: []string{
+				"PING " + addr + " through trigger ",
+				"40 bytes via " + addr + " id=", "seq=1 time=",
+				"seq=2 time=", "seq=3 time=",
+				"--- " + addr + " ping statistics ---",
+				"3 sent, 3 received, 0% loss",
+				"rtt min/avg/max = ",
+			},
+		},
+		{
+			name: "server only",
+			args: []string{"ping", "--server", addr, "--server-only", "-c", "2", "-i", "10ms"},
+			lines: []string{
+				"PING " + addr + " (server echo, 32 bytes)",
+				"32 bytes from " + addr + " seq=1 time=",
+				"seq=2 time=",
+				"2 sent, 2 received, 0% loss",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			captureOutput(t, &out)
+			if code := Run(tt.args); code != 0 {
+				t.Fatalf("exit %d:\n%s", code, out.String())
+			}
+			rest := out.String()
+			for _, l := range tt.lines {
+				i := strings.Index(rest, l)
+				if i < 0 {
+					t.Fatalf("output lacks %q (in order):\n%s", l, out.String())
+				}
+				rest = rest[i+len(l):]
+			}
+			t.Logf("\n%s", out.String())
+		})
+	}
+}
+
+// TestPingNoServer: nothing answers at the address: exit 1 and an error that
+// says what to check.
+func TestPingNoServer(t *testing.T) {
+	noLeftovers(t)
+	// A bound socket that never answers: no ICMP, the insertion just times out.
+	silent, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	addr := silent.LocalAddr().String()
+	var out bytes.Buffer
+	captureOutput(t, &out)
+	if code := Run([]string{"ping", "--server", addr, "--timeout", "200ms", "-c", "1"}); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out.String())
+	}
+	want := "i3net ping: no answer from " + addr + " within 200ms: is `i3net server` running there?"
+	if !strings.Contains(out.String(), want) {
+		t.Fatalf("output %q, want %q", out.String(), want)
+	}
+
+	out.Reset()
+	if code := Run([]string{"ping", "--server", addr, "--server-only", "--timeout", "100ms", "-c", "2", "-i", "10ms"}); code != 1 {
+		t.Fatalf("--server-only: exit %d, want 1:\n%s", code, out.String())
+	}
+	for _, l := range []string{"no reply seq=1 within 100ms", "2 sent, 0 received, 100% loss", "i3net ping: no reply from " + addr} {
+		if !strings.Contains(out.String(), l) {
+			t.Fatalf("--server-only output lacks %q:\n%s", l, out.String())
+		}
+	}
+}
+
+// noLeftovers fails the test if a goroutine of the client or server package
+// outlives it (checked after the other cleanups, with a bounded retry).
+func noLeftovers(t *testing.T) {
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			buf := make([]byte, 1<<20)
+			stacks := string(buf[:runtime.Stack(buf, true)])
+			left := false
+			for _, g := range strings.Split(stacks, "\n\n") {
+				if !strings.Contains(g, "testing.tRunner") &&
+					(strings.Contains(g, "i3net/i3net/client.") || strings.Contains(g, "i3net/i3net/server.")) {
+					left = true
+				}
+			}
+			if !left {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("goroutines left behind:\n%s", stacks)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+}

@@ -1,0 +1,191 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/proxy"
+)
+
+func init() {
+	register(&Command{
+		Name:       "proxy",
+		Order:      40,
+		ShortUsage: "i3net proxy --server ADDR:PORT [flags]",
+		ShortHelp:  "run the proxy: programs on this host reach overlay hosts by name",
+		LongHelp: `
+The proxy lets unmodified programs reach the hosts of the address book by name:
+"ssh home.i3", "curl http://home.i3/", "ping home.i3". It answers DNS for
+NAME.i3 with a virtual address, captures the packets sent there on a tun device,
+and carries them encrypted over the overlay to the proxy on the other host, whose
+key the address book pins. Other hosts reach this one the same way, through its
+public id (see "i3net id").
+
+While it runs, the host's resolv.conf points at the proxy (other names are
+forwarded to the resolvers it had); it is restored on exit, and after a crash on
+the next start. Mappings and private ids are saved in the state directory, so
+open connections survive a restart of the proxy.
+
+It needs root (or CAP_NET_ADMIN) for the tun device.
+
+Examples:
+  i3net proxy --server 198.18.0.1:5610
+  i3net proxy --server 198.18.0.1:5610 --state-dir /tmp/i3 --no-resolv-conf
+  i3net status`,
+		Flags: func() (*flag.FlagSet, func(context.Context, []string) error) {
+			fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
+			a := &proxyArgs{}
+			a.state.addDirFlag(fs)
+			a.state.addBookFlag(fs)
+			def := proxy.DefaultConfig()
+			fs.Var(&a.servers, "server", "overlay server `ADDR:PORT` (repeat for several)")
+			fs.StringVar(&a.listen, "listen", "", "UDP `ADDR:PORT` of the overlay client (default: any free port)")
+			fs.StringVar(&a.tun, "tun", def.TunName, "tun device `NAME`")
+			fs.IntVar(&a.mtu, "mtu", def.MTU, "tun MTU: the path MTU less the overlay's headers")
+			fs.StringVar(&a.pool4, "pool4", def.Pool4.String(), "IPv4 virtual address `PREFIX`")
+			fs.StringVar(&a.pool6, "pool6", def.Pool6.String(), "IPv6 virtual address `PREFIX` (\"off\" disables IPv6)")
+			fs.StringVar(&a.suffix, "suffix", def.Suffix, "the overlay's DNS `SUFFIX`")
+			fs.DurationVar(&a.mappingTO, "mapping-timeout", def.MappingTimeout, "forget a peer's mapping after this long unused (the paper's TO)")
+			fs.StringVar(&a.resolvConf, "resolv-conf", def.ResolvConf, "resolver `FILE` to point at the proxy while it runs")
+			fs.BoolVar(&a.noResolv, "no-resolv-conf", false, "leave the resolver alone (DNS then only on the service address)")
+			fs.Var(&a.upstreams, "upstream", "resolver `ADDR:PORT` for other names (default: those of the resolv.conf)")
+			fs.BoolVar(&a.onlyBook, "only-book", false, "accept sessions only from hosts in the address book")
+			fs.Var(&a.reserved, "reserve-addr", "never give virtual `ADDR` to a peer: forces a collision and header rewriting, for tests (repeatable)")
+			fs.StringVar(&a.logLevel, "log-level", "info", "`LEVEL` of logs: debug, info, warn, error")
+			return fs, a.run
+		},
+	})
+}
+
+type proxyArgs struct {
+	state      stateFlags
+	servers    addrList
+	upstreams  addrList
+	listen     string
+	tun        string
+	mtu        int
+	pool4      string
+	pool6      string
+	suffix     string
+	mappingTO  time.Duration
+	resolvConf string
+	noResolv   bool
+	onlyBook   bool
+	logLevel   string
+	reserved   addrFlag
+}
+
+// addrList is a repeatable ADDR:PORT flag.
+type addrList []netip.AddrPort
+
+func (l *addrList) String() string {
+	var s []string
+	for _, a := range *l {
+		s = append(s, a.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *addrList) Set(v string) error {
+	for _, f := range strings.Split(v, ",") {
+		ap, err := netip.ParseAddrPort(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("%q is not ADDR:PORT", f)
+		}
+		*l = append(*l, ap)
+	}
+	return nil
+}
+
+func (a *proxyArgs) config() (proxy.Config, error) {
+	cfg := proxy.DefaultConfig()
+	if len(a.servers) == 0 {
+		return cfg, usageErrorf("no overlay server: give one with --server ADDR:PORT")
+	}
+	ident, err := identity.Load(a.state.identityPath())
+	if err != nil {
+		return cfg, fmt.Errorf("%w (create one with: i3net id --state-dir %s)", stateError(err), a.state.dir)
+	}
+	cfg.Identity = ident
+	cfg.BookPath = a.state.bookPath()
+	cfg.StatePath = filepath.Join(a.state.dir, "proxy-state.json")
+	cfg.ControlPath = controlPath(a.state.dir)
+	cfg.Servers = a.servers
+	if a.listen != "" {
+		if cfg.ListenAddr, err = netip.ParseAddrPort(a.listen); err != nil {
+			return cfg, usageErrorf("--listen %q: %v", a.listen, err)
+		}
+	}
+	cfg.TunName, cfg.MTU, cfg.Suffix, cfg.MappingTimeout = a.tun, a.mtu, strings.Trim(a.suffix, "."), a.mappingTO
+	if cfg.Pool4, err = netip.ParsePrefix(a.pool4); err != nil {
+		return cfg, usageErrorf("--pool4 %q: %v", a.pool4, err)
+	}
+	if a.pool6 == "off" {
+		cfg.Pool6 = netip.Prefix{}
+	} else if cfg.Pool6, err = netip.ParsePrefix(a.pool6); err != nil {
+		return cfg, usageErrorf("--pool6 %q: %v", a.pool6, err)
+	}
+	cfg.ResolvConf = a.resolvConf
+	if a.noResolv {
+		cfg.ResolvConf = ""
+	}
+	cfg.ResolvBackup = filepath.Join(a.state.dir, "resolv.conf.i3net-backup")
+	cfg.Upstreams = a.upstreams
+	cfg.AcceptUnknown = !a.onlyBook
+	cfg.Reserved = a.reserved
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
+		return cfg, usageErrorf("--log-level %q: want debug, info, warn or error", a.logLevel)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(Stderr, &slog.HandlerOptions{Level: lvl}))
+	return cfg, nil
+}
+
+// controlPath is where the proxy of the state directory dir listens for
+// "i3net status".
+func controlPath(dir string) string { return filepath.Join(dir, "proxy.sock") }
+
+func (a *proxyArgs) run(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("unexpected argument %q", args[0])
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	px, err := proxy.New(cfg)
+	if err != nil {
+		return err
+	}
+	st := px.Status()
+	fmt.Fprintf(Stdout, "i3net proxy up: this host is %s (%s), DNS on %s; status: i3net status --state-dir %s\n",
+		st.Self.Addr4, st.Self.ID[:8], st.Self.DNS, a.state.dir)
+	return px.Run(ctx)
+}
+
+// addrFlag is a repeatable IP address flag.
+type addrFlag []netip.Addr
+
+func (l *addrFlag) String() string {
+	var s []string
+	for _, a := range *l {
+		s = append(s, a.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *addrFlag) Set(v string) error {
+	a, err := netip.ParseAddr(strings.TrimSpace(v))
+	if err != nil {
+		return fmt.Errorf("%q is not an IP address", v)
+	}
+	*l = append(*l, a)
+	return nil
+}

@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/i3net/i3net/proxy"
+)
+
+func init() {
+	register(&Command{
+		Name:       "status",
+		Order:      41,
+		ShortUsage: "i3net status [--json] [--state-dir DIR]",
+		ShortHelp:  "show the running proxy: this host, its peers, their sessions and traffic",
+		LongHelp: `
+Status asks the proxy of this host (over its control socket in the state
+directory) what it knows: this host's addresses and id, and one line per peer
+with its name, virtual addresses, session state, traffic and last use. It exits
+1 when no proxy runs.
+
+Examples:
+  i3net status
+  i3net status --json | jq .peers`,
+		Flags: func() (*flag.FlagSet, func(context.Context, []string) error) {
+			fs := flag.NewFlagSet("status", flag.ContinueOnError)
+			var state stateFlags
+			state.addDirFlag(fs)
+			asJSON := fs.Bool("json", false, "print the status as JSON")
+			return fs, func(ctx context.Context, args []string) error {
+				if len(args) > 0 {
+					return usageErrorf("unexpected argument %q", args[0])
+				}
+				ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				defer cancel()
+				st, err := proxy.ReadStatus(ctx, controlPath(state.dir))
+				if err != nil {
+					return err
+				}
+				if *asJSON {
+					enc := json.NewEncoder(Stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(st)
+				}
+				printStatus(st)
+				return nil
+			}
+		},
+	})
+}
+
+func printStatus(st proxy.Status) {
+	fmt.Fprintf(Stdout, "# this host: %s  %s  id %s…  dns %s  via %v from %v\n",
+		st.Self.Addr4, st.Self.Addr6, st.Self.ID[:8], st.Self.DNS, st.Servers, st.Local)
+	tw := tabwriter.NewWriter(Stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tADDRESS\tID\tSTATE\tTX\tRX\tLAST USE")
+	for _, p := range st.Peers {
+		name := p.Name
+		if name == "" {
+			name = "(" + p.Key[:14] + "…)"
+		}
+		state := p.State
+		if p.Mode != "" {
+			state += "; " + p.Mode
+		}
+		if !p.Preserved {
+			state += "; rewritten"
+		}
+		last := "-"
+		if !p.LastUse.IsZero() {
+			last = time.Since(p.LastUse).Round(time.Second).String() + " ago"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s…\t%s\t%d pkts %s\t%d pkts %s\t%s\n", name, p.Addr4, p.ID[:8], state,
+			p.TxPackets, humanBytes(p.TxBytes), p.RxPackets, humanBytes(p.RxBytes), last)
+	}
+	tw.Flush()
+	if len(st.Peers) == 0 {
+		fmt.Fprintln(Stdout, "# no peers yet: programs reach a host of the address book as NAME."+st.Self.Suffix)
+	}
+	for _, p := range st.Peers {
+		if p.Error != "" {
+			fmt.Fprintf(Stdout, "# %s: %s\n", p.Name, p.Error)
+		}
+	}
+}
+
+func humanBytes(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,150 @@
+package proxy
+
+import (
+	"golang.zx2c4.com/wireguard/tun"
+
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/internal/clock"
+	"github.com/i3net/i3net/proxy/vaddr"
+)
+
+// Config configures a Proxy. Start from DefaultConfig; New copies and freezes it.
+type Config struct {
+	// Identity is this host's key: its public id carries the public trigger,
+	// and it authenticates the sessions. Required.
+	Identity *identity.Identity
+
+	// BookPath is the address book (proxy/book); it is reloaded when it
+	// changes. Required.
+	BookPath string
+
+	// StatePath is where the mappings and private ids are saved (JSON, written
+	// atomically) every SaveInterval and at exit, and read at start. Empty: no
+	// state is kept, and a restart breaks open connections.
+	StatePath string
+	// SaveInterval is how often the state is saved while mappings change.
+	// Default 5 s.
+	SaveInterval time.Duration
+
+	// Servers are the overlay servers to use (at least one).
+	Servers []netip.AddrPort
+	// ListenAddr is the UDP address of the overlay client. Zero: an ephemeral
+	// port on the wildcard address.
+	ListenAddr netip.AddrPort
+
+	// Tun, if set, is the device to use as it is: the proxy neither creates one
+	// nor configures addresses (the caller gives it this host's own addresses,
+	// see Status). Tests use an in-memory device.
+	Tun tun.Device
+
+	// TunName is the name of the tun device. Default "i3net0".
+	TunName string
+	// MTU of the tun device: the path MTU (1500) less everything the proxy
+	// adds (IPv6 40 + UDP 8 + overlay header with SENDER 56 + session 25), so
+	// nothing is fragmented; larger packets are answered with ICMP "too big".
+	// Default 1360.
+	MTU int
+
+	// Pool4 and Pool6 are the virtual address pools (vaddr.DefaultPool4,
+	// vaddr.DefaultPool6). A zero Pool6 disables IPv6.
+	Pool4, Pool6 netip.Prefix
+
+	// Reserved are virtual addresses never given to a peer. A peer whose
+	// derived address is reserved gets another one, and its packets are
+	// rewritten (§3.3): this forces a collision, for tests and for showing what
+	// header rewriting breaks.
+	Reserved []netip.Addr
+
+	// Suffix is the overlay's DNS suffix, without dots. Default "i3".
+	Suffix string
+
+	// MappingTimeout is how long a mapping lives without packets or DNS
+	// answers (the paper's TO, §7.2). Default 7200 s.
+	MappingTimeout time.Duration
+
+	// ResolvConf is the resolver file the proxy points at itself while it runs
+	// and restores at exit (and, after a crash, at the next start). Empty:
+	// the resolver is left alone and DNS is reachable only on the service
+	// address. Default "/etc/resolv.conf".
+	ResolvConf string
+	// ResolvBackup is where the original resolver file is kept while the
+	// proxy runs. Default: next to StatePath, "resolv.conf.i3net-backup".
+	ResolvBackup string
+	// Upstreams are the resolvers other names go to. Empty: those of the
+	// original resolver file.
+	Upstreams []netip.AddrPort
+
+	// AcceptUnknown lets hosts that are not in the address book open
+	// sessions to this one (they are authenticated all the same, and show in
+	// status by key). Default true, like a public server: only the hosts this
+	// one names are pinned to keys.
+	AcceptUnknown bool
+
+	// HandshakeTimeout is how long the proxy tries to reach a peer (message 1
+	// resent with backoff) before it gives up, drops the queued packets and
+	// answers the programs with ICMP unreachable. Default 10 s.
+	HandshakeTimeout time.Duration
+	// ControlPath is the unix socket "i3net status" reads. Empty: none.
+	ControlPath string
+
+	// Clock and Logger: nil means the real clock and slog.Default().
+	Clock  clock.Clock
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a complete configuration but for Identity, BookPath and
+// Servers.
+func DefaultConfig() Config {
+	return Config{
+		SaveInterval:     5 * time.Second,
+		TunName:          "i3net0",
+		MTU:              1360,
+		Pool4:            vaddr.DefaultPool4,
+		Pool6:            vaddr.DefaultPool6,
+		Suffix:           "i3",
+		MappingTimeout:   vaddr.DefaultTO,
+		ResolvConf:       "/etc/resolv.conf",
+		AcceptUnknown:    true,
+		HandshakeTimeout: 10 * time.Second,
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Identity == nil {
+		errs = append(errs, errors.New("no identity"))
+	}
+	if c.BookPath == "" {
+		errs = append(errs, errors.New("no address book path"))
+	}
+	if len(c.Servers) == 0 {
+		errs = append(errs, errors.New("no overlay server: give at least one (--server ADDR:PORT)"))
+	}
+	if c.MTU < 1280 || c.MTU > 9000 {
+		errs = append(errs, fmt.Errorf("mtu %d out of range 1280..9000", c.MTU))
+	}
+	if err := vaddr.ValidatePool(c.Pool4); err != nil || !c.Pool4.Addr().Is4() {
+		errs = append(errs, fmt.Errorf("pool4 %v: not a usable IPv4 pool: %v", c.Pool4, err))
+	}
+	if c.Pool6.IsValid() {
+		if err := vaddr.ValidatePool(c.Pool6); err != nil || !c.Pool6.Addr().Is6() {
+			errs = append(errs, fmt.Errorf("pool6 %v: not a usable IPv6 pool: %v", c.Pool6, err))
+		}
+	}
+	if c.Suffix == "" {
+		errs = append(errs, errors.New("empty overlay suffix"))
+	}
+	if c.MappingTimeout <= 0 || c.HandshakeTimeout <= 0 || c.SaveInterval <= 0 {
+		errs = append(errs, errors.New("timeouts must be positive"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("proxy: config: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,400 @@
+package proxy
+
+// Sessions with peers (paper §4.3, with the key exchange of proxy/session):
+//
+//  1. a program's first packet to a virtual address (or the DNS answer that
+//     gave it out) starts connect: insert the private trigger this host gives
+//     the peer, then send message 1 to the peer's public id, resending the
+//     same bytes with backoff until message 2 arrives (robust to loss)
+//  2. the peer accepts message 1 (accept): it inserts its own private trigger,
+//     then answers with message 2 on ours, which carries its private id
+//  3. finish: the session is up; queued packets go out, or a keepalive that
+//     confirms the session to the responder
+//
+// A peer that does not answer within HandshakeTimeout has its mapping expired;
+// a peer that restarted and lost its keys is told so with a reset frame and
+// handshakes again.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/i3net/i3net/client"
+	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/proxy/book"
+	"github.com/i3net/i3net/proxy/session"
+	"github.com/i3net/i3net/proxy/vaddr"
+	"net/netip"
+)
+
+// retryAfterFailure is how long a peer whose handshake failed is left alone.
+const retryAfterFailure = 2 * time.Second
+
+// maxAccepting bounds the message 1s being accepted at once.
+const maxAccepting = 16
+
+// peerFor returns the peer of key, creating it (and its mapping) if needed.
+// entry is its address book entry, nil for a host the book does not name.
+func (px *Proxy) peerFor(key identity.PublicKey, entry *book.Entry) (*peer, error) {
+	px.mu.RLock()
+	p := px.byKey[key]
+	px.mu.RUnlock()
+	if p != nil {
+		return p, nil
+	}
+	pubID := key.ID()
+	name := ""
+	if entry != nil {
+		name = entry.Name
+	}
+	v4, v6, _, err := px.vt.Assign(pubID, name)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: no virtual address for %s: %w", key, err)
+	}
+	p = px.newPeer(key, name, v4, v6, id.Random())
+	if entry != nil {
+		p.plaintext, p.shortcut = entry.Plaintext, entry.Shortcut
+	}
+	px.mu.Lock()
+	defer px.mu.Unlock()
+	if q := px.byKey[key]; q != nil { // lost a race with another goroutine
+		return q, nil
+	}
+	px.register(p)
+	return p, nil
+}
+
+func (px *Proxy) newPeer(key identity.PublicKey, name string, v4, v6 netip.Addr, localPriv id.ID) *peer {
+	pubID := key.ID()
+	p := &peer{key: key, pubID: pubID, name: name, local4: v4, local6: v6, localPriv: localPriv, kick: make(chan struct{}, 1)}
+	p.canonical4 = vaddr.Derive(px.cfg.Pool4, pubID)
+	if px.cfg.Pool6.IsValid() {
+		p.canonical6 = vaddr.Derive(px.cfg.Pool6, pubID)
+	}
+	p.touch(px.clk.Now().UnixNano())
+	return p
+}
+
+// register adds p to the lookup maps; px.mu must be held.
+func (px *Proxy) register(p *peer) {
+	px.byKey[p.key] = p
+	px.byLocalPriv[p.localPriv] = p
+	if p.local4.IsValid() {
+		px.byAddr[p.local4] = p
+	}
+	if p.local6.IsValid() {
+		px.byAddr[p.local6] = p
+	}
+	px.dirty.Store(true)
+}
+
+func (px *Proxy) localFlags(p *peer) session.Flags {
+	f := session.FlagPreserveHeaders
+	if p.plaintext {
+		f |= session.FlagPlaintext
+	}
+	if p.shortcut {
+		f |= session.FlagShortcut
+	}
+	return f
+}
+
+// connect starts a handshake with p unless one is under way, the session is
+// up, or the last attempt failed a moment ago.
+func (px *Proxy) connect(p *peer) {
+	now := px.clk.Now()
+	p.mu.Lock()
+	switch {
+	case p.state == peerConnecting,
+		p.state == peerFailed && now.Sub(p.failedAt) < retryAfterFailure,
+		p.state == peerEstablished && p.sess.Load() != nil:
+		p.mu.Unlock()
+		return
+	}
+	p.state = peerConnecting
+	p.initStart = now
+	p.mu.Unlock()
+	px.spawn(func() { px.initiate(p) })
+}
+
+// initiate runs one handshake as initiator, on its own goroutine.
+func (px *Proxy) initiate(p *peer) {
+	ctx, cancel := context.WithTimeout(px.ctx, px.cfg.HandshakeTimeout)
+	defer cancel()
+	if err := px.ensureTrigger(ctx, p); err != nil {
+		px.fail(p, err)
+		return
+	}
+	init, err := px.resp.Initiate(p.key, p.localPriv, px.localFlags(p), px.clk.Now())
+	if err != nil {
+		px.fail(p, err)
+		return
+	}
+	p.mu.Lock()
+	p.init = init
+	p.mu.Unlock()
+	msg1 := init.Message1()
+	backoff := 200 * time.Millisecond
+	for {
+		if err := px.client.SendTo(p.pubID, msg1); err == nil {
+			px.stats.handshakesSent.Add(1)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			p.mu.Lock()
+			mine := p.init == init
+			if mine {
+				p.init = nil
+			}
+			p.mu.Unlock()
+			init.Abandon()
+			if mine && px.ctx.Err() == nil {
+				px.fail(p, fmt.Errorf("no answer from %s within %v", p.describe(), px.cfg.HandshakeTimeout))
+			}
+			return
+		case <-p.kick:
+			t.Stop()
+		case <-t.C:
+		}
+		p.mu.Lock()
+		done := p.init != init
+		p.mu.Unlock()
+		if done {
+			return // finished, or abandoned to the peer's own handshake
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// ensureTrigger inserts the private trigger given to p, once.
+func (px *Proxy) ensureTrigger(ctx context.Context, p *peer) error {
+	p.trigMu.Lock()
+	defer p.trigMu.Unlock()
+	p.mu.Lock()
+	have := p.trig != nil
+	p.mu.Unlock()
+	if have {
+		return nil
+	}
+	h, err := px.client.Insert(ctx, client.Trigger{ID: p.localPriv})
+	if err != nil {
+		return fmt.Errorf("insert private trigger %s: %w", p.localPriv.Short(), err)
+	}
+	p.mu.Lock()
+	p.trig = h
+	p.mu.Unlock()
+	return nil
+}
+
+// insertPrivate re-inserts the private trigger of a peer restored from the
+// saved state, so that its packets reach this host again.
+func (px *Proxy) insertPrivate(p *peer) {
+	ctx, cancel := context.WithTimeout(px.ctx, px.cfg.HandshakeTimeout)
+	defer cancel()
+	if err := px.ensureTrigger(ctx, p); err != nil && px.ctx.Err() == nil {
+		px.log.Warn("restored peer: private trigger not inserted", "peer", p.describe(), "err", err)
+	}
+}
+
+// fail ends a handshake that did not complete: the queued packets are dropped
+// and the mapping expires, so programs get no answer rather than a hang that
+// never ends, and the next DNS answer starts afresh.
+func (px *Proxy) fail(p *peer, err error) {
+	p.mu.Lock()
+	p.state = peerFailed
+	p.failedAt = px.clk.Now()
+	p.lastErr = err.Error()
+	dropped := len(p.queue)
+	p.queue = nil
+	p.mu.Unlock()
+	p.drops.Add(uint64(dropped))
+	px.stats.handshakesFailed.Add(1)
+	px.log.Warn("peer unreachable; mapping expired", "peer", p.describe(), "err", err, "dropped", dropped)
+	px.dropPeer(p)
+	px.vt.Remove(p.pubID)
+}
+
+// acceptLater hands a message 1 to a goroutine: accepting it inserts a trigger
+// and waits for the ACK, which the client's receive goroutine must not do.
+func (px *Proxy) acceptLater(msg1 []byte) {
+	select {
+	case px.accepting <- struct{}{}:
+	default:
+		px.stats.dropBusy.Add(1)
+		return
+	}
+	m := append([]byte(nil), msg1...)
+	px.spawn(func() {
+		defer func() { <-px.accepting }()
+		px.accept(m)
+	})
+}
+
+// accept answers a message 1 as responder.
+func (px *Proxy) accept(msg1 []byte) {
+	var target *peer
+	acc, err := px.resp.Handle(msg1, func(key identity.PublicKey, _ session.Flags) (id.ID, session.Flags, error) {
+		p, err := px.admit(key)
+		if err != nil {
+			return id.ID{}, 0, err
+		}
+		target = p
+		return p.localPriv, px.localFlags(p), nil
+	}, px.clk.Now())
+	if err != nil {
+		switch {
+		case errors.Is(err, session.ErrSimultaneous):
+		case errors.Is(err, session.ErrStale):
+			px.stats.dropReplay.Add(1)
+		case errors.Is(err, errRefused):
+			px.stats.refusedPeers.Add(1)
+			px.log.Warn("handshake refused", "err", err)
+		default:
+			px.stats.dropAuth.Add(1)
+		}
+		return
+	}
+	px.stats.handshakesAccepted.Add(1)
+	if target == nil {
+		px.mu.RLock()
+		target = px.byKey[acc.Peer]
+		px.mu.RUnlock()
+		if target == nil {
+			return
+		}
+	}
+	p := target
+	if acc.Abandoned != nil {
+		p.mu.Lock()
+		if p.init == acc.Abandoned {
+			p.init = nil
+		}
+		p.mu.Unlock()
+		p.wake()
+	}
+	ctx, cancel := context.WithTimeout(px.ctx, px.cfg.HandshakeTimeout)
+	defer cancel()
+	if err := px.ensureTrigger(ctx, p); err != nil {
+		px.log.Warn("handshake from a peer not answered", "peer", p.describe(), "err", err)
+		return
+	}
+	remote := acc.Session.PeerPrivateID()
+	if !acc.Duplicate {
+		p.remotePriv.Store(&remote)
+		if old := p.sess.Swap(acc.Session); old != nil && old != acc.Session {
+			p.prevSess.Store(old)
+		}
+		p.mu.Lock()
+		p.state = peerEstablished
+		p.lastErr = ""
+		p.mu.Unlock()
+		px.dirty.Store(true)
+	}
+	if err := px.client.SendTo(remote, acc.Message2); err == nil {
+		px.stats.handshakesSent.Add(1)
+	}
+	px.flush(p)
+}
+
+var errRefused = errors.New("peer refused")
+
+// admit decides whether the host with key may open a session, and returns its
+// peer. The address book pins names to keys; a blocked key is refused, and so
+// is an unknown one unless AcceptUnknown.
+func (px *Proxy) admit(key identity.PublicKey) (*peer, error) {
+	b := px.book.Book()
+	if names := b.Names(key); len(names) > 0 {
+		e, _ := b.Lookup(names[0])
+		if e.Blocked {
+			return nil, fmt.Errorf("%w: %s (%s) is blocked in the address book", errRefused, e.Name, key)
+		}
+		return px.peerFor(key, &e)
+	}
+	if !px.cfg.AcceptUnknown {
+		return nil, fmt.Errorf("%w: %s is not in the address book", errRefused, key)
+	}
+	return px.peerFor(key, nil)
+}
+
+// finish completes this side's handshake with a message 2.
+func (px *Proxy) finish(d client.Delivery) {
+	px.mu.RLock()
+	p := px.byLocalPriv[d.ID]
+	px.mu.RUnlock()
+	if p == nil {
+		px.stats.dropUnknownID.Add(1)
+		return
+	}
+	p.mu.Lock()
+	init := p.init
+	if init == nil {
+		p.mu.Unlock()
+		return // a duplicate message 2
+	}
+	s, err := init.Finish(d.Payload)
+	if err != nil {
+		p.mu.Unlock()
+		if !errors.Is(err, session.ErrFinished) {
+			px.stats.dropAuth.Add(1)
+		}
+		return
+	}
+	p.init = nil
+	p.state = peerEstablished
+	p.lastErr = ""
+	p.mu.Unlock()
+	remote := s.PeerPrivateID()
+	p.remotePriv.Store(&remote)
+	p.sess.Store(s)
+	p.prevSess.Store(nil)
+	px.dirty.Store(true)
+	p.wake()
+	if !px.flush(p) {
+		// Nothing to send: confirm the session to the responder.
+		if ka, err := s.Keepalive(nil); err == nil {
+			px.client.SendTo(remote, ka)
+		}
+	}
+}
+
+// flush sends the packets queued for p; it reports whether there were any.
+func (px *Proxy) flush(p *peer) bool {
+	s := p.sendSession()
+	r, ok := p.remote()
+	if s == nil || !ok {
+		return false
+	}
+	q := p.takeQueue()
+	for _, pkt := range q {
+		px.sendNow(p, s, r, pkt)
+	}
+	return len(q) > 0
+}
+
+// reset handles a peer's word that it lost the session (it restarted).
+func (px *Proxy) reset(d client.Delivery) {
+	px.mu.RLock()
+	p := px.byLocalPriv[d.ID]
+	px.mu.RUnlock()
+	if p == nil {
+		return
+	}
+	s := p.sess.Load()
+	if s == nil || s.CheckReset(d.Payload) != nil {
+		px.stats.dropAuth.Add(1)
+		return
+	}
+	px.stats.resetsReceived.Add(1)
+	p.sess.CompareAndSwap(s, nil)
+	p.mu.Lock()
+	if p.state == peerEstablished {
+		p.state = peerIdle
+	}
+	p.mu.Unlock()
+	px.connect(p)
+}

@@ -1,0 +1,174 @@
+package proxy
+
+// The inbound path, from the overlay to the programs of this host. The client
+// calls inbound serially from its receive goroutine, one delivery at a time:
+//
+//  1. the frame type (first byte) says what arrived
+//  2. handshake messages go to handshake.go (message 1 off this goroutine,
+//     since accepting one inserts a trigger and waits for its ACK)
+//  3. data: the private id it came to names the peer (one lookup); open it
+//     in the peer's session (or the one it replaced)
+//  4. check the packet claims to come from the peer's own address and to go
+//     to this host's, so a peer can speak only for itself
+//  5. rewrite the source to the local virtual address after a collision
+//  6. add it to the batch written into the tun device when the client's
+//     received batch ends (one write for many packets; tun coalesces TCP)
+
+import (
+	"time"
+
+	"github.com/i3net/i3net/client"
+	"github.com/i3net/i3net/proxy/packet"
+	"github.com/i3net/i3net/proxy/session"
+	"github.com/i3net/i3net/wire"
+)
+
+// inboundBatch is how many opened packets are written into the tun device at
+// once at most.
+const inboundBatch = 64
+
+// inboundState is owned by the client's receive goroutine: the packets opened
+// since the last write into the tun device.
+type inboundState struct {
+	bufs [][]byte // inboundBatch buffers of tunOffset+wire.MaxPacket bytes
+	out  [][]byte // the packets of this batch, each bufs[i][:tunOffset+len]
+	pp   packet.Parsed
+}
+
+func newInboundState() inboundState {
+	in := inboundState{bufs: make([][]byte, inboundBatch), out: make([][]byte, 0, inboundBatch)}
+	for i := range in.bufs {
+		in.bufs[i] = make([]byte, tunOffset+wire.MaxPacket)
+	}
+	return in
+}
+
+// flushInbound writes the batch of opened packets into the tun device; the
+// client calls it at the end of each received batch.
+func (px *Proxy) flushInbound() {
+	in := &px.in
+	if len(in.out) == 0 {
+		return
+	}
+	n, err := px.tun.Write(in.out, tunOffset)
+	px.stats.tunOut.Add(uint64(n))
+	if err != nil {
+		px.stats.dropTunWrite.Add(uint64(len(in.out) - n))
+	}
+	in.out = in.out[:0]
+}
+
+func (px *Proxy) inbound(d client.Delivery) {
+	px.stats.overlayIn.Add(1)
+	in := &px.in
+	switch session.TypeOf(d.Payload) {
+	case session.TypeHandshake1:
+		if d.ID != px.ownID {
+			px.stats.dropUnknownID.Add(1)
+			return
+		}
+		px.acceptLater(d.Payload)
+		return
+	case session.TypeHandshake2:
+		px.finish(d)
+		return
+	case session.TypeReset:
+		px.reset(d)
+		return
+	case session.TypeData, session.TypePlaintext, session.TypeKeepalive:
+	default:
+		px.stats.dropMalformed.Add(1)
+		return
+	}
+
+	px.mu.RLock()
+	p := px.byLocalPriv[d.ID]
+	px.mu.RUnlock()
+	if p == nil {
+		px.stats.dropUnknownID.Add(1)
+		return
+	}
+	s := p.sess.Load()
+	if s == nil {
+		px.stats.dropNoSession.Add(1)
+		px.sendReset(p)
+		return
+	}
+	buf := in.bufs[len(in.out)]
+	out, err := s.Open(buf[:tunOffset], d.Payload)
+	if err != nil {
+		prev := p.prevSess.Load()
+		if prev == nil {
+			px.countOpenError(err)
+			return
+		}
+		if out, err = prev.Open(buf[:tunOffset], d.Payload); err != nil {
+			px.countOpenError(err)
+			return
+		}
+	} else if prev := p.prevSess.Load(); prev != nil && s.Confirmed() {
+		p.prevSess.CompareAndSwap(prev, nil)
+	}
+	now := px.clk.Now().UnixNano()
+	p.lastRx.Store(now)
+	pkt := out[tunOffset:]
+	if len(pkt) == 0 {
+		return // keepalive
+	}
+	if err := in.pp.Decode(pkt); err != nil {
+		px.stats.dropMalformed.Add(1)
+		return
+	}
+	src, dst := in.pp.Src.Addr(), in.pp.Dst.Addr()
+	if src != p.canonicalFor(src) || (dst != px.own4 && dst != px.own6) || !src.IsValid() {
+		px.stats.dropSpoofed.Add(1)
+		return
+	}
+	if local := p.localFor(src); local != src {
+		if in.pp.SetSrcAddr(pkt, local) != nil {
+			px.stats.dropMalformed.Add(1)
+			return
+		}
+	}
+	p.touch(now)
+	p.rxPackets.Add(1)
+	p.rxBytes.Add(uint64(len(pkt)))
+	in.out = append(in.out, out)
+	if len(in.out) == cap(in.out) {
+		px.flushInbound()
+	}
+}
+
+func (px *Proxy) countOpenError(err error) {
+	switch err {
+	case session.ErrReplay, session.ErrTooOld:
+		px.stats.dropReplay.Add(1)
+	case session.ErrAuth, session.ErrMode:
+		px.stats.dropAuth.Add(1)
+	default:
+		px.stats.dropMalformed.Add(1)
+	}
+}
+
+// sendReset tells a peer that sends on a session this host no longer has (it
+// restarted) to handshake again, at most once a second per peer, and only when
+// this side is not handshaking itself.
+func (px *Proxy) sendReset(p *peer) {
+	r, ok := p.remote()
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	pending := p.init != nil
+	now := px.clk.Now()
+	if pending || now.Sub(p.lastReset) < time.Second {
+		p.mu.Unlock()
+		return
+	}
+	p.lastReset = now
+	p.mu.Unlock()
+	frame := session.AppendReset(nil, px.ident, p.localPriv, r, now)
+	if px.client.SendTo(r, frame) == nil {
+		px.stats.resetsSent.Add(1)
+	}
+}

@@ -1,0 +1,143 @@
+package proxy
+
+// The outbound path, from the programs of this host to the overlay:
+//
+//  1. read a batch of IP packets from the tun device (offloads split by tun)
+//  2. per packet: parse once; DNS for the service address goes to dnsio.go
+//  3. look the destination up once: the peer whose virtual address it is
+//  4. rewrite the destination to the peer's canonical address after a
+//     collision (§3.3), so the tunnel always carries derived addresses
+//  5. seal it in the peer's session, or queue it and start the handshake
+//  6. send the batch to the peers' private ids with one sendmmsg
+
+import (
+	"errors"
+	"os"
+
+	"golang.zx2c4.com/wireguard/tun"
+
+	"github.com/i3net/i3net/client"
+	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/proxy/packet"
+	"github.com/i3net/i3net/proxy/session"
+	"github.com/i3net/i3net/wire"
+)
+
+// tunOffset is the headroom in front of every packet buffer: tun devices with
+// offloads need 10 bytes for the virtio header.
+const tunOffset = 16
+
+func (px *Proxy) readTun() {
+	batch := px.tun.BatchSize()
+	bufs := make([][]byte, batch)
+	sizes := make([]int, batch)
+	frames := make([][]byte, batch)
+	stacks := make([][1]id.ID, batch)
+	msgs := make([]client.Message, 0, batch)
+	for i := range bufs {
+		bufs[i] = make([]byte, tunOffset+wire.MaxPacket)
+		frames[i] = make([]byte, 0, wire.MaxPacket)
+	}
+	var pp packet.Parsed
+	for {
+		n, err := px.tun.Read(bufs, sizes, tunOffset)
+		now := px.clk.Now().UnixNano()
+		msgs = msgs[:0]
+		for i := 0; i < n; i++ {
+			frame, r, ok := px.outboundPacket(bufs[i][tunOffset:tunOffset+sizes[i]], &pp, frames[len(msgs)][:0], now)
+			if !ok {
+				continue
+			}
+			stacks[len(msgs)][0] = r
+			msgs = append(msgs, client.Message{Stack: stacks[len(msgs)][:], Payload: frame})
+		}
+		if len(msgs) > 0 {
+			sent, _ := px.client.SendBatch(msgs)
+			px.stats.overlayOut.Add(uint64(sent))
+			if sent < len(msgs) {
+				px.stats.dropSend.Add(uint64(len(msgs) - sent))
+			}
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) || px.ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, tun.ErrTooManySegments) {
+				px.stats.dropMalformed.Add(1)
+				continue
+			}
+			px.log.Error("tun read failed; outbound path stopped", "err", err)
+			px.cancel()
+			return
+		}
+	}
+}
+
+// outboundPacket is stages 2–5 for one packet read from the tun device: it
+// returns the frame to send to the peer's private id r, sealed into frame's
+// capacity, or ok=false when the packet was handled otherwise (DNS, queued
+// for a handshake) or dropped (counted).
+func (px *Proxy) outboundPacket(pkt []byte, pp *packet.Parsed, frame []byte, now int64) (_ []byte, r id.ID, ok bool) {
+	px.stats.tunIn.Add(1)
+	if err := pp.Decode(pkt); err != nil {
+		px.stats.dropMalformed.Add(1)
+		return nil, r, false
+	}
+	dst := pp.Dst.Addr()
+	if dst == px.dns4 || dst == px.dns6 {
+		px.handleDNS(pkt, pp)
+		return nil, r, false
+	}
+	px.mu.RLock()
+	p := px.byAddr[dst]
+	px.mu.RUnlock()
+	if p == nil {
+		px.stats.dropNoMapping.Add(1)
+		return nil, r, false
+	}
+	p.touch(now)
+	if canon := p.canonicalFor(dst); canon != dst {
+		if pp.SetDstAddr(pkt, canon) != nil {
+			px.stats.dropMalformed.Add(1)
+			return nil, r, false
+		}
+	}
+	s := p.sendSession()
+	r, known := p.remote()
+	if s == nil || !known {
+		p.enqueue(pkt)
+		px.connect(p)
+		return nil, r, false
+	}
+	frame, err := s.Seal(frame, pkt)
+	if err != nil {
+		px.stats.dropSeal.Add(1)
+		if errors.Is(err, session.ErrExhausted) {
+			p.sess.Store(nil)
+			px.connect(p)
+		}
+		return nil, r, false
+	}
+	p.txPackets.Add(1)
+	p.txBytes.Add(uint64(len(pkt)))
+	p.lastTx.Store(now)
+	return frame, r, true
+}
+
+// sendNow seals and sends pkt to p at once (queued packets, once the session
+// is up). It runs outside the tun goroutine, so it uses its own buffer.
+func (px *Proxy) sendNow(p *peer, s *session.Session, r id.ID, pkt []byte) {
+	frame, err := s.Seal(make([]byte, 0, len(pkt)+session.Overhead), pkt)
+	if err != nil {
+		px.stats.dropSeal.Add(1)
+		return
+	}
+	if err := px.client.SendTo(r, frame); err != nil {
+		px.stats.dropSend.Add(1)
+		return
+	}
+	px.stats.overlayOut.Add(1)
+	p.txPackets.Add(1)
+	p.txBytes.Add(uint64(len(pkt)))
+	p.lastTx.Store(px.clk.Now().UnixNano())
+}

@@ -1,0 +1,168 @@
+package proxy
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/i3net/i3net/client"
+	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/proxy/session"
+)
+
+// peer is everything the proxy knows of one remote host: its key and ids, the
+// virtual addresses the programs use for it, the private trigger it was given
+// and the session with it. The fields read per packet are atomics; the rest
+// sits under mu and is changed by the handshake goroutine.
+type peer struct {
+	key   identity.PublicKey
+	pubID id.ID
+	name  string // address book name, "" for a host not in the book
+
+	// Addresses: local are what programs here use for the peer; canonical
+	// (derived from its public id) are what travels inside the tunnel. They
+	// differ only after a collision (§3.3), and then packets are rewritten.
+	local4, local6         netip.Addr
+	canonical4, canonical6 netip.Addr
+
+	// localPriv is the private id this host gave the peer (its trigger points
+	// here); remotePriv is the one the peer gave this host (0 until known).
+	localPriv  id.ID
+	remotePriv atomic.Pointer[id.ID]
+
+	sess     atomic.Pointer[session.Session] // current session, nil before the first handshake
+	prevSess atomic.Pointer[session.Session] // the session it replaced, until the new one is confirmed
+
+	lastUse atomic.Int64 // unix nanoseconds of the last packet or DNS answer
+	lastTx  atomic.Int64
+	lastRx  atomic.Int64
+
+	txPackets, txBytes atomic.Uint64
+	rxPackets, rxBytes atomic.Uint64
+	drops              atomic.Uint64
+
+	trigMu sync.Mutex // held while the private trigger is inserted
+
+	mu        sync.Mutex
+	trig      *client.Handle     // the private trigger, once inserted
+	init      *session.Initiator // pending handshake this side started
+	initStart time.Time          // when the pending handshake started
+	queue     [][]byte           // packets waiting for the session (bounded)
+	state     peerState          // where the peer is in its life
+	lastErr   string             // why the last handshake failed, for status
+	failedAt  time.Time          // when it failed; a new attempt waits a little
+	lastReset time.Time          // when a reset was last sent to the peer
+	kick      chan struct{}      // wakes the peer's handshake goroutine
+	plaintext bool               // book: no encryption for this peer
+	shortcut  bool               // book: a direct path is allowed
+}
+
+type peerState uint8
+
+const (
+	peerIdle        peerState = iota // mapping only: nothing sent yet
+	peerConnecting                   // private trigger and handshake under way
+	peerEstablished                  // a session exists
+	peerFailed                       // the last handshake timed out or was refused
+)
+
+func (s peerState) String() string {
+	switch s {
+	case peerIdle:
+		return "idle"
+	case peerConnecting:
+		return "connecting"
+	case peerEstablished:
+		return "active"
+	case peerFailed:
+		return "unreachable"
+	}
+	return "?"
+}
+
+// maxQueue bounds the packets kept for a peer while its session is set up.
+const maxQueue = 64
+
+// sendSession returns the session packets to the peer go out on: the newest,
+// unless it is an unconfirmed replacement while the previous one still works.
+func (p *peer) sendSession() *session.Session {
+	s := p.sess.Load()
+	if s == nil {
+		return nil
+	}
+	if !s.Confirmed() && !s.Initiator() {
+		if prev := p.prevSess.Load(); prev != nil {
+			return prev
+		}
+	}
+	return s
+}
+
+func (p *peer) touch(now int64) { p.lastUse.Store(now) }
+
+// remote returns the peer's private id, or false when it is not known yet.
+func (p *peer) remote() (id.ID, bool) {
+	if r := p.remotePriv.Load(); r != nil {
+		return *r, true
+	}
+	return id.ID{}, false
+}
+
+// enqueue keeps a copy of pkt until the session is up; the oldest packet is
+// dropped when the queue is full.
+func (p *peer) enqueue(pkt []byte) {
+	c := make([]byte, len(pkt))
+	copy(c, pkt)
+	p.mu.Lock()
+	if len(p.queue) >= maxQueue {
+		p.queue = p.queue[1:]
+		p.drops.Add(1)
+	}
+	p.queue = append(p.queue, c)
+	p.mu.Unlock()
+}
+
+// takeQueue returns and clears the queued packets.
+func (p *peer) takeQueue() [][]byte {
+	p.mu.Lock()
+	q := p.queue
+	p.queue = nil
+	p.mu.Unlock()
+	return q
+}
+
+// wake asks the peer's handshake goroutine to look at the peer again.
+func (p *peer) wake() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// canonicalFor returns the address that travels in the tunnel for the local
+// virtual address a of p.
+func (p *peer) canonicalFor(a netip.Addr) netip.Addr {
+	if a.Is4() {
+		return p.canonical4
+	}
+	return p.canonical6
+}
+
+// localFor returns the local virtual address programs here use for the
+// canonical address a of p.
+func (p *peer) localFor(a netip.Addr) netip.Addr {
+	if a.Is4() {
+		return p.local4
+	}
+	return p.local6
+}
+
+// describe names p for logs and errors: its book name, or its key.
+func (p *peer) describe() string {
+	if p.name != "" {
+		return p.name
+	}
+	return p.key.String()
+}

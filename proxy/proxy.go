@@ -1,0 +1,403 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.zx2c4.com/wireguard/tun"
+
+	"github.com/i3net/i3net/client"
+	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/internal/clock"
+	"github.com/i3net/i3net/proxy/book"
+	"github.com/i3net/i3net/proxy/dns"
+	"github.com/i3net/i3net/proxy/resolvconf"
+	"github.com/i3net/i3net/proxy/session"
+	"github.com/i3net/i3net/proxy/vaddr"
+)
+
+// Proxy is a running legacy proxy.
+type Proxy struct {
+	cfg   Config
+	log   *slog.Logger
+	clk   clock.Clock
+	ident *identity.Identity
+	ownID id.ID
+
+	own4, own6 netip.Addr // this host's tun addresses
+	dns4, dns6 netip.Addr // the DNS service addresses
+
+	tun    tun.Device
+	client *client.Client
+	book   *book.Watcher
+	vt     *vaddr.Table
+	dns    *dns.Responder
+	fwd    *dns.Forwarder // nil: no upstream, other names get SERVFAIL
+	resp   *session.Responder
+
+	mu          sync.RWMutex
+	byAddr      map[netip.Addr]*peer
+	byLocalPriv map[id.ID]*peer
+	byKey       map[identity.PublicKey]*peer
+	dirty       atomic.Bool   // state changed since the last save
+	accepting   chan struct{} // bounds the message 1s accepted at once
+
+	resolvInstalled bool
+	publicTrigger   *client.Handle
+	up              atomic.Bool // the public trigger is in place
+
+	stats   counters
+	started time.Time
+	dnsBuf  [4096]byte   // DNS answers, on the tun goroutine
+	in      inboundState // owned by the client's receive goroutine
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed sync.Once
+}
+
+// New checks cfg, restores the saved state, creates the tun device, points the
+// resolver at the proxy and opens the overlay client. Run starts the work.
+func New(cfg Config) (px *Proxy, err error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	px = &Proxy{
+		cfg:         cfg,
+		log:         cfg.Logger,
+		clk:         clock.OrReal(cfg.Clock),
+		ident:       cfg.Identity,
+		ownID:       cfg.Identity.ID(),
+		byAddr:      make(map[netip.Addr]*peer),
+		byLocalPriv: make(map[id.ID]*peer),
+		byKey:       make(map[identity.PublicKey]*peer),
+		accepting:   make(chan struct{}, maxAccepting),
+		started:     time.Now(),
+		in:          newInboundState(),
+	}
+	if px.log == nil {
+		px.log = slog.Default()
+	}
+	px.log = px.log.With("role", "proxy")
+	px.ctx, px.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			px.Close()
+		}
+	}()
+
+	if px.book, err = book.NewWatcher(cfg.BookPath); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+
+	routes, err := hostRoutes()
+	if err != nil {
+		return nil, err
+	}
+	pools := []netip.Prefix{cfg.Pool4}
+	if cfg.Pool6.IsValid() {
+		pools = append(pools, cfg.Pool6)
+	}
+	if err := vaddr.CheckPools(pools, routes); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+
+	vcfg := vaddr.DefaultConfig(px.ownID)
+	vcfg.Pool4, vcfg.Pool6 = cfg.Pool4, cfg.Pool6
+	vcfg.TO = cfg.MappingTimeout
+	vcfg.Clock = px.clk
+	vcfg.OnExpire = px.expired
+	vcfg.Reserved = append(vcfg.Reserved, cfg.Reserved...)
+	if px.vt, err = vaddr.New(vcfg); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	px.own4, px.own6 = px.vt.Self()
+	px.dns4 = vaddr.ServiceAddr(cfg.Pool4)
+	if cfg.Pool6.IsValid() {
+		px.dns6 = vaddr.ServiceAddr(cfg.Pool6)
+	}
+
+	if px.resp, err = session.NewResponder(px.ident, session.Options{MaxHandshakeAge: session.DefaultMaxHandshakeAge}); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	if err := px.restore(); err != nil {
+		return nil, err
+	}
+
+	if cfg.Tun != nil {
+		px.tun = cfg.Tun
+	} else if px.tun, err = openTun(cfg.TunName, cfg.MTU, px.own4, cfg.Pool4, px.own6, cfg.Pool6); err != nil {
+		return nil, err
+	}
+	if err := px.setupDNS(); err != nil {
+		return nil, err
+	}
+
+	ccfg := client.DefaultConfig()
+	ccfg.Servers = cfg.Servers
+	ccfg.LocalAddr = cfg.ListenAddr
+	ccfg.Identity = px.ident.PrivateKey()
+	ccfg.Handler = px.inbound
+	ccfg.OnBatchEnd = px.flushInbound
+	ccfg.OnEvent = px.event
+	ccfg.Clock = cfg.Clock
+	ccfg.Logger = px.log
+	if px.client, err = client.New(ccfg); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	return px, nil
+}
+
+// setupDNS makes the responder and, when the proxy manages the host's resolver,
+// points it at the service address, keeping the original's upstreams.
+func (px *Proxy) setupDNS() error {
+	upstreams := px.cfg.Upstreams
+	var search []string
+	if px.cfg.ResolvConf != "" {
+		backup := px.resolvBackup()
+		if restored, err := resolvconf.RecoverAfterCrash(px.cfg.ResolvConf, backup); err != nil {
+			return fmt.Errorf("proxy: restore the resolver a previous run left: %w", err)
+		} else if restored {
+			px.log.Warn("restored the resolver configuration a previous run left behind", "file", px.cfg.ResolvConf)
+		}
+		if data, err := os.ReadFile(px.cfg.ResolvConf); err == nil {
+			search = resolvconf.Parse(data).Search
+		}
+		ups, err := resolvconf.Install(px.cfg.ResolvConf, backup, px.dns4, px.cfg.Suffix)
+		if err != nil {
+			return fmt.Errorf("proxy: point %s at the proxy: %w", px.cfg.ResolvConf, err)
+		}
+		px.resolvInstalled = true
+		if len(upstreams) == 0 {
+			upstreams = ups
+		}
+	}
+	dcfg := dns.DefaultConfig(px)
+	dcfg.Suffix = px.cfg.Suffix
+	dcfg.SearchDomains = search
+	var err error
+	if px.dns, err = dns.New(dcfg); err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	if len(upstreams) > 0 {
+		if px.fwd, err = dns.NewForwarder(dns.ForwarderConfig{Upstreams: upstreams}); err != nil {
+			return fmt.Errorf("proxy: %w", err)
+		}
+	} else {
+		px.log.Warn("no upstream resolver: names outside ." + px.cfg.Suffix + " will fail")
+	}
+	return nil
+}
+
+func (px *Proxy) resolvBackup() string {
+	if px.cfg.ResolvBackup != "" {
+		return px.cfg.ResolvBackup
+	}
+	dir := "/var/lib/i3net"
+	if px.cfg.StatePath != "" {
+		dir = filepath.Dir(px.cfg.StatePath)
+	}
+	return filepath.Join(dir, "resolv.conf.i3net-backup")
+}
+
+// Run inserts the public trigger and moves packets until ctx ends or Close.
+func (px *Proxy) Run(ctx context.Context) error {
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-px.ctx.Done():
+		}
+		px.cancel()
+	}()
+	ictx, cancel := context.WithTimeout(px.ctx, 10*time.Second)
+	h, err := px.client.Insert(ictx, client.Trigger{ID: px.ownID})
+	cancel()
+	if err != nil {
+		px.Close()
+		return fmt.Errorf("proxy: insert the public trigger %s at %v: %w", px.ownID.Short(), px.cfg.Servers[0], err)
+	}
+	px.publicTrigger = h
+	px.up.Store(true)
+	px.log.Info("proxy up", "id", px.ownID.Short(), "addr4", px.own4, "addr6", px.own6, "dns", px.dns4, "local", px.client.LocalAddr())
+
+	px.mu.RLock()
+	for _, p := range px.byKey {
+		px.spawn(func() { px.insertPrivate(p) })
+	}
+	px.mu.RUnlock()
+
+	px.spawn(px.readTun)
+	px.spawn(px.maintain)
+	if px.cfg.ControlPath != "" {
+		if err := px.serveControl(); err != nil {
+			px.Close()
+			return err
+		}
+	}
+	<-px.ctx.Done()
+	px.Close()
+	return nil
+}
+
+// spawn runs f in a goroutine Close waits for.
+func (px *Proxy) spawn(f func()) {
+	px.wg.Add(1)
+	go func() {
+		defer px.wg.Done()
+		f()
+	}()
+}
+
+// Close stops the proxy: it saves the state, restores the resolver, and closes
+// the tun device and the client. Triggers are left to expire, so a proxy
+// restarted within their lifetime finds them in place.
+func (px *Proxy) Close() error {
+	var errs []error
+	px.closed.Do(func() {
+		px.cancel()
+		if px.tun != nil {
+			px.tun.Close()
+		}
+		if px.client != nil {
+			px.client.Close()
+		}
+		px.wg.Wait()
+		if px.vt != nil {
+			if err := px.save(); err != nil {
+				errs = append(errs, err)
+			}
+			px.vt.Close()
+		}
+		if px.resolvInstalled {
+			if err := resolvconf.Restore(px.cfg.ResolvConf, px.resolvBackup()); err != nil {
+				errs = append(errs, fmt.Errorf("proxy: restore %s: %w", px.cfg.ResolvConf, err))
+			}
+		}
+		px.log.Info("proxy stopped")
+	})
+	return errors.Join(errs...)
+}
+
+// maintain saves the state, reloads the address book and applies blocks.
+func (px *Proxy) maintain() {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	lastSave := time.Now()
+	for {
+		select {
+		case <-px.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if changed, err := px.book.ReloadIfChanged(); err != nil {
+			px.log.Warn("address book not reloaded; keeping the last good one", "err", err)
+		} else if changed {
+			px.applyBook()
+		}
+		if time.Since(lastSave) >= px.cfg.SaveInterval {
+			if err := px.save(); err != nil {
+				px.log.Warn("state not saved", "err", err)
+			}
+			lastSave = time.Now()
+		}
+	}
+}
+
+// applyBook cuts off peers the book now blocks (paper §4.1: the private
+// trigger given to them is removed, so the overlay drops what they send).
+func (px *Proxy) applyBook() {
+	b := px.book.Book()
+	px.mu.RLock()
+	var cut []*peer
+	for _, p := range px.byKey {
+		names := b.Names(p.key)
+		if len(names) == 0 {
+			continue
+		}
+		if e, ok := b.Lookup(names[0]); ok && e.Blocked {
+			cut = append(cut, p)
+		}
+	}
+	px.mu.RUnlock()
+	for _, p := range cut {
+		px.log.Info("peer blocked by the address book: private trigger removed", "name", p.name, "id", p.pubID.Short())
+		px.dropPeer(p)
+		px.vt.Remove(p.pubID)
+	}
+}
+
+// expired is called by the mapping table for a mapping unused for TO.
+func (px *Proxy) expired(m vaddr.Mapping) {
+	px.mu.RLock()
+	var victim *peer
+	for _, p := range px.byKey {
+		if p.pubID == m.Peer {
+			victim = p
+			break
+		}
+	}
+	px.mu.RUnlock()
+	if victim != nil {
+		px.dropPeer(victim)
+	}
+}
+
+// dropPeer forgets a peer: its session, its private trigger and its addresses.
+func (px *Proxy) dropPeer(p *peer) {
+	px.mu.Lock()
+	delete(px.byKey, p.key)
+	delete(px.byLocalPriv, p.localPriv)
+	for _, a := range []netip.Addr{p.local4, p.local6} {
+		if a.IsValid() && px.byAddr[a] == p {
+			delete(px.byAddr, a)
+		}
+	}
+	px.mu.Unlock()
+	px.dirty.Store(true)
+	px.resp.Forget(p.key)
+	p.mu.Lock()
+	h := p.trig
+	p.trig = nil
+	p.state = peerIdle
+	p.mu.Unlock()
+	p.sess.Store(nil)
+	p.prevSess.Store(nil)
+	if h != nil {
+		px.spawn(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			h.Remove(ctx)
+		})
+	}
+}
+
+// event receives what the servers report about our packets and triggers.
+func (px *Proxy) event(e client.Event) {
+	switch e.Kind {
+	case client.EventNotPresent:
+		px.stats.notPresent.Add(1)
+	default:
+		px.stats.refused.Add(1)
+		px.log.Warn("server refused a request", "event", e.String())
+	}
+}
+
+// publicTriggerUp reports whether Run has inserted the public trigger.
+func (px *Proxy) publicTriggerUp() bool { return px.up.Load() }
+
+// peerByKey returns the peer of key, or nil.
+func (px *Proxy) peerByKey(key identity.PublicKey) *peer {
+	px.mu.RLock()
+	defer px.mu.RUnlock()
+	return px.byKey[key]
+}

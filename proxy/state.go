@@ -1,0 +1,138 @@
+package proxy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/proxy/vaddr"
+)
+
+// stateVersion is the version of the state file's layout.
+const stateVersion = 1
+
+// savedState is what the proxy keeps across restarts (§7.2): the mappings, so
+// programs keep their addresses, and the private ids, so peers keep reaching
+// this host on the triggers they know.
+type savedState struct {
+	Version  int         `json:"version"`
+	Mappings vaddr.State `json:"mappings"`
+	Peers    []savedPeer `json:"peers"`
+}
+
+type savedPeer struct {
+	Key        identity.PublicKey `json:"key"`
+	Name       string             `json:"name,omitempty"`
+	LocalPriv  id.ID              `json:"local_private_id"`
+	RemotePriv *id.ID             `json:"remote_private_id,omitempty"`
+	Plaintext  bool               `json:"plaintext,omitempty"`
+	Shortcut   bool               `json:"shortcut,omitempty"`
+}
+
+// save writes the state atomically (temp file, rename) if it changed.
+func (px *Proxy) save() error {
+	if px.cfg.StatePath == "" {
+		return nil
+	}
+	px.dirty.Store(false)
+	st := savedState{Version: stateVersion, Mappings: px.vt.Snapshot()}
+	px.mu.RLock()
+	for _, p := range px.byKey {
+		sp := savedPeer{Key: p.key, Name: p.name, LocalPriv: p.localPriv, Plaintext: p.plaintext, Shortcut: p.shortcut}
+		if r, ok := p.remote(); ok {
+			sp.RemotePriv = &r
+		}
+		st.Peers = append(st.Peers, sp)
+	}
+	px.mu.RUnlock()
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("proxy: encode state: %w", err)
+	}
+	return writeAtomic(px.cfg.StatePath, data, 0o600)
+}
+
+// restore reads the saved state, if any. A state that does not fit (another
+// identity, other pools, a damaged file) is set aside with a warning: the proxy
+// starts afresh rather than refusing to start.
+func (px *Proxy) restore() error {
+	if px.cfg.StatePath == "" {
+		return nil
+	}
+	data, err := os.ReadFile(px.cfg.StatePath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("proxy: read state: %w", err)
+	}
+	var st savedState
+	err = json.Unmarshal(data, &st)
+	if err == nil && st.Version != stateVersion {
+		err = fmt.Errorf("state version %d, want %d", st.Version, stateVersion)
+	}
+	if err == nil {
+		err = px.vt.Restore(st.Mappings)
+	}
+	if err != nil {
+		bad := px.cfg.StatePath + ".bad"
+		os.Rename(px.cfg.StatePath, bad)
+		px.log.Warn("saved state not used; starting afresh", "file", px.cfg.StatePath, "moved_to", bad, "err", err)
+		return nil
+	}
+	px.mu.Lock()
+	defer px.mu.Unlock()
+	n := 0
+	for _, sp := range st.Peers {
+		m, ok := px.vt.ByPeer(sp.Key.ID())
+		if !ok || sp.LocalPriv.IsZero() {
+			continue // expired while the proxy was down
+		}
+		p := px.newPeer(sp.Key, sp.Name, m.V4, m.V6, sp.LocalPriv)
+		p.plaintext, p.shortcut = sp.Plaintext, sp.Shortcut
+		if sp.RemotePriv != nil {
+			r := *sp.RemotePriv
+			p.remotePriv.Store(&r)
+		}
+		px.register(p)
+		n++
+	}
+	if n > 0 {
+		px.log.Info("restored mappings from the saved state", "peers", n, "file", px.cfg.StatePath)
+	}
+	return nil
+}
+
+// writeAtomic replaces path with data: a temporary file, synced, renamed over.
+func writeAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err == nil {
+		err = tmp.Chmod(perm)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("proxy: save %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync/atomic"
+	"time"
+)
+
+// counters are the proxy's statistics; packets are counted, never logged.
+type counters struct {
+	tunIn, tunOut         atomic.Uint64
+	overlayIn, overlayOut atomic.Uint64
+
+	dnsQueries, dnsForwarded, dnsErrors atomic.Uint64
+
+	handshakesSent, handshakesAccepted, handshakesFailed atomic.Uint64
+	resetsSent, resetsReceived                           atomic.Uint64
+	refusedPeers, notPresent, refused                    atomic.Uint64
+
+	dropMalformed, dropNoMapping, dropNoSession, dropUnknownID atomic.Uint64
+	dropAuth, dropReplay, dropSpoofed, dropSeal, dropSend      atomic.Uint64
+	dropTunWrite, dropBusy                                     atomic.Uint64
+}
+
+// Status is what "i3net status" shows: this host, its servers and its peers.
+type Status struct {
+	Self     SelfStatus        `json:"self"`
+	Servers  []netip.AddrPort  `json:"servers"`
+	Local    netip.AddrPort    `json:"local"`
+	Peers    []PeerStatus      `json:"peers"`
+	Counters map[string]uint64 `json:"counters"`
+	Uptime   time.Duration     `json:"uptime_ns"`
+}
+
+// SelfStatus describes this host.
+type SelfStatus struct {
+	Key    string     `json:"key"`
+	ID     string     `json:"id"`
+	Addr4  netip.Addr `json:"addr4"`
+	Addr6  netip.Addr `json:"addr6,omitzero"`
+	DNS    netip.Addr `json:"dns"`
+	Suffix string     `json:"suffix"`
+}
+
+// PeerStatus describes one peer.
+type PeerStatus struct {
+	Name      string     `json:"name,omitempty"`
+	Key       string     `json:"key"`
+	ID        string     `json:"id"`
+	Addr4     netip.Addr `json:"addr4,omitzero"`
+	Addr6     netip.Addr `json:"addr6,omitzero"`
+	Preserved bool       `json:"headers_preserved"`
+	State     string     `json:"state"`
+	Mode      string     `json:"mode,omitempty"` // "encrypted" or "plaintext"
+	LastUse   time.Time  `json:"last_use"`
+	TxPackets uint64     `json:"tx_packets"`
+	TxBytes   uint64     `json:"tx_bytes"`
+	RxPackets uint64     `json:"rx_packets"`
+	RxBytes   uint64     `json:"rx_bytes"`
+	Dropped   uint64     `json:"dropped"`
+	Error     string     `json:"error,omitempty"`
+}
+
+// Status returns a snapshot of the proxy's state.
+func (px *Proxy) Status() Status {
+	st := Status{
+		Self: SelfStatus{Key: px.ident.Public().String(), ID: px.ownID.String(), Addr4: px.own4, Addr6: px.own6,
+			DNS: px.dns4, Suffix: px.cfg.Suffix},
+		Servers:  px.cfg.Servers,
+		Counters: px.counterMap(),
+		Uptime:   time.Since(px.started),
+	}
+	if px.client != nil {
+		st.Local = px.client.LocalAddr()
+	}
+	px.mu.RLock()
+	for _, p := range px.byKey {
+		p.mu.Lock()
+		ps := PeerStatus{
+			Name: p.name, Key: p.key.String(), ID: p.pubID.String(), Addr4: p.local4, Addr6: p.local6,
+			Preserved: p.local4 == p.canonical4 && p.local6 == p.canonical6,
+			State:     p.state.String(), Error: p.lastErr,
+			LastUse:   time.Unix(0, p.lastUse.Load()),
+			TxPackets: p.txPackets.Load(), TxBytes: p.txBytes.Load(),
+			RxPackets: p.rxPackets.Load(), RxBytes: p.rxBytes.Load(), Dropped: p.drops.Load(),
+		}
+		p.mu.Unlock()
+		if s := p.sess.Load(); s != nil {
+			ps.Mode = "encrypted"
+			if s.Plaintext() {
+				ps.Mode = "plaintext"
+			}
+		}
+		st.Peers = append(st.Peers, ps)
+	}
+	px.mu.RUnlock()
+	sort.Slice(st.Peers, func(i, j int) bool {
+		if st.Peers[i].Name != st.Peers[j].Name {
+			return st.Peers[i].Name < st.Peers[j].Name
+		}
+		return st.Peers[i].Key < st.Peers[j].Key
+	})
+	return st
+}
+
+func (px *Proxy) counterMap() map[string]uint64 {
+	c := &px.stats
+	return map[string]uint64{
+		"tun_in": c.tunIn.Load(), "tun_out": c.tunOut.Load(),
+		"overlay_in": c.overlayIn.Load(), "overlay_out": c.overlayOut.Load(),
+		"dns_queries": c.dnsQueries.Load(), "dns_forwarded": c.dnsForwarded.Load(), "dns_errors": c.dnsErrors.Load(),
+		"handshakes_sent": c.handshakesSent.Load(), "handshakes_accepted": c.handshakesAccepted.Load(),
+		"handshakes_failed": c.handshakesFailed.Load(),
+		"resets_sent":       c.resetsSent.Load(), "resets_received": c.resetsReceived.Load(),
+		"peers_refused": c.refusedPeers.Load(), "not_present": c.notPresent.Load(), "server_refusals": c.refused.Load(),
+		"drop_malformed": c.dropMalformed.Load(), "drop_no_mapping": c.dropNoMapping.Load(),
+		"drop_no_session": c.dropNoSession.Load(), "drop_unknown_id": c.dropUnknownID.Load(),
+		"drop_auth": c.dropAuth.Load(), "drop_replay": c.dropReplay.Load(), "drop_spoofed": c.dropSpoofed.Load(),
+		"drop_seal": c.dropSeal.Load(), "drop_send": c.dropSend.Load(), "drop_tun_write": c.dropTunWrite.Load(),
+		"drop_busy": c.dropBusy.Load(),
+	}
+}
+
+// serveControl answers GET /status on the control socket with the Status as
+// JSON. The socket is made 0600: status shows keys and addresses.
+func (px *Proxy) serveControl() error {
+	path := px.cfg.ControlPath
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("proxy: control socket: %w", err)
+	}
+	os.Remove(path) // a stale socket of a previous run
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return fmt.Errorf("proxy: control socket %s: %w", path, err)
+	}
+	os.Chmod(path, 0o600)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(px.Status())
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	px.spawn(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			px.log.Warn("control socket stopped", "err", err)
+		}
+	})
+	px.spawn(func() {
+		<-px.ctx.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		os.Remove(path)
+	})
+	return nil
+}
+
+// ReadStatus asks the proxy listening on the control socket at path for its
+// Status.
+func ReadStatus(ctx context.Context, path string) (Status, error) {
+	var st Status
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}}
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://proxy/status", nil)
+	if err != nil {
+		return st, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return st, fmt.Errorf("no proxy answers on %s (is `i3net proxy` running?): %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("proxy status: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return st, fmt.Errorf("proxy status: %w", err)
+	}
+	return st, nil
+}

@@ -1,0 +1,259 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/i3net/i3net/internal/clock"
+)
+
+// Config is everything a server needs. Start from DefaultConfig (or TestConfig),
+// change what you need, and pass it to New, which validates it; the server keeps
+// its own copy, so changing a Config after New has no effect. The toml tags are
+// the keys of the configuration file (see ParseConfig).
+type Config struct {
+	// ListenAddr is the UDP address the server binds, as "IP:PORT". An empty IP
+	// (":5610") means 0.0.0.0, all IPv4 addresses; "[::]:5610" binds IPv6 only.
+	// One server serves one address family: triggers whose target is of the
+	// other family are refused. Port 0 picks a free port (see Server.Addr).
+	// Default "0.0.0.0:5610", the original i3 server's port.
+	ListenAddr string `toml:"listen_addr"`
+
+	// PublicAddr is the address this server advertises in CACHE_ADDR replies
+	// (where hosts should send packets for the ids it holds). Set it when the
+	// server is reached through a NAT or a port forward. When it is zero, the
+	// bound address is advertised if it is a specific IP; a server bound to
+	// 0.0.0.0 or :: advertises, to each host, the address the host's request
+	// arrived at (read from IP_PKTINFO) with the bound port. Default unset.
+	PublicAddr netip.AddrPort `toml:"public_addr"`
+
+	// TriggerTTL is how long a trigger lives without a refresh. Hosts refresh
+	// well within it (our clients every 10–15 s, the original ones every
+	// 13–18 s). Default 30 s, the original's value.
+	TriggerTTL time.Duration `toml:"trigger_ttl"`
+
+	// SweepInterval is how often expired triggers are removed from memory.
+	// Expiry itself is exact whatever the interval (a lookup ignores a trigger
+	// past its time); the sweep only frees memory and updates the counters, at
+	// a cost proportional to the table size. Default 2 s.
+	SweepInterval time.Duration `toml:"sweep_interval"`
+
+	// SecretRotation is the lifetime of the secret that challenge nonces are
+	// computed with. The previous secret is still accepted, so a nonce stays
+	// valid between one and two rotations; after that a refresh is challenged
+	// again (the installed trigger stays until it expires). Shorter means a
+	// leaked nonce is useful for less time, at the cost of more challenges.
+	// Default 5 min.
+	SecretRotation time.Duration `toml:"secret_rotation"`
+
+	// SignatureSkew is how far the time of an EXT_SIGNATURE may be from this
+	// server's clock, either way. It bounds replays of signed insertions and
+	// removals. Default 5 min.
+	SignatureSkew time.Duration `toml:"signature_skew"`
+
+	// RequireSignedPublic refuses insertions and removals of public ids
+	// (id.IsPublic) that carry no EXT_SIGNATURE. A signature that is present is
+	// always checked. Default true: nobody can claim another host's public id.
+	// The original Berkeley clients cannot sign; to let them insert public ids,
+	// turn it off ("i3net server --allow-unsigned-public").
+	RequireSignedPublic bool `toml:"require_signed_public"`
+
+	// DataRate is how many datagrams per second one source address may send
+	// that are not insertions or removals (data packets, pings, cache
+	// requests); DataBurst is how many it may send at once. Sources are IPv4
+	// addresses or IPv6 /64 prefixes. Datagrams over the limit are dropped and
+	// counted, never answered. A rate of 0 disables the limit.
+	// Default 200000 per second, burst 20000 (about 2 Gb/s of 1400-byte
+	// packets).
+	DataRate  float64 `toml:"data_rate"`
+	DataBurst int     `toml:"data_burst"`
+
+	// InsertRate is how many datagrams carrying TRIGGER_INSERT or
+	// TRIGGER_REMOVE one source address may send per second; InsertBurst how
+	// many at once. Over the limit, a host that sent EXT_HELLO gets an
+	// EXT_ERROR; others get nothing. 0 disables the limit.
+	// Default 100 per second, burst 200 (a proxy with 1000 peers refreshing
+	// every 10 s needs 100).
+	InsertRate  float64 `toml:"insert_rate"`
+	InsertBurst int     `toml:"insert_burst"`
+
+	// ReplyRate is how many control replies (challenges, acks, cache replies,
+	// not-present notices, errors) per second the server sends to one
+	// destination address; ReplyBurst how many at once. This bounds what the
+	// server can be made to send to a third party by spoofed requests (a
+	// challenge goes to the trigger's target, whoever asked). 0 disables it.
+	// Default 1000 per second, burst 2000.
+	ReplyRate  float64 `toml:"reply_rate"`
+	ReplyBurst int     `toml:"reply_burst"`
+
+	// MaxTriggers caps the trigger table; insertions beyond it are refused
+	// (EXT_ERROR "trigger table full"). Each trigger takes about 200 bytes.
+	// Default 1000000.
+	MaxTriggers int `toml:"max_triggers"`
+
+	// MaxTriggersPerSource caps the triggers installed from one source address
+	// (IPv4 address or IPv6 /64), so that one host cannot fill the table.
+	// Default 10000.
+	MaxTriggersPerSource int `toml:"max_triggers_per_source"`
+
+	// MaxFanout caps the copies one received packet can produce (multicast
+	// groups, stack expansions); further copies are dropped and counted.
+	// Default 1024.
+	MaxFanout int `toml:"max_fanout"`
+
+	// MaxHops caps the stack-target expansions of one packet on this server
+	// (service composition, paper §2.1), which also ends trigger loops.
+	// At most 16. Default 8.
+	MaxHops int `toml:"max_hops"`
+
+	// BatchSize is how many datagrams one system call reads or writes
+	// (recvmmsg/sendmmsg). Each takes a 66 KB buffer. Default 64.
+	BatchSize int `toml:"batch_size"`
+
+	// SocketBuffer is the size asked for the socket's receive and send buffers,
+	// in bytes (the kernel may cap it, see net.core.rmem_max). 0 keeps the
+	// system default. Default 4 MiB.
+	SocketBuffer int `toml:"socket_buffer"`
+
+	// Clock is the time source of expiry, rate limits, secret rotation and
+	// signature times. nil means the system clock.
+	Clock clock.Clock `toml:"-"`
+
+	// Logger receives the server's few log lines (start, stop, socket
+	// errors); packets are never logged, they are counted (Stats). nil means
+	// slog.Default().
+	Logger *slog.Logger `toml:"-"`
+}
+
+// DefaultConfig returns the configuration of a production server; each value is
+// explained at its field.
+func DefaultConfig() Config {
+	return Config{
+		ListenAddr:           "0.0.0.0:5610",
+		TriggerTTL:           30 * time.Second,
+		SweepInterval:        2 * time.Second,
+		SecretRotation:       5 * time.Minute,
+		SignatureSkew:        5 * time.Minute,
+		RequireSignedPublic:  true,
+		DataRate:             200000,
+		DataBurst:            20000,
+		InsertRate:           100,
+		InsertBurst:          200,
+		ReplyRate:            1000,
+		ReplyBurst:           2000,
+		MaxTriggers:          1000000,
+		MaxTriggersPerSource: 10000,
+		MaxFanout:            1024,
+		MaxHops:              8,
+		BatchSize:            64,
+		SocketBuffer:         4 << 20,
+	}
+}
+
+// TestConfig returns a configuration for tests: a free port on 127.0.0.1, short
+// timers, a small batch, and a logger that discards.
+func TestConfig() Config {
+	c := DefaultConfig()
+	c.ListenAddr = "127.0.0.1:0"
+	c.TriggerTTL = 10 * time.Second
+	c.SweepInterval = 100 * time.Millisecond
+	c.SecretRotation = time.Minute
+	c.BatchSize = 16
+	c.SocketBuffer = 1 << 20
+	c.Logger = slog.New(slog.DiscardHandler)
+	return c
+}
+
+// ConfigError is a configuration value New refuses. Key is the value's key in
+// the configuration file (the Config field's toml tag).
+type ConfigError struct {
+	Key   string
+	Value any
+	Msg   string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("server: config: %s = %v: %s", e.Key, e.Value, e.Msg)
+}
+
+// listenAddr parses ListenAddr; an empty host means 0.0.0.0.
+func (c *Config) listenAddr() (netip.AddrPort, error) {
+	s := c.ListenAddr
+	if strings.HasPrefix(s, ":") {
+		s = "0.0.0.0" + s
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil || ap.Addr().Zone() != "" {
+		return netip.AddrPort{}, &ConfigError{"listen_addr", fmt.Sprintf("%q", c.ListenAddr),
+			"want IP:PORT, e.g. 0.0.0.0:5610, 127.0.0.1:0 or [::]:5610"}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+}
+
+// validate reports the first value of c that New cannot use.
+func (c *Config) validate() error {
+	if _, err := c.listenAddr(); err != nil {
+		return err
+	}
+	if c.PublicAddr.IsValid() {
+		a := c.PublicAddr.Addr()
+		if a.IsUnspecified() || a.IsMulticast() || c.PublicAddr.Port() == 0 {
+			return &ConfigError{"public_addr", c.PublicAddr, "want a specific unicast IP and a non-zero port"}
+		}
+	}
+	positive := []struct {
+		key string
+		d   time.Duration
+	}{
+		{"trigger_ttl", c.TriggerTTL},
+		{"sweep_interval", c.SweepInterval},
+		{"secret_rotation", c.SecretRotation},
+		{"signature_skew", c.SignatureSkew},
+	}
+	for _, p := range positive {
+		if p.d <= 0 {
+			return &ConfigError{p.key, p.d, "must be positive"}
+		}
+	}
+	if c.SecretRotation < time.Second {
+		return &ConfigError{"secret_rotation", c.SecretRotation, "must be at least 1s (hosts need time to answer a challenge)"}
+	}
+	rates := []struct {
+		rateKey, burstKey string
+		rate              float64
+		burst             int
+	}{
+		{"data_rate", "data_burst", c.DataRate, c.DataBurst},
+		{"insert_rate", "insert_burst", c.InsertRate, c.InsertBurst},
+		{"reply_rate", "reply_burst", c.ReplyRate, c.ReplyBurst},
+	}
+	for _, r := range rates {
+		if r.rate < 0 || r.rate != r.rate || r.rate > 1e9 {
+			return &ConfigError{r.rateKey, r.rate, "want a rate per second between 0 (no limit) and 1e9"}
+		}
+		if r.rate > 0 && r.burst < 1 {
+			return &ConfigError{r.burstKey, r.burst, "must be at least 1 when " + r.rateKey + " is set"}
+		}
+	}
+	counts := []struct {
+		key      string
+		v        int
+		min, max int
+	}{
+		{"max_triggers", c.MaxTriggers, 1, 1 << 30},
+		{"max_triggers_per_source", c.MaxTriggersPerSource, 1, 1 << 30},
+		{"max_fanout", c.MaxFanout, 1, 1 << 20},
+		{"max_hops", c.MaxHops, 1, maxHopsLimit},
+		{"batch_size", c.BatchSize, 1, 1024},
+		{"socket_buffer", c.SocketBuffer, 0, 1 << 30},
+	}
+	for _, n := range counts {
+		if n.v < n.min || n.v > n.max {
+			return &ConfigError{n.key, n.v, fmt.Sprintf("want %d..%d", n.min, n.max)}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"time"
+
+	"github.com/i3net/i3net/wire"
+)
+
+// Sizes and bounds of the data path. Timers and limits that operators may
+// change are in Config; these are fixed by the protocol or by the buffers.
+const (
+	// headroom is the room left in front of each received datagram, in bytes,
+	// so that a longer header (a trigger's stack replacing ids[0]) can be
+	// written in place in front of the payload: the largest header is
+	// 3 + 15×32 = 483 bytes and a received data packet has at least 35.
+	headroom = 512
+
+	// bufSize is the size of a datagram buffer: the headroom and the largest
+	// datagram.
+	bufSize = headroom + wire.MaxPacket
+
+	// maxHeader is the size of the largest data header: 15 ids.
+	maxHeader = 3 + wire.MaxStack*32
+
+	// maxHopsLimit bounds Config.MaxHops (stack expansions per packet).
+	maxHopsLimit = 16
+
+	// arenaSize is the per-worker space for control replies, in bytes. A reply
+	// is at most ~1.2 KB (ACK of a trigger with a 15-id stack plus CACHE_ADDR,
+	// or an EXT_ERROR); the queue is flushed when less than maxReply is left.
+	arenaSize = 64 << 10
+	maxReply  = 2048
+
+	// outPerIn is how many queued datagrams per received one fit before the
+	// queue is flushed in the middle of a batch (multicast, replies).
+	outPerIn = 4
+
+	// limiterSlots is the number of slots of each per-address token-bucket
+	// table (a power of two). A table takes limiterSlots × 24 bytes.
+	limiterSlots = 1 << 14
+
+	// numShards is the number of independently locked parts of the trigger
+	// table (a power of two).
+	numShards = 64
+
+	// cachePrefixLen is the prefix length of the CACHE_ADDR triggers a server
+	// sends: the 128 bits that decide which server is responsible for an id.
+	cachePrefixLen = 128
+
+	// errorMsgMax is the longest EXT_ERROR message, in bytes (wire's limit).
+	errorMsgMax = 200
+
+	// readErrorBackoff is how long the receive loop waits after an unexpected
+	// socket error before reading again, so a persistent error cannot spin.
+	readErrorBackoff = 10 * time.Millisecond
+)

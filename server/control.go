@@ -1,0 +1,321 @@
+package server
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/wire"
+)
+
+// The control path: the options a server acts on (TRIGGER_INSERT,
+// TRIGGER_REMOVE, REQUEST_FOR_CACHE) and the replies it sends. Every other
+// option is hop-local information the server reads (SENDER, EXT_HELLO,
+// EXT_SIGNATURE) or ignores; none is forwarded.
+//
+// Replies, and where they go:
+//
+//	insertion, wrong nonce   TRIGGER_CHALLENGE + CACHE_ADDR → the trigger's target
+//	                         (an IP address), or the inserter for a stack target
+//	insertion, right nonce   TRIGGER_ACK + CACHE_ADDR       → the inserter
+//	REQUEST_FOR_CACHE        CACHE_ADDR                     → the inserter
+//	nothing matched          TRIGGER_NOT_PRESENT            → SENDER, if given
+//	refusal                  EXT_ERROR                      → the inserter, only if
+//	                                                          it sent EXT_HELLO
+//
+// "The inserter" is SENDER, or the observed source when SENDER is missing or a
+// NAT rewrote it. Every reply passes the destination's reply limit (ReplyRate).
+//
+// Amplification (for the security review): a reply is never larger than the
+// request that caused it except CHALLENGE + CACHE_ADDR (about 155 bytes for an
+// IPv4 trigger) answering an INSERT (about 100 bytes), as in the original
+// protocol, which cannot be changed without breaking original clients; it goes
+// to the trigger's target, so a spoofed INSERT can aim about 1.5× its size at a
+// third party, at most ReplyRate times a second per destination. EXT_ERROR
+// (≤ 239 bytes) goes only to hosts that announced EXT_HELLO and answers at most
+// one per request datagram. Pings are echoed at their size, within DataRate.
+
+// hasRequest reports whether p carries an insertion or a removal, which count
+// against InsertRate instead of DataRate.
+func hasRequest(p *wire.Packet) bool {
+	if p.Flags&wire.FlagOptions == 0 {
+		return false
+	}
+	for i := range p.Options {
+		if t := p.Options[i].Type; t == wire.OptTriggerInsert || t == wire.OptTriggerRemove {
+			return true
+		}
+	}
+	return false
+}
+
+// control acts on p's options; it reports whether any was a request.
+func (w *worker) control(p *wire.Packet, rq *request) bool {
+	acted := false
+	for i := range p.Options {
+		o := &p.Options[i]
+		switch o.Type {
+		case wire.OptTriggerInsert:
+			w.insert(p, &o.Trigger, rq)
+			acted = true
+		case wire.OptTriggerRemove:
+			w.remove(p, &o.Trigger, rq)
+			acted = true
+		case wire.OptRequestForCache:
+			if p.Stack.N > 0 {
+				w.cacheReply(p.Stack.IDs[0], rq)
+			}
+			acted = true
+		}
+	}
+	return acted
+}
+
+// natTarget applies the NAT rule to trigger t in place: a target equal to the
+// SENDER the host stated becomes the observed source. It returns the trigger as
+// the host sent it (what a signature covers).
+func (w *worker) natTarget(t *wire.Trigger, rq *request) *wire.Trigger {
+	if !rq.nat || !t.Target.IsIP() || t.Target.IP != rq.stated {
+		return t
+	}
+	w.sigTrig = *t
+	t.Target = wire.IPAddr(rq.src)
+	return &w.sigTrig
+}
+
+// insert handles one TRIGGER_INSERT: check it, challenge it or install it.
+func (w *worker) insert(p *wire.Packet, t *wire.Trigger, rq *request) {
+	w.ctr.inc(cInserts)
+	signed := w.natTarget(t, rq)
+	if msg := w.checkTrigger(t, rq); msg != "" {
+		w.refuse(RefusedBadTrigger, t.ID, msg, rq)
+		return
+	}
+	if t.ID.IsPublic() {
+		if r, msg := w.checkSignature(p, signed, wire.SigInsert); msg != "" {
+			w.refuse(r, t.ID, msg, rq)
+			return
+		}
+	}
+	if !w.ch.check(t, rq.replyTo, w.now) {
+		if t.Nonce != [wire.NonceLen]byte{} {
+			w.ctr.inc(cStaleNonces)
+		}
+		w.challenge(t, rq)
+		return
+	}
+	e := entry{
+		id:        t.ID,
+		prefixLen: t.PrefixLen,
+		flags:     t.Flags,
+		key:       t.Key,
+		expires:   w.now + w.ttl,
+		owner:     sourceKey(rq.src.Addr()),
+	}
+	if t.Target.IsIP() {
+		e.ip = t.Target.IP
+	} else {
+		e.stack = t.Target.Stack.IDs[:t.Target.Stack.N]
+	}
+	switch w.s.table.upsert(e, w.now) {
+	case upsertInstalled:
+		w.ctr.inc(cInstalled)
+	case upsertRefreshed:
+		w.ctr.inc(cRefreshed)
+	case upsertTableFull:
+		w.refuse(RefusedTableFull, t.ID, "trigger table full", rq)
+		return
+	case upsertSourceLimit:
+		w.refuse(RefusedSourceLimit, t.ID, "too many triggers from this source address", rq)
+		return
+	}
+	rp := w.startReply()
+	rp.Options = append(rp.Options, wire.Option{Type: wire.OptTriggerAck, Trigger: *t})
+	w.appendCacheAddr(rp, t.ID, t.Key, rq)
+	if w.sendReply(rq.replyTo) {
+		w.ctr.inc(cAcks)
+	}
+}
+
+// challenge sends t back with the nonce it must carry, to its target when that
+// is an IP address (only the target can answer), else to the inserter.
+func (w *worker) challenge(t *wire.Trigger, rq *request) {
+	to := rq.replyTo
+	if t.Target.IsIP() {
+		to = t.Target.IP
+	}
+	rp := w.startReply()
+	rp.Options = append(rp.Options, wire.Option{Type: wire.OptTriggerChallenge, Trigger: *t})
+	rp.Options[0].Trigger.Nonce = w.ch.nonce(t, rq.replyTo, w.now)
+	w.appendCacheAddr(rp, t.ID, t.Key, rq)
+	if w.sendReply(to) {
+		w.ctr.inc(cChallenges)
+	}
+}
+
+// remove handles one TRIGGER_REMOVE: with a valid nonce (and signature, for a
+// public id) the trigger with that id and target goes. Nothing is answered.
+func (w *worker) remove(p *wire.Packet, t *wire.Trigger, rq *request) {
+	signed := w.natTarget(t, rq)
+	if t.ID.IsPublic() {
+		if r, msg := w.checkSignature(p, signed, wire.SigRemove); msg != "" {
+			w.ctr.inc(cRemovalsRefused)
+			w.refuse(r, t.ID, msg, rq)
+			return
+		}
+	}
+	if !w.ch.check(t, rq.replyTo, w.now) {
+		w.ctr.inc(cRemovalsRefused)
+		return
+	}
+	var tg target
+	if t.Target.IsIP() {
+		tg.ip = t.Target.IP
+	} else {
+		tg.stack = t.Target.Stack.IDs[:t.Target.Stack.N]
+	}
+	if w.s.table.remove(t.ID, tg) {
+		w.ctr.inc(cRemovals)
+	}
+}
+
+// cacheReply answers REQUEST_FOR_CACHE for x: this server is responsible.
+func (w *worker) cacheReply(x id.ID, rq *request) {
+	rp := w.startReply()
+	w.appendCacheAddr(rp, x, [wire.KeyLen]byte{}, rq)
+	if w.sendReply(rq.replyTo) {
+		w.ctr.inc(cCacheReplies)
+	}
+}
+
+// checkTrigger returns why t cannot be installed here, or "".
+func (w *worker) checkTrigger(t *wire.Trigger, rq *request) string {
+	if t.PrefixLen > wire.MaxPrefixLen {
+		return "prefix length above 256"
+	}
+	switch t.Target.Kind {
+	case wire.AddrStack:
+		if t.Target.Stack.N == 0 {
+			return "empty stack target"
+		}
+		return ""
+	}
+	a := t.Target.IP.Addr()
+	switch {
+	case !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || t.Target.IP.Port() == 0 ||
+		a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return "target is not a unicast address and port"
+	case !w.sameFamily(a):
+		if w.s.is6 {
+			return "IPv4 target: this server serves IPv6"
+		}
+		return "IPv6 target: this server serves IPv4"
+	case t.Target.IP == w.s.local || t.Target.IP == w.s.advertised(rq.dst):
+		return "target is this server"
+	}
+	return ""
+}
+
+// checkSignature checks the EXT_SIGNATURE of p for operation op on public-id
+// trigger t (as the host sent it). It returns the refusal and a message, or
+// "" when the request may proceed.
+func (w *worker) checkSignature(p *wire.Packet, t *wire.Trigger, op byte) (Refusal, string) {
+	o := p.Option(wire.ExtSignature)
+	if o == nil {
+		if w.requireSig {
+			return RefusedSignatureNeeded, "public id needs an EXT_SIGNATURE by its key"
+		}
+		return 0, ""
+	}
+	s, err := wire.ParseSignature(o.Body)
+	if err != nil {
+		return RefusedBadSignature, "malformed EXT_SIGNATURE"
+	}
+	if now, skew := w.now/1e9, w.skew/1e9; s.Time < now-skew || s.Time > now+skew {
+		return RefusedBadSignature, "signature time too far from the server's clock"
+	}
+	if id.FromPublicKey(s.PublicKey[:]) != t.ID {
+		return RefusedBadSignature, "signing key does not own this id"
+	}
+	if !s.Verify(op, t) {
+		return RefusedBadSignature, "signature does not verify"
+	}
+	return 0, ""
+}
+
+// refuseRate refuses every request of p: its source is over InsertRate.
+func (w *worker) refuseRate(p *wire.Packet, rq *request) {
+	var first id.ID
+	n := 0
+	for i := range p.Options {
+		o := &p.Options[i]
+		if o.Type != wire.OptTriggerInsert && o.Type != wire.OptTriggerRemove {
+			continue
+		}
+		if o.Type == wire.OptTriggerInsert {
+			w.ctr.inc(cInserts)
+		}
+		w.ctr.refuse(RefusedRateLimited)
+		if n == 0 {
+			first = o.Trigger.ID
+		}
+		n++
+	}
+	w.tell(RefusedRateLimited, first, w.rateLimitMsg, rq)
+}
+
+// refuse counts a refused request and tells the host why, if it can hear it.
+func (w *worker) refuse(r Refusal, x id.ID, msg string, rq *request) {
+	w.ctr.refuse(r)
+	w.tell(r, x, msg, rq)
+}
+
+// tell sends EXT_ERROR to a host that announced EXT_HELLO.
+func (w *worker) tell(r Refusal, x id.ID, msg string, rq *request) {
+	if !rq.hello {
+		return
+	}
+	b := binary.BigEndian.AppendUint16(w.errBody[:0], uint16(r.Code()))
+	b = append(b, x[:]...)
+	b = append(b, msg[:min(len(msg), errorMsgMax)]...)
+	rp := w.startReply()
+	rp.Options = append(rp.Options, wire.Option{Type: wire.ExtError, Body: b})
+	if w.sendReply(rq.replyTo) {
+		w.ctr.inc(cErrorsSent)
+	}
+}
+
+// appendCacheAddr adds CACHE_ADDR for x: a trigger on x's 128-bit prefix whose
+// target is this server, as the host can reach it.
+func (w *worker) appendCacheAddr(rp *wire.Packet, x id.ID, key [wire.KeyLen]byte, rq *request) {
+	rp.Options = append(rp.Options, wire.Option{Type: wire.OptCacheAddr, Trigger: wire.Trigger{
+		ID:        x,
+		PrefixLen: cachePrefixLen,
+		Target:    wire.IPAddr(w.s.advertised(rq.dst)),
+		Key:       key,
+	}})
+}
+
+// startReply returns the reply scratch packet, emptied: a control packet.
+func (w *worker) startReply() *wire.Packet {
+	w.reply.Reset()
+	w.reply.Flags = wire.FlagOptions
+	return &w.reply
+}
+
+// sendReply queues the reply scratch packet for to, within to's reply limit.
+func (w *worker) sendReply(to netip.AddrPort) bool {
+	if !w.sameFamily(to.Addr()) {
+		w.ctr.drop(DropFamily)
+		return false
+	}
+	if !w.replies.allow(to.Addr(), w.now) {
+		w.ctr.drop(DropReplyLimited)
+		return false
+	}
+	w.room(maxReply)
+	start := len(w.arena)
+	w.arena = w.reply.AppendTo(w.arena)
+	w.queue(w.arena[start:len(w.arena):len(w.arena)], to)
+	return true
+}

@@ -1,0 +1,338 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/wire"
+)
+
+// The data path of a server, in the order a datagram meets it; the functions
+// below follow this order (step 5 is control.go):
+//
+//  1. Receive   run, processBatch: one recvmmsg fills a batch; the clock is
+//               read once per batch.
+//  2. Classify  handle: count it; echo a ping; decode once. A malformed
+//               datagram is a drop counted by its wire reason, nothing more.
+//  3. Limit     handle: the source's token bucket (insertions have their own).
+//  4. First hop firstHop: if SENDER is not where the packet came from, the
+//               host is behind a NAT: replies go to the observed source and a
+//               trigger pointing at the stated SENDER is pointed at it (§5.1).
+//  5. Control   control.go: insertions, removals, cache requests.
+//  6. Match     forward, route: ids[0] is looked up once in the trigger table.
+//  7. Act       route, deliver, notPresent: deliver to IP targets, the header
+//               [matched id, rest of the stack] written in place in front of
+//               the payload and no options; replace ids[0] by a stack target's
+//               ids and match again (service composition, §2.1); pop an
+//               unmatched id when more follow; else tell the SENDER
+//               TRIGGER_NOT_PRESENT.
+//  8. Send      room, queue, flush: datagrams queue up and the batch is written
+//               with one sendmmsg; the counters are published per batch.
+//
+// Per packet there is no allocation, no log line, and no lock but the trigger
+// table's read lock.
+
+// keepFlags are the header bits a delivered copy keeps: the low nibble, where
+// the shortcut bit lives (shortcuts are carried, not acted on, for now).
+const keepFlags = 0x0f
+
+// maxReadErrors is how many socket read errors in a row stop the server.
+const maxReadErrors = 100
+
+// run receives and handles batches until the socket is closed.
+func (w *worker) run() error {
+	errs := 0
+	for {
+		n, err := w.conn.ReadBatch(w.in)
+		if n > 0 {
+			w.processBatch(w.in[:n])
+		}
+		if err == nil {
+			errs = 0
+			continue
+		}
+		if errors.Is(err, net.ErrClosed) || w.s.isClosed() {
+			return nil
+		}
+		if errs++; errs >= maxReadErrors {
+			return err
+		}
+		if errs == 1 {
+			w.s.log.Warn("socket read failed", "err", err)
+		}
+		time.Sleep(readErrorBackoff)
+	}
+}
+
+// processBatch handles received datagrams ms (ms[i] in w.bufs[i]), sends what
+// they produced and publishes the counters.
+func (w *worker) processBatch(ms []message) {
+	w.now = w.s.clock.Now().UnixNano()
+	for i := range ms {
+		w.handle(w.bufs[i], &ms[i])
+	}
+	w.flush()
+	w.s.ctr.addFrom(&w.ctr)
+}
+
+// handle classifies, limits and acts on one datagram, held in buf at headroom.
+func (w *worker) handle(buf *packetBuf, m *message) {
+	w.ctr.inc(cPacketsIn)
+	w.ctr.add(cBytesIn, m.n)
+	if m.trunc || m.n > wire.MaxPacket {
+		w.ctr.drop(DropTooBig)
+		return
+	}
+	b := buf[headroom : headroom+m.n]
+	src := m.addr.Addr()
+	if wire.IsPing(b) {
+		if !w.data.allow(src, w.now) {
+			w.ctr.drop(DropRateLimited)
+			return
+		}
+		w.ctr.inc(cPings)
+		w.room(0)
+		w.queue(b, m.addr)
+		return
+	}
+	p := &w.pkt
+	if err := p.Decode(b); err != nil {
+		w.ctr.drop(dropFor(err))
+		return
+	}
+	if hasRequest(p) {
+		if !w.inserts.allow(src, w.now) {
+			w.ctr.inc(cHandled)
+			rq := w.firstHop(p, m)
+			w.refuseRate(p, &rq)
+			return
+		}
+	} else if !w.data.allow(src, w.now) {
+		w.ctr.drop(DropRateLimited)
+		return
+	}
+	w.ctr.inc(cHandled)
+	rq := w.firstHop(p, m)
+	acted := false
+	if p.Flags&wire.FlagOptions != 0 {
+		acted = w.control(p, &rq)
+	}
+	if p.Flags&wire.FlagData != 0 {
+		w.forward(p, buf, m, &rq)
+		acted = true
+	}
+	if !acted {
+		w.ctr.drop(DropEmpty)
+	}
+}
+
+// firstHop reads SENDER and EXT_HELLO and applies the NAT rule of §5.1 to a
+// packet that has FIRST_HOP set, which it clears.
+func (w *worker) firstHop(p *wire.Packet, m *message) request {
+	rq := request{src: m.addr, dst: m.dst, replyTo: m.addr}
+	for i := range p.Options {
+		switch o := &p.Options[i]; o.Type {
+		case wire.OptSender:
+			if o.Addr.IsIP() && !rq.sender {
+				rq.sender, rq.stated, rq.replyTo = true, o.Addr.IP, o.Addr.IP
+			}
+		case wire.ExtHello:
+			rq.hello = true
+		}
+	}
+	if p.Flags&wire.FlagFirstHop != 0 {
+		p.Flags &^= wire.FlagFirstHop
+		if rq.sender && rq.stated != m.addr {
+			rq.nat, rq.replyTo = true, m.addr
+			w.ctr.inc(cNATRewrites)
+		}
+	}
+	return rq
+}
+
+// forward routes data packet p, held in buf, on its id stack.
+func (w *worker) forward(p *wire.Packet, buf *packetBuf, m *message, rq *request) {
+	w.fw = forwarding{
+		buf:    buf,
+		pay:    headroom + m.n - len(p.Payload),
+		end:    headroom + m.n,
+		flags:  p.Flags&keepFlags | wire.FlagData,
+		budget: w.maxFanout,
+	}
+	if w.route(p.Stack.IDs[:p.Stack.N], 0, rq) {
+		w.ctr.inc(cForwarded)
+	}
+	w.fw.buf, w.fw.inplace = nil, nil
+}
+
+// route matches ids[0] and acts on the matching triggers; depth counts the
+// stack expansions so far. It reports whether a copy was delivered.
+func (w *worker) route(ids []id.ID, depth int, rq *request) bool {
+	for len(ids) > 0 {
+		win, tg, excess, ok := w.s.table.lookup(ids[0], w.now, w.targets[depth][:0], w.fw.budget)
+		w.targets[depth] = tg
+		if !ok {
+			if len(ids) > 1 {
+				w.ctr.inc(cPopped)
+				ids = ids[1:]
+				continue
+			}
+			w.notPresent(ids[0], rq)
+			return false
+		}
+		if excess > 0 {
+			w.ctr.add(cDrops+int(DropFanout), excess)
+		}
+		sent := false
+		for i := range tg {
+			t := &tg[i]
+			if t.ip.IsValid() {
+				sent = w.deliver(win, ids[1:], t.ip) || sent
+				continue
+			}
+			sent = w.expand(t.stack, ids[1:], depth, rq) || sent
+		}
+		return sent
+	}
+	return false
+}
+
+// expand routes the stack made of a trigger's stack target followed by rest.
+func (w *worker) expand(stack, rest []id.ID, depth int, rq *request) bool {
+	switch {
+	case depth+1 > w.maxHops:
+		w.ctr.drop(DropHopLimit)
+		return false
+	case len(stack)+len(rest) > wire.MaxStack:
+		w.ctr.drop(DropStackOverflow)
+		return false
+	case w.fw.budget <= 0:
+		w.ctr.drop(DropFanout)
+		return false
+	}
+	w.fw.budget--
+	w.ctr.inc(cExpanded)
+	next := append(append(w.stacks[depth+1][:0], stack...), rest...)
+	return w.route(next, depth+1, rq)
+}
+
+// deliver sends the payload to an IP target with the stack [win, rest...]. The
+// first copy's header is written in place in front of the payload; a later
+// copy with the same header shares it, one with another header gets a pooled
+// buffer.
+func (w *worker) deliver(win id.ID, rest []id.ID, to netip.AddrPort) bool {
+	fw := &w.fw
+	switch {
+	case fw.budget <= 0:
+		w.ctr.drop(DropFanout)
+		return false
+	case !w.sameFamily(to.Addr()):
+		w.ctr.drop(DropFamily)
+		return false
+	}
+	fw.budget--
+	w.room(0)
+	var b []byte
+	switch {
+	case fw.inplace == nil:
+		var off int
+		if len(rest) == 0 {
+			off = wire.PutDataHeader(fw.buf[:fw.pay], fw.flags, win)
+		} else {
+			h := w.header(win, rest)
+			off = fw.pay - len(h)
+			copy(fw.buf[off:], h)
+		}
+		fw.inplace, fw.hdrLen = fw.buf[off:fw.end], fw.pay-off
+		b = fw.inplace
+	default:
+		h := w.header(win, rest)
+		if bytes.Equal(fw.inplace[:fw.hdrLen], h) {
+			b = fw.inplace
+			break
+		}
+		nb := bufPool.Get().(*packetBuf)
+		w.extra = append(w.extra, nb)
+		n := copy(nb[:], h)
+		n += copy(nb[n:], fw.buf[fw.pay:fw.end])
+		b = nb[:n]
+	}
+	w.queue(b, to)
+	w.ctr.inc(cDelivered)
+	return true
+}
+
+// header builds the data header [win, rest...] in w.hdr.
+func (w *worker) header(win id.ID, rest []id.ID) []byte {
+	h := append(w.hdr[:0], wire.Version, w.fw.flags, byte(1+len(rest)))
+	h = append(h, win[:]...)
+	for i := range rest {
+		h = append(h, rest[i][:]...)
+	}
+	return h
+}
+
+// notPresent counts a packet nothing matched and tells its SENDER, if any.
+func (w *worker) notPresent(x id.ID, rq *request) {
+	w.ctr.inc(cNotPresent)
+	if !rq.sender {
+		return
+	}
+	rp := w.startReply()
+	rp.Options = append(rp.Options, wire.Option{Type: wire.OptTriggerNotPresent, ID: x})
+	w.sendReply(rq.replyTo)
+}
+
+func (w *worker) sameFamily(a netip.Addr) bool { return a.Is4() != w.s.is6 }
+
+// room makes sure one more datagram, and reply more bytes of control reply, can
+// be queued, flushing the queue if not.
+func (w *worker) room(reply int) {
+	if len(w.out) == cap(w.out) || cap(w.arena)-len(w.arena) < reply {
+		w.flush()
+	}
+}
+
+// queue adds datagram b for to; room must have been called.
+func (w *worker) queue(b []byte, to netip.AddrPort) {
+	w.out = append(w.out, message{buf: b, addr: to})
+}
+
+// flush writes the queued datagrams and releases what they referenced. It
+// publishes the counters first, so that a host that receives a reply sees the
+// counters of what caused it.
+func (w *worker) flush() {
+	w.s.ctr.addFrom(&w.ctr)
+	ms := w.out
+	for len(ms) > 0 {
+		n, err := w.conn.WriteBatch(ms)
+		for i := range n {
+			w.ctr.inc(cPacketsOut)
+			w.ctr.add(cBytesOut, len(ms[i].buf))
+		}
+		ms = ms[n:]
+		if len(ms) == 0 {
+			break
+		}
+		if err != nil || n == 0 {
+			if errors.Is(err, net.ErrClosed) {
+				w.ctr.add(cDrops+int(DropSendFailed), len(ms))
+				break
+			}
+			w.ctr.drop(DropSendFailed)
+			ms = ms[1:]
+		}
+	}
+	clear(w.out)
+	w.out = w.out[:0]
+	w.arena = w.arena[:0]
+	for i, b := range w.extra {
+		bufPool.Put(b)
+		w.extra[i] = nil
+	}
+	w.extra = w.extra[:0]
+}
