@@ -20,7 +20,6 @@ import (
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/proxy/packet"
 	"github.com/i3net/i3net/proxy/session"
-	"github.com/i3net/i3net/wire"
 )
 
 // tunOffset is the headroom in front of every packet buffer: tun devices with
@@ -34,9 +33,12 @@ func (px *Proxy) readTun() {
 	frames := make([][]byte, batch)
 	stacks := make([][1]id.ID, batch)
 	msgs := make([]client.Message, 0, batch)
+	// Packets read from the tun device are at most its MTU (tun splits the
+	// kernel's large offloaded segments), so buffers of the MTU suffice.
+	size := px.cfg.MTU + 256
 	for i := range bufs {
-		bufs[i] = make([]byte, tunOffset+wire.MaxPacket)
-		frames[i] = make([]byte, 0, wire.MaxPacket)
+		bufs[i] = make([]byte, tunOffset+size)
+		frames[i] = make([]byte, 0, size+session.Overhead)
 	}
 	var pp packet.Parsed
 	for {
