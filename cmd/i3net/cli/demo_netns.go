@@ -35,7 +35,7 @@ func (d *demoLab) Fatalf(format string, a ...any) {
 	panic(demoFatal{fmt.Sprintf(format, a...)})
 }
 func (d *demoLab) Logf(format string, a ...any) {}
-func (d *demoLab) Failed() bool                  { return d.failed }
+func (d *demoLab) Failed() bool                 { return d.failed }
 func (d *demoLab) TempDir() string {
 	dir, err := os.MkdirTemp(d.dir, "t")
 	if err != nil {
