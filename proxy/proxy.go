@@ -60,10 +60,12 @@ type Proxy struct {
 	dnsBuf  [4096]byte   // DNS answers, on the tun goroutine
 	in      inboundState // owned by the client's receive goroutine
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	closed sync.Once
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	spawnMu  sync.Mutex // orders spawn's wg.Add before Close's wg.Wait
+	stopping bool       // Close has begun: spawn starts nothing more
+	closed   sync.Once
 }
 
 // New checks cfg, restores the saved state, creates the tun device, points the
@@ -249,13 +251,21 @@ func (px *Proxy) Run(ctx context.Context) error {
 	return nil
 }
 
-// spawn runs f in a goroutine Close waits for.
-func (px *Proxy) spawn(f func()) {
+// spawn runs f in a goroutine Close waits for. Once Close has begun it runs
+// nothing and returns false: Run may still be starting its goroutines when a
+// Close from another goroutine waits for them.
+func (px *Proxy) spawn(f func()) bool {
+	px.spawnMu.Lock()
+	defer px.spawnMu.Unlock()
+	if px.stopping {
+		return false
+	}
 	px.wg.Add(1)
 	go func() {
 		defer px.wg.Done()
 		f()
 	}()
+	return true
 }
 
 // Close stops the proxy: it saves the state, restores the resolver, and closes
@@ -264,6 +274,9 @@ func (px *Proxy) spawn(f func()) {
 func (px *Proxy) Close() error {
 	var errs []error
 	px.closed.Do(func() {
+		px.spawnMu.Lock()
+		px.stopping = true
+		px.spawnMu.Unlock()
 		px.cancel()
 		if px.tun != nil {
 			px.tun.Close()

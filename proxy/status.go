@@ -149,17 +149,25 @@ func (px *Proxy) serveControl() error {
 		json.NewEncoder(w).Encode(px.Status())
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	px.spawn(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			px.log.Warn("control socket stopped", "err", err)
-		}
-	})
-	px.spawn(func() {
+	// The closer first: if Close has begun, nothing is spawned and the
+	// socket goes at once; if it begins between the two, the closer still
+	// closes ln, which Serve then never took.
+	if !px.spawn(func() {
 		<-px.ctx.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
+		ln.Close()
 		os.Remove(path)
+	}) {
+		ln.Close()
+		os.Remove(path)
+		return nil
+	}
+	px.spawn(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			px.log.Warn("control socket stopped", "err", err)
+		}
 	})
 	return nil
 }
