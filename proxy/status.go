@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -148,6 +149,10 @@ func (px *Proxy) serveControl() error {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(px.Status())
 	})
+	// Profiles, for finding where a slow path spends its time (the socket is
+	// root's alone): go tool pprof of http://proxy/debug/pprof/profile.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	// The closer first: if Close has begun, nothing is spawned and the
 	// socket goes at once; if it begins between the two, the closer still
