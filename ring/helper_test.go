@@ -1,0 +1,118 @@
+package ring
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Test helpers: real memberlist nodes on their own 127.0.0.x, port 0 (as
+// memberlist's own tests do), a bounded poll instead of sleeps, and a check
+// that no goroutine of the ring or of memberlist outlives the tests.
+
+// waitTimeout bounds every wait of these tests.
+const waitTimeout = 10 * time.Second
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		if leaked := leakedGoroutines(); leaked != "" {
+			fmt.Fprintf(os.Stderr, "leaked goroutines:\n%s\n", leaked)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// leakedGoroutines waits (bounded) for the goroutines of this package and of
+// memberlist to end and returns the stacks of those that do not.
+func leakedGoroutines() string {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		var leaked []string
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if (strings.Contains(g, "i3net/i3net/ring.") || strings.Contains(g, "hashicorp/memberlist")) &&
+				!strings.Contains(g, "ring.leakedGoroutines") && !strings.Contains(g, "ring.TestMain") {
+				leaked = append(leaked, g)
+			}
+		}
+		if len(leaked) == 0 {
+			return ""
+		}
+		if time.Now().After(deadline) {
+			return strings.Join(leaked, "\n\n")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after waitTimeout.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for delay := time.Millisecond; !cond(); delay = min(2*delay, 20*time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(delay)
+	}
+}
+
+// nextIP hands out 127.0.0.10, .11, …: each node its own loopback address.
+var nextIP atomic.Uint32
+
+func loopbackIP() netip.Addr {
+	n := 10 + nextIP.Add(1)
+	return netip.AddrFrom4([4]byte{127, 0, byte(n >> 8), byte(n)})
+}
+
+// testConfig is LANConfig on a fresh loopback address: data port 5610
+// (nothing is bound there in these tests), gossip on port 0, quiet.
+func testConfig() Config {
+	ip := loopbackIP()
+	c := LANConfig()
+	c.DataAddr = netip.AddrPortFrom(ip, 5610)
+	c.BindAddr = netip.AddrPortFrom(ip, 0)
+	c.Logger = slog.New(slog.DiscardHandler)
+	return c
+}
+
+// startRing creates a ring member that is shut down at the end of the test.
+func startRing(t testing.TB, edit func(*Config)) *Ring {
+	t.Helper()
+	c := testConfig()
+	if edit != nil {
+		edit(&c)
+	}
+	r, err := New(c)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { r.Shutdown() })
+	return r
+}
+
+// key returns a Key128 whose first byte is b and the rest zero, or set to
+// tail when given.
+func key(b byte, tail ...byte) (k [16]byte) {
+	k[0] = b
+	copy(k[16-len(tail):], tail)
+	return k
+}
+
+// member returns a member named name at position key(b).
+func member(name string, b byte) Member {
+	return Member{
+		Name:     name,
+		Data:     netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 0, b}), 5610),
+		Position: key(b),
+	}
+}
