@@ -85,8 +85,10 @@ const (
 	// ExtError tells a host why its request was refused (rate limit, table full,
 	// bad signature, …).
 	ExtError OptType = 0x42
-	// ExtServerList carries the addresses of the overlay's servers.
+	// ExtServerList carries the addresses of the overlay's servers; with an
+	// empty body it asks for them.
 	ExtServerList OptType = 0x43
-	// ExtReplicate carries triggers from a server to its replicas.
+	// ExtReplicate carries one trigger from a server to another: replication
+	// to the next servers of the ring, handover to a joining server.
 	ExtReplicate OptType = 0x44
 )

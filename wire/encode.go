@@ -81,6 +81,9 @@ func (o *Option) appendTo(b []byte) []byte {
 	return b
 }
 
+// EncodedLen returns the size of a's encoding.
+func (a *Addr) EncodedLen() int { return a.encodedLen() }
+
 func (a *Addr) encodedLen() int {
 	switch a.Kind {
 	case AddrIPv4:

@@ -159,8 +159,14 @@ func ParseError(body []byte) (ErrorBody, error) {
 	return e, nil
 }
 
-// ServerListOption returns an ExtServerList option carrying addrs (IP addresses).
+// MaxServerList is the most addresses an ExtServerList carries (its count is
+// one byte).
+const MaxServerList = 255
+
+// ServerListOption returns an ExtServerList option carrying addrs (IP
+// addresses), at most MaxServerList of them.
 func ServerListOption(addrs []Addr) Option {
+	addrs = addrs[:min(len(addrs), MaxServerList)]
 	var body []byte
 	body = append(body, byte(len(addrs)))
 	for i := range addrs {

@@ -61,6 +61,9 @@ func FuzzExtensions(f *testing.F) {
 		}
 	}
 	f.Add(byte(ExtSignature), make([]byte, SignatureLen))
+	for _, r := range sampleReplicas() {
+		f.Add(byte(ExtReplicate), ReplicateOption(&r).Body)
+	}
 	f.Fuzz(func(t *testing.T, kind byte, body []byte) {
 		switch OptType(kind) {
 		case ExtSignature:
@@ -76,6 +79,21 @@ func FuzzExtensions(f *testing.F) {
 		case ExtServerList:
 			if addrs, err := ParseServerList(nil, body); err == nil {
 				_ = ServerListOption(addrs)
+			}
+		case ExtReplicate:
+			var r, r2 Replica
+			if err := ParseReplicate(body, &r); err != nil {
+				if !errors.Is(err, ErrExtBody) {
+					t.Fatalf("error %v is not ErrExtBody", err)
+				}
+				return
+			}
+			enc := r.AppendTo(nil)
+			if len(enc) != r.EncodedLen() || len(enc) != len(body) {
+				t.Fatalf("replica body of %d bytes re-encodes to %d (EncodedLen %d)", len(body), len(enc), r.EncodedLen())
+			}
+			if err := ParseReplicate(enc, &r2); err != nil || r2 != r {
+				t.Fatalf("replica round trip: %+v -> %+v (%v)", r, r2, err)
 			}
 		}
 	})

@@ -15,6 +15,7 @@ func samplePackets() []Packet {
 	a, b, c := id.FromName("a"), id.FromName("b"), id.Random()
 	trig := Trigger{ID: a, PrefixLen: 128, Target: IPAddr(netip.MustParseAddrPort("[2001:db8::1]:4433")), Key: [16]byte{1, 2}}
 	stackTrig := Trigger{Flags: TriggerShortcut, ID: b, PrefixLen: 256, Target: StackAddr(a, c)}
+	replicas := sampleReplicas()
 	return []Packet{
 		{Flags: FlagData, Stack: StackOf(a), Payload: []byte("hello")},
 		{Flags: FlagData | FlagShortcut, Stack: StackOf(a, b, c), Payload: []byte{}},
@@ -32,6 +33,7 @@ func samplePackets() []Packet {
 			ServerListOption([]Addr{IPAddr(netip.MustParseAddrPort("198.18.0.1:5610")), IPAddr(netip.MustParseAddrPort("[2001:db8::2]:5610"))}),
 		}},
 		{Flags: FlagData | FlagOptions, Stack: StackOf(a), Options: []Option{{Type: OptLogPacket}, {Type: 0x7e, Body: []byte{9, 9, 9}}}, Payload: []byte{0xff}},
+		{Flags: FlagOptions, Options: []Option{ReplicateOption(&replicas[0]), ReplicateOption(&replicas[2]), ServerListRequest()}},
 	}
 }
 
@@ -202,5 +204,68 @@ func BenchmarkAppendData(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = p.AppendTo(buf[:0])
+	}
+}
+
+func sampleReplicas() []Replica {
+	a, b := id.FromName("a"), id.Random()
+	return []Replica{
+		{Op: ReplicateInstall, Lifetime: 29500, Inserter: netip.MustParseAddrPort("198.18.0.7:4000"),
+			Trigger: Trigger{Flags: TriggerShortcut, ID: a, PrefixLen: 128, Target: IPAddr(netip.MustParseAddrPort("198.18.0.7:4000")), Key: [16]byte{7}}},
+		{Op: ReplicateInstall, Lifetime: 1, Inserter: netip.MustParseAddrPort("[2001:db8::]:0"),
+			Trigger: Trigger{ID: b, PrefixLen: 200, Target: StackAddr(a, b)}},
+		{Op: ReplicateRemove, Inserter: netip.MustParseAddrPort("10.0.0.1:0"),
+			Trigger: Trigger{ID: a, PrefixLen: 128, Target: IPAddr(netip.MustParseAddrPort("[2001:db8::1]:4433"))}},
+	}
+}
+
+func TestReplicate(t *testing.T) {
+	for i, r := range sampleReplicas() {
+		o := ReplicateOption(&r)
+		if len(o.Body) != r.EncodedLen() {
+			t.Errorf("replica %d: %d bytes, EncodedLen %d", i, len(o.Body), r.EncodedLen())
+		}
+		// In a packet, with others, and back.
+		p := Packet{Flags: FlagOptions, Options: []Option{o, o}}
+		var q Packet
+		if err := q.Decode(p.AppendTo(nil)); err != nil || len(q.Options) != 2 {
+			t.Fatalf("replica %d: decode: %v", i, err)
+		}
+		var got Replica
+		if err := ParseReplicate(q.Options[1].Body, &got); err != nil || got != r {
+			t.Errorf("replica %d: parsed %+v, %v; want %+v", i, got, err, r)
+		}
+		if a := testing.AllocsPerRun(100, func() { _ = ParseReplicate(o.Body, &got) }); a != 0 {
+			t.Errorf("replica %d: parsing allocates %.0f", i, a)
+		}
+	}
+	good := ReplicateOption(&sampleReplicas()[0]).Body
+	patch := func(i int, v byte) []byte { b := bytes.Clone(good); b[i] = v; return b }
+	for name, body := range map[string][]byte{
+		"empty":          nil,
+		"unknown op":     patch(0, 3),
+		"short trigger":  good[:40],
+		"no inserter":    good[:len(good)-7],
+		"trailing":       append(bytes.Clone(good), 0),
+		"stack inserter": append(bytes.Clone(good[:len(good)-7]), byte(AddrStack), 0),
+	} {
+		var r Replica
+		if err := ParseReplicate(body, &r); !errors.Is(err, ErrExtBody) {
+			t.Errorf("%s: error %v, want ErrExtBody", name, err)
+		}
+	}
+}
+
+func TestServerListCap(t *testing.T) {
+	addrs := make([]Addr, 300)
+	for i := range addrs {
+		addrs[i] = IPAddr(netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), 5610))
+	}
+	got, err := ParseServerList(nil, ServerListOption(addrs).Body)
+	if err != nil || len(got) != MaxServerList {
+		t.Errorf("%d addresses, %v; want %d", len(got), err, MaxServerList)
+	}
+	if o := ServerListRequest(); o.Type != ExtServerList || len(o.Body) != 0 {
+		t.Errorf("request %+v", o)
 	}
 }
