@@ -3,11 +3,13 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/i3net/i3net/internal/clock"
+	"github.com/i3net/i3net/ring"
 )
 
 // Config is everything a server needs. Start from DefaultConfig (or TestConfig),
@@ -118,6 +120,53 @@ type Config struct {
 	// system default. Default 4 MiB.
 	SocketBuffer int `toml:"socket_buffer"`
 
+	// Ring makes this server one of many in one overlay (package ring): each
+	// server owns the ids whose first 128 bits fall in its part of a ring,
+	// a packet for an id another server owns goes there in one hop (its
+	// sender gets a CACHE_ADDR hint and then sends there directly), and the
+	// triggers a server owns are copied to the next servers of the ring. It
+	// is on when Ring is true or GossipAddr or Join is set; a server in a
+	// ring needs a specific data address (ListenAddr with a specific IP, or
+	// PublicAddr), which must be the source address of its datagrams: servers
+	// recognise one another by it. Default off: one server is the overlay.
+	Ring bool `toml:"ring"`
+
+	// GossipAddr is where the server gossips with the other servers, UDP and
+	// TCP on one port, as "IP:PORT" (port 0 picks a free one). Default: the
+	// data address's IP and the next port (5611 for 5610).
+	GossipAddr string `toml:"gossip_addr"`
+
+	// GossipAdvertise is the gossip address the other servers are told to
+	// use, when it is not GossipAddr (a NAT, a port forward). Default unset.
+	GossipAdvertise netip.AddrPort `toml:"gossip_advertise"`
+
+	// Join lists gossip addresses ("host:port") of servers already in the
+	// overlay; one that answers is enough. Run joins them and, until one
+	// answers, tries again every 2 s. Empty: this server starts an overlay
+	// that the others join. Default empty.
+	Join []string `toml:"join"`
+
+	// RingPosition places this server on the ring, as 32 hex digits (the
+	// server owns the ids whose first 128 bits are at most this and above its
+	// predecessor's position). Default: derived from the data address, which
+	// spreads servers by hash (ring.DefaultPosition).
+	RingPosition string `toml:"ring_position"`
+
+	// RingPreset chooses the failure detector's timers (see ring.Config):
+	// "default", memberlist's LAN values, notices a dead server in about 5 s
+	// and tolerates a server that cannot answer for seconds; "lan" notices it
+	// in about 1 s, for servers on one fast network, and declares dead (until
+	// it answers again) a server that cannot answer for half a second, which
+	// moves its ids away and back. Default "default".
+	RingPreset string `toml:"ring_preset"`
+
+	// Replicas is how many of the next servers of the ring hold a copy of each
+	// trigger this server owns, so that many servers may fail at once without
+	// losing a trigger. Copies count against MaxTriggers and
+	// MaxTriggersPerSource: size those for (1 + Replicas) times what a server
+	// owns. 0 turns replication off. At most 8. Default 1.
+	Replicas int `toml:"replicas"`
+
 	// Clock is the time source of expiry, rate limits, secret rotation and
 	// signature times. nil means the system clock.
 	Clock clock.Clock `toml:"-"`
@@ -150,6 +199,8 @@ func DefaultConfig() Config {
 		MaxHops:              8,
 		BatchSize:            64,
 		SocketBuffer:         4 << 20,
+		RingPreset:           "default",
+		Replicas:             1,
 	}
 }
 
@@ -163,6 +214,7 @@ func TestConfig() Config {
 	c.SecretRotation = time.Minute
 	c.BatchSize = 16
 	c.SocketBuffer = 1 << 20
+	c.RingPreset = "lan"
 	c.Logger = slog.New(slog.DiscardHandler)
 	return c
 }
@@ -255,5 +307,65 @@ func (c *Config) validate() error {
 			return &ConfigError{n.key, n.v, fmt.Sprintf("want %d..%d", n.min, n.max)}
 		}
 	}
+	return c.validateRing()
+}
+
+// ringEnabled reports whether the server is one of a ring of servers.
+func (c *Config) ringEnabled() bool { return c.Ring || c.GossipAddr != "" || len(c.Join) > 0 }
+
+// validateRing checks the ring's keys (those with values are checked even
+// when the ring is off, so a typo does not wait for the day it is turned on).
+func (c *Config) validateRing() error {
+	if c.Replicas < 0 || c.Replicas > maxReplicas {
+		return &ConfigError{"replicas", c.Replicas, fmt.Sprintf("want 0..%d", maxReplicas)}
+	}
+	if _, err := ringPreset(c.RingPreset); err != nil {
+		return err
+	}
+	if c.RingPosition != "" {
+		if _, err := ring.ParsePosition(c.RingPosition); err != nil {
+			return &ConfigError{"ring_position", fmt.Sprintf("%q", c.RingPosition), "want 32 hex digits (128 bits)"}
+		}
+	}
+	if c.GossipAddr != "" {
+		if _, err := c.gossipAddr(); err != nil {
+			return err
+		}
+	}
+	if a := c.GossipAdvertise; a.IsValid() && (a.Addr().IsUnspecified() || a.Port() == 0) {
+		return &ConfigError{"gossip_advertise", a, "want a specific IP and a non-zero port"}
+	}
+	for _, j := range c.Join {
+		if _, port, err := net.SplitHostPort(j); err != nil || port == "" || port == "0" {
+			return &ConfigError{"join", fmt.Sprintf("%q", j), "want HOST:PORT, the gossip address of a server in the overlay"}
+		}
+	}
+	if c.ringEnabled() && !c.PublicAddr.IsValid() {
+		if ap, _ := c.listenAddr(); ap.Addr().IsUnspecified() {
+			return &ConfigError{"public_addr", "unset", "a server in a ring needs a specific data address, " +
+				"which its peers recognise it by: bind one (listen_addr, --listen) or set public_addr (--advertise)"}
+		}
+	}
 	return nil
+}
+
+// gossipAddr parses GossipAddr.
+func (c *Config) gossipAddr() (netip.AddrPort, error) {
+	ap, err := netip.ParseAddrPort(c.GossipAddr)
+	if err != nil || ap.Addr().Zone() != "" {
+		return netip.AddrPort{}, &ConfigError{"gossip_addr", fmt.Sprintf("%q", c.GossipAddr),
+			"want IP:PORT, e.g. 198.18.0.1:5611 or 0.0.0.0:5611"}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+}
+
+// ringPreset returns the ring configuration a preset names.
+func ringPreset(name string) (ring.Config, error) {
+	switch name {
+	case "default", "":
+		return ring.DefaultConfig(), nil
+	case "lan":
+		return ring.LANConfig(), nil
+	}
+	return ring.Config{}, &ConfigError{"ring_preset", fmt.Sprintf("%q", name), `want "default" or "lan"`}
 }

@@ -30,6 +30,10 @@ type batchConn interface {
 	// WriteBatch sends ms[i].buf to ms[i].addr in order and returns how many
 	// were sent; on an error, ms[n] is the datagram that failed.
 	WriteBatch(ms []message) (int, error)
+	// WriteTo sends one datagram. Unlike the batch calls, which belong to
+	// the worker, it may be called from any goroutine at any time: the
+	// handover sends triggers to other servers with it.
+	WriteTo(b []byte, to netip.AddrPort) error
 	Close() error
 }
 
@@ -161,6 +165,11 @@ func (c *udpConn) WriteBatch(ms []message) (int, error) {
 		wms[i].Buffers[0] = nil
 	}
 	return n, err
+}
+
+func (c *udpConn) WriteTo(b []byte, to netip.AddrPort) error {
+	_, err := c.pc.WriteToUDPAddrPort(b, to)
+	return err
 }
 
 func (c *udpConn) Close() error { return c.pc.Close() }

@@ -12,15 +12,16 @@ const (
 	// headroom is the room left in front of each received datagram, in bytes,
 	// so that a longer header (a trigger's stack replacing ids[0]) can be
 	// written in place in front of the payload: the largest header is
-	// 3 + 15×32 = 483 bytes and a received data packet has at least 35.
+	// maxHeader = 505 bytes and a received data packet has at least 35.
 	headroom = 512
 
 	// bufSize is the size of a datagram buffer: the headroom and the largest
 	// datagram.
 	bufSize = headroom + wire.MaxPacket
 
-	// maxHeader is the size of the largest data header: 15 ids.
-	maxHeader = 3 + wire.MaxStack*32
+	// maxHeader is the size of the largest data header a server writes: 15
+	// ids and an option list holding an IPv6 SENDER (a shortcut delivery).
+	maxHeader = 3 + wire.MaxStack*32 + 2 + 1 + 19
 
 	// maxHopsLimit bounds Config.MaxHops (stack expansions per packet).
 	maxHopsLimit = 16
@@ -53,4 +54,32 @@ const (
 	// readErrorBackoff is how long the receive loop waits after an unexpected
 	// socket error before reading again, so a persistent error cannot spin.
 	readErrorBackoff = 10 * time.Millisecond
+
+	// maxReplicas bounds Config.Replicas.
+	maxReplicas = 8
+
+	// replicaMTU is the largest datagram of EXT_REPLICATE options a server
+	// sends, in bytes: what crosses any path without fragmentation.
+	replicaMTU = 1400
+
+	// pushBurst is how many datagrams of triggers a handover (a server
+	// joined, one died) sends before pausing pushPause, so that a big table
+	// does not overflow the receiver's socket buffer (about 45 MB/s).
+	pushBurst = 32
+	pushPause = time.Millisecond
+
+	// joinRetry is how long Run waits before trying Config.Join again when
+	// no server answered.
+	joinRetry = 2 * time.Second
+
+	// hintSlots is the size of each worker's table of recent cache hints (a
+	// power of two); hintRepeat is how long after a hint about a prefix the
+	// same sender gets none again, however many packets it sends meanwhile.
+	hintSlots  = 1 << 10
+	hintRepeat = 500 * time.Millisecond
+
+	// serverListFactor bounds an EXT_SERVER_LIST answer to this many times
+	// the request's size (anti-amplification, as QUIC does): a host that
+	// wants a long list pads its request.
+	serverListFactor = 3
 )

@@ -9,19 +9,25 @@ import (
 )
 
 // The control path: the options a server acts on (TRIGGER_INSERT,
-// TRIGGER_REMOVE, REQUEST_FOR_CACHE) and the replies it sends. Every other
-// option is hop-local information the server reads (SENDER, EXT_HELLO,
-// EXT_SIGNATURE) or ignores; none is forwarded.
+// TRIGGER_REMOVE, REQUEST_FOR_CACHE, EXT_SERVER_LIST requests, and
+// EXT_REPLICATE from the other servers of a ring, replicate.go) and the
+// replies it sends. Every other option is hop-local information the server
+// reads (SENDER, EXT_HELLO, EXT_SIGNATURE) or ignores; none is forwarded
+// (a whole packet going on to another server of the ring is hop.go's).
 //
 // Replies, and where they go:
 //
 //	insertion, wrong nonce   TRIGGER_CHALLENGE + CACHE_ADDR → the trigger's target
 //	                         (an IP address), or the inserter for a stack target
 //	insertion, right nonce   TRIGGER_ACK + CACHE_ADDR       → the inserter
-//	REQUEST_FOR_CACHE        CACHE_ADDR                     → the inserter
+//	REQUEST_FOR_CACHE        CACHE_ADDR                     → the inserter (none when
+//	                         the same data packet takes a shortcut: its receiver answers)
 //	nothing matched          TRIGGER_NOT_PRESENT            → SENDER, if given
 //	refusal                  EXT_ERROR                      → the inserter, only if
 //	                                                          it sent EXT_HELLO
+//	EXT_SERVER_LIST request  EXT_SERVER_LIST                → the observed source, only
+//	                                                          if it sent EXT_HELLO
+//	packet sent on (ring)    CACHE_ADDR naming the owner    → SENDER, if given (hop.go)
 //
 // "The inserter" is SENDER, or the observed source when SENDER is missing or a
 // NAT rewrote it. Every reply passes the destination's reply limit (ReplyRate).
@@ -34,6 +40,11 @@ import (
 // third party, at most ReplyRate times a second per destination. EXT_ERROR
 // (≤ 239 bytes) goes only to hosts that announced EXT_HELLO and answers at most
 // one per request datagram. Pings are echoed at their size, within DataRate.
+// An EXT_SERVER_LIST answer is at most three times the size of its request
+// (a host that wants a long list pads its request) and goes to the observed
+// source only. A cache hint for a packet sent on to another server (≈ 80
+// bytes) answers a data packet of at least 35 + 9 bytes with SENDER, at most
+// one per sender and prefix every 500 ms.
 
 // hasRequest reports whether p carries an insertion or a removal, which count
 // against InsertRate instead of DataRate.
@@ -51,7 +62,7 @@ func hasRequest(p *wire.Packet) bool {
 
 // control acts on p's options; it reports whether any was a request.
 func (w *worker) control(p *wire.Packet, rq *request) bool {
-	acted := false
+	acted, notMember := false, false
 	for i := range p.Options {
 		o := &p.Options[i]
 		switch o.Type {
@@ -62,11 +73,30 @@ func (w *worker) control(p *wire.Packet, rq *request) bool {
 			w.remove(p, &o.Trigger, rq)
 			acted = true
 		case wire.OptRequestForCache:
-			if p.Stack.N > 0 {
+			switch {
+			case p.Stack.N == 0:
+			case p.Flags&wire.FlagData != 0 && p.Flags&wire.FlagShortcut != 0:
+				w.deferCache = true // forward decides (shortcut or not)
+			default:
 				w.cacheReply(p.Stack.IDs[0], rq)
 			}
 			acted = true
+		case wire.ExtServerList:
+			if isListRequest(o.Body) {
+				w.serverList(p, rq)
+				acted = true
+			}
+		case wire.ExtReplicate:
+			if !rq.peer {
+				notMember = true
+			} else {
+				w.applyReplica(o.Body)
+			}
+			acted = true
 		}
+	}
+	if notMember {
+		w.ctr.drop(DropNotMember)
 	}
 	return acted
 }
@@ -92,7 +122,7 @@ func (w *worker) insert(p *wire.Packet, t *wire.Trigger, rq *request) {
 		return
 	}
 	if t.ID.IsPublic() {
-		if r, msg := w.checkSignature(p, signed, wire.SigInsert); msg != "" {
+		if r, msg := w.checkSignature(p, signed, wire.SigInsert, rq); msg != "" {
 			w.refuse(r, t.ID, msg, rq)
 			return
 		}
@@ -110,7 +140,7 @@ func (w *worker) insert(p *wire.Packet, t *wire.Trigger, rq *request) {
 		flags:     t.Flags,
 		key:       t.Key,
 		expires:   w.now + w.ttl,
-		owner:     sourceKey(rq.src.Addr()),
+		owner:     sourceKey(rq.origin.Addr()),
 	}
 	if t.Target.IsIP() {
 		e.ip = t.Target.IP
@@ -120,8 +150,10 @@ func (w *worker) insert(p *wire.Packet, t *wire.Trigger, rq *request) {
 	switch w.s.table.upsert(e, w.now) {
 	case upsertInstalled:
 		w.ctr.inc(cInstalled)
+		w.replicate(wire.ReplicateInstall, t, w.ttl, rq.origin)
 	case upsertRefreshed:
 		w.ctr.inc(cRefreshed)
+		w.replicate(wire.ReplicateInstall, t, w.ttl, rq.origin)
 	case upsertTableFull:
 		w.refuse(RefusedTableFull, t.ID, "trigger table full", rq)
 		return
@@ -158,7 +190,7 @@ func (w *worker) challenge(t *wire.Trigger, rq *request) {
 func (w *worker) remove(p *wire.Packet, t *wire.Trigger, rq *request) {
 	signed := w.natTarget(t, rq)
 	if t.ID.IsPublic() {
-		if r, msg := w.checkSignature(p, signed, wire.SigRemove); msg != "" {
+		if r, msg := w.checkSignature(p, signed, wire.SigRemove, rq); msg != "" {
 			w.ctr.inc(cRemovalsRefused)
 			w.refuse(r, t.ID, msg, rq)
 			return
@@ -176,6 +208,7 @@ func (w *worker) remove(p *wire.Packet, t *wire.Trigger, rq *request) {
 	}
 	if w.s.table.remove(t.ID, tg) {
 		w.ctr.inc(cRemovals)
+		w.replicate(wire.ReplicateRemove, t, 0, rq.origin)
 	}
 }
 
@@ -218,11 +251,13 @@ func (w *worker) checkTrigger(t *wire.Trigger, rq *request) string {
 
 // checkSignature checks the EXT_SIGNATURE of p for operation op on public-id
 // trigger t (as the host sent it). It returns the refusal and a message, or
-// "" when the request may proceed.
-func (w *worker) checkSignature(p *wire.Packet, t *wire.Trigger, op byte) (Refusal, string) {
+// "" when the request may proceed. A request another server of the ring sent
+// on without a signature was checked by that server (hop.go removes a
+// signature only after checking it).
+func (w *worker) checkSignature(p *wire.Packet, t *wire.Trigger, op byte, rq *request) (Refusal, string) {
 	o := p.Option(wire.ExtSignature)
 	if o == nil {
-		if w.requireSig {
+		if w.requireSig && !rq.peer {
 			return RefusedSignatureNeeded, "public id needs an EXT_SIGNATURE by its key"
 		}
 		return 0, ""
@@ -282,6 +317,57 @@ func (w *worker) tell(r Refusal, x id.ID, msg string, rq *request) {
 	rp.Options = append(rp.Options, wire.Option{Type: wire.ExtError, Body: b})
 	if w.sendReply(rq.replyTo) {
 		w.ctr.inc(cErrorsSent)
+	}
+}
+
+// isListRequest reports whether an EXT_SERVER_LIST body asks for the list: it
+// is empty or all zeros (padding; an answer's count is never 0).
+func isListRequest(body []byte) bool {
+	for _, b := range body {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// serverList answers an EXT_SERVER_LIST request with the data addresses of
+// the ring's servers in ring order (this server's own address when it runs
+// alone), as many as fit in serverListFactor times the request's size, to a
+// host that announced EXT_HELLO, at the address the request came from.
+func (w *worker) serverList(p *wire.Packet, rq *request) {
+	if !rq.hello {
+		return
+	}
+	budget := serverListFactor*p.HeaderLen() - (3 + 2 + 3 + 1) // reply header, list length, option, count
+	addrs := w.listAddrs[:0]
+	add := func(a netip.AddrPort) bool {
+		wa := wire.IPAddr(a)
+		if budget -= wa.EncodedLen(); budget < 0 && len(addrs) > 0 || len(addrs) == wire.MaxServerList {
+			return false
+		}
+		addrs = append(addrs, wa)
+		return true
+	}
+	if w.view == nil {
+		add(w.s.advertised(rq.dst))
+	} else {
+		for _, m := range w.view.Members() {
+			if !add(m.Data) {
+				break
+			}
+		}
+	}
+	w.listAddrs = addrs
+	b := append(w.listBody[:0], byte(len(addrs)))
+	for i := range addrs {
+		b = addrs[i].AppendTo(b)
+	}
+	w.listBody = b
+	rp := w.startReply()
+	rp.Options = append(rp.Options, wire.Option{Type: wire.ExtServerList, Body: b})
+	if w.sendReply(rq.src) {
+		w.ctr.inc(cServerLists)
 	}
 }
 

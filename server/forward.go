@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -22,22 +23,31 @@ import (
 //  4. First hop firstHop: if SENDER is not where the packet came from, the
 //               host is behind a NAT: replies go to the observed source and a
 //               trigger pointing at the stated SENDER is pointed at it (§5.1).
-//  5. Control   control.go: insertions, removals, cache requests.
+//     Ring      hop.go: in a ring of servers, a packet for an id another
+//               server owns goes there in one hop, and its sender gets a
+//               cache hint.
+//  5. Control   control.go: insertions, removals, cache requests; replication
+//               between servers (replicate.go).
 //  6. Match     forward, route: ids[0] is looked up once in the trigger table.
 //  7. Act       route, deliver, notPresent: deliver to IP targets, the header
 //               [matched id, rest of the stack] written in place in front of
-//               the payload and no options; replace ids[0] by a stack target's
-//               ids and match again (service composition, §2.1); pop an
+//               the payload and no options (but SENDER when the trigger and
+//               the packet both allow a shortcut, §5.2: the receiver offers
+//               the sender its address); replace ids[0] by a stack target's
+//               ids and match again (service composition, §2.1), or send the
+//               packet on when another server owns the new ids[0]; pop an
 //               unmatched id when more follow; else tell the SENDER
 //               TRIGGER_NOT_PRESENT.
 //  8. Send      room, queue, flush: datagrams queue up and the batch is written
-//               with one sendmmsg; the counters are published per batch.
+//               with one sendmmsg, after the batch's replication datagrams;
+//               the counters are published per batch.
 //
 // Per packet there is no allocation, no log line, and no lock but the trigger
-// table's read lock.
+// table's read lock; the ring is one atomic load per batch and a binary
+// search per packet.
 
 // keepFlags are the header bits a delivered copy keeps: the low nibble, where
-// the shortcut bit lives (shortcuts are carried, not acted on, for now).
+// the shortcut bit lives.
 const keepFlags = 0x0f
 
 // maxReadErrors is how many socket read errors in a row stop the server.
@@ -72,9 +82,11 @@ func (w *worker) run() error {
 // they produced and publishes the counters.
 func (w *worker) processBatch(ms []message) {
 	w.now = w.s.clock.Now().UnixNano()
+	w.view = w.s.view.Load()
 	for i := range ms {
 		w.handle(w.bufs[i], &ms[i])
 	}
+	w.sealReplicas()
 	w.flush()
 	w.s.ctr.addFrom(&w.ctr)
 }
@@ -104,19 +116,27 @@ func (w *worker) handle(buf *packetBuf, m *message) {
 		w.ctr.drop(dropFor(err))
 		return
 	}
-	if hasRequest(p) {
+	// Datagrams of the other servers of a ring are not limited: they carry
+	// many hosts' traffic, each limited by the server it reached first.
+	peer := w.view != nil && w.view.IsMember(m.addr)
+	switch {
+	case peer:
+	case hasRequest(p):
 		if !w.inserts.allow(src, w.now) {
 			w.ctr.inc(cHandled)
-			rq := w.firstHop(p, m)
+			rq := w.firstHop(p, m, false)
 			w.refuseRate(p, &rq)
 			return
 		}
-	} else if !w.data.allow(src, w.now) {
+	case !w.data.allow(src, w.now):
 		w.ctr.drop(DropRateLimited)
 		return
 	}
 	w.ctr.inc(cHandled)
-	rq := w.firstHop(p, m)
+	rq := w.firstHop(p, m, peer)
+	if w.view != nil && w.ringRoute(p, buf, m, &rq) {
+		return
+	}
 	acted := false
 	if p.Flags&wire.FlagOptions != 0 {
 		acted = w.control(p, &rq)
@@ -131,9 +151,10 @@ func (w *worker) handle(buf *packetBuf, m *message) {
 }
 
 // firstHop reads SENDER and EXT_HELLO and applies the NAT rule of §5.1 to a
-// packet that has FIRST_HOP set, which it clears.
-func (w *worker) firstHop(p *wire.Packet, m *message) request {
-	rq := request{src: m.addr, dst: m.dst, replyTo: m.addr}
+// packet that has FIRST_HOP set, which it clears. peer says the packet comes
+// from another server of the ring.
+func (w *worker) firstHop(p *wire.Packet, m *message, peer bool) request {
+	rq := request{src: m.addr, dst: m.dst, replyTo: m.addr, peer: peer, firstHop: p.Flags&wire.FlagFirstHop != 0}
 	for i := range p.Options {
 		switch o := &p.Options[i]; o.Type {
 		case wire.OptSender:
@@ -151,6 +172,10 @@ func (w *worker) firstHop(p *wire.Packet, m *message) request {
 			w.ctr.inc(cNATRewrites)
 		}
 	}
+	rq.origin = rq.src
+	if peer && rq.sender {
+		rq.origin = rq.replyTo // the host another server sent this for
+	}
 	return rq
 }
 
@@ -163,16 +188,33 @@ func (w *worker) forward(p *wire.Packet, buf *packetBuf, m *message, rq *request
 		flags:  p.Flags&keepFlags | wire.FlagData,
 		budget: w.maxFanout,
 	}
+	if rq.sender && p.Flags&wire.FlagShortcut != 0 {
+		w.fw.sender = rq.replyTo
+	}
 	if w.route(p.Stack.IDs[:p.Stack.N], 0, rq) {
 		w.ctr.inc(cForwarded)
 	}
-	w.fw.buf, w.fw.inplace = nil, nil
+	if w.deferCache {
+		// A cache request on a data packet that may take a shortcut: the
+		// receiver answers it when the packet took one (§5.2).
+		if !w.fw.shortcut {
+			w.cacheReply(p.Stack.IDs[0], rq)
+		}
+		w.deferCache = false
+	}
+	w.fw = forwarding{}
 }
 
 // route matches ids[0] and acts on the matching triggers; depth counts the
-// stack expansions so far. It reports whether a copy was delivered.
+// stack expansions so far. It reports whether a copy was delivered or sent
+// on to another server.
 func (w *worker) route(ids []id.ID, depth int, rq *request) bool {
-	for len(ids) > 0 {
+	for moved := depth > 0; len(ids) > 0; moved = true {
+		if moved {
+			if o, ok := w.ownerElsewhere(ids[0], rq); ok {
+				return w.hopStack(ids, o.Data, rq)
+			}
+		}
 		win, tg, excess, ok := w.s.table.lookup(ids[0], w.now, w.targets[depth][:0], w.fw.budget)
 		w.targets[depth] = tg
 		if !ok {
@@ -191,7 +233,7 @@ func (w *worker) route(ids []id.ID, depth int, rq *request) bool {
 		for i := range tg {
 			t := &tg[i]
 			if t.ip.IsValid() {
-				sent = w.deliver(win, ids[1:], t.ip) || sent
+				sent = w.deliver(win, ids[1:], t.ip, t.flags&wire.TriggerShortcut != 0) || sent
 				continue
 			}
 			sent = w.expand(t.stack, ids[1:], depth, rq) || sent
@@ -223,8 +265,9 @@ func (w *worker) expand(stack, rest []id.ID, depth int, rq *request) bool {
 // deliver sends the payload to an IP target with the stack [win, rest...]. The
 // first copy's header is written in place in front of the payload; a later
 // copy with the same header shares it, one with another header gets a pooled
-// buffer.
-func (w *worker) deliver(win id.ID, rest []id.ID, to netip.AddrPort) bool {
+// buffer. With shortcut (the trigger allows one) and a packet that allows
+// one too and names its SENDER, the copy carries that SENDER (§5.2).
+func (w *worker) deliver(win id.ID, rest []id.ID, to netip.AddrPort, shortcut bool) bool {
 	fw := &w.fw
 	switch {
 	case fw.budget <= 0:
@@ -236,21 +279,26 @@ func (w *worker) deliver(win id.ID, rest []id.ID, to netip.AddrPort) bool {
 	}
 	fw.budget--
 	w.room(0)
+	sender := shortcut && fw.sender.IsValid()
+	if sender {
+		fw.shortcut = true
+		w.ctr.inc(cShortcuts)
+	}
 	var b []byte
 	switch {
 	case fw.inplace == nil:
 		var off int
-		if len(rest) == 0 {
+		if len(rest) == 0 && !sender {
 			off = wire.PutDataHeader(fw.buf[:fw.pay], fw.flags, win)
 		} else {
-			h := w.header(win, rest)
+			h := w.header(win, rest, sender)
 			off = fw.pay - len(h)
 			copy(fw.buf[off:], h)
 		}
 		fw.inplace, fw.hdrLen = fw.buf[off:fw.end], fw.pay-off
 		b = fw.inplace
 	default:
-		h := w.header(win, rest)
+		h := w.header(win, rest, sender)
 		if bytes.Equal(fw.inplace[:fw.hdrLen], h) {
 			b = fw.inplace
 			break
@@ -266,12 +314,23 @@ func (w *worker) deliver(win id.ID, rest []id.ID, to netip.AddrPort) bool {
 	return true
 }
 
-// header builds the data header [win, rest...] in w.hdr.
-func (w *worker) header(win id.ID, rest []id.ID) []byte {
-	h := append(w.hdr[:0], wire.Version, w.fw.flags, byte(1+len(rest)))
+// header builds the data header [win, rest...] in w.hdr, with an option list
+// holding the packet's SENDER when sender is set.
+func (w *worker) header(win id.ID, rest []id.ID, sender bool) []byte {
+	flags := w.fw.flags
+	if sender {
+		flags |= wire.FlagOptions
+	}
+	h := append(w.hdr[:0], wire.Version, flags, byte(1+len(rest)))
 	h = append(h, win[:]...)
 	for i := range rest {
 		h = append(h, rest[i][:]...)
+	}
+	if sender {
+		a := wire.IPAddr(w.fw.sender)
+		h = binary.BigEndian.AppendUint16(h, uint16(2+1+a.EncodedLen()))
+		h = append(h, byte(wire.OptSender))
+		h = a.AppendTo(h)
 	}
 	return h
 }

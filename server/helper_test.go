@@ -342,6 +342,11 @@ type fakeConn struct {
 	n      int
 }
 
+func (c *fakeConn) WriteTo(b []byte, to netip.AddrPort) error {
+	_, err := c.WriteBatch([]message{{buf: b, addr: to}})
+	return err
+}
+
 func (c *fakeConn) ReadBatch([]message) (int, error) { return 0, net.ErrClosed }
 func (c *fakeConn) WriteBatch(ms []message) (int, error) {
 	c.n += len(ms)

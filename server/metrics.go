@@ -39,6 +39,17 @@ var metrics = []metric{
 	{"expired_total", "Triggers removed for want of a refresh.", false, func(s *Stats) uint64 { return s.Expired }},
 	{"errors_sent_total", "EXT_ERROR replies sent.", false, func(s *Stats) uint64 { return s.ErrorsSent }},
 	{"triggers", "Triggers in the table (expired ones count until swept).", true, func(s *Stats) uint64 { return s.Triggers }},
+	{"shortcuts_total", "Copies delivered with SENDER because trigger and packet allow a shortcut.", false, func(s *Stats) uint64 { return s.Shortcuts }},
+	{"server_lists_total", "EXT_SERVER_LIST answers.", false, func(s *Stats) uint64 { return s.ServerLists }},
+	{"ring_hops_total", "Packets sent on, in one hop, to the server responsible for their id.", false, func(s *Stats) uint64 { return s.Hops }},
+	{"ring_hops_received_total", "Packets received from another server of the ring.", false, func(s *Stats) uint64 { return s.HopsIn }},
+	{"ring_misrouted_total", "Packets from another server for ids this one does not own in its view, handled here.", false, func(s *Stats) uint64 { return s.Misrouted }},
+	{"ring_hints_total", "CACHE_ADDR hints naming another server.", false, func(s *Stats) uint64 { return s.Hints }},
+	{"replicas_sent_total", "Triggers sent to other servers (replication and handover).", false, func(s *Stats) uint64 { return s.ReplicasSent }},
+	{"replicas_received_total", "Triggers received from other servers and applied.", false, func(s *Stats) uint64 { return s.ReplicasReceived }},
+	{"replicas_refused_total", "Triggers received from other servers that the table refused.", false, func(s *Stats) uint64 { return s.ReplicasRefused }},
+	{"replica_takeovers_total", "Triggers this server began to serve because their ids moved to it.", false, func(s *Stats) uint64 { return s.ReplicaTakeovers }},
+	{"ring_members", "Servers in the ring, this one included (0 without a ring).", true, func(s *Stats) uint64 { return s.RingMembers }},
 }
 
 // collector exports a server's Stats.

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/i3net/i3net/internal/clock"
+	"github.com/i3net/i3net/ring"
 )
 
 // Server is one overlay server. Create it with New, serve with Run, stop it with
@@ -26,6 +28,14 @@ type Server struct {
 	master [32]byte // challenge secrets derive from it; random per server
 	ctr    sharedCounters
 	worker *worker
+
+	// The ring (Config.Ring); all nil for a server alone.
+	ring      *ring.Ring
+	view      atomic.Pointer[ring.Snapshot] // who owns what; the data path reads it per batch
+	handover  *handover                     // moves triggers when the membership changes
+	ringWatch atomic.Pointer[func(int)]     // WatchRing
+	stopBg    chan struct{}                 // closed by Close: stops the join loop
+	bg        sync.WaitGroup                // the join loop and the handover
 
 	mu      sync.Mutex
 	running bool
@@ -47,20 +57,28 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newServer(cfg, c, c.localAddr()), nil
+	s := newServer(cfg, c, c.localAddr())
+	if cfg.ringEnabled() {
+		if err := s.startRing(); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // newServer builds a server over conn, bound at local; tests and benchmarks
 // pass an in-memory conn.
 func newServer(cfg Config, conn batchConn, local netip.AddrPort) *Server {
 	s := &Server{
-		cfg:   cfg,
-		clock: clock.OrReal(cfg.Clock),
-		conn:  conn,
-		local: local,
-		is6:   local.Addr().Is6(),
-		table: newTable(cfg.MaxTriggers, cfg.MaxTriggersPerSource),
-		done:  make(chan struct{}),
+		cfg:    cfg,
+		clock:  clock.OrReal(cfg.Clock),
+		conn:   conn,
+		local:  local,
+		is6:    local.Addr().Is6(),
+		table:  newTable(cfg.MaxTriggers, cfg.MaxTriggersPerSource),
+		done:   make(chan struct{}),
+		stopBg: make(chan struct{}),
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -77,6 +95,7 @@ func newServer(cfg Config, conn batchConn, local netip.AddrPort) *Server {
 		panic("server: crypto/rand failed: " + err.Error())
 	}
 	s.worker = newWorker(s)
+	s.handover = newHandover(s)
 	return s
 }
 
@@ -111,14 +130,28 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	}
 	s.sweep = s.clock.AfterFunc(s.cfg.SweepInterval, s.sweepExpired)
+	if s.ring != nil {
+		s.bg.Add(1)
+		go s.handover.run()
+		if len(s.cfg.Join) > 0 {
+			s.bg.Add(1)
+			go s.joinLoop()
+		}
+	}
 	s.mu.Unlock()
 
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	defer stop()
 	defer close(s.done)
 
-	s.log.Info("serving", "advertise", s.advertisedString(), "trigger_ttl", s.cfg.TriggerTTL,
-		"require_signed_public", s.cfg.RequireSignedPublic)
+	if s.ring != nil {
+		s.log.Info("serving", "advertise", s.advertisedString(), "trigger_ttl", s.cfg.TriggerTTL,
+			"require_signed_public", s.cfg.RequireSignedPublic, "gossip", s.ring.GossipAddr(),
+			"ring_position", ring.FormatPosition(s.ring.Local().Position), "replicas", s.cfg.Replicas)
+	} else {
+		s.log.Info("serving", "advertise", s.advertisedString(), "trigger_ttl", s.cfg.TriggerTTL,
+			"require_signed_public", s.cfg.RequireSignedPublic)
+	}
 	err := s.worker.run()
 	if s.isClosed() {
 		s.log.Info("stopped")
@@ -136,9 +169,16 @@ func (s *Server) advertisedString() string {
 	return "each request's destination address"
 }
 
-// Close stops the server: it closes the socket, stops the sweeper and waits for
-// Run to return. It may be called more than once, and before Run.
+// Close stops the server: in a ring it first tells the other servers that it
+// leaves (so that its successor serves its ids at once), then it closes the
+// socket, stops the sweeper and the ring, and waits for Run to return. It may
+// be called more than once, and before Run.
 func (s *Server) Close() error {
+	if s.ring != nil && !s.isClosed() {
+		if err := s.ring.Leave(0); err != nil {
+			s.log.Warn("leaving the ring", "err", err)
+		}
+	}
 	running, err := s.shutdown()
 	if running {
 		<-s.done
@@ -146,19 +186,31 @@ func (s *Server) Close() error {
 	return err
 }
 
-// shutdown marks the server closed, stops the sweeper and closes the socket
-// (once); it reports whether Run was called.
+// shutdown marks the server closed, stops the sweeper, the background
+// goroutines, the ring and the socket (once); it reports whether Run was
+// called.
 func (s *Server) shutdown() (running bool, err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.closed {
+	first := !s.closed
+	if first {
 		s.closed = true
 		if s.sweep != nil {
 			s.sweep.Stop()
 		}
-		err = s.conn.Close()
+		close(s.stopBg)
 	}
-	return s.running, err
+	running = s.running
+	s.mu.Unlock()
+	if !first {
+		return running, nil
+	}
+	s.bg.Wait()
+	if s.ring != nil {
+		if rerr := s.ring.Shutdown(); rerr != nil {
+			s.log.Warn("stopping the ring", "err", rerr)
+		}
+	}
+	return running, s.conn.Close()
 }
 
 func (s *Server) isClosed() bool {
@@ -185,5 +237,8 @@ func (s *Server) Stats() Stats {
 	c := s.ctr.snapshot()
 	st := c.stats()
 	st.Triggers = uint64(s.table.len())
+	if v := s.view.Load(); v != nil {
+		st.RingMembers = uint64(v.Len())
+	}
 	return st
 }

@@ -40,6 +40,20 @@ type Stats struct {
 	Triggers        uint64 // triggers in the table now (expired ones count until swept)
 	ErrorsSent      uint64 // EXT_ERROR replies sent
 
+	Shortcuts   uint64 // copies delivered with the sender's SENDER: trigger and packet allow a shortcut (§5.2)
+	ServerLists uint64 // EXT_SERVER_LIST answers
+
+	// The ring of servers (all zero for a server alone).
+	Hops             uint64 // packets sent on, in one hop, to the server responsible for their id
+	HopsIn           uint64 // packets (data or requests) received from another server
+	Misrouted        uint64 // of those, ones for ids this server does not own in its view (views differ): handled here
+	Hints            uint64 // CACHE_ADDR hints naming another server: to senders of packets sent on, answers to cache requests
+	ReplicasSent     uint64 // triggers sent to other servers in EXT_REPLICATE (replication and handover)
+	ReplicasReceived uint64 // EXT_REPLICATE triggers applied here
+	ReplicasRefused  uint64 // EXT_REPLICATE triggers refused by the table (MaxTriggers, MaxTriggersPerSource)
+	ReplicaTakeovers uint64 // triggers this server began to serve because ownership of their ids moved to it
+	RingMembers      uint64 // servers in the ring now, this one included
+
 	// Refused counts refused insertions and removals by reason (index with a
 	// Refusal). Hosts that sent EXT_HELLO are told why.
 	Refused [NumRefusals]uint64
@@ -69,13 +83,15 @@ const (
 	DropFamily                          // destination of an address family this socket does not serve
 	DropReplyLimited                    // control reply withheld: destination over ReplyRate
 	DropSendFailed                      // the socket refused the datagram
+	DropNotMember                       // EXT_REPLICATE from an address that is no ring member's
+	DropBadReplica                      // malformed or invalid EXT_REPLICATE
 	NumDropReasons
 )
 
 var dropNames = [NumDropReasons]string{
 	"truncated", "version", "option_list", "unknown_option", "addr_kind", "trailing", "no_ids",
 	"too_big", "rate_limited", "empty", "hop_limit", "stack_overflow", "fanout", "family",
-	"reply_limited", "send_failed",
+	"reply_limited", "send_failed", "not_member", "bad_replica",
 }
 
 // String returns the reason as a metric label value ("truncated", "hop_limit", …).
@@ -173,6 +189,16 @@ const (
 	cRemovalsRefused
 	cExpired
 	cErrorsSent
+	cShortcuts
+	cServerLists
+	cHops
+	cHopsIn
+	cMisrouted
+	cHints
+	cReplicasOut
+	cReplicasIn
+	cReplicasRefused
+	cTakeovers
 	cDrops
 	cRefused    = cDrops + int(NumDropReasons)
 	numCounters = cRefused + int(NumRefusals)
@@ -217,6 +243,10 @@ func (c *counters) stats() Stats {
 		Inserts: c[cInserts], Challenges: c[cChallenges], StaleNonces: c[cStaleNonces], Acks: c[cAcks],
 		Installed: c[cInstalled], Refreshed: c[cRefreshed], Removals: c[cRemovals],
 		RemovalsRefused: c[cRemovalsRefused], Expired: c[cExpired], ErrorsSent: c[cErrorsSent],
+		Shortcuts: c[cShortcuts], ServerLists: c[cServerLists],
+		Hops: c[cHops], HopsIn: c[cHopsIn], Misrouted: c[cMisrouted], Hints: c[cHints],
+		ReplicasSent: c[cReplicasOut], ReplicasReceived: c[cReplicasIn], ReplicasRefused: c[cReplicasRefused],
+		ReplicaTakeovers: c[cTakeovers],
 	}
 	copy(st.Drops[:], c[cDrops:cDrops+int(NumDropReasons)])
 	copy(st.Refused[:], c[cRefused:cRefused+int(NumRefusals)])

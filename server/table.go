@@ -35,6 +35,7 @@ type entry struct {
 type target struct {
 	ip    netip.AddrPort
 	stack []id.ID
+	flags uint8 // the trigger's flags (TriggerShortcut)
 }
 
 func (e *entry) sameTarget(t target) bool {
@@ -106,7 +107,7 @@ func (t *table) lookup(x id.ID, now int64, dst []target, limit int) (win id.ID, 
 					excess++
 					continue
 				}
-				dst = append(dst, target{ip: e.ip, stack: e.stack})
+				dst = append(dst, target{ip: e.ip, stack: e.stack, flags: e.flags})
 				limit--
 			}
 		}
@@ -216,6 +217,19 @@ func (t *table) expire(now int64) int {
 	}
 	t.count.Add(int64(-n))
 	return n
+}
+
+// scan calls fn with every trigger of shard i (0..numShards-1), expired ones
+// included, under the shard's read lock: fn must not use the table.
+func (t *table) scan(i int, fn func(k id.Key128, e *entry)) {
+	sh := &t.shards[i]
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	for k, b := range sh.m {
+		for j := range b {
+			fn(k, &b[j])
+		}
+	}
 }
 
 // charge counts one more trigger against source a; it reports false, changing

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"hash/maphash"
 	"net/netip"
 	"strconv"
 	"sync"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/ring"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -31,9 +33,11 @@ type worker struct {
 	maxFanout    int
 	maxHops      int
 	requireSig   bool
+	replicas     int    // Config.Replicas
 	rateLimitMsg string // EXT_ERROR message for RefusedRateLimited
 
-	now int64 // Unix nanoseconds, read once per batch
+	now  int64          // Unix nanoseconds, read once per batch
+	view *ring.Snapshot // the ring, read once per batch; nil for a server alone
 
 	pkt   wire.Packet
 	in    []message    // receive slots, one buffer each
@@ -55,31 +59,46 @@ type worker struct {
 	fw      forwarding
 
 	// Scratch of the control path.
-	reply   wire.Packet
-	sigTrig wire.Trigger
-	errBody [2 + id.Len + errorMsgMax]byte
+	reply      wire.Packet
+	sigTrig    wire.Trigger
+	errBody    [2 + id.Len + errorMsgMax]byte
+	listBody   []byte      // EXT_SERVER_LIST answer
+	listAddrs  []wire.Addr // its addresses
+	deferCache bool        // REQUEST_FOR_CACHE on a shortcut data packet: answered after forwarding
+
+	// The ring: recent hints (hop.go), replication datagrams being filled
+	// for this batch (replicate.go).
+	hintSeed maphash.Seed
+	hints    *[hintSlots]hintSlot
+	repl     []replicaOut
+	replica  wire.Replica
 }
 
 // forwarding is the state of the data packet being forwarded.
 type forwarding struct {
-	buf     *packetBuf
-	pay     int    // offset of the payload in buf
-	end     int    // offset of the end of the datagram in buf
-	flags   uint8  // flags of delivered copies: FlagData and the low nibble
-	inplace []byte // the copy written in place in buf, once there is one
-	hdrLen  int    // length of its header
-	budget  int    // copies and expansions left (MaxFanout)
+	buf      *packetBuf
+	pay      int            // offset of the payload in buf
+	end      int            // offset of the end of the datagram in buf
+	flags    uint8          // flags of delivered copies: FlagData and the low nibble
+	inplace  []byte         // the copy written in place in buf, once there is one
+	hdrLen   int            // length of its header
+	budget   int            // copies and expansions left (MaxFanout)
+	sender   netip.AddrPort // SENDER of a packet that allows a shortcut, else invalid
+	shortcut bool           // a copy was delivered with SENDER (a shortcut)
 }
 
 // request is what the server knows of a datagram's sender.
 type request struct {
-	src     netip.AddrPort // observed UDP source
-	dst     netip.Addr     // local address it arrived at, when known
-	replyTo netip.AddrPort // where control replies go: SENDER (after NAT handling) or src
-	sender  bool           // the packet carried an IP SENDER
-	stated  netip.AddrPort // SENDER as the host stated it
-	nat     bool           // SENDER differed from src on a first-hop packet (§5.1)
-	hello   bool           // the packet announced EXT_HELLO: errors may be sent
+	src      netip.AddrPort // observed UDP source
+	dst      netip.Addr     // local address it arrived at, when known
+	replyTo  netip.AddrPort // where control replies go: SENDER (after NAT handling) or src
+	origin   netip.AddrPort // the host it comes from: src, or SENDER when a peer sent it on
+	sender   bool           // the packet carried an IP SENDER
+	stated   netip.AddrPort // SENDER as the host stated it
+	nat      bool           // SENDER differed from src on a first-hop packet (§5.1)
+	hello    bool           // the packet announced EXT_HELLO: errors may be sent
+	firstHop bool           // the packet arrived with FIRST_HOP set
+	peer     bool           // it comes from another server of the ring
 }
 
 func newWorker(s *Server) *worker {
@@ -92,6 +111,9 @@ func newWorker(s *Server) *worker {
 		maxFanout:  cfg.MaxFanout,
 		maxHops:    cfg.MaxHops,
 		requireSig: cfg.RequireSignedPublic,
+		replicas:   cfg.Replicas,
+		hintSeed:   maphash.MakeSeed(),
+		hints:      new([hintSlots]hintSlot),
 		in:         make([]message, cfg.BatchSize),
 		bufs:       make([]*packetBuf, cfg.BatchSize),
 		out:        make([]message, 0, cfg.BatchSize*outPerIn),
