@@ -41,7 +41,9 @@ func (k *cache) init(c *Client, ttl time.Duration) {
 	k.retry = c.cfg.RetryInterval
 	k.m = make(map[id.Key128]cacheEntry)
 	k.targets = make(map[netip.AddrPort]time.Time)
+	k.mu.Lock() // the timer may fire (a short ttl) before the assignment below is done
 	k.sweep = c.clock.AfterFunc(ttl, k.sweepExpired)
+	k.mu.Unlock()
 }
 
 // route returns the server a packet for x goes to and whether the caller should
