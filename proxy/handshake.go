@@ -134,7 +134,7 @@ func (px *Proxy) initiate(p *peer) {
 		return
 	}
 	p.mu.Lock()
-	p.init = init
+	p.init, p.badAnswer = init, 0
 	p.mu.Unlock()
 	msg1 := init.Message1()
 	backoff := 200 * time.Millisecond
@@ -151,10 +151,16 @@ func (px *Proxy) initiate(p *peer) {
 			if mine {
 				p.init = nil
 			}
+			bad := p.badAnswer
 			p.mu.Unlock()
 			init.Abandon()
 			if mine && px.ctx.Err() == nil {
-				px.fail(p, fmt.Errorf("no answer from %s within %v", p.describe(), px.cfg.HandshakeTimeout))
+				err := fmt.Errorf("no answer from %s within %v", p.describe(), px.cfg.HandshakeTimeout)
+				if bad > 0 {
+					err = fmt.Errorf("no valid answer from %s within %v: %d answer(s) did not authenticate with its key %s "+
+						"(another host answers for its public id)", p.describe(), px.cfg.HandshakeTimeout, bad, p.key)
+				}
+				px.fail(p, err)
 			}
 			return
 		case <-p.kick:
@@ -334,13 +340,26 @@ func (px *Proxy) finish(d client.Delivery) {
 	init := p.init
 	if init == nil {
 		p.mu.Unlock()
-		return // a duplicate message 2
+		px.stats.dropReplay.Add(1) // a duplicate message 2
+		return
 	}
 	s, err := init.Finish(d.Payload)
 	if err != nil {
+		first := false
+		if errors.Is(err, session.ErrAuth) {
+			p.badAnswer++
+			first = p.badAnswer == 1
+		}
 		p.mu.Unlock()
 		if !errors.Is(err, session.ErrFinished) {
 			px.stats.dropAuth.Add(1)
+		}
+		if first {
+			// Once per handshake: whoever knows our private id can send
+			// these, so the rest are only counted.
+			px.log.Warn("handshake answer refused: not from the key the address book pins for this peer "+
+				"(another host answers for its public id, or the answer was altered)",
+				"peer", p.describe(), "want_key", p.key.String())
 		}
 		return
 	}
@@ -382,6 +401,7 @@ func (px *Proxy) reset(d client.Delivery) {
 	p := px.byLocalPriv[d.ID]
 	px.mu.RUnlock()
 	if p == nil {
+		px.stats.dropUnknownID.Add(1)
 		return
 	}
 	s := p.sess.Load()

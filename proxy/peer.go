@@ -49,6 +49,7 @@ type peer struct {
 	trig      *client.Handle     // the private trigger, once inserted
 	init      *session.Initiator // pending handshake this side started
 	initStart time.Time          // when the pending handshake started
+	badAnswer int                // message 2s of the pending handshake not from the peer's key
 	queue     [][]byte           // packets waiting for the session (bounded)
 	state     peerState          // where the peer is in its life
 	lastErr   string             // why the last handshake failed, for status

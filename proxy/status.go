@@ -14,6 +14,8 @@ import (
 	"sort"
 	"sync/atomic"
 	"time"
+
+	"github.com/i3net/i3net/client"
 )
 
 // counters are the proxy's statistics; packets are counted, never logged.
@@ -115,7 +117,12 @@ func (px *Proxy) Status() Status {
 
 func (px *Proxy) counterMap() map[string]uint64 {
 	c := &px.stats
+	var cs client.Stats
+	if px.client != nil {
+		cs = px.client.Stats()
+	}
 	return map[string]uint64{
+		"client_received": cs.Received, "client_dropped": cs.Dropped,
 		"tun_in": c.tunIn.Load(), "tun_out": c.tunOut.Load(),
 		"overlay_in": c.overlayIn.Load(), "overlay_out": c.overlayOut.Load(),
 		"dns_queries": c.dnsQueries.Load(), "dns_forwarded": c.dnsForwarded.Load(), "dns_errors": c.dnsErrors.Load(),

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	mdns "github.com/miekg/dns"
@@ -63,6 +64,45 @@ func FuzzAnswer(f *testing.F) {
 		}
 		if len(q.Question) == 1 && (len(m.Question) != 1 || m.Question[0] != q.Question[0]) {
 			t.Fatalf("answer question %v, query %v", m.Question, q.Question)
+		}
+	})
+}
+
+// FuzzMatches feeds arbitrary (query, answer) pairs to matches, the check the
+// forwarder applies to every datagram an upstream socket receives (which an
+// off-path attacker can send, guessing the port): no panic; an answer it
+// accepts has the query's id and QR set and, when the query asks one
+// question, the same question (name without regard to case, type and class),
+// as miekg/dns reads them.
+func FuzzMatches(f *testing.F) {
+	for _, q := range [][]byte{query(f, "example.org.", mdns.TypeA, false), query(f, "Www.Example.ORG.", mdns.TypeAAAA, true)} {
+		var m mdns.Msg
+		m.Unpack(q)
+		r := new(mdns.Msg)
+		r.SetReply(&m)
+		rb, _ := r.Pack()
+		f.Add(q, rb)
+		f.Add(q, q)
+		f.Add(q, rb[:headerLen])
+	}
+	f.Add([]byte{0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, []byte{0, 1, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, q, resp []byte) {
+		if !matches(q, resp) {
+			return
+		}
+		if len(resp) < headerLen || resp[0] != q[0] || resp[1] != q[1] || resp[2]&0x80 == 0 {
+			t.Fatalf("accepted %x for %x: id or QR", resp, q)
+		}
+		var qm, rm mdns.Msg
+		if qm.Unpack(q) != nil || rm.Unpack(resp) != nil || len(qm.Question) != 1 {
+			return
+		}
+		if len(rm.Question) == 0 {
+			t.Fatalf("accepted an answer without a question for %v", qm.Question[0])
+		}
+		a, b := qm.Question[0], rm.Question[0]
+		if !strings.EqualFold(a.Name, b.Name) || a.Qtype != b.Qtype || a.Qclass != b.Qclass {
+			t.Fatalf("accepted answer to %v for query %v", b, a)
 		}
 	})
 }

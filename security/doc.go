@@ -1,0 +1,24 @@
+// Package security holds i3net's attack tests: each test mounts one attack on
+// servers, clients and proxies running in this process on loopback (real UDP
+// sockets, in-memory tun devices, no root) and shows that it fails, with the
+// counters that say so asserted. docs/security.md states the threat model and
+// names, for each claim, the test here that shows it.
+//
+//	trigger_test.go   a third party inserts a trigger on a host's public id
+//	                  (unsigned, signed with its own key, an old signature
+//	                  replayed), points a trigger at an address that never
+//	                  asked for it, or fans a packet out toward a victim
+//	impostor_test.go  another key answers for home.i3, on an i3net server and
+//	                  on an original-compatible one that takes unsigned
+//	                  public ids
+//	replay_test.go    an on-path relay replays and alters sealed frames
+//	block_test.go     a blocked peer is cut off by the overlay
+//	flood_test.go     insertion floods, reply sizes, amplification toward a
+//	                  third party
+//	garbage_test.go   random and mutated datagrams at a server and a proxy
+//
+// The package has no code of its own: it uses the public APIs of server,
+// client, proxy, wire and proxy/session, and knows nothing of their insides.
+// Attacks that take long (10^6 datagrams) run in full without -short; with
+// -short they run a tenth of it.
+package security

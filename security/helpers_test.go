@@ -1,0 +1,632 @@
+package security
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.zx2c4.com/wireguard/tun"
+
+	"github.com/i3net/i3net/client"
+	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/proxy"
+	"github.com/i3net/i3net/proxy/book"
+	"github.com/i3net/i3net/proxy/packet"
+	"github.com/i3net/i3net/server"
+	"github.com/i3net/i3net/wire"
+)
+
+// The actors of the attacks: servers, raw wire-format sockets (attackers,
+// victims), overlay clients (honest hosts), proxies over in-memory tun
+// devices, and a relay that plays the network path.
+
+// waitTimeout bounds every wait.
+const waitTimeout = 10 * time.Second
+
+// waitFor polls cond until it holds, failing the test after waitTimeout.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for delay := time.Millisecond; !cond(); delay = min(2*delay, 50*time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", waitTimeout, what)
+		}
+		time.Sleep(delay)
+	}
+}
+
+// quiet lets in-flight datagrams land: loopback delivers within microseconds,
+// but the receivers are goroutines on two shared cores.
+func quiet() { time.Sleep(300 * time.Millisecond) }
+
+// startServer runs a server on 127.0.0.1 (server.TestConfig, changed by edit)
+// until the end of the test.
+func startServer(t testing.TB, edit func(*server.Config)) *server.Server {
+	t.Helper()
+	cfg := server.TestConfig()
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(context.Background()) }()
+	t.Cleanup(func() {
+		s.Close()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("server Run: %v", err)
+			}
+		case <-time.After(waitTimeout):
+			t.Errorf("server Run did not return after Close")
+		}
+	})
+	return s
+}
+
+// raw is a UDP socket that speaks the wire format by hand, as an attacker or a
+// victim does; it counts what it sends and receives.
+type raw struct {
+	t    testing.TB
+	conn *net.UDPConn
+	addr netip.AddrPort
+
+	sentPkts, sentBytes atomic.Uint64
+	rcvdPkts, rcvdBytes atomic.Uint64
+}
+
+// newRaw opens a raw socket on loopback address ip (all of 127.0.0.0/8 reaches
+// lo, so attackers get source addresses of their own, as the servers' per
+// source limits see them).
+func newRaw(t testing.TB, ip string) *raw {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(ip), 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadBuffer(4 << 20)
+	t.Cleanup(func() { c.Close() })
+	return &raw{t: t, conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort()}
+}
+
+func (r *raw) sendRaw(to netip.AddrPort, b []byte) {
+	r.t.Helper()
+	if _, err := r.conn.WriteToUDPAddrPort(b, to); err != nil {
+		r.t.Fatalf("%v: send to %v: %v", r.addr, to, err)
+	}
+	r.sentPkts.Add(1)
+	r.sentBytes.Add(uint64(len(b)))
+}
+
+func (r *raw) send(to netip.AddrPort, p *wire.Packet) []byte {
+	r.t.Helper()
+	b := p.AppendTo(nil)
+	r.sendRaw(to, b)
+	return b
+}
+
+// read returns the next datagram and its source, or an error at deadline.
+func (r *raw) read(deadline time.Time) ([]byte, netip.AddrPort, error) {
+	r.conn.SetReadDeadline(deadline)
+	b := make([]byte, wire.MaxPacket)
+	n, from, err := r.conn.ReadFromUDPAddrPort(b)
+	if err == nil {
+		r.rcvdPkts.Add(1)
+		r.rcvdBytes.Add(uint64(n))
+	}
+	return b[:n], from, err
+}
+
+// recvOpt returns the next datagram carrying an option of type typ, skipping
+// others, and fails the test when none comes within waitTimeout.
+func (r *raw) recvOpt(typ wire.OptType) *wire.Packet {
+	r.t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		b, _, err := r.read(deadline)
+		if err != nil {
+			r.t.Fatalf("%v: no %v: %v", r.addr, typ, err)
+		}
+		var p wire.Packet
+		if p.Decode(b) == nil && p.Option(typ) != nil {
+			return &p
+		}
+	}
+}
+
+// drain returns every datagram that arrives until nothing has for idle.
+func (r *raw) drain(idle time.Duration) [][]byte {
+	var got [][]byte
+	for {
+		b, _, err := r.read(time.Now().Add(idle))
+		if err != nil {
+			return got
+		}
+		got = append(got, b)
+	}
+}
+
+// insertPacket is an insertion of t as a client sends it: FIRST_HOP, SENDER,
+// the trigger, EXT_HELLO (so refusals are explained), and extra options.
+func insertPacket(t wire.Trigger, sender netip.AddrPort, extra ...wire.Option) *wire.Packet {
+	p := &wire.Packet{Flags: wire.FlagFirstHop, Stack: wire.StackOf(t.ID)}
+	p.AddOption(wire.Option{Type: wire.OptSender, Addr: wire.IPAddr(sender)})
+	p.AddOption(wire.Option{Type: wire.OptTriggerInsert, Trigger: t})
+	p.AddOption(wire.HelloOption())
+	for _, o := range extra {
+		p.AddOption(o)
+	}
+	return p
+}
+
+// dataPacket is a data packet to x with SENDER, as a client sends it.
+func dataPacket(x id.ID, sender netip.AddrPort, payload []byte) *wire.Packet {
+	p := &wire.Packet{Flags: wire.FlagData | wire.FlagFirstHop, Stack: wire.StackOf(x), Payload: payload}
+	p.AddOption(wire.Option{Type: wire.OptSender, Addr: wire.IPAddr(sender)})
+	return p
+}
+
+// refusal returns the EXT_ERROR p carries, failing without one.
+func refusal(t testing.TB, p *wire.Packet) wire.ErrorBody {
+	t.Helper()
+	o := p.Option(wire.ExtError)
+	if o == nil {
+		t.Fatalf("no EXT_ERROR in the reply (options %v)", optionTypes(p))
+	}
+	e, err := wire.ParseError(o.Body)
+	if err != nil {
+		t.Fatalf("EXT_ERROR %x: %v", o.Body, err)
+	}
+	return e
+}
+
+func optionTypes(p *wire.Packet) []wire.OptType {
+	var ts []wire.OptType
+	for _, o := range p.Options {
+		ts = append(ts, o.Type)
+	}
+	return ts
+}
+
+// honest is an overlay client whose handler keeps the payloads it receives.
+type honest struct {
+	c     *client.Client
+	mu    sync.Mutex
+	got   [][]byte
+	count atomic.Uint64
+}
+
+// newHonest starts a client of server on 127.0.0.1 (client.TestConfig), with
+// key as its identity (may be nil).
+func newHonest(t testing.TB, servers []netip.AddrPort, key *identity.Identity) *honest {
+	t.Helper()
+	h := &honest{}
+	cfg := client.TestConfig()
+	cfg.Servers = servers
+	cfg.LocalAddr = netip.MustParseAddrPort("127.0.0.1:0")
+	if key != nil {
+		cfg.Identity = key.PrivateKey()
+	}
+	cfg.Handler = func(d client.Delivery) {
+		h.count.Add(1)
+		h.mu.Lock()
+		if len(h.got) < 100000 {
+			h.got = append(h.got, bytes.Clone(d.Payload))
+		}
+		h.mu.Unlock()
+	}
+	c, err := client.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	h.c = c
+	return h
+}
+
+func (h *honest) insert(t testing.TB, x id.ID) *client.Handle {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	hd, err := h.c.Insert(ctx, client.Trigger{ID: x})
+	if err != nil {
+		t.Fatalf("honest insert %v: %v", x.Short(), err)
+	}
+	return hd
+}
+
+// received reports whether payload arrived.
+func (h *honest) received(payload []byte) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, g := range h.got {
+		if bytes.Equal(g, payload) {
+			return true
+		}
+	}
+	return false
+}
+
+// memTun is an in-memory tun device: what a test puts on in the proxy reads
+// as packets from programs; what the proxy writes is kept (copied) in out.
+type memTun struct {
+	in      chan []byte
+	closed  chan struct{}
+	once    sync.Once
+	events  chan tun.Event
+	mu      sync.Mutex
+	out     [][]byte
+	written atomic.Uint64
+}
+
+var _ tun.Device = (*memTun)(nil)
+
+func newMemTun() *memTun {
+	return &memTun{in: make(chan []byte, 256), closed: make(chan struct{}), events: make(chan tun.Event)}
+}
+
+func (m *memTun) File() *os.File { return nil }
+
+func (m *memTun) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	select {
+	case <-m.closed:
+		return 0, os.ErrClosed
+	case p := <-m.in:
+		sizes[0] = copy(bufs[0][offset:], p)
+		return 1, nil
+	}
+}
+
+func (m *memTun) Write(bufs [][]byte, offset int) (int, error) {
+	m.mu.Lock()
+	for _, b := range bufs {
+		m.written.Add(1)
+		if len(m.out) < 100000 {
+			m.out = append(m.out, bytes.Clone(b[offset:]))
+		}
+	}
+	m.mu.Unlock()
+	return len(bufs), nil
+}
+
+// packets returns a copy of what the proxy wrote so far.
+func (m *memTun) packets() [][]byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([][]byte(nil), m.out...)
+}
+
+func (m *memTun) MTU() (int, error)        { return 1360, nil }
+func (m *memTun) Name() (string, error)    { return "mem0", nil }
+func (m *memTun) Events() <-chan tun.Event { return m.events }
+func (m *memTun) BatchSize() int           { return 1 }
+func (m *memTun) Close() error             { m.once.Do(func() { close(m.closed) }); return nil }
+
+// logBuffer collects a component's log lines (slog text format).
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// lines returns the log lines containing every one of subs.
+func (l *logBuffer) lines(subs ...string) []string {
+	var out []string
+	for _, line := range strings.Split(l.String(), "\n") {
+		ok := line != ""
+		for _, s := range subs {
+			ok = ok && strings.Contains(line, s)
+		}
+		if ok {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// host is a proxy of a test: its identity, book, tun device and log.
+type host struct {
+	name  string
+	ident *identity.Identity
+	dir   string
+	tun   *memTun
+	log   *logBuffer
+	px    *proxy.Proxy
+	done  chan error
+}
+
+func newHost(t testing.TB, name string) *host {
+	t.Helper()
+	ident, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &host{name: name, ident: ident, dir: t.TempDir(), log: &logBuffer{}}
+}
+
+// writeBook writes h's address book: each peer under its name, the blocked
+// ones marked so. The proxy picks a change up within a few seconds.
+func (h *host) writeBook(t testing.TB, peers map[string]*identity.Identity, blocked ...string) {
+	t.Helper()
+	var es []book.Entry
+	for n, p := range peers {
+		e := book.NewEntry(n, p.Public())
+		for _, b := range blocked {
+			e.Blocked = e.Blocked || b == n
+		}
+		es = append(es, e)
+	}
+	b, err := book.New(es...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Save(filepath.Join(h.dir, "book.toml")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// start runs h's proxy against servers until the end of the test, and waits
+// for its public trigger.
+func (h *host) start(t testing.TB, servers []netip.AddrPort, mod func(*proxy.Config)) {
+	t.Helper()
+	cfg := proxy.DefaultConfig()
+	cfg.Identity = h.ident
+	cfg.BookPath = filepath.Join(h.dir, "book.toml")
+	cfg.StatePath = filepath.Join(h.dir, "state.json")
+	cfg.Servers = servers
+	cfg.ListenAddr = netip.MustParseAddrPort("127.0.0.1:0")
+	cfg.ResolvConf = ""
+	cfg.HandshakeTimeout = 3 * time.Second
+	cfg.Logger = slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.tun = newMemTun()
+	cfg.Tun = h.tun
+	if mod != nil {
+		mod(&cfg)
+	}
+	px, err := proxy.New(cfg)
+	if err != nil {
+		t.Fatalf("%s: %v", h.name, err)
+	}
+	h.px = px
+	h.done = make(chan error, 1)
+	go func() { h.done <- px.Run(context.Background()) }()
+	t.Cleanup(func() {
+		px.Close()
+		select {
+		case <-h.done:
+		case <-time.After(waitTimeout):
+			t.Errorf("%s: proxy Run did not return after Close", h.name)
+		}
+	})
+	waitFor(t, h.name+"'s public trigger", func() bool {
+		select {
+		case err := <-h.done:
+			t.Fatalf("%s: proxy stopped: %v\n%s", h.name, err, h.log)
+		default:
+		}
+		return len(h.log.lines("proxy up")) > 0
+	})
+}
+
+// counter returns one of h's proxy counters.
+func (h *host) counter(name string) uint64 {
+	c, ok := h.px.Status().Counters[name]
+	if !ok {
+		panic("no proxy counter " + name)
+	}
+	return c
+}
+
+// addr returns h's own IPv4 tun address.
+func (h *host) addr() netip.Addr { return h.px.Status().Self.Addr4 }
+
+// udp builds an IPv4 UDP packet from src to dst whose payload starts with the
+// 4-byte sequence number seq.
+func udp(t testing.TB, src, dst netip.Addr, seq uint32) []byte {
+	t.Helper()
+	payload := binary.BigEndian.AppendUint32(nil, seq)
+	payload = append(payload, "i3net security test packet"...)
+	b, err := packet.Build(packet.Header{Src: netip.AddrPortFrom(src, 4000), Dst: netip.AddrPortFrom(dst, 5000), Proto: packet.ProtoUDP}, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// seqOf returns the sequence number of a packet built by udp, checking that
+// it arrived intact (checksums and addresses).
+func seqOf(t testing.TB, b []byte, src, dst netip.Addr) uint32 {
+	t.Helper()
+	var pp packet.Parsed
+	if err := pp.Decode(b); err != nil {
+		t.Fatalf("tun got %x: %v", b, err)
+	}
+	if err := packet.VerifyChecksums(b); err != nil {
+		t.Fatalf("tun got a packet with bad checksums: %v", err)
+	}
+	if pp.Src.Addr() != src || pp.Dst.Addr() != dst {
+		t.Fatalf("tun got %v, want %v → %v", pp.String(), src, dst)
+	}
+	pl := pp.Payload(b)
+	if len(pl) < 4 || !bytes.HasSuffix(pl, []byte("i3net security test packet")) {
+		t.Fatalf("tun got an altered payload %q", pl)
+	}
+	return binary.BigEndian.Uint32(pl)
+}
+
+// relay is the network path in front of a server: every host sends to the
+// relay (the server advertises it, server.Config.PublicAddr), which forwards
+// each host's datagrams from a socket of its own, like a NAT, and the
+// server's answers back. It keeps a copy of everything, so a test can replay,
+// alter and inject what it saw.
+type relay struct {
+	t      testing.TB
+	ln     *net.UDPConn
+	addr   netip.AddrPort
+	server netip.AddrPort
+
+	mu   sync.Mutex
+	up   map[netip.AddrPort]*net.UDPConn // per host: its socket toward the server
+	seen []seen
+	wg   sync.WaitGroup
+}
+
+// seen is one datagram the relay forwarded.
+type seen struct {
+	host   netip.AddrPort // the host it came from or went to
+	toward bool           // host → server
+	b      []byte
+}
+
+// maxSeen bounds what a relay keeps.
+const maxSeen = 50000
+
+// newRelay opens the relay's listening socket; attach points it at a server.
+func newRelay(t testing.TB) *relay {
+	t.Helper()
+	ln, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relay{t: t, ln: ln, addr: ln.LocalAddr().(*net.UDPAddr).AddrPort(), up: map[netip.AddrPort]*net.UDPConn{}}
+	t.Cleanup(r.close)
+	return r
+}
+
+// attach starts forwarding to server.
+func (r *relay) attach(server netip.AddrPort) {
+	r.server = server
+	r.wg.Add(1)
+	go r.downLoop()
+}
+
+func (r *relay) close() {
+	r.ln.Close()
+	r.mu.Lock()
+	for _, c := range r.up {
+		c.Close()
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+func (r *relay) record(host netip.AddrPort, toward bool, b []byte) {
+	r.mu.Lock()
+	if len(r.seen) < maxSeen {
+		r.seen = append(r.seen, seen{host: host, toward: toward, b: bytes.Clone(b)})
+	}
+	r.mu.Unlock()
+}
+
+// downLoop reads what hosts send and forwards it to the server.
+func (r *relay) downLoop() {
+	defer r.wg.Done()
+	b := make([]byte, wire.MaxPacket)
+	for {
+		n, from, err := r.ln.ReadFromUDPAddrPort(b)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		r.record(from, true, b[:n])
+		if c := r.upFor(from); c != nil {
+			c.WriteToUDPAddrPort(b[:n], r.server)
+		}
+	}
+}
+
+// upFor returns host's socket toward the server, opening it (and its reader)
+// the first time.
+func (r *relay) upFor(host netip.AddrPort) *net.UDPConn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c := r.up[host]; c != nil {
+		return c
+	}
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		return nil
+	}
+	r.up[host] = c
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		b := make([]byte, wire.MaxPacket)
+		for {
+			n, _, err := c.ReadFromUDPAddrPort(b)
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				continue
+			}
+			r.record(host, false, b[:n])
+			r.ln.WriteToUDPAddrPort(b[:n], host)
+		}
+	}()
+	return c
+}
+
+// seenWhere returns copies of the datagrams the relay forwarded that keep
+// says to keep.
+func (r *relay) seenWhere(keep func(s seen, p *wire.Packet) bool) []seen {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []seen
+	var p wire.Packet
+	for _, s := range r.seen {
+		if p.Decode(s.b) == nil && keep(s, &p) {
+			out = append(out, seen{host: s.host, toward: s.toward, b: bytes.Clone(s.b)})
+		}
+	}
+	return out
+}
+
+// injectAs sends b to the server from host's socket, as if host sent it
+// again (the server sees the same source).
+func (r *relay) injectAs(host netip.AddrPort, b []byte) {
+	r.t.Helper()
+	c := r.upFor(host)
+	if c == nil {
+		r.t.Fatalf("relay: no socket for %v", host)
+	}
+	if _, err := c.WriteToUDPAddrPort(b, r.server); err != nil {
+		r.t.Fatalf("relay: inject: %v", err)
+	}
+}
+
+// deliver sends b to host from the relay's address, as if the server sent it.
+func (r *relay) deliver(host netip.AddrPort, b []byte) {
+	r.t.Helper()
+	if _, err := r.ln.WriteToUDPAddrPort(b, host); err != nil {
+		r.t.Fatalf("relay: deliver: %v", err)
+	}
+}
