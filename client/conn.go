@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/i3net/i3net/internal/udpgso"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 )
@@ -44,10 +45,12 @@ func listen(local, server netip.AddrPort) (*net.UDPConn, batchConn, error) {
 	// Best effort: the kernel caps both at its *mem_max settings.
 	_ = conn.SetReadBuffer(socketBuffer)
 	_ = conn.SetWriteBuffer(socketBuffer)
+	// Segmentation offloads: a run of equal datagrams to one server (a bulk
+	// transfer) is one trip through the kernel each way.
 	if v4 {
-		return conn, ipv4.NewPacketConn(conn), nil
+		return conn, udpgso.New(conn, ipv4.NewPacketConn(conn)), nil
 	}
-	return conn, ipv6.NewPacketConn(conn), nil
+	return conn, udpgso.New(conn, ipv6.NewPacketConn(conn)), nil
 }
 
 // statedAddr returns the address the client states as its own: the bound one,

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"syscall"
 
+	"github.com/i3net/i3net/internal/udpgso"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 )
@@ -81,14 +82,14 @@ func listenUDP(ap netip.AddrPort, batch, sockBuf int, pktinfo bool) (*udpConn, e
 	var oobLen int
 	if is6 {
 		p := ipv6.NewPacketConn(pc)
-		c.x = p
+		c.x = udpgso.New(pc, p)
 		if pktinfo {
 			err = p.SetControlMessage(ipv6.FlagDst, true)
 			oobLen = len(ipv6.NewControlMessage(ipv6.FlagDst))
 		}
 	} else {
 		p := ipv4.NewPacketConn(pc)
-		c.x = p
+		c.x = udpgso.New(pc, p)
 		if pktinfo {
 			err = p.SetControlMessage(ipv4.FlagDst, true)
 			oobLen = len(ipv4.NewControlMessage(ipv4.FlagDst))
