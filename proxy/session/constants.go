@@ -33,6 +33,11 @@ const (
 	// FlagPreserveHeaders: the sender keeps IP headers unchanged (both ends
 	// derive the same virtual addresses, §3.3); informational.
 	FlagPreserveHeaders Flags = 1 << 2
+	// FlagAESGCM: the sender's CPU has AES-GCM instructions and prefers
+	// AES-256-GCM for data; a session uses it if both sides set it (about
+	// 1.7× as fast as ChaCha20-Poly1305 there), else ChaCha20-Poly1305. The
+	// session package sets it itself (hardwareFlags).
+	FlagAESGCM Flags = 1 << 3
 )
 
 // Sizes in bytes.

@@ -67,7 +67,9 @@
 //	payload1: version(1)=1 ed25519 key(32) private id(32) flags(1) timestamp(12)
 //	payload2: private id(32) flags(1) timestamp(12)
 //	flags:    0x01 shortcut allowed, 0x02 plaintext requested,
-//	          0x04 headers preserved; other bits carried, ignored
+//	          0x04 headers preserved, 0x08 AES-GCM in hardware (data
+//	          under AES-256-GCM when both set it, else ChaCha20-Poly1305);
+//	          other bits carried, ignored
 //	timestamp: TAI64N, 8 bytes 2^62+10+Unix seconds, 4 bytes nanoseconds
 //
 // A private id is never zero and has its public bit clear (ErrPayload).

@@ -113,7 +113,7 @@ func NewInitiator(local *identity.Identity, remote identity.PublicKey, localPriv
 		remote:  remote,
 		remoteX: remoteX,
 		privID:  localPrivID,
-		flags:   opts.Flags,
+		flags:   opts.Flags | hardwareFlags(),
 		ts:      stamp(now),
 	}
 	if _, err := io.ReadFull(opts.rand(), i.eph[:]); err != nil {

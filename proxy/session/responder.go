@@ -209,6 +209,7 @@ func (r *Responder) Handle(msg1 []byte, accept AcceptFunc, now time.Time) (Accep
 	if !validPrivateID(localPriv) {
 		return Accepted{}, fmt.Errorf("session: handshake 1 from %v: local private id %s: %w", p.key, localPriv.Short(), ErrKey)
 	}
+	localFlags |= hardwareFlags()
 	p2 := payload2{privID: localPriv, flags: localFlags, ts: stamp(now)}
 	var pb2 [Payload2Len]byte
 	msg2, cs1, cs2, err := hs.WriteMessage(make([]byte, 1, Handshake2Len), p2.appendTo(pb2[:0]))

@@ -46,14 +46,11 @@ type sessionParams struct {
 }
 
 func newSession(p sessionParams) *Session {
-	send, err := chacha20poly1305.New(p.send[:])
-	if err != nil {
-		panic("session: " + err.Error()) // only a wrong key size fails
+	aead := newChaCha
+	if p.localFlags&p.peerFlags&FlagAESGCM != 0 {
+		aead = newAESGCM
 	}
-	recv, err := chacha20poly1305.New(p.recv[:])
-	if err != nil {
-		panic("session: " + err.Error())
-	}
+	send, recv := aead(p.send[:]), aead(p.recv[:])
 	clear(p.send[:])
 	clear(p.recv[:])
 	s := &Session{
@@ -218,6 +215,14 @@ func (s *Session) Shortcut() bool { return s.localFlags&s.peerFlags&FlagShortcut
 
 // LocalFlags returns the flags this side announced.
 func (s *Session) LocalFlags() Flags { return s.localFlags }
+
+// Cipher names the AEAD that protects the session's data.
+func (s *Session) Cipher() string {
+	if s.localFlags&s.peerFlags&FlagAESGCM != 0 {
+		return "aes-256-gcm"
+	}
+	return "chacha20-poly1305"
+}
 
 // PeerFlags returns the flags the peer announced.
 func (s *Session) PeerFlags() Flags { return s.peerFlags }
