@@ -7,10 +7,9 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
-)
 
-// cmsgSegmentSpace is the control space of a UDP_SEGMENT message (a uint16).
-const cmsgSegmentSpace = (unix.SizeofCmsghdr + 2 + 7) &^ 7
+	"github.com/i3net/i3net/internal/cmsg"
+)
 
 // DisableEnv, set to a non-empty value, turns the offloads off (to measure
 // what they are worth, or to work around a kernel that mishandles them).
@@ -35,60 +34,25 @@ func enable(conn *net.UDPConn) (gso, gro bool) {
 	return gso, gro
 }
 
-// putSegmentSize writes a UDP_SEGMENT control message of size into b (of
-// cmsgSegmentSpace bytes) and returns it.
+// putSegmentSize writes a UDP_SEGMENT control message of size at the start of
+// b (of cmsgSegmentSpace bytes) and returns it.
 func putSegmentSize(b []byte, size uint16) []byte {
-	b = b[:cmsgSegmentSpace]
-	clear(b)
-	h := unix.Cmsghdr{Level: unix.IPPROTO_UDP, Type: unix.UDP_SEGMENT}
-	h.SetLen(unix.CmsgLen(2))
-	putHeader(b, &h)
-	binary.NativeEndian.PutUint16(b[unix.CmsgLen(0):], size)
-	return b
-}
-
-// putHeader writes h at the start of b in the kernel's layout.
-func putHeader(b []byte, h *unix.Cmsghdr) {
-	if unix.SizeofCmsghdr == 16 {
-		binary.NativeEndian.PutUint64(b, uint64(h.Len))
-		binary.NativeEndian.PutUint32(b[8:], uint32(h.Level))
-		binary.NativeEndian.PutUint32(b[12:], uint32(h.Type))
-		return
-	}
-	binary.NativeEndian.PutUint32(b, uint32(h.Len))
-	binary.NativeEndian.PutUint32(b[4:], uint32(h.Level))
-	binary.NativeEndian.PutUint32(b[8:], uint32(h.Type))
+	var d [2]byte
+	binary.NativeEndian.PutUint16(d[:], size)
+	return cmsg.Put(b, unix.IPPROTO_UDP, unix.UDP_SEGMENT, d[:])
 }
 
 // groSize returns the segment size of a UDP_GRO control message in oob, or 0
 // when there is none (the datagram is one datagram).
 func groSize(oob []byte) int {
-	const hdr = unix.SizeofCmsghdr
-	for len(oob) >= hdr {
-		var l, level, typ int
-		if hdr == 16 {
-			l = int(binary.NativeEndian.Uint64(oob))
-			level = int(int32(binary.NativeEndian.Uint32(oob[8:])))
-			typ = int(int32(binary.NativeEndian.Uint32(oob[12:])))
-		} else {
-			l = int(binary.NativeEndian.Uint32(oob))
-			level = int(int32(binary.NativeEndian.Uint32(oob[4:])))
-			typ = int(int32(binary.NativeEndian.Uint32(oob[8:])))
-		}
-		if l < hdr || l > len(oob) {
-			return 0
-		}
-		data := oob[unix.CmsgLen(0):l]
-		if level == unix.IPPROTO_UDP && typ == unix.UDP_GRO {
-			switch {
-			case len(data) >= 4: // the kernel writes an int
-				return int(int32(binary.NativeEndian.Uint32(data)))
-			case len(data) >= 2:
-				return int(binary.NativeEndian.Uint16(data))
-			}
-			return 0
-		}
-		oob = oob[min(len(oob), unix.CmsgSpace(l-unix.CmsgLen(0))):]
+	data, ok := cmsg.Find(oob, unix.IPPROTO_UDP, unix.UDP_GRO)
+	switch {
+	case !ok:
+		return 0
+	case len(data) >= 4: // the kernel writes an int
+		return int(int32(binary.NativeEndian.Uint32(data)))
+	case len(data) >= 2:
+		return int(binary.NativeEndian.Uint16(data))
 	}
 	return 0
 }

@@ -4,8 +4,6 @@ package udpgso
 
 import "net"
 
-const cmsgSegmentSpace = 24
-
 // DisableEnv, set to a non-empty value, turns the offloads off; elsewhere
 // than Linux there are none.
 const DisableEnv = "I3NET_NO_UDP_OFFLOAD"

@@ -6,6 +6,10 @@ import (
 	"golang.org/x/net/ipv4"
 )
 
+// cmsgSegmentSpace holds a UDP_SEGMENT control message (CMSG_SPACE of a
+// uint16: 16 bytes on 32-bit systems, 24 on 64-bit ones).
+const cmsgSegmentSpace = 24
+
 // writeScratch is one WriteBatch call's coalesced messages, pooled.
 type writeScratch struct {
 	ms    []ipv4.Message // the messages handed to the kernel
