@@ -262,23 +262,33 @@ func (w *worker) expand(stack, rest []id.ID, depth int, rq *request) bool {
 	return w.route(next, depth+1, rq)
 }
 
-// deliver sends the payload to an IP target with the stack [win, rest...]. The
-// first copy's header is written in place in front of the payload; a later
-// copy with the same header shares it, one with another header gets a pooled
-// buffer. With shortcut (the trigger allows one) and a packet that allows
-// one too and names its SENDER, the copy carries that SENDER (§5.2).
-func (w *worker) deliver(win id.ID, rest []id.ID, to netip.AddrPort, shortcut bool) bool {
-	fw := &w.fw
+// admitCopy spends one copy of the fan-out budget on a datagram to to, with
+// room for it in the send queue, unless the budget is spent or to is of the
+// other address family than the socket's (counted drops).
+func (w *worker) admitCopy(to netip.AddrPort) bool {
 	switch {
-	case fw.budget <= 0:
+	case w.fw.budget <= 0:
 		w.ctr.drop(DropFanout)
 		return false
 	case !w.sameFamily(to.Addr()):
 		w.ctr.drop(DropFamily)
 		return false
 	}
-	fw.budget--
+	w.fw.budget--
 	w.room(0)
+	return true
+}
+
+// deliver sends the payload to an IP target with the stack [win, rest...]. The
+// first copy's header is written in place in front of the payload; a later
+// copy with the same header shares it, one with another header gets a pooled
+// buffer. With shortcut (the trigger allows one) and a packet that allows
+// one too and names its SENDER, the copy carries that SENDER (§5.2).
+func (w *worker) deliver(win id.ID, rest []id.ID, to netip.AddrPort, shortcut bool) bool {
+	if !w.admitCopy(to) {
+		return false
+	}
+	fw := &w.fw
 	sender := shortcut && fw.sender.IsValid()
 	if sender {
 		fw.shortcut = true

@@ -178,17 +178,10 @@ func (w *worker) rewriteForHop(p *wire.Packet, rq *request) bool {
 // server owns (forward.go). The packet keeps its SENDER, if it had one, so
 // the owner can say TRIGGER_NOT_PRESENT.
 func (w *worker) hopStack(ids []id.ID, to netip.AddrPort, rq *request) bool {
-	fw := &w.fw
-	switch {
-	case fw.budget <= 0:
-		w.ctr.drop(DropFanout)
-		return false
-	case !w.sameFamily(to.Addr()):
-		w.ctr.drop(DropFamily)
+	if !w.admitCopy(to) {
 		return false
 	}
-	fw.budget--
-	w.room(0)
+	fw := &w.fw
 	nb := bufPool.Get().(*packetBuf)
 	w.extra = append(w.extra, nb)
 	flags := fw.flags
