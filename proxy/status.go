@@ -63,7 +63,8 @@ type PeerStatus struct {
 	Addr6     netip.Addr `json:"addr6,omitzero"`
 	Preserved bool       `json:"headers_preserved"`
 	State     string     `json:"state"`
-	Mode      string     `json:"mode,omitempty"` // "encrypted" or "plaintext"
+	Mode      string     `json:"mode,omitempty"`   // "encrypted" or "plaintext"
+	Cipher    string     `json:"cipher,omitempty"` // the data AEAD: "aes-256-gcm" or "chacha20-poly1305"
 	LastUse   time.Time  `json:"last_use"`
 	TxPackets uint64     `json:"tx_packets"`
 	TxBytes   uint64     `json:"tx_bytes"`
@@ -98,7 +99,7 @@ func (px *Proxy) Status() Status {
 		}
 		p.mu.Unlock()
 		if s := p.sess.Load(); s != nil {
-			ps.Mode = "encrypted"
+			ps.Mode, ps.Cipher = "encrypted", s.Cipher()
 			if s.Plaintext() {
 				ps.Mode = "plaintext"
 			}

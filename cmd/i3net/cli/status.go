@@ -66,6 +66,9 @@ func printStatus(st proxy.Status) {
 		state := p.State
 		if p.Mode != "" {
 			state += "; " + p.Mode
+			if p.Mode == "encrypted" && p.Cipher != "" {
+				state += " (" + p.Cipher + ")"
+			}
 		}
 		if !p.Preserved {
 			state += "; rewritten"
