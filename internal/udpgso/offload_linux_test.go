@@ -86,4 +86,3 @@ func TestGROSize(t *testing.T) {
 		}
 	}
 }
-

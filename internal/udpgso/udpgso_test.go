@@ -10,7 +10,6 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
-
 )
 
 // pair binds two loopback sockets and wraps both.
