@@ -91,4 +91,8 @@ const (
 	// ExtReplicate carries one trigger from a server to another: replication
 	// to the next servers of the ring, handover to a joining server.
 	ExtReplicate OptType = 0x44
+	// ExtPadding is ignored: it makes a request as large as the answer it
+	// asks for, since a server's replies to a datagram never total more
+	// bytes than the datagram had (no amplification).
+	ExtPadding OptType = 0x45
 )

@@ -24,6 +24,14 @@ const (
 	SigRemove = 2
 )
 
+// PaddingOption returns an ExtPadding option that makes a packet n bytes
+// longer (an ExtPadding option is at least 3 bytes: n below 3 gives 3). A
+// host pads a request whose answer is longer than it, because servers do not
+// answer a datagram with more bytes than it had.
+func PaddingOption(n int) Option {
+	return Option{Type: ExtPadding, Body: make([]byte, max(n-3, 0))}
+}
+
 // SignatureLen is the size of an ExtSignature body: public key, time, signature.
 const SignatureLen = ed25519.PublicKeySize + 8 + ed25519.SignatureSize
 

@@ -151,7 +151,7 @@ var optNames = map[OptType]string{
 	OptCacheShortcutAddr: "CACHE_SHORTCUT_ADDR", OptCacheDestAddr: "CACHE_DEST_ADDR",
 	OptRequestForCacheShortcutInd: "REQUEST_FOR_CACHE_SHORTCUT_INDIR", OptTriggerRateLimit: "TRIGGER_RATELIMIT",
 	ExtHello: "EXT_HELLO", ExtSignature: "EXT_SIGNATURE", ExtError: "EXT_ERROR",
-	ExtServerList: "EXT_SERVER_LIST", ExtReplicate: "EXT_REPLICATE",
+	ExtServerList: "EXT_SERVER_LIST", ExtReplicate: "EXT_REPLICATE", ExtPadding: "EXT_PADDING",
 }
 
 func (t OptType) String() string {
