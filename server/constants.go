@@ -68,6 +68,11 @@ const (
 	pushBurst = 32
 	pushPause = time.Millisecond
 
+	// handoverHintsMax bounds the CACHE_ADDR hints a handover sends to the
+	// hosts of the triggers it moves, per membership change (handover.go);
+	// the hosts beyond it learn of the move at their next refresh.
+	handoverHintsMax = 1 << 14
+
 	// joinRetry is how long Run waits before trying Config.Join again when
 	// no server answered.
 	joinRetry = 2 * time.Second
@@ -78,8 +83,7 @@ const (
 	hintSlots  = 1 << 10
 	hintRepeat = 500 * time.Millisecond
 
-	// serverListFactor bounds an EXT_SERVER_LIST answer to this many times
-	// the request's size (anti-amplification, as QUIC does): a host that
-	// wants a long list pads its request.
-	serverListFactor = 3
+	// errorReplyLen is the size of an EXT_ERROR reply with an empty message:
+	// header and option list length (5), type and length (3), code and id.
+	errorReplyLen = 3 + 2 + 3 + 2 + 32
 )

@@ -17,34 +17,38 @@ import (
 //
 // Replies, and where they go:
 //
-//	insertion, wrong nonce   TRIGGER_CHALLENGE + CACHE_ADDR → the trigger's target
-//	                         (an IP address), or the inserter for a stack target
-//	insertion, right nonce   TRIGGER_ACK + CACHE_ADDR       → the inserter
-//	REQUEST_FOR_CACHE        CACHE_ADDR                     → the inserter (none when
+//	insertion, wrong nonce   TRIGGER_CHALLENGE               → the trigger's target (an
+//	                                                           IP address), or the
+//	                                                           inserter for a stack target
+//	insertion, right nonce   TRIGGER_ACK + CACHE_ADDR        → the inserter
+//	REQUEST_FOR_CACHE        CACHE_ADDR                      → the inserter (none when
 //	                         the same data packet takes a shortcut: its receiver answers)
-//	nothing matched          TRIGGER_NOT_PRESENT            → SENDER, if given
-//	refusal                  EXT_ERROR                      → the inserter, only if
-//	                                                          it sent EXT_HELLO
-//	EXT_SERVER_LIST request  EXT_SERVER_LIST                → the observed source, only
-//	                                                          if it sent EXT_HELLO
-//	packet sent on (ring)    CACHE_ADDR naming the owner    → SENDER, if given (hop.go)
+//	nothing matched          TRIGGER_NOT_PRESENT             → SENDER, if given
+//	refusal                  EXT_ERROR                       → the inserter, only if
+//	                                                           it sent EXT_HELLO
+//	EXT_SERVER_LIST request  EXT_SERVER_LIST                 → the observed source, only
+//	                                                           if it sent EXT_HELLO
+//	packet sent on (ring)    CACHE_ADDR naming the owner     → SENDER, if given (hop.go)
 //
 // "The inserter" is SENDER, or the observed source when SENDER is missing or a
 // NAT rewrote it. Every reply passes the destination's reply limit (ReplyRate).
 //
-// Amplification (for the security review): a reply is never larger than the
-// request that caused it except CHALLENGE + CACHE_ADDR (about 155 bytes for an
-// IPv4 trigger) answering an INSERT (about 100 bytes), as in the original
-// protocol, which cannot be changed without breaking original clients; it goes
-// to the trigger's target, so a spoofed INSERT can aim about 1.5× its size at a
-// third party, at most ReplyRate times a second per destination. EXT_ERROR
-// (≤ 239 bytes) goes only to hosts that announced EXT_HELLO and answers at most
-// one per request datagram. Pings are echoed at their size, within DataRate.
-// An EXT_SERVER_LIST answer is at most three times the size of its request
-// (a host that wants a long list pads its request) and goes to the observed
-// source only. A cache hint for a packet sent on to another server (≈ 80
-// bytes) answers a data packet of at least 35 + 9 bytes with SENDER, at most
-// one per sender and prefix every 500 ms.
+// No amplification: the replies to one datagram never total more bytes than
+// the datagram had (w.budget; a reply that does not fit is withheld and
+// counted, DropReplyTooBig), so a spoofed or SENDER-aimed request cannot
+// make a server send a third party more than the attacker sent. What does
+// not fit is left out rather than the whole reply: CACHE_ADDR in an ACK, the
+// end of an EXT_ERROR message, addresses of a server list. A CHALLENGE never
+// carries CACHE_ADDR (the original server's did: 155 bytes answering an
+// INSERT of 80 to 120, aimed at the trigger's target; the ACK has it). A
+// host that wants a longer answer pads its request (EXT_PADDING, or zeros in
+// an EXT_SERVER_LIST request body), as QUIC clients pad their first packet.
+// One exception: an ACK whose nonce the server had sent to the ACK's own
+// destination (the trigger's target is the inserter, or a stack) goes with its
+// CACHE_ADDR whatever its size, as the original server sent it: the nonce
+// proves that the destination asked. A ping is echoed as it came. In a ring,
+// a datagram the first server sends on may be answered by both servers
+// (that one's hint, the owner's reply), each within the datagram's size.
 
 // hasRequest reports whether p carries an insertion or a removal, which count
 // against InsertRate instead of DataRate.
@@ -83,7 +87,7 @@ func (w *worker) control(p *wire.Packet, rq *request) bool {
 			acted = true
 		case wire.ExtServerList:
 			if isListRequest(o.Body) {
-				w.serverList(p, rq)
+				w.serverList(rq)
 				acted = true
 			}
 		case wire.ExtReplicate:
@@ -161,16 +165,20 @@ func (w *worker) insert(p *wire.Packet, t *wire.Trigger, rq *request) {
 		w.refuse(RefusedSourceLimit, t.ID, "too many triggers from this source address", rq)
 		return
 	}
+	// The nonce went to the target, or to the inserter for a stack target:
+	// when that is where the ACK goes, its destination asked for it.
+	asked := !t.Target.IsIP() || t.Target.IP == rq.replyTo
 	rp := w.startReply()
 	rp.Options = append(rp.Options, wire.Option{Type: wire.OptTriggerAck, Trigger: *t})
-	w.appendCacheAddr(rp, t.ID, t.Key, rq)
-	if w.sendReply(rq.replyTo) {
+	w.appendCacheAddr(rp, t.ID, t.Key, rq, asked)
+	if w.sendReplyAsked(rq.replyTo, asked) {
 		w.ctr.inc(cAcks)
 	}
 }
 
 // challenge sends t back with the nonce it must carry, to its target when that
-// is an IP address (only the target can answer), else to the inserter.
+// is an IP address (only the target can answer), else to the inserter; no
+// CACHE_ADDR (see above: it would make the reply larger than the request).
 func (w *worker) challenge(t *wire.Trigger, rq *request) {
 	to := rq.replyTo
 	if t.Target.IsIP() {
@@ -179,7 +187,6 @@ func (w *worker) challenge(t *wire.Trigger, rq *request) {
 	rp := w.startReply()
 	rp.Options = append(rp.Options, wire.Option{Type: wire.OptTriggerChallenge, Trigger: *t})
 	rp.Options[0].Trigger.Nonce = w.ch.nonce(t, rq.replyTo, w.now)
-	w.appendCacheAddr(rp, t.ID, t.Key, rq)
 	if w.sendReply(to) {
 		w.ctr.inc(cChallenges)
 	}
@@ -215,7 +222,7 @@ func (w *worker) remove(p *wire.Packet, t *wire.Trigger, rq *request) {
 // cacheReply answers REQUEST_FOR_CACHE for x: this server is responsible.
 func (w *worker) cacheReply(x id.ID, rq *request) {
 	rp := w.startReply()
-	w.appendCacheAddr(rp, x, [wire.KeyLen]byte{}, rq)
+	w.appendCacheAddr(rp, x, [wire.KeyLen]byte{}, rq, true)
 	if w.sendReply(rq.replyTo) {
 		w.ctr.inc(cCacheReplies)
 	}
@@ -305,14 +312,20 @@ func (w *worker) refuse(r Refusal, x id.ID, msg string, rq *request) {
 	w.tell(r, x, msg, rq)
 }
 
-// tell sends EXT_ERROR to a host that announced EXT_HELLO.
+// tell sends EXT_ERROR to a host that announced EXT_HELLO, its message cut
+// to what the reply budget leaves room for.
 func (w *worker) tell(r Refusal, x id.ID, msg string, rq *request) {
 	if !rq.hello {
 		return
 	}
+	room := w.budget - errorReplyLen
+	if room < 0 {
+		w.ctr.drop(DropReplyTooBig)
+		return
+	}
 	b := binary.BigEndian.AppendUint16(w.errBody[:0], uint16(r.Code()))
 	b = append(b, x[:]...)
-	b = append(b, msg[:min(len(msg), errorMsgMax)]...)
+	b = append(b, msg[:min(len(msg), errorMsgMax, room)]...)
 	rp := w.startReply()
 	rp.Options = append(rp.Options, wire.Option{Type: wire.ExtError, Body: b})
 	if w.sendReply(rq.replyTo) {
@@ -333,17 +346,18 @@ func isListRequest(body []byte) bool {
 
 // serverList answers an EXT_SERVER_LIST request with the data addresses of
 // the ring's servers in ring order (this server's own address when it runs
-// alone), as many as fit in serverListFactor times the request's size, to a
-// host that announced EXT_HELLO, at the address the request came from.
-func (w *worker) serverList(p *wire.Packet, rq *request) {
+// alone), as many as fit in the request's size (the host pads its request
+// for a longer list), to a host that announced EXT_HELLO, at the address the
+// request came from.
+func (w *worker) serverList(rq *request) {
 	if !rq.hello {
 		return
 	}
-	budget := serverListFactor*p.HeaderLen() - (3 + 2 + 3 + 1) // reply header, list length, option, count
+	budget := w.budget - (3 + 2 + 3 + 1) // reply header, list length, option, count
 	addrs := w.listAddrs[:0]
 	add := func(a netip.AddrPort) bool {
 		wa := wire.IPAddr(a)
-		if budget -= wa.EncodedLen(); budget < 0 && len(addrs) > 0 || len(addrs) == wire.MaxServerList {
+		if budget -= wa.EncodedLen(); budget < 0 || len(addrs) == wire.MaxServerList {
 			return false
 		}
 		addrs = append(addrs, wa)
@@ -359,6 +373,10 @@ func (w *worker) serverList(p *wire.Packet, rq *request) {
 		}
 	}
 	w.listAddrs = addrs
+	if len(addrs) == 0 {
+		w.ctr.drop(DropReplyTooBig) // not even one address fits
+		return
+	}
 	b := append(w.listBody[:0], byte(len(addrs)))
 	for i := range addrs {
 		b = addrs[i].AppendTo(b)
@@ -372,14 +390,18 @@ func (w *worker) serverList(p *wire.Packet, rq *request) {
 }
 
 // appendCacheAddr adds CACHE_ADDR for x: a trigger on x's 128-bit prefix whose
-// target is this server, as the host can reach it.
-func (w *worker) appendCacheAddr(rp *wire.Packet, x id.ID, key [wire.KeyLen]byte, rq *request) {
+// target is this server, as the host can reach it. Unless always, it is left
+// out when the reply would no longer fit in the reply budget.
+func (w *worker) appendCacheAddr(rp *wire.Packet, x id.ID, key [wire.KeyLen]byte, rq *request, always bool) {
 	rp.Options = append(rp.Options, wire.Option{Type: wire.OptCacheAddr, Trigger: wire.Trigger{
 		ID:        x,
 		PrefixLen: cachePrefixLen,
 		Target:    wire.IPAddr(w.s.advertised(rq.dst)),
 		Key:       key,
 	}})
+	if !always && rp.HeaderLen() > w.budget {
+		rp.Options = rp.Options[:len(rp.Options)-1]
+	}
 }
 
 // startReply returns the reply scratch packet, emptied: a control packet.
@@ -389,8 +411,19 @@ func (w *worker) startReply() *wire.Packet {
 	return &w.reply
 }
 
-// sendReply queues the reply scratch packet for to, within to's reply limit.
-func (w *worker) sendReply(to netip.AddrPort) bool {
+// sendReply queues the reply scratch packet for to, within to's reply limit
+// and what is left of the reply budget of the datagram being handled.
+func (w *worker) sendReply(to netip.AddrPort) bool { return w.sendReplyAsked(to, false) }
+
+// sendReplyAsked is sendReply; with asked (the destination proved that it
+// asked for this reply) a reply larger than the budget left is sent too.
+func (w *worker) sendReplyAsked(to netip.AddrPort, asked bool) bool {
+	n := w.reply.HeaderLen()
+	if n > w.budget && !asked {
+		w.ctr.drop(DropReplyTooBig)
+		return false
+	}
+	w.budget = max(w.budget-n, 0)
 	if !w.sameFamily(to.Addr()) {
 		w.ctr.drop(DropFamily)
 		return false

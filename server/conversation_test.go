@@ -62,8 +62,9 @@ func vector(t *testing.T, vs map[int][]byte, n int) *wire.Packet {
 // 20001) and another (sender, port 20000) exchanged with the original server,
 // with their addresses patched to the test's sockets, and checks that our server
 // answers byte for byte as the original did, except for what must differ: the
-// nonce (ours is a MAC, the original's was the address) and the junk the
-// original left in the nonce of CACHE_ADDR (we send zeros).
+// nonce (ours is a MAC, the original's was the address), the junk the
+// original left in the nonce of CACHE_ADDR (we send zeros), and the
+// challenge's CACHE_ADDR, which ours leaves out (no amplification).
 //
 // The original proxy's "private" id db7c02ce510846a3… has the public bit (byte
 // 7, bit 0) set: original hosts pick ids without regard to it, so about half of
@@ -85,25 +86,29 @@ func TestOriginalConversation(t *testing.T) {
 	trig.Target = wire.IPAddr(recv.addr)
 	recv.send(server, ins)
 
-	// Line 75: CHALLENGE + CACHE_ADDR, to the trigger's target.
+	// Line 75: CHALLENGE + CACHE_ADDR, to the trigger's target. Ours leaves
+	// CACHE_ADDR out: with it, the 155-byte answer to a 120-byte request
+	// would amplify a spoofed insertion toward its target (control.go).
 	got := recv.recvRaw()
 	var ch wire.Packet
 	if err := ch.Decode(got); err != nil {
 		t.Fatalf("challenge: %v", err)
 	}
-	if ch.Flags != wire.FlagOptions || ch.Stack.N != 0 || len(ch.Options) != 2 ||
-		ch.Options[0].Type != wire.OptTriggerChallenge || ch.Options[1].Type != wire.OptCacheAddr {
+	if ch.Flags != wire.FlagOptions || ch.Stack.N != 0 || len(ch.Options) != 1 ||
+		ch.Options[0].Type != wire.OptTriggerChallenge {
 		t.Fatalf("challenge: %s", describe(&ch))
+	}
+	if len(got) > len(vs[68]) {
+		t.Fatalf("challenge of %d bytes answers an insertion of %d", len(got), len(vs[68]))
 	}
 	nonce := ch.Options[0].Trigger.Nonce
 	if nonce == [wire.NonceLen]byte{} {
 		t.Fatal("challenge carries a zero nonce")
 	}
 	want := vector(t, vs, 75)
+	want.Options = want.Options[:1]
 	want.Options[0].Trigger.Target = wire.IPAddr(recv.addr)
 	want.Options[0].Trigger.Nonce = nonce
-	want.Options[1].Trigger.Target = wire.IPAddr(server)
-	want.Options[1].Trigger.Nonce = [wire.NonceLen]byte{}
 	if w := want.AppendTo(nil); !bytes.Equal(got, w) {
 		t.Fatalf("challenge differs from the original's (line 75)\n got %x\nwant %x", got, w)
 	}

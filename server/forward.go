@@ -116,6 +116,7 @@ func (w *worker) handle(buf *packetBuf, m *message) {
 		w.ctr.drop(dropFor(err))
 		return
 	}
+	w.budget = m.n // its replies total no more (control.go)
 	// Datagrams of the other servers of a ring are not limited: they carry
 	// many hosts' traffic, each limited by the server it reached first.
 	peer := w.view != nil && w.view.IsMember(m.addr)

@@ -26,7 +26,9 @@ var fuzzIDs = []string{
 // socket), from the address of the original proxies, twice: no panic, every
 // datagram is counted exactly once on arrival, everything sent is counted, and
 // everything sent other than a ping echo is a well-formed packet; data copies
-// carry no options and a control reply no data.
+// carry no options and a control reply no data. The control replies total
+// no more bytes than the datagrams that caused them (no amplification,
+// control.go), but for an ACK to the address its challenge went to.
 func FuzzHandle(f *testing.F) {
 	f.Add([]byte{0x11, 0x22})
 	x, y := id.MustParse(fuzzIDs[0]), id.MustParse(fuzzIDs[1])
@@ -67,6 +69,7 @@ func FuzzHandle(f *testing.F) {
 		if st.Triggers != uint64(s.table.len()) || st.Delivered > 3*uint64(s.cfg.MaxFanout) {
 			t.Fatalf("stats %+v", st)
 		}
+		replies := 0
 		for _, m := range conn.sent {
 			if wire.IsPing(m.buf) {
 				continue
@@ -75,12 +78,21 @@ func FuzzHandle(f *testing.F) {
 			if err := p.Decode(m.buf); err != nil {
 				t.Fatalf("sent a malformed datagram %x: %v", m.buf, err)
 			}
+			if p.Flags&wire.FlagData == 0 {
+				ack := p.Option(wire.OptTriggerAck)
+				if ack == nil || ack.Trigger.Target.IsIP() && ack.Trigger.Target.IP != m.addr {
+					replies += len(m.buf)
+				}
+			}
 			if p.Flags&wire.FlagData != 0 && (p.Flags&wire.FlagOptions != 0 || p.Stack.N == 0) {
 				t.Fatalf("data copy %s", describe(&p))
 			}
 			if p.Flags&wire.FlagData == 0 && p.Stack.N != 0 {
 				t.Fatalf("control reply %s", describe(&p))
 			}
+		}
+		if replies > 3*len(b) {
+			t.Fatalf("%d bytes of control replies to 3 datagrams of %d", replies, len(b))
 		}
 	})
 }

@@ -29,6 +29,23 @@ import (
 // The walk reads each shard under its read lock and sends after releasing
 // it. Hosts refreshing meanwhile are not disturbed: a refresh and a pushed
 // copy of the same trigger are the same upsert.
+//
+// The host a moved trigger points at is told too: a trigger pushed to a new
+// owner, or taken over, whose target is an address gets CACHE_ADDR (its id →
+// the server now responsible) sent to that address, from this server. A
+// host behind a NAT has a mapping open toward the server its refreshes go
+// to, not toward a server that just joined: the new owner's deliveries are
+// dropped by the NAT until the host sends it something. The old owner's hint
+// passes that NAT (the host's refreshes opened it), and the client inserts
+// the trigger again at the new owner at once (client/trigger.go, follow),
+// which opens the mapping, instead of at its next refresh, 10–15 s later. On
+// a takeover the old owner is dead, so the hint comes from the new owner
+// itself: it gets through only where the host already talks to it (its
+// round-trip pings), and otherwise the client's liveness check, noticing the
+// dead server at its next refresh, moves the trigger. At most
+// handoverHintsMax hints per change, several to one host in one datagram,
+// paced like the pushes; a host is only ever sent hints at the address its
+// trigger points to, which answered a challenge.
 
 // handover is the goroutine that moves triggers on membership changes.
 type handover struct {
@@ -37,20 +54,26 @@ type handover struct {
 	last *ring.Snapshot
 
 	// Scratch, reused from one change to the next.
-	moves []move
-	outs  map[netip.AddrPort][]byte
-	sent  int // datagrams sent in the current burst
+	moves  []move
+	outs   map[netip.AddrPort][]byte
+	sent   int                             // datagrams sent in the current burst
+	hints  map[netip.AddrPort]*wire.Packet // CACHE_ADDR for the hosts of moved triggers
+	nhints int                             // hints queued during the current change
 }
 
-// move is one trigger to send: to the successors in succ, or to one address.
+// move is one trigger to send: to the successors in succ, or to one address;
+// and, when owner is set, the CACHE_ADDR naming owner to send to the host the
+// trigger points to.
 type move struct {
-	e    entry
-	succ []ring.Member
-	to   netip.AddrPort
+	e     entry
+	succ  []ring.Member
+	to    netip.AddrPort
+	owner netip.AddrPort
 }
 
 func newHandover(s *Server) *handover {
-	return &handover{s: s, wake: make(chan struct{}, 1), outs: map[netip.AddrPort][]byte{}}
+	return &handover{s: s, wake: make(chan struct{}, 1), outs: map[netip.AddrPort][]byte{},
+		hints: map[netip.AddrPort]*wire.Packet{}}
 }
 
 // kick tells the handover a new snapshot is there; it never blocks.
@@ -78,7 +101,7 @@ func (h *handover) run() {
 		h.last = cur
 		if took+pushed+copied > 0 {
 			h.s.log.Info("ring changed: triggers moved", "servers", cur.Len(), "taken_over", took,
-				"pushed_to_new_owners", pushed, "copied_to_new_replicas", copied)
+				"pushed_to_new_owners", pushed, "copied_to_new_replicas", copied, "hosts_hinted", h.nhints)
 		}
 	}
 }
@@ -105,6 +128,8 @@ func (h *handover) rebalance(old, cur *ring.Snapshot) (took, pushed, copied int)
 		added = newSucc
 	}
 	now := s.clock.Now().UnixNano()
+	h.nhints = 0
+	clear(h.hints) // left by a walk that the server's closing cut short
 	for i := range s.table.shards {
 		h.moves = h.moves[:0]
 		s.table.scan(i, func(k id.Key128, e *entry) {
@@ -115,23 +140,27 @@ func (h *handover) rebalance(old, cur *ring.Snapshot) (took, pushed, copied int)
 			switch {
 			case owned && !was:
 				took++
-				h.moves = append(h.moves, move{e: *e, succ: newSucc})
+				h.moves = append(h.moves, move{e: *e, succ: newSucc, owner: local.Data})
 			case owned && len(added) > 0:
 				copied++
 				h.moves = append(h.moves, move{e: *e, succ: added})
 			case !owned && was:
 				pushed++
-				h.moves = append(h.moves, move{e: *e, to: cur.Responsible(k).Data})
+				to := cur.Responsible(k).Data
+				h.moves = append(h.moves, move{e: *e, to: to, owner: to})
 			}
 		})
 		for j := range h.moves {
 			mv := &h.moves[j]
 			if mv.to.IsValid() {
 				h.send(mv.to, &mv.e, now)
-				continue
+			} else {
+				for _, m := range mv.succ {
+					h.send(m.Data, &mv.e, now)
+				}
 			}
-			for _, m := range mv.succ {
-				h.send(m.Data, &mv.e, now)
+			if mv.owner.IsValid() && mv.e.ip.IsValid() {
+				h.hint(mv.e.ip, mv.e.id, mv.owner)
 			}
 		}
 		clear(h.moves)
@@ -143,6 +172,11 @@ func (h *handover) rebalance(old, cur *ring.Snapshot) (took, pushed, copied int)
 	}
 	for to := range h.outs {
 		h.flush(to)
+	}
+	// The new owners have the triggers (or will, a moment later): now tell
+	// their hosts.
+	for to := range h.hints {
+		h.flushHints(to)
 	}
 	s.ctr[cTakeovers].Add(uint64(took))
 	return took, pushed, copied
@@ -205,14 +239,62 @@ func (h *handover) flush(to netip.AddrPort) {
 		return
 	}
 	binary.BigEndian.PutUint16(b[3:], uint16(len(b)-3))
+	h.write(b, to)
+	h.outs[to] = b[:0]
+}
+
+// write sends datagram b to to, pausing after every pushBurst datagrams.
+func (h *handover) write(b []byte, to netip.AddrPort) {
 	if err := h.s.conn.WriteTo(b, to); err != nil {
 		h.s.ctr[cDrops+int(DropSendFailed)].Add(1)
 	} else {
 		h.s.ctr[cPacketsOut].Add(1)
 		h.s.ctr[cBytesOut].Add(uint64(len(b)))
 	}
-	h.outs[to] = b[:0]
 	if h.sent++; h.sent%pushBurst == 0 {
 		time.Sleep(pushPause)
 	}
+}
+
+// hint adds, for the host at to (a moved trigger's target), CACHE_ADDR: ids
+// sharing x's first 128 bits are served by owner. Beyond handoverHintsMax
+// hints in one change, the hosts learn it at their next refresh.
+func (h *handover) hint(to netip.AddrPort, x id.ID, owner netip.AddrPort) {
+	s := h.s
+	if to.Addr().Is4() == s.is6 || h.nhints >= handoverHintsMax {
+		return
+	}
+	h.nhints++
+	o := wire.Option{Type: wire.OptCacheAddr, Trigger: wire.Trigger{
+		ID:        x,
+		PrefixLen: cachePrefixLen,
+		Target:    wire.IPAddr(owner),
+	}}
+	p := h.hints[to]
+	if p == nil {
+		p = &wire.Packet{Flags: wire.FlagOptions}
+		h.hints[to] = p
+	}
+	for _, q := range p.Options {
+		if q.Trigger.ID == x && q.Trigger.Target == o.Trigger.Target {
+			return // several triggers on x point at to
+		}
+	}
+	p.AddOption(o)
+	if p.HeaderLen() > replicaMTU {
+		p.Options = p.Options[:len(p.Options)-1]
+		h.flushHints(to)
+		p.AddOption(o)
+	}
+}
+
+// flushHints sends the hints gathered for the host at to, and forgets to.
+func (h *handover) flushHints(to netip.AddrPort) {
+	p := h.hints[to]
+	delete(h.hints, to)
+	if p == nil || len(p.Options) == 0 {
+		return
+	}
+	h.write(p.AppendTo(make([]byte, 0, p.HeaderLen())), to)
+	p.Options = p.Options[:0]
 }

@@ -37,6 +37,7 @@ func TestZeroAllocs(t *testing.T) {
 	cache := &wire.Packet{Flags: wire.FlagFirstHop, Stack: wire.StackOf(uni)}
 	cache.AddOption(wire.Option{Type: wire.OptSender, Addr: wire.IPAddr(src)})
 	cache.AddOption(wire.Option{Type: wire.OptRequestForCache})
+	cache.AddOption(wire.PaddingOption(40)) // as large as the answer
 
 	payload := make([]byte, 100)
 	cases := []struct {

@@ -73,12 +73,13 @@ func (c *fakeConn) take(to netip.AddrPort) (got []*wire.Packet, raw [][]byte) {
 }
 
 // TestHopInProcess: a data packet for an id another server owns goes there
-// as it came, FIRST_HOP cleared; its sender gets one hint per prefix.
+// as it came, FIRST_HOP cleared; its sender gets one hint per prefix (the
+// packet is as large as the hint: no reply is larger than its request).
 func TestHopInProcess(t *testing.T) {
 	s, conn := newRingInProcess(t, nil)
 	host := netip.MustParseAddrPort("192.0.2.1:4000")
 	x := idAt(0x90) // C's
-	pkt := dataPacket([]byte("hop"), host, x).AppendTo(nil)
+	pkt := dataPacket([]byte("hop, as large as the hint it earns: ................"), host, x).AppendTo(nil)
 	s.feed(host, pkt, pkt)
 
 	got, raw := conn.take(peerC)
@@ -158,6 +159,7 @@ func TestCacheRequestAnswered(t *testing.T) {
 		p := &wire.Packet{Flags: wire.FlagFirstHop, Stack: wire.StackOf(tt.x)}
 		p.AddOption(wire.Option{Type: wire.OptSender, Addr: wire.IPAddr(host)})
 		p.AddOption(wire.Option{Type: wire.OptRequestForCache})
+		p.AddOption(wire.PaddingOption(40)) // as large as the answer
 		s.feed(host, p.AppendTo(nil))
 		got, _ := conn.take(host)
 		if len(got) != 1 || got[0].Option(wire.OptCacheAddr) == nil {
@@ -352,6 +354,7 @@ func TestShortcutDelivery(t *testing.T) {
 			s.install(tr, r.Addr())
 			p := dataPacket([]byte("sc"), host, x)
 			p.AddOption(wire.Option{Type: wire.OptRequestForCache})
+			p.AddOption(wire.PaddingOption(40)) // room for the answer
 			if tt.packet {
 				p.Flags |= wire.FlagShortcut
 			}
@@ -378,9 +381,10 @@ func TestShortcutDelivery(t *testing.T) {
 	}
 }
 
-// TestServerList: an empty EXT_SERVER_LIST asks for the servers' data
-// addresses; hosts that did not say hello get nothing; the answer is at most
-// three times the request (padding buys more).
+// TestServerList: an empty (all-zero) EXT_SERVER_LIST asks for the servers'
+// data addresses; hosts that did not say hello get nothing; the answer is no
+// larger than the request (zeros in the body buy room), and a request too
+// small for one address gets none (counted).
 func TestServerList(t *testing.T) {
 	host := netip.MustParseAddrPort("192.0.2.1:4000")
 	ask := func(s *Server, conn *fakeConn, hello bool, pad int) []wire.Addr {
@@ -395,7 +399,7 @@ func TestServerList(t *testing.T) {
 		if len(got) == 0 {
 			return nil
 		}
-		if len(raw[0]) > 3*p.HeaderLen() {
+		if len(raw[0]) > p.HeaderLen() {
 			t.Errorf("answer of %d bytes to a request of %d", len(raw[0]), p.HeaderLen())
 		}
 		addrs, err := wire.ParseServerList(nil, got[0].Option(wire.ExtServerList).Body)
@@ -404,16 +408,23 @@ func TestServerList(t *testing.T) {
 		}
 		return addrs
 	}
+	const addrLen = 7 // an IPv4 address
 	alone, conn := newInProcess(t, nil)
 	conn.record = true
-	if got := ask(alone, conn, true, 0); len(got) != 1 || got[0] != wire.IPAddr(inProcessAddr) {
+	if got := ask(alone, conn, true, 0); got != nil {
+		t.Errorf("alone, unpadded: %v", got)
+	}
+	if st := alone.Stats(); st.Drops[DropReplyTooBig] != 1 {
+		t.Errorf("reply_too_big drops %d, want 1", st.Drops[DropReplyTooBig])
+	}
+	if got := ask(alone, conn, true, addrLen-3); len(got) != 1 || got[0] != wire.IPAddr(inProcessAddr) {
 		t.Errorf("alone: %v", got)
 	}
 	s, conn := newRingInProcess(t, nil)
-	if got := ask(s, conn, false, 0); got != nil {
+	if got := ask(s, conn, false, 3*addrLen); got != nil {
 		t.Errorf("without hello: %v", got)
 	}
-	if got := ask(s, conn, true, 0); len(got) != 3 || got[0] != wire.IPAddr(peerA) || got[1] != wire.IPAddr(inProcessAddr) || got[2] != wire.IPAddr(peerC) {
+	if got := ask(s, conn, true, 3*addrLen-3); len(got) != 3 || got[0] != wire.IPAddr(peerA) || got[1] != wire.IPAddr(inProcessAddr) || got[2] != wire.IPAddr(peerC) {
 		t.Errorf("ring: %v", got)
 	}
 	var many []ring.Member
@@ -421,10 +432,10 @@ func TestServerList(t *testing.T) {
 		many = append(many, ringMember(netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 1, byte(i)}), 5610), byte(i)))
 	}
 	s.setView(ring.NewSnapshot(ringMember(inProcessAddr, 0x80), many, 3))
-	if got := ask(s, conn, true, 0); len(got) == 0 || len(got) >= 51 {
-		t.Errorf("unpadded request: %d addresses", len(got))
+	if got := ask(s, conn, true, 10*addrLen); len(got) < 10 || len(got) >= 51 {
+		t.Errorf("request padded for 10: %d addresses", len(got))
 	}
-	if got := ask(s, conn, true, 200); len(got) != 51 {
+	if got := ask(s, conn, true, 51*addrLen); len(got) != 51 {
 		t.Errorf("padded request: %d addresses, want 51", len(got))
 	}
 	if st := s.Stats(); st.ServerLists != 3 {
@@ -500,7 +511,8 @@ func TestRingZeroAllocs(t *testing.T) {
 // TestHandoverInProcess: membership changes move triggers: a joining server
 // gets its range (the copies stay here), the successor of a dead server
 // serves its copies at once and copies them on, and a new successor gets
-// what this server owns.
+// what this server owns. The host the triggers point at is hinted, in one
+// datagram, where each trigger handed over or taken over now lives.
 func TestHandoverInProcess(t *testing.T) {
 	fc := clock.NewFake()
 	s, conn := newRingInProcess(t, func(c *Config) { c.Clock = fc })
@@ -544,6 +556,24 @@ func TestHandoverInProcess(t *testing.T) {
 					t.Errorf("%s: %s not sent to %v", name, x.Short(), to)
 				}
 			}
+		}
+		// The host: one CACHE_ADDR per trigger that moved, naming its owner.
+		hints, _ := conn.take(r)
+		if took+pushed > 0 && len(hints) != 1 {
+			t.Errorf("%s: %d datagrams of hints to the host, want 1", name, len(hints))
+		}
+		n := 0
+		for _, p := range hints {
+			for _, o := range p.Options {
+				n++
+				if want := cur.Responsible(o.Trigger.ID.Key()).Data; o.Type != wire.OptCacheAddr ||
+					o.Trigger.PrefixLen != cachePrefixLen || o.Trigger.Target != wire.IPAddr(want) {
+					t.Errorf("%s: hint %v %+v, want CACHE_ADDR naming %v", name, o.Type, o.Trigger, want)
+				}
+			}
+		}
+		if n != took+pushed {
+			t.Errorf("%s: %d hints to the host, want %d", name, n, took+pushed)
 		}
 		if len(conn.sent) != 0 {
 			t.Errorf("%s: %d more datagrams", name, len(conn.sent))

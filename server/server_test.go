@@ -203,6 +203,7 @@ func TestRequestForCache(t *testing.T) {
 	p := &wire.Packet{Flags: wire.FlagFirstHop, Stack: wire.StackOf(x)}
 	p.AddOption(wire.Option{Type: wire.OptSender, Addr: wire.IPAddr(s.addr)})
 	p.AddOption(wire.Option{Type: wire.OptRequestForCache})
+	p.AddOption(wire.PaddingOption(40)) // as large as the answer
 	s.send(srv.Addr(), p)
 	c := s.recvOpt(wire.OptCacheAddr).Option(wire.OptCacheAddr).Trigger
 	if c.ID != x || c.PrefixLen != 128 || c.Target != wire.IPAddr(srv.Addr()) {
@@ -220,6 +221,7 @@ func TestAdvertiseDestination(t *testing.T) {
 		to := netip.AddrPortFrom(netip.MustParseAddr(ip), port)
 		p := &wire.Packet{Stack: wire.StackOf(privateID())}
 		p.AddOption(wire.Option{Type: wire.OptRequestForCache})
+		p.AddOption(wire.PaddingOption(50)) // as large as the answer
 		s.send(to, p)
 		c := s.recvOpt(wire.OptCacheAddr).Option(wire.OptCacheAddr).Trigger
 		if c.Target.IP != to {

@@ -85,13 +85,14 @@ const (
 	DropSendFailed                      // the socket refused the datagram
 	DropNotMember                       // EXT_REPLICATE from an address that is no ring member's
 	DropBadReplica                      // malformed or invalid EXT_REPLICATE
+	DropReplyTooBig                     // control reply withheld: larger than what is left of its request's size
 	NumDropReasons
 )
 
 var dropNames = [NumDropReasons]string{
 	"truncated", "version", "option_list", "unknown_option", "addr_kind", "trailing", "no_ids",
 	"too_big", "rate_limited", "empty", "hop_limit", "stack_overflow", "fanout", "family",
-	"reply_limited", "send_failed", "not_member", "bad_replica",
+	"reply_limited", "send_failed", "not_member", "bad_replica", "reply_too_big",
 }
 
 // String returns the reason as a metric label value ("truncated", "hop_limit", …).

@@ -36,8 +36,9 @@ type worker struct {
 	replicas     int    // Config.Replicas
 	rateLimitMsg string // EXT_ERROR message for RefusedRateLimited
 
-	now  int64          // Unix nanoseconds, read once per batch
-	view *ring.Snapshot // the ring, read once per batch; nil for a server alone
+	now    int64          // Unix nanoseconds, read once per batch
+	budget int            // reply bytes left for the datagram being handled (control.go)
+	view   *ring.Snapshot // the ring, read once per batch; nil for a server alone
 
 	pkt   wire.Packet
 	in    []message    // receive slots, one buffer each
