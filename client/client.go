@@ -27,19 +27,33 @@ type Client struct {
 
 	conn  *net.UDPConn
 	bconn batchConn
-	self  netip.AddrPort // the address stated in SENDER and trigger targets
-	// senderOpt is the encoded SENDER option naming self, written into every
-	// data header.
-	senderOpt []byte
+	// stated is the address stated in SENDER and trigger targets, with its
+	// encoded SENDER option: replaced whole when the local address changes
+	// (addrwatch.go), read without a lock on the per-packet paths.
+	stated atomic.Pointer[statedSelf]
+	// hintAnswerLen is the size of a CACHE_ADDR answer: a hint request is
+	// padded to it.
+	hintAnswerLen int
 
 	bufs    sync.Pool // *[maxDatagram]byte, for single sends and control packets
 	batches sync.Pool // *sendBatch
 
-	cache cache
-	pings pingTable
+	servers   serverSet // the known servers and the first hop
+	cache     cache
+	pings     pingTable
+	nat       natState
+	shortcuts shortcuts
 
 	mu      sync.Mutex
 	handles map[id.ID][]*Handle // by trigger id; guarded by mu
+
+	// The background timers: discovery (server lists, round trips) and
+	// liveness. Their functions run inside enterBg, so Close waits for them.
+	disc     discoveryState
+	live     livenessState
+	addr     addrWatch
+	bgMu     sync.Mutex
+	stopping bool // Close has begun: no background work starts
 
 	stats  counters
 	closed atomic.Bool
@@ -47,8 +61,10 @@ type Client struct {
 	wg     sync.WaitGroup
 }
 
-// New binds the client's socket and starts its receive loop. It inserts
-// nothing and sends nothing: see Insert, Send and Ping.
+// New binds the client's socket and starts its receive loop and its
+// background work: asking the servers for the server list, measuring round
+// trips, watching the servers in use (Config.ListInterval, ProbeInterval,
+// FailoverAfter). It inserts nothing: see Insert, Send and Ping.
 func New(cfg Config) (*Client, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -57,36 +73,53 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	self, err := statedAddr(conn, cfg.Servers[0])
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
 	c := &Client{
 		cfg:     cfg,
 		clock:   cfg.Clock,
 		conn:    conn,
 		bconn:   bconn,
-		self:    self,
 		handles: make(map[id.ID][]*Handle),
 		done:    make(chan struct{}),
 	}
+	self, err := c.deriveSelf()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	c.stated.Store(newStatedSelf(self))
 	c.log = cfg.Logger.With("role", "client", "addr", self)
-	sender := wire.Option{Type: wire.OptSender, Addr: wire.IPAddr(self)}
-	c.senderOpt = append([]byte{byte(wire.OptSender)}, sender.Addr.AppendTo(nil)...)
+	c.hintAnswerLen = hintAnswer(self)
 	c.bufs.New = func() any { return new([maxDatagram]byte) }
 	c.batches.New = func() any { return newSendBatch(c.cfg.BatchSize) }
+	c.servers.init(c)
 	c.cache.init(c, cfg.CacheTTL)
 	c.pings.init()
+	c.shortcuts.init(c)
 
 	c.wg.Add(1)
 	go c.recvLoop()
+	c.startDiscovery()
+	c.startLiveness()
+	c.startAddrWatch()
 	return c, nil
 }
 
+// enterBg starts a piece of background work that Close waits for; it reports
+// false once Close has begun. The caller calls c.wg.Done when done.
+func (c *Client) enterBg() bool {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	if c.stopping {
+		return false
+	}
+	c.wg.Add(1)
+	return true
+}
+
 // LocalAddr returns the address the client states as its own: where its
-// triggers point by default and where servers send control replies.
-func (c *Client) LocalAddr() netip.AddrPort { return c.self }
+// triggers point by default and where servers send control replies. Bound
+// to a wildcard address, it follows the host's address (addrwatch.go).
+func (c *Client) LocalAddr() netip.AddrPort { return c.self() }
 
 // Close stops the receive loop and every trigger's refreshes and closes the
 // socket. It removes no trigger: they expire at the servers after TriggerTTL,
@@ -97,6 +130,14 @@ func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
+	c.bgMu.Lock()
+	c.stopping = true
+	for _, t := range []clock.Timer{c.disc.timer, c.live.timer, c.addr.timer} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	c.bgMu.Unlock()
 	close(c.done)
 	err := c.conn.Close()
 	c.mu.Lock()
@@ -110,22 +151,12 @@ func (c *Client) Close() error {
 		h.stop()
 	}
 	c.cache.stop()
+	c.shortcuts.stop()
 	c.wg.Wait()
 	if err != nil {
-		return fmt.Errorf("client: close %s: %w", c.self, err)
+		return fmt.Errorf("client: close %s: %w", c.self(), err)
 	}
 	return nil
-}
-
-// isServer reports whether control replies from a are to be believed: a is one
-// of Config.Servers or a server a cache hint named.
-func (c *Client) isServer(a netip.AddrPort) bool {
-	for _, s := range c.cfg.Servers {
-		if s == a {
-			return true
-		}
-	}
-	return c.cache.names(a)
 }
 
 // EventKind says what an Event reports.
@@ -180,7 +211,7 @@ func reason(code wire.ErrorCode, msg string) string {
 
 // Stats are the client's counters since New.
 type Stats struct {
-	Sent       uint64 // data packets sent
+	Sent       uint64 // data packets sent (through the overlay or a shortcut)
 	SendErrors uint64 // data packets the socket refused
 	Received   uint64 // datagrams received
 	Delivered  uint64 // data packets handed to Config.Handler
@@ -191,11 +222,29 @@ type Stats struct {
 	NotPresent uint64 // TRIGGER_NOT_PRESENT reports received
 	Refused    uint64 // refusals received (EXT_ERROR and the original's failures)
 	CacheHints uint64 // cache hints recorded
+	HintMoves  uint64 // triggers inserted again at once where a hint said they now belong
+
+	ListRequests uint64 // server lists asked for
+	ServerLists  uint64 // server lists received
+	LivePings    uint64 // liveness pings sent to silent servers in use
+	Failovers    uint64 // servers declared down while in use
+
+	ShortcutSent      uint64 // data packets sent straight to a receiver (§5.2)
+	ShortcutFallbacks uint64 // direct paths given up for the overlay
+	Probes            uint64 // shortcut probes sent
+	OffersSent        uint64 // shortcut offers sent, as a receiver
+	OffersAccepted    uint64 // offers taken: a direct path (re)starts
+	OffersRefused     uint64 // offers refused: wrong token or address, unknown id, multicast
+	DirectReceived    uint64 // data packets delivered straight from a sender
 }
 
 type counters struct {
 	sent, sendErrors, received, delivered, dropped, control atomic.Uint64
 	challenges, acks, notPresent, refused, cacheHints       atomic.Uint64
+	hintMoves                                               atomic.Uint64
+	listRequests, serverLists, livePings, failovers         atomic.Uint64
+	shortcutSent, shortcutFallbacks, probes                 atomic.Uint64
+	offersSent, offersAccepted, offersRefused, directIn     atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters.
@@ -205,6 +254,11 @@ func (c *Client) Stats() Stats {
 		Sent: s.sent.Load(), SendErrors: s.sendErrors.Load(), Received: s.received.Load(),
 		Delivered: s.delivered.Load(), Dropped: s.dropped.Load(), Control: s.control.Load(),
 		Challenges: s.challenges.Load(), Acks: s.acks.Load(), NotPresent: s.notPresent.Load(),
-		Refused: s.refused.Load(), CacheHints: s.cacheHints.Load(),
+		Refused: s.refused.Load(), CacheHints: s.cacheHints.Load(), HintMoves: s.hintMoves.Load(),
+		ListRequests: s.listRequests.Load(), ServerLists: s.serverLists.Load(),
+		LivePings: s.livePings.Load(), Failovers: s.failovers.Load(),
+		ShortcutSent: s.shortcutSent.Load(), ShortcutFallbacks: s.shortcutFallbacks.Load(),
+		Probes: s.probes.Load(), OffersSent: s.offersSent.Load(), OffersAccepted: s.offersAccepted.Load(),
+		OffersRefused: s.offersRefused.Load(), DirectReceived: s.directIn.Load(),
 	}
 }

@@ -13,16 +13,21 @@ import (
 // Config configures a Client. Start from DefaultConfig (or TestConfig in tests)
 // and set Servers; the config is copied by New and frozen.
 type Config struct {
-	// Servers are the overlay servers the client knows, IPv4 or IPv6 but all of
-	// one family (the client owns one socket). Servers[0] is the first hop for
-	// every id the cache has no hint for; control replies are accepted only from
-	// these servers and from the servers their hints name. At least one.
+	// Servers are the overlay servers the client starts from, IPv4 or IPv6 but
+	// all of one family (the client owns one socket). Servers[0] is the first
+	// hop (where packets and insertions go that no cache hint routes) until the
+	// client has measured the round trips; the nearest server that answers is
+	// the first hop after that (FirstHop). The client also learns the rest of
+	// the overlay's servers from them (ListInterval). Control replies are
+	// believed only from known servers and from the servers hints name. At
+	// least one.
 	Servers []netip.AddrPort
 
 	// LocalAddr is the UDP address to bind. The zero value binds an ephemeral
 	// port on the wildcard address of the servers' family; the address the
 	// client then states as its own (SENDER, trigger targets) is the source
-	// address the kernel picks toward Servers[0].
+	// address the kernel picks toward Servers[0]. Behind a NAT the servers see
+	// another address; the client learns it (NAT) and adapts (paper §5.1).
 	LocalAddr netip.AddrPort
 
 	// Identity is the host's Ed25519 key. It is needed only to insert or remove
@@ -70,6 +75,50 @@ type Config struct {
 	// default. A hint is asked for again when a third of it is left.
 	CacheTTL time.Duration
 
+	// MaxServers bounds the servers the client knows: Config.Servers and those
+	// server lists name. Default 64.
+	MaxServers int
+
+	// ListInterval is how often the client asks up to three of its servers
+	// for the overlay's server list (EXT_SERVER_LIST), the first time at New.
+	// 0 or less: never (the client knows Servers and the servers hints name).
+	// Ignored with NoExtensions. Default 1 min.
+	ListInterval time.Duration
+
+	// ProbeInterval is how often the client measures the round trip to every
+	// known server (a ping each, at most eight at once), the first time at
+	// New, jittered by ±20%; the nearest server that answers becomes the
+	// first hop. 0 or less: never, and Servers[0] stays the first hop while
+	// it answers. Default 30 s.
+	ProbeInterval time.Duration
+
+	// FailoverAfter is how long a server in use (the first hop, the servers
+	// live hints name, a server that left an insertion unanswered) may stay
+	// silent before the client stops using it. While the client sends, a
+	// server it has not heard from for FailoverAfter/4 gets a ping every
+	// FailoverAfter/4; one still silent FailoverAfter after it was last heard,
+	// with two pings unanswered, is declared down: the next best server
+	// becomes the first hop, the hints naming it are dropped (packets go
+	// through the first hop, which forwards them to the server now
+	// responsible), and the triggers it held are inserted again at once. A
+	// server that answers again is used again. 0 or less: never. Default 1 s.
+	FailoverAfter time.Duration
+
+	// AddrCheckInterval is how often a client bound to a wildcard address
+	// (LocalAddr unset) asks the kernel again for its source address toward
+	// Servers[0], the address it states as its own: when the host's address
+	// changed, the client states the new one and inserts its triggers again
+	// at once (addrwatch.go), rather than at their next refresh. A route
+	// lookup, nothing sent. 0 or less: never. Default 1 s.
+	AddrCheckInterval time.Duration
+
+	// ShortcutTimeout is how long a direct path to a receiver (a shortcut,
+	// paper §5.2) is kept while the receiver answers none of the probes sent
+	// along it (every ShortcutTimeout/3 while packets flow): then packets go
+	// through the overlay again, and a probe through it finds the receiver
+	// wherever it now is. Default 1.5 s.
+	ShortcutTimeout time.Duration
+
 	// BatchSize is how many datagrams one receive (recvmmsg) or one batched
 	// send (sendmmsg) moves at most. Each receive slot holds a 64 KiB buffer.
 	// Default 32.
@@ -84,6 +133,13 @@ type Config struct {
 	// Clock tells time and runs the refresh and cache timers. Nil: the real
 	// clock. Insert and ping deadlines come from their contexts.
 	Clock clock.Clock
+
+	// stated, in tests, replaces the address the client states as its own,
+	// so that the servers see another one, as behind a NAT.
+	stated netip.AddrPort
+	// routeSource, in tests, replaces the route lookup that tells a client
+	// bound to a wildcard address its own address (addrwatch.go).
+	routeSource func(server netip.AddrPort) (netip.Addr, error)
 
 	// Logger receives the client's few logs (trigger lapsed and regained,
 	// refusals); packets are never logged, they are counted (Stats). Nil:
@@ -100,14 +156,25 @@ func DefaultConfig() Config {
 		RetryInterval: 2 * time.Second,  // a lost refresh is retried well before the TTL
 		TriggerTTL:    30 * time.Second, // the servers' default (paper §2)
 		CacheTTL:      30 * time.Second, // the paper's cache period (§2.2)
-		BatchSize:     32,               // 2 MiB of receive buffers
+		MaxServers:    64,
+		ListInterval:  time.Minute,
+		ProbeInterval: 30 * time.Second,
+		// One second of silence: a server on a path with a few hundred ms
+		// of RTT still answers a ping in time; delivery resumes about a
+		// second later (DESIGN.md: under 2 s after a server dies).
+		FailoverAfter:     time.Second,
+		AddrCheckInterval: time.Second,
+		ShortcutTimeout:   1500 * time.Millisecond,
+		BatchSize:         32, // 2 MiB of receive buffers
 	}
 }
 
 // TestConfig returns a configuration with short timers for tests against
 // server.TestConfig servers (whose trigger TTL is 10 s): refresh every
-// 150–250 ms, retry after 100 ms, hints kept 1 s, small batches, and a logger
-// that discards.
+// 150–250 ms, retry after 100 ms, hints kept 1 s, server lists every 2 s,
+// round trips every second, failover after 400 ms of silence, the local
+// address checked every 100 ms, shortcuts given up after 600 ms, small
+// batches, and a logger that discards.
 func TestConfig() Config {
 	c := DefaultConfig()
 	c.RefreshMin = 150 * time.Millisecond
@@ -115,6 +182,11 @@ func TestConfig() Config {
 	c.RetryInterval = 100 * time.Millisecond
 	c.TriggerTTL = 10 * time.Second
 	c.CacheTTL = time.Second
+	c.ListInterval = 2 * time.Second
+	c.ProbeInterval = time.Second
+	c.FailoverAfter = 400 * time.Millisecond
+	c.AddrCheckInterval = 100 * time.Millisecond
+	c.ShortcutTimeout = 600 * time.Millisecond
 	c.BatchSize = 8
 	c.Logger = slog.New(slog.DiscardHandler)
 	return c
@@ -151,6 +223,10 @@ func (c *Config) check() error {
 			c.RefreshMax, c.RetryInterval, c.TriggerTTL)
 	case c.CacheTTL <= 0:
 		return fmt.Errorf("client: config: CacheTTL %v: want > 0", c.CacheTTL)
+	case c.MaxServers < len(c.Servers) || c.MaxServers > 1024:
+		return fmt.Errorf("client: config: MaxServers %d: want len(Servers) (%d) to 1024", c.MaxServers, len(c.Servers))
+	case c.ShortcutTimeout <= 0:
+		return fmt.Errorf("client: config: ShortcutTimeout %v: want > 0", c.ShortcutTimeout)
 	case c.BatchSize < 1 || c.BatchSize > 1024:
 		return fmt.Errorf("client: config: BatchSize %d: want 1..1024", c.BatchSize)
 	}

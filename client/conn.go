@@ -53,15 +53,15 @@ func listen(local, server netip.AddrPort) (*net.UDPConn, batchConn, error) {
 	return conn, udpgso.New(conn, ipv6.NewPacketConn(conn)), nil
 }
 
-// statedAddr returns the address the client states as its own: the bound one,
-// or, bound to a wildcard, the bound port with the source address the kernel
-// picks toward server. A first server that sees another source (a NAT) uses
-// what it sees (paper §5.1), so a wrong guess costs nothing but the hint.
-func statedAddr(conn *net.UDPConn, server netip.AddrPort) (netip.AddrPort, error) {
-	bound := unmap(conn.LocalAddr().(*net.UDPAddr).AddrPort())
-	if !bound.Addr().IsUnspecified() {
-		return bound, nil
-	}
+// boundAddr returns the address the socket is bound to.
+func boundAddr(conn *net.UDPConn) netip.AddrPort {
+	return unmap(conn.LocalAddr().(*net.UDPAddr).AddrPort())
+}
+
+// routeSource returns the source address the kernel picks toward server. A
+// first server that sees another source (a NAT) uses what it sees (paper
+// §5.1), so a wrong guess costs nothing but the hint.
+func routeSource(server netip.AddrPort) (netip.Addr, error) {
 	network := "udp6"
 	if server.Addr().Is4() {
 		network = "udp4"
@@ -69,11 +69,10 @@ func statedAddr(conn *net.UDPConn, server netip.AddrPort) (netip.AddrPort, error
 	// Connecting a UDP socket sends nothing; it only asks for a route.
 	probe, err := net.DialUDP(network, nil, net.UDPAddrFromAddrPort(server))
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("client: no route to server %s: %w", server, err)
+		return netip.Addr{}, fmt.Errorf("client: no route to server %s: %w", server, err)
 	}
 	defer probe.Close()
-	src := unmap(probe.LocalAddr().(*net.UDPAddr).AddrPort())
-	return netip.AddrPortFrom(src.Addr(), bound.Port()), nil
+	return unmap(probe.LocalAddr().(*net.UDPAddr).AddrPort()).Addr(), nil
 }
 
 // addrPortOf converts the address a batch read returns.

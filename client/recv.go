@@ -2,14 +2,23 @@ package client
 
 // The receive path, one goroutine:
 //
-//  1. read a batch of datagrams (recvmmsg, up to Config.BatchSize);
-//  2. per datagram: a ping echo goes to the waiting Ping call;
+//  1. read a batch of datagrams (recvmmsg, up to Config.BatchSize) and read
+//     the clock once;
+//  2. per datagram: a known server's is stamped heard (liveness.go); a ping
+//     echo goes to the waiting Ping call (a liveness echo stops here);
 //  3. decode once into a reused wire.Packet; a malformed datagram is counted
 //     and dropped;
-//  4. data: a reply to PingID goes to its caller, anything else to
-//     Config.Handler, whose view aliases the receive buffer;
-//  5. control, believed only from known servers: cache hints first, then
-//     challenges (answered at once), ACKs, TRIGGER_NOT_PRESENT and refusals.
+//  4. data: a packet straight from a sender (FIRST_HOP still set: a
+//     shortcut) only for a trigger that allows shortcuts; a shortcut probe is
+//     answered with an offer (shortcut.go), a reply to PingID goes to its
+//     caller, anything else to Config.Handler, whose view aliases the receive
+//     buffer;
+//  5. control, believed only from known servers: cache hints first (a hint
+//     naming another server than the one holding a trigger of this client
+//     moves the trigger there, trigger.go follow), then challenges
+//     (answered at once), ACKs (their target tells the address the servers
+//     see, nat.go), TRIGGER_NOT_PRESENT, refusals and server lists; from
+//     anyone else, only shortcut offers.
 //
 // The data path does not log and allocates nothing of its own; x/net's batch
 // read allocates the source address of each datagram.
@@ -38,9 +47,10 @@ type Delivery struct {
 	Rest []id.ID
 	// Payload is the packet's data.
 	Payload []byte
-	// From is the server that forwarded the packet. Data is taken from any
-	// address (with shortcuts, §5.2, it will come from peers), so a payload
-	// is authenticated above this layer (the proxy's sessions do).
+	// From is the server that forwarded the packet, or the sender itself
+	// for a packet that took a shortcut (§5.2). Data is taken from any
+	// address, so a payload is authenticated above this layer (the proxy's
+	// sessions do).
 	From netip.AddrPort
 }
 
@@ -57,6 +67,7 @@ func (c *Client) recvLoop() {
 	var p wire.Packet
 	for {
 		k, err := c.bconn.ReadBatch(msgs, 0)
+		now := c.clock.Now().UnixNano()
 		if err != nil {
 			if c.closed.Load() || errors.Is(err, net.ErrClosed) {
 				return
@@ -68,7 +79,7 @@ func (c *Client) recvLoop() {
 			continue
 		}
 		for i := range k {
-			c.handleDatagram(&p, bufs[i][:msgs[i].N], addrPortOf(msgs[i].Addr))
+			c.handleDatagram(&p, bufs[i][:msgs[i].N], addrPortOf(msgs[i].Addr), now)
 		}
 		if c.cfg.OnBatchEnd != nil {
 			c.cfg.OnBatchEnd()
@@ -76,10 +87,15 @@ func (c *Client) recvLoop() {
 	}
 }
 
-// handleDatagram is stages 2–5 for one datagram b from from.
-func (c *Client) handleDatagram(p *wire.Packet, b []byte, from netip.AddrPort) {
+// handleDatagram is stages 2–5 for one datagram b from from, received at
+// now (Unix ns of Config.Clock).
+func (c *Client) handleDatagram(p *wire.Packet, b []byte, from netip.AddrPort, now int64) {
 	c.stats.received.Add(1)
+	known := c.servers.heardFrom(from, now)
 	if wire.IsPing(b) {
+		if b[0] == livePingKind && known {
+			return
+		}
 		if !c.pings.onServerPong(b, from) {
 			c.stats.dropped.Add(1)
 		}
@@ -90,21 +106,50 @@ func (c *Client) handleDatagram(p *wire.Packet, b []byte, from netip.AddrPort) {
 		return
 	}
 	if p.Flags&wire.FlagData != 0 {
-		if len(p.Options) > 0 && c.isServer(from) {
-			c.handleControl(p, from)
+		if p.Flags&wire.FlagFirstHop != 0 {
+			c.deliverDirect(p, from)
+			return
 		}
-		c.deliver(p, from)
+		var sender netip.AddrPort
+		if len(p.Options) > 0 && (known || c.cache.names(from)) {
+			c.handleControl(p, from)
+			if o := p.Option(wire.OptSender); o != nil && o.Addr.IsIP() {
+				sender = unmap(o.Addr.IP)
+			}
+		}
+		c.deliver(p, from, sender)
 		return
 	}
-	if !c.isServer(from) {
-		c.stats.dropped.Add(1)
+	if !known && !c.cache.names(from) {
+		if !c.shortcuts.onOffer(p, from) {
+			c.stats.dropped.Add(1)
+		}
 		return
 	}
 	c.handleControl(p, from)
 }
 
-// deliver is stage 4.
-func (c *Client) deliver(p *wire.Packet, from netip.AddrPort) {
+// deliverDirect is stage 4 for a data packet that came straight from its
+// sender (a shortcut): taken only for a trigger of this client on exactly
+// that id that allows shortcuts.
+func (c *Client) deliverDirect(p *wire.Packet, from netip.AddrPort) {
+	if !c.acceptsDirect(p.Stack.IDs[0]) {
+		c.stats.dropped.Add(1)
+		return
+	}
+	if !isProbe(p) {
+		c.stats.directIn.Add(1)
+	}
+	c.deliver(p, from, from)
+}
+
+// deliver is stage 4; sender is where a shortcut probe is answered (the
+// SENDER a server added, or where a direct packet came from), if known.
+func (c *Client) deliver(p *wire.Packet, from, sender netip.AddrPort) {
+	if isProbe(p) {
+		c.answerProbe(p, sender)
+		return
+	}
 	if c.pings.waiting() && c.pings.onIDPong(p, from) {
 		return
 	}
@@ -127,7 +172,9 @@ func (c *Client) handleControl(p *wire.Packet, from netip.AddrPort) {
 	// go to the server the hint names.
 	for i := range p.Options {
 		if o := &p.Options[i]; o.Type == wire.OptCacheAddr || o.Type == wire.OptForceCacheAddr {
-			c.cache.onHint(&o.Trigger)
+			if c.cache.onHint(&o.Trigger) {
+				c.followHint(&o.Trigger, from)
+			}
 		}
 	}
 	var buf [4]*Handle
@@ -135,15 +182,27 @@ func (c *Client) handleControl(p *wire.Packet, from netip.AddrPort) {
 		o := &p.Options[i]
 		switch o.Type {
 		case wire.OptTriggerChallenge:
-			for _, h := range c.handlesFor(buf[:0], o.Trigger.ID, &o.Trigger) {
+			hs := c.handlesFor(buf[:0], o.Trigger.ID, &o.Trigger)
+			if len(hs) > 0 && o.Trigger.Target.IsIP() {
+				c.noteObserved(o.Trigger.Target.IP)
+			}
+			for _, h := range hs {
 				if h.onChallenge(o.Trigger.Nonce) {
 					c.stats.challenges.Add(1)
 				}
 			}
 		case wire.OptTriggerAck:
 			c.stats.acks.Add(1)
-			for _, h := range c.handlesFor(buf[:0], o.Trigger.ID, &o.Trigger) {
+			hs := c.handlesFor(buf[:0], o.Trigger.ID, &o.Trigger)
+			if len(hs) > 0 && o.Trigger.Target.IsIP() {
+				c.noteObserved(o.Trigger.Target.IP)
+			}
+			for _, h := range hs {
 				h.onAck(from)
+			}
+		case wire.ExtServerList:
+			if !c.onServerList(o.Body) {
+				c.stats.dropped.Add(1)
 			}
 		case wire.OptTriggerNotPresent:
 			c.stats.notPresent.Add(1)
@@ -160,6 +219,19 @@ func (c *Client) handleControl(p *wire.Packet, from netip.AddrPort) {
 			c.refused(&RefusedError{ID: o.Trigger.ID, Server: from, Message: "constraint failed"}, buf[:0])
 		case wire.OptRouteBroken:
 			c.refused(&RefusedError{ID: o.Trigger.ID, Server: from, Message: "route broken"}, buf[:0])
+		}
+	}
+}
+
+// followHint moves this client's triggers on t.ID to the server the hint t
+// names, if they live elsewhere (Handle.follow).
+func (c *Client) followHint(t *wire.Trigger, from netip.AddrPort) {
+	var buf [4]*Handle
+	server := unmap(t.Target.IP)
+	for _, h := range c.handlesFor(buf[:0], t.ID, nil) {
+		if h.follow(server) {
+			c.stats.hintMoves.Add(1)
+			c.log.Info("trigger moved: a hint names another server", "id", t.ID.Short(), "to", server, "hint_from", from)
 		}
 	}
 }

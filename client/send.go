@@ -3,11 +3,14 @@ package client
 // The send path, per packet:
 //
 //  1. check the stack (1..15 ids) and the payload size;
-//  2. route: the cache names the server responsible for stack[0], else
-//     Servers[0]; when the hint is missing or ageing, a REQUEST_FOR_CACHE goes
-//     out first (at most once per RetryInterval per prefix);
-//  3. write the header (FIRST_HOP, the stack, a SENDER option so that
-//     TRIGGER_NOT_PRESENT can come back) and the payload into a pooled buffer;
+//  2. route: with SendShortcut, the receiver's own address when a shortcut to
+//     stack[0] is up (shortcut.go, which also sends the probe that is due);
+//     else the server the cache names for stack[0], else the first hop
+//     (servers.go); when the hint is missing or ageing, a REQUEST_FOR_CACHE
+//     goes out first (at most once per RetryInterval per prefix);
+//  3. write the header (FIRST_HOP, the shortcut flag with SendShortcut, the
+//     stack, a SENDER option so that TRIGGER_NOT_PRESENT can come back) and
+//     the payload into a pooled buffer;
 //  4. one sendto (SendTo, Send) or one sendmmsg per BatchSize packets
 //     (SendBatch, whose payloads are not copied: header and payload go out as
 //     two iovecs).
@@ -27,12 +30,22 @@ import (
 	"github.com/i3net/i3net/wire"
 )
 
+// SendFlags are a packet's options.
+type SendFlags uint8
+
+// SendShortcut lets the packet take a shortcut (paper §5.2): if the trigger
+// on stack[0] allows one too, the client learns the receiver's address and
+// sends later such packets straight there, falling back to the overlay when
+// the receiver stops answering (shortcut.go). Behind a NAT it has no effect.
+// Leave it off for anonymity: the receiver learns the sender's address.
+const SendShortcut SendFlags = 1
+
 // SendTo sends payload to id x through the overlay. The payload is copied
 // before SendTo returns. Servers report an x that matches no trigger with
 // EventNotPresent. It allocates nothing in steady state.
 func (c *Client) SendTo(x id.ID, payload []byte) error {
 	stack := [1]id.ID{x}
-	return c.Send(stack[:], payload)
+	return c.SendWith(stack[:], payload, 0)
 }
 
 // Send sends payload to the id stack: the overlay routes on stack[0], and the
@@ -40,31 +53,49 @@ func (c *Client) SendTo(x id.ID, payload []byte) error {
 // §2.1, service composition). 1 to 15 ids; the payload is copied before Send
 // returns.
 func (c *Client) Send(stack []id.ID, payload []byte) error {
+	return c.SendWith(stack, payload, 0)
+}
+
+// SendWith is Send with the packet's options f (SendShortcut). It allocates
+// nothing in steady state.
+func (c *Client) SendWith(stack []id.ID, payload []byte, f SendFlags) error {
 	if err := checkStack(stack, len(payload)); err != nil {
 		return err
 	}
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	server := c.route(stack[0])
+	to, direct := c.routeData(stack[0], f)
 	buf := c.bufs.Get().(*[maxDatagram]byte)
-	b := c.appendDataHeader(buf[:0], stack)
+	b := c.appendDataHeader(buf[:0], stack, headerFlags(f))
 	b = append(b, payload...)
-	_, err := c.conn.WriteToUDPAddrPort(b, server)
+	_, err := c.conn.WriteToUDPAddrPort(b, to)
 	c.bufs.Put(buf)
 	if err != nil {
 		c.stats.sendErrors.Add(1)
-		return c.sendError(stack[0], server, err)
+		return c.sendError(stack[0], to, err)
 	}
 	c.stats.sent.Add(1)
+	if direct {
+		c.stats.shortcutSent.Add(1)
+	}
 	return nil
 }
 
+// headerFlags returns the header bits f sets.
+func headerFlags(f SendFlags) byte {
+	if f&SendShortcut != 0 {
+		return wire.FlagShortcut
+	}
+	return 0
+}
+
 // Message is one packet of SendBatch: Payload to the id stack Stack (Stack[0]
-// is routed on, 1 to 15 ids).
+// is routed on, 1 to 15 ids), with the options Flags.
 type Message struct {
 	Stack   []id.ID
 	Payload []byte
+	Flags   SendFlags
 }
 
 // SendBatch sends ms with one sendmmsg per Config.BatchSize messages (one
@@ -91,15 +122,21 @@ func (c *Client) SendBatch(ms []Message) (int, error) {
 				chunk = chunk[:i] // send the good ones first; m fails next round
 				break
 			}
-			server := c.route(m.Stack[0])
+			to, direct := c.routeData(m.Stack[0], m.Flags)
 			x := &sb.msgs[n]
-			x.Buffers[0] = c.appendDataHeader(sb.hdrs[n][:0], m.Stack)
+			x.Buffers[0] = c.appendDataHeader(sb.hdrs[n][:0], m.Stack, headerFlags(m.Flags))
 			x.Buffers[1] = m.Payload
-			setUDPAddr(&sb.addrs[n], server)
+			setUDPAddr(&sb.addrs[n], to)
+			sb.direct[n] = direct
 			n++
 		}
 		for off := 0; off < n; {
 			k, err := c.bconn.WriteBatch(sb.msgs[off:n], 0)
+			for i := off; i < off+k; i++ {
+				if sb.direct[i] {
+					c.stats.shortcutSent.Add(1)
+				}
+			}
 			off += k
 			c.stats.sent.Add(uint64(k))
 			if err != nil {
@@ -120,18 +157,21 @@ func (c *Client) SendBatch(ms []Message) (int, error) {
 }
 
 // sendBatch holds what one SendBatch chunk needs, allocated once per pooled
-// batch: a header buffer, a two-iovec message and a destination per slot.
+// batch: a header buffer, a two-iovec message and a destination per slot,
+// and whether the destination is a shortcut.
 type sendBatch struct {
-	hdrs  [][maxDataHeader]byte
-	addrs []net.UDPAddr
-	msgs  []ipv4.Message
+	hdrs   [][maxDataHeader]byte
+	addrs  []net.UDPAddr
+	msgs   []ipv4.Message
+	direct []bool
 }
 
 func newSendBatch(n int) *sendBatch {
 	sb := &sendBatch{
-		hdrs:  make([][maxDataHeader]byte, n),
-		addrs: make([]net.UDPAddr, n),
-		msgs:  make([]ipv4.Message, n),
+		hdrs:   make([][maxDataHeader]byte, n),
+		addrs:  make([]net.UDPAddr, n),
+		msgs:   make([]ipv4.Message, n),
+		direct: make([]bool, n),
 	}
 	for i := range sb.msgs {
 		sb.addrs[i].IP = make(net.IP, 0, net.IPv6len)
@@ -165,8 +205,19 @@ func (c *Client) sendError(x id.ID, server netip.AddrPort, err error) error {
 	return fmt.Errorf("client: send to %s via %s: %w", x.Short(), server, err)
 }
 
-// route returns the server for packets to x (step 2 above) and asks it for a
-// cache hint when one is due.
+// routeData is step 2: where a packet to x with options f goes, and whether
+// that is a shortcut straight to the receiver.
+func (c *Client) routeData(x id.ID, f SendFlags) (netip.AddrPort, bool) {
+	if f&SendShortcut != 0 && !c.nat.behind.Load() {
+		if a, ok := c.shortcuts.route(x, c.clock.Now()); ok {
+			return a, true
+		}
+	}
+	return c.route(x), false
+}
+
+// route returns the server for packets to x (the cache's hint, else the
+// first hop) and asks it for a cache hint when one is due.
 func (c *Client) route(x id.ID) netip.AddrPort {
 	server, ask := c.cache.route(x, c.clock.Now())
 	if ask {
@@ -176,14 +227,16 @@ func (c *Client) route(x id.ID) netip.AddrPort {
 }
 
 // appendDataHeader appends the header of a data packet to stack: FIRST_HOP,
-// the ids, and an option list holding SENDER.
-func (c *Client) appendDataHeader(b []byte, stack []id.ID) []byte {
-	b = append(b, wire.Version, wire.FlagData|wire.FlagOptions|wire.FlagFirstHop, byte(len(stack)))
+// the flags extra (wire.FlagShortcut), the ids, and an option list holding
+// SENDER.
+func (c *Client) appendDataHeader(b []byte, stack []id.ID, extra byte) []byte {
+	b = append(b, wire.Version, wire.FlagData|wire.FlagOptions|wire.FlagFirstHop|extra, byte(len(stack)))
 	for i := range stack {
 		b = append(b, stack[i][:]...)
 	}
-	b = binary.BigEndian.AppendUint16(b, uint16(2+len(c.senderOpt)))
-	return append(b, c.senderOpt...)
+	opt := c.stated.Load().senderOpt
+	b = binary.BigEndian.AppendUint16(b, uint16(2+len(opt)))
+	return append(b, opt...)
 }
 
 // requestHint sends REQUEST_FOR_CACHE for x to server: "who is responsible for
@@ -194,15 +247,39 @@ func (c *Client) requestHint(x id.ID, server netip.AddrPort) {
 	b = append(b, x[:]...)
 	lenAt := len(b)
 	b = append(b, 0, 0, byte(wire.OptRequestForCache))
-	b = append(b, c.senderOpt...)
+	opt := c.stated.Load().senderOpt
+	b = append(b, opt...)
 	if !c.cfg.NoExtensions {
 		b = append(b, helloOpt...)
+		// A server answers no datagram with more bytes than it had: pad to
+		// the size of the answer, a CACHE_ADDR naming a server of our family.
+		want := 3 + 2 + 1 + 1 + id.Len + 2 + wire.NonceLen + len(opt) - 1 + wire.KeyLen
+		if n := want - len(b); n > 0 {
+			n = max(n-3, 0)
+			b = append(b, byte(wire.ExtPadding), byte(n>>8), byte(n))
+			b = append(b, zeroPad[:n]...)
+		}
 	}
 	binary.BigEndian.PutUint16(b[lenAt:], uint16(len(b)-lenAt))
 	if _, err := c.conn.WriteToUDPAddrPort(b, server); err == nil {
 		c.stats.control.Add(1)
 	}
 	c.bufs.Put(buf)
+}
+
+// zeroPad is the body of the EXT_PADDING options of requestHint.
+var zeroPad [64]byte
+
+// zeros pads requests; no answer is more than 128 bytes longer than its
+// request (hintAnswerLen).
+var zeros [128]byte
+
+// hintAnswer returns the size of a CACHE_ADDR answer naming a server of the
+// family of self.
+func hintAnswer(self netip.AddrPort) int {
+	p := wire.Packet{Flags: wire.FlagOptions}
+	p.AddOption(wire.Option{Type: wire.OptCacheAddr, Trigger: wire.Trigger{Target: wire.IPAddr(self)}})
+	return p.HeaderLen()
 }
 
 // helloOpt is EXT_HELLO as it appears in an option list.
@@ -218,7 +295,7 @@ func (c *Client) sendControl(p *wire.Packet, server netip.AddrPort) error {
 		return ErrClosed
 	}
 	p.Flags |= wire.FlagFirstHop | wire.FlagOptions
-	p.AddOption(wire.Option{Type: wire.OptSender, Addr: wire.IPAddr(c.self)})
+	p.AddOption(wire.Option{Type: wire.OptSender, Addr: wire.IPAddr(c.self())})
 	if !c.cfg.NoExtensions {
 		p.AddOption(wire.HelloOption())
 	}

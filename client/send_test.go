@@ -4,15 +4,18 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/i3net/i3net/id"
 )
 
 // TestSendToAllocs: SendTo, Send and SendBatch allocate nothing in steady
-// state (a live cache hint, pools warm). Every receive through x/net's batch
-// read allocates the source address (the server's and the clients' alike), and
-// AllocsPerRun counts the whole process, so the packets go to a socket nobody
-// reads: a server the cache hints at, standing in for the real one.
+// state (a live cache hint, pools warm), nor do sends along a shortcut. Every
+// receive through x/net's batch read allocates the source address (the
+// server's and the clients' alike), and AllocsPerRun counts the whole
+// process, so the packets go to a socket nobody reads: a server the cache
+// hints at, standing in for the real one, and a receiver at the end of a
+// shortcut. The background work (lists, round trips, liveness) is off.
 func TestSendToAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates; run without -race")
@@ -28,13 +31,21 @@ func TestSendToAllocs(t *testing.T) {
 	send, _ := newClient(t, srv.addr, func(c *Config) {
 		c.Servers = append(c.Servers, sinkAddr)
 		c.CacheTTL = DefaultConfig().CacheTTL
+		c.ListInterval, c.ProbeInterval, c.FailoverAfter, c.AddrCheckInterval = 0, 0, 0, 0
+		c.ShortcutTimeout = time.Hour
 	})
-	x, y := id.Random(), id.Random()
+	x, y, z := id.Random(), id.Random(), id.Random()
 	send.cache.put(x, sinkAddr, send.clock.Now())
 	send.cache.put(y, sinkAddr, send.clock.Now())
+	send.cache.put(z, sinkAddr, send.clock.Now())
+	send.SendWith([]id.ID{z}, nil, SendShortcut) // the first probe
+	sc := send.shortcuts.lookup(z)
+	sc.mu.Lock()
+	sc.direct, sc.lastOffer = sinkAddr, send.clock.Now()
+	sc.mu.Unlock()
 	p := make([]byte, 1000)
 	stack := []id.ID{x, y}
-	batch := []Message{{Stack: stack[:1], Payload: p}, {Stack: stack, Payload: p}}
+	batch := []Message{{Stack: stack[:1], Payload: p}, {Stack: stack, Payload: p}, {Stack: []id.ID{z}, Payload: p, Flags: SendShortcut}}
 	tests := []struct {
 		name string
 		f    func()
@@ -42,6 +53,7 @@ func TestSendToAllocs(t *testing.T) {
 		{"SendTo", func() { send.SendTo(x, p) }},
 		{"Send", func() { send.Send(stack, p) }},
 		{"SendBatch", func() { send.SendBatch(batch) }},
+		{"SendWith shortcut", func() { send.SendWith([]id.ID{z}, p, SendShortcut) }},
 	}
 	for _, tt := range tests {
 		tt.f() // warm the pools
@@ -49,7 +61,7 @@ func TestSendToAllocs(t *testing.T) {
 			t.Errorf("%s: %v allocations per call, want 0", tt.name, n)
 		}
 	}
-	if s := send.Stats(); s.SendErrors != 0 || s.Sent < 4000 {
+	if s := send.Stats(); s.SendErrors != 0 || s.Sent < 5000 || s.ShortcutSent < 2000 {
 		t.Errorf("stats %+v", s)
 	}
 }

@@ -18,8 +18,11 @@ import (
 type TriggerFlags uint8
 
 // ShortcutAllowed lets senders reach the trigger's target directly instead of
-// through the server, when they allow it too (paper §5.2). Leave it off behind
-// a NAT, for anonymity, or under mobility.
+// through the server, when they allow it too (paper §5.2; see SendShortcut and
+// shortcut.go). It applies to a trigger on this client's own address (no
+// Target stack) and to packets sent to exactly its id; it should be the only
+// trigger on its id. The client drops it while behind a NAT. Leave it off for
+// anonymity: senders learn this client's address.
 const ShortcutAllowed TriggerFlags = wire.TriggerShortcut
 
 // Trigger asks the overlay to forward packets sent to ID to Target.
@@ -70,13 +73,15 @@ type Handle struct {
 	server   netip.AddrPort // where the last insertion or refresh went
 	timer    clock.Timer    // next refresh, or the retry of an unanswered one
 	waiting  bool           // an insertion or refresh is unanswered
+	firing   bool           // fire is preparing the next insertion
 	misses   int            // timer events in a row with no ACK
 	budget   int            // challenges still answered before the next timer event
 	inserted bool           // an ACK came once
 	first    time.Time      // first ACK
 	acked    time.Time      // last ACK
 	ackedBy  netip.AddrPort
-	lapsed   bool // logged as lapsed, not yet regained
+	followed time.Time // when a hint last moved the trigger (follow)
+	lapsed   bool      // logged as lapsed, not yet regained
 	err      error
 	removed  bool
 }
@@ -106,6 +111,7 @@ func (c *Client) Insert(ctx context.Context, t Trigger) (*Handle, error) {
 	}
 	h.t.Target = append([]id.ID(nil), t.Target...)
 	start := time.Now()
+	c.awaitHint(ctx, t.ID)
 	h.mu.Lock()
 	h.timer = c.clock.AfterFunc(c.cfg.RetryInterval, h.fire)
 	p, server := h.nextInsertLocked()
@@ -155,7 +161,7 @@ func (c *Client) wireTrigger(t *Trigger) (wire.Trigger, error) {
 	}
 	wt = wire.Trigger{Flags: uint8(t.Flags), ID: t.ID, PrefixLen: uint16(t.PrefixLen)}
 	if len(t.Target) == 0 {
-		wt.Target = wire.IPAddr(c.self)
+		wt.Target = wire.IPAddr(c.self())
 	} else {
 		wt.Target = wire.StackAddr(t.Target...)
 	}
@@ -165,7 +171,8 @@ func (c *Client) wireTrigger(t *Trigger) (wire.Trigger, error) {
 // nextInsertLocked builds the next insertion or refresh, marks it unanswered
 // and renews the challenge budget. It goes to the server the cache names for
 // the id, so that behind a NAT the mapping opens toward the server that will
-// send to us (paper §5.1), else to Servers[0].
+// send to us (paper §5.1, nat.go: the caller asked for the hint first), else
+// to the first hop, which sends it on to that server.
 func (h *Handle) nextInsertLocked() (wire.Packet, netip.AddrPort) {
 	h.waiting = true
 	h.budget = challengeBudget
@@ -177,9 +184,16 @@ func (h *Handle) packetLocked(op wire.OptType, sigOp byte) (wire.Packet, netip.A
 	now := c.clock.Now()
 	server, ok := c.cache.lookup(h.wt.ID, now)
 	if !ok {
-		server = c.cfg.Servers[0]
+		server = c.servers.firstHop()
 	}
 	h.server = server
+	if len(h.t.Target) == 0 {
+		h.wt.Target = wire.IPAddr(c.self()) // it may have changed (addrwatch.go)
+	}
+	h.wt.Flags = uint8(h.t.Flags)
+	if c.nat.behind.Load() {
+		h.wt.Flags &^= wire.TriggerShortcut // shortcuts are off behind a NAT (§5.2)
+	}
 	p := wire.Packet{Stack: wire.StackOf(h.wt.ID)}
 	p.AddOption(wire.Option{Type: op, Trigger: h.wt})
 	if h.public {
@@ -189,17 +203,27 @@ func (h *Handle) packetLocked(op wire.OptType, sigOp byte) (wire.Packet, netip.A
 }
 
 // fire is the trigger's timer: a refresh is due, or the last insertion or
-// refresh went unanswered for RetryInterval. Either way it sends the insertion
-// again and waits RetryInterval for the ACK.
+// refresh went unanswered for RetryInterval, or the server it went to was
+// declared down. Either way it sends the insertion again (behind a NAT, after
+// asking for the hint) and waits RetryInterval for the ACK.
 func (h *Handle) fire() {
 	c := h.c
 	h.mu.Lock()
+	removed := h.removed
+	h.firing = true
+	h.mu.Unlock()
+	if !removed {
+		c.awaitHint(context.Background(), h.t.ID)
+	}
+	h.mu.Lock()
+	h.firing = false
 	if h.removed || c.closed.Load() {
 		h.mu.Unlock()
 		return
 	}
 	if h.waiting {
 		h.misses++
+		c.suspect(h.server)
 		what := "refresh"
 		if !h.inserted {
 			what = "insert"
@@ -208,7 +232,7 @@ func (h *Handle) fire() {
 			time.Duration(h.misses)*c.cfg.RetryInterval)
 		if h.misses == 2 {
 			// The server the hint named stopped answering: go through
-			// Servers[0] again, which will hint afresh.
+			// the first hop again, which will hint afresh.
 			c.cache.forget(h.wt.ID)
 		}
 		if h.inserted && !h.lapsed && c.clock.Now().Sub(h.acked) > c.cfg.TriggerTTL {
@@ -243,6 +267,31 @@ func (h *Handle) onAck(from netip.AddrPort) {
 		h.inserted, h.first = true, now
 		close(h.firstAck)
 	}
+}
+
+// follow handles a cache hint, from a known server, naming server for h's
+// id: when h's trigger lives on another server (a server joined in front of
+// it and the trigger was handed over, or one took it over: the old or the
+// new owner tells, server/handover.go), h is inserted at server at once
+// rather than at its next refresh. Behind a NAT that is what opens the
+// mapping toward the server that now delivers to this client. The copy on
+// the old server is left to expire. Nothing moves while an insertion or
+// refresh is being prepared (it goes where the hint says) or is unanswered
+// (its answer or its retry settles where the trigger lives), nor more than
+// once per RetryInterval; the server hinted at challenges the insertion like
+// any other. It reports whether h moved.
+func (h *Handle) follow(server netip.AddrPort) bool {
+	c := h.c
+	now := c.clock.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.removed || !h.inserted || h.waiting || h.firing || h.ackedBy == server ||
+		(!h.followed.IsZero() && now.Sub(h.followed) < c.cfg.RetryInterval) {
+		return false
+	}
+	h.followed = now
+	h.timer.Reset(0)
+	return true
 }
 
 // onChallenge handles TRIGGER_CHALLENGE: it echoes the server's nonce at once.
