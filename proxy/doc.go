@@ -19,7 +19,11 @@
 //	handshake.go sessions: private triggers, message 1 / message 2, resets
 //
 // The proxy knows nothing of how servers route: it asks the client to send to
-// ids. Per packet it does one parse, one map lookup and one seal or open; it
+// ids, and gives it every configured server (the client picks the nearest,
+// learns the others and fails over). For a peer the address book marks
+// `shortcut`, the private trigger and the packets allow shortcuts (§5.2): the
+// client then sends straight to the peer's address when the peer allows it
+// too. Per packet it does one parse, one map lookup and one seal or open; it
 // never logs per packet (it counts), and it allocates nothing in steady state.
 //
 // State that must survive a restart (the mappings and the private ids) is saved

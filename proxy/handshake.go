@@ -177,7 +177,8 @@ func (px *Proxy) initiate(p *peer) {
 	}
 }
 
-// ensureTrigger inserts the private trigger given to p, once.
+// ensureTrigger inserts the private trigger given to p, once; it allows
+// shortcuts (§5.2) when the address book marks p so.
 func (px *Proxy) ensureTrigger(ctx context.Context, p *peer) error {
 	p.trigMu.Lock()
 	defer p.trigMu.Unlock()
@@ -187,7 +188,7 @@ func (px *Proxy) ensureTrigger(ctx context.Context, p *peer) error {
 	if have {
 		return nil
 	}
-	h, err := px.client.Insert(ctx, client.Trigger{ID: p.localPriv})
+	h, err := px.client.Insert(ctx, client.Trigger{ID: p.localPriv, Flags: p.triggerFlags()})
 	if err != nil {
 		return fmt.Errorf("insert private trigger %s: %w", p.localPriv.Short(), err)
 	}
@@ -301,7 +302,7 @@ func (px *Proxy) accept(msg1 []byte) {
 		p.mu.Unlock()
 		px.dirty.Store(true)
 	}
-	if err := px.client.SendTo(remote, acc.Message2); err == nil {
+	if err := px.client.SendWith([]id.ID{remote}, acc.Message2, p.sendFlags()); err == nil {
 		px.stats.handshakesSent.Add(1)
 	}
 	px.flush(p)
@@ -376,7 +377,7 @@ func (px *Proxy) finish(d client.Delivery) {
 	if !px.flush(p) {
 		// Nothing to send: confirm the session to the responder.
 		if ka, err := s.Keepalive(nil); err == nil {
-			px.client.SendTo(remote, ka)
+			px.client.SendWith([]id.ID{remote}, ka, p.sendFlags())
 		}
 	}
 }

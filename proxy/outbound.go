@@ -8,7 +8,8 @@ package proxy
 //  4. rewrite the destination to the peer's canonical address after a
 //     collision (§3.3), so the tunnel always carries derived addresses
 //  5. seal it in the peer's session, or queue it and start the handshake
-//  6. send the batch to the peers' private ids with one sendmmsg
+//  6. send the batch to the peers' private ids with one sendmmsg, allowing a
+//     shortcut (§5.2) for the peers the address book marks so
 
 import (
 	"errors"
@@ -46,12 +47,12 @@ func (px *Proxy) readTun() {
 		now := px.clk.Now().UnixNano()
 		msgs = msgs[:0]
 		for i := 0; i < n; i++ {
-			frame, r, ok := px.outboundPacket(bufs[i][tunOffset:tunOffset+sizes[i]], &pp, frames[len(msgs)][:0], now)
+			frame, r, f, ok := px.outboundPacket(bufs[i][tunOffset:tunOffset+sizes[i]], &pp, frames[len(msgs)][:0], now)
 			if !ok {
 				continue
 			}
 			stacks[len(msgs)][0] = r
-			msgs = append(msgs, client.Message{Stack: stacks[len(msgs)][:], Payload: frame})
+			msgs = append(msgs, client.Message{Stack: stacks[len(msgs)][:], Payload: frame, Flags: f})
 		}
 		if len(msgs) > 0 {
 			sent, _ := px.client.SendBatch(msgs)
@@ -76,32 +77,32 @@ func (px *Proxy) readTun() {
 }
 
 // outboundPacket is stages 2–5 for one packet read from the tun device: it
-// returns the frame to send to the peer's private id r, sealed into frame's
-// capacity, or ok=false when the packet was handled otherwise (DNS, queued
-// for a handshake) or dropped (counted).
-func (px *Proxy) outboundPacket(pkt []byte, pp *packet.Parsed, frame []byte, now int64) (_ []byte, r id.ID, ok bool) {
+// returns the frame to send to the peer's private id r with the options f,
+// sealed into frame's capacity, or ok=false when the packet was handled
+// otherwise (DNS, queued for a handshake) or dropped (counted).
+func (px *Proxy) outboundPacket(pkt []byte, pp *packet.Parsed, frame []byte, now int64) (_ []byte, r id.ID, f client.SendFlags, ok bool) {
 	px.stats.tunIn.Add(1)
 	if err := pp.Decode(pkt); err != nil {
 		px.stats.dropMalformed.Add(1)
-		return nil, r, false
+		return nil, r, 0, false
 	}
 	dst := pp.Dst.Addr()
 	if dst == px.dns4 || dst == px.dns6 {
 		px.handleDNS(pkt, pp)
-		return nil, r, false
+		return nil, r, 0, false
 	}
 	px.mu.RLock()
 	p := px.byAddr[dst]
 	px.mu.RUnlock()
 	if p == nil {
 		px.stats.dropNoMapping.Add(1)
-		return nil, r, false
+		return nil, r, 0, false
 	}
 	p.touch(now)
 	if canon := p.canonicalFor(dst); canon != dst {
 		if pp.SetDstAddr(pkt, canon) != nil {
 			px.stats.dropMalformed.Add(1)
-			return nil, r, false
+			return nil, r, 0, false
 		}
 	}
 	s := p.sendSession()
@@ -109,7 +110,7 @@ func (px *Proxy) outboundPacket(pkt []byte, pp *packet.Parsed, frame []byte, now
 	if s == nil || !known {
 		p.enqueue(pkt)
 		px.connect(p)
-		return nil, r, false
+		return nil, r, 0, false
 	}
 	frame, err := s.Seal(frame, pkt)
 	if err != nil {
@@ -118,12 +119,12 @@ func (px *Proxy) outboundPacket(pkt []byte, pp *packet.Parsed, frame []byte, now
 			p.sess.Store(nil)
 			px.connect(p)
 		}
-		return nil, r, false
+		return nil, r, 0, false
 	}
 	p.txPackets.Add(1)
 	p.txBytes.Add(uint64(len(pkt)))
 	p.lastTx.Store(now)
-	return frame, r, true
+	return frame, r, p.sendFlags(), true
 }
 
 // sendNow seals and sends pkt to p at once (queued packets, once the session
@@ -134,7 +135,7 @@ func (px *Proxy) sendNow(p *peer, s *session.Session, r id.ID, pkt []byte) {
 		px.stats.dropSeal.Add(1)
 		return
 	}
-	if err := px.client.SendTo(r, frame); err != nil {
+	if err := px.client.SendWith([]id.ID{r}, frame, p.sendFlags()); err != nil {
 		px.stats.dropSend.Add(1)
 		return
 	}

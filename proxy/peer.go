@@ -103,6 +103,24 @@ func (p *peer) sendSession() *session.Session {
 
 func (p *peer) touch(now int64) { p.lastUse.Store(now) }
 
+// sendFlags returns the options of the packets sent to p: a shortcut is
+// allowed when the address book marks p so (paper §5.2; the peer's own book
+// decides whether its trigger allows one too).
+func (p *peer) sendFlags() client.SendFlags {
+	if p.shortcut {
+		return client.SendShortcut
+	}
+	return 0
+}
+
+// triggerFlags returns the flags of the private trigger given to p.
+func (p *peer) triggerFlags() client.TriggerFlags {
+	if p.shortcut {
+		return client.ShortcutAllowed
+	}
+	return 0
+}
+
 // remote returns the peer's private id, or false when it is not known yet.
 func (p *peer) remote() (id.ID, bool) {
 	if r := p.remotePriv.Load(); r != nil {

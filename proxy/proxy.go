@@ -146,7 +146,7 @@ func New(cfg Config) (px *Proxy, err error) {
 	}
 
 	ccfg := client.DefaultConfig()
-	ccfg.Servers = cfg.Servers
+	ccfg.Servers = cfg.Servers // all of them: the client picks the nearest and fails over
 	ccfg.LocalAddr = cfg.ListenAddr
 	ccfg.Identity = px.ident.PrivateKey()
 	ccfg.Handler = px.inbound
@@ -226,7 +226,7 @@ func (px *Proxy) Run(ctx context.Context) error {
 	cancel()
 	if err != nil {
 		px.Close()
-		return fmt.Errorf("proxy: insert the public trigger %s at %v: %w", px.ownID.Short(), px.cfg.Servers[0], err)
+		return fmt.Errorf("proxy: insert the public trigger %s through %v: %w", px.ownID.Short(), px.client.FirstHop(), err)
 	}
 	px.publicTrigger = h
 	px.up.Store(true)
@@ -399,6 +399,7 @@ func (px *Proxy) event(e client.Event) {
 	switch e.Kind {
 	case client.EventNotPresent:
 		px.stats.notPresent.Add(1)
+		px.remoteGone(e.ID) // block.go
 	default:
 		px.stats.refused.Add(1)
 		px.log.Warn("server refused a request", "event", e.String())

@@ -399,7 +399,7 @@ func BenchmarkOutboundPacket(b *testing.B) {
 	b.SetBytes(int64(len(pkt)))
 	for b.Loop() {
 		copy(buf, pkt)
-		if _, _, ok := laptop.px.outboundPacket(buf, &pp, frame[:0], 1); !ok {
+		if _, _, _, ok := laptop.px.outboundPacket(buf, &pp, frame[:0], 1); !ok {
 			b.Fatal("not sent")
 		}
 	}

@@ -36,8 +36,14 @@ type counters struct {
 
 // Status is what "i3net status" shows: this host, its servers and its peers.
 type Status struct {
-	Self     SelfStatus        `json:"self"`
-	Servers  []netip.AddrPort  `json:"servers"`
+	Self    SelfStatus       `json:"self"`
+	Servers []netip.AddrPort `json:"servers"` // as configured
+	// FirstHop is the server the client sends through when no hint routes
+	// a packet (the nearest that answers); Known every server it knows.
+	FirstHop netip.AddrPort      `json:"first_hop,omitzero"`
+	Known    []client.ServerInfo `json:"known_servers,omitempty"`
+	// NAT is what the client learned of a NAT in front of this host.
+	NAT      client.NATInfo    `json:"nat"`
 	Local    netip.AddrPort    `json:"local"`
 	Peers    []PeerStatus      `json:"peers"`
 	Counters map[string]uint64 `json:"counters"`
@@ -85,6 +91,9 @@ func (px *Proxy) Status() Status {
 	}
 	if px.client != nil {
 		st.Local = px.client.LocalAddr()
+		st.FirstHop = px.client.FirstHop()
+		st.Known = px.client.Servers()
+		st.NAT = px.client.NAT()
 	}
 	px.mu.RLock()
 	for _, p := range px.byKey {
@@ -124,6 +133,10 @@ func (px *Proxy) counterMap() map[string]uint64 {
 	}
 	return map[string]uint64{
 		"client_received": cs.Received, "client_dropped": cs.Dropped,
+		"client_failovers": cs.Failovers, "client_server_lists": cs.ServerLists,
+		"client_shortcut_sent": cs.ShortcutSent, "client_shortcut_fallbacks": cs.ShortcutFallbacks,
+		"client_shortcut_received": cs.DirectReceived, "client_offers_sent": cs.OffersSent,
+		"client_offers_accepted": cs.OffersAccepted, "client_offers_refused": cs.OffersRefused,
 		"tun_in": c.tunIn.Load(), "tun_out": c.tunOut.Load(),
 		"overlay_in": c.overlayIn.Load(), "overlay_out": c.overlayOut.Load(),
 		"dns_queries": c.dnsQueries.Load(), "dns_forwarded": c.dnsForwarded.Load(), "dns_errors": c.dnsErrors.Load(),

@@ -106,3 +106,47 @@ func FuzzMatches(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFail feeds arbitrary bytes to Fail, which answers a program's query
+// with an error code when it cannot be forwarded (no upstream): no panic;
+// every error is ErrMalformed or ErrNotQuery; an answer parses, keeps the
+// query's id, is a response with the code asked for, and repeats the
+// query's question when the query had exactly one.
+func FuzzFail(f *testing.F) {
+	for _, q := range [][]byte{
+		query(f, "www.example.org.", mdns.TypeA, false),
+		query(f, "www.example.org.", mdns.TypeAAAA, true),
+		query(f, "home.i3.", mdns.TypeA, false),
+	} {
+		f.Add(q, uint8(mdns.RcodeServerFailure))
+	}
+	f.Add([]byte{}, uint8(mdns.RcodeRefused))
+	f.Add([]byte{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1}, uint8(mdns.RcodeServerFailure))
+	r, _ := newTestResponder(f, nil)
+	f.Fuzz(func(t *testing.T, b []byte, rcode uint8) {
+		code := int(rcode & 0x0f)
+		resp, err := r.Fail(b, make([]byte, 0, 512), code)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNotQuery) {
+				t.Fatalf("error %v is neither ErrMalformed nor ErrNotQuery", err)
+			}
+			if resp != nil {
+				t.Fatal("an error came with an answer")
+			}
+			return
+		}
+		var q, m mdns.Msg
+		if err := q.Unpack(b); err != nil {
+			t.Fatalf("answered a query miekg cannot unpack: %v", err)
+		}
+		if err := m.Unpack(resp); err != nil {
+			t.Fatalf("answer does not unpack: %v\n%x", err, resp)
+		}
+		if m.Id != q.Id || !m.Response || m.Rcode != code {
+			t.Fatalf("answer header %+v for query %+v, rcode %d", m.MsgHdr, q.MsgHdr, code)
+		}
+		if len(q.Question) == 1 && (len(m.Question) != 1 || m.Question[0] != q.Question[0]) {
+			t.Fatalf("answer question %v, query %v", m.Question, q.Question)
+		}
+	})
+}
