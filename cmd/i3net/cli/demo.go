@@ -22,11 +22,15 @@ on loopback: a trigger inserted through a challenge, unicast, multicast to three
 receivers, anycast picking the longest match, a packet through an id stack
 (service composition), and a round trip through a trigger.
 
-Then the legacy proxy (§3, §4): hosts made of network namespaces — an overlay
-server and a laptop on an "internet" bridge, a home host behind a NAT — each
-with an identity and an address book naming the other, and a proxy; then
-unmodified curl and ping on laptop reach home by name (home.i3) through the NAT,
-encrypted, and "i3net status" shows the session. This part needs root.
+Then the legacy proxy (§3, §4) over an overlay of three servers: hosts made
+of network namespaces — three servers and a laptop on an "internet" bridge, a
+home host behind a NAT. The servers join into one ring (the demo says which
+server owns which part of it, and so which one holds home's trigger); home and
+laptop get an identity, an address book naming the other, and a proxy that
+knows only the first server; then unmodified curl and ping on laptop reach
+home by name (home.i3) through the NAT, encrypted, the servers' counters show
+the one-hop forwarding and the cache hints, and "i3net status" shows the
+session. This part needs root.
 
 Examples:
   sudo i3net demo

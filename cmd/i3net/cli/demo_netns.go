@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/e2e/netns"
+	"github.com/i3net/i3net/id"
 )
 
 // demoLab adapts the demo to netns.T: Fatalf ends the demo (through a panic
@@ -44,11 +45,12 @@ func (d *demoLab) TempDir() string {
 	return dir
 }
 
-// demoNamespaces builds hosts out of network namespaces and has real programs
-// reach a host behind a NAT by name through the proxies:
+// demoNamespaces builds hosts out of network namespaces, joins three overlay
+// servers into one ring, and has real programs reach a host behind a NAT by
+// name through the proxies:
 //
-//	laptop ──┐  "internet" bridge   ┌── nat ── home (192.168.1.0/24)
-//	srv1   ──┘  198.18.0.0/15       ┘
+//	laptop  ──┐  "internet" bridge   ┌── nat ── home (192.168.1.0/24)
+//	srv1..3 ──┘  198.18.0.0/15       ┘
 func demoNamespaces(ctx context.Context, n *narrator) (err error) {
 	if os.Geteuid() != 0 {
 		return errors.New("the demonstration builds network namespaces and needs root: run it as root (sudo ./scripts/demo), or see only the overlay with --overlay-only")
@@ -84,35 +86,37 @@ func demoNamespaces(ctx context.Context, n *narrator) (err error) {
 
 	n.chapter("Hosts made of network namespaces")
 	lab := netns.NewLab(t)
-	srv := lab.Host("srv1")
+	srvs := []*netns.Host{lab.Host("srv1"), lab.Host("srv2"), lab.Host("srv3")}
 	laptop := lab.Host("laptop")
 	nat := lab.NATHost("nat", netip.MustParsePrefix("192.168.1.0/24"), netns.NATCone)
 	home := nat.Inside("home")
-	n.say("srv1 %v and laptop %v on the internet; home %v behind a NAT (masquerade) at %v", srv.Addr4(), laptop.Addr4(), home.Addr4(), nat.Addr4())
+	n.say("srv1 %v, srv2 %v, srv3 %v and laptop %v on the internet; home %v behind a NAT (masquerade) at %v",
+		srvs[0].Addr4(), srvs[1].Addr4(), srvs[2].Addr4(), laptop.Addr4(), home.Addr4(), nat.Addr4())
 
-	n.chapter("An overlay server")
-	srvAddr := netip.AddrPortFrom(srv.Addr4(), 5610)
-	if _, err := srv.Start(self, "server", "--listen", srvAddr.String()); err != nil {
+	n.chapter("Three overlay servers join into one ring")
+	ov, err := startDemoRing(ctx, n, self, srvs)
+	if err != nil {
 		return err
 	}
-	if err := netns.WaitUDP(ctx, srv, 5610); err != nil {
-		return fmt.Errorf("the server did not start: %w", err)
-	}
-	n.say("i3net server listening on %v", srvAddr)
+	srvAddr := ov.servers[0].data // srv1: the one address the proxies are given
 
 	n.chapter("Identities and address books")
 	keys := map[string]string{}
+	ids := map[string]id.ID{}
 	for _, h := range []string{"home", "laptop"} {
 		out, err := exec.CommandContext(ctx, self, "id", "--state-dir", filepath.Join(dir, h), "--json").Output()
 		if err != nil {
 			return fmt.Errorf("i3net id for %s: %w", h, err)
 		}
-		var id struct{ Key, ID string }
-		if err := json.Unmarshal(out, &id); err != nil {
+		var info struct{ Key, ID string }
+		if err := json.Unmarshal(out, &info); err != nil {
 			return err
 		}
-		keys[h] = id.Key
-		n.say("%s's public key %s (public id %s…)", h, id.Key, id.ID[:8])
+		keys[h] = info.Key
+		if ids[h], err = id.Parse(info.ID); err != nil {
+			return fmt.Errorf("i3net id for %s: %w", h, err)
+		}
+		n.say("%s's public key %s (public id %s…)", h, info.Key, info.ID[:8])
 	}
 	for _, c := range [][3]string{{"laptop", "home", keys["home"]}, {"home", "laptop", keys["laptop"]}} {
 		if out, err := exec.CommandContext(ctx, self, "book", "add", c[1], c[2], "--state-dir", filepath.Join(dir, c[0])).CombinedOutput(); err != nil {
@@ -120,8 +124,13 @@ func demoNamespaces(ctx context.Context, n *narrator) (err error) {
 		}
 	}
 	n.say("laptop's book: home → home's key; home's book: laptop → laptop's key")
+	for _, h := range []string{"home", "laptop"} {
+		owner, replica := ov.owner(ids[h])
+		n.say("%s's public id %s falls in %s's part of the ring: %s will hold %s's public trigger, %s a copy",
+			h, ids[h].Short(), owner, owner, h, replica)
+	}
 
-	n.chapter("Proxies on both hosts")
+	n.chapter("Proxies on both hosts, given srv1's address")
 	for _, h := range []*netns.Host{home, laptop} {
 		if _, err := h.Start(self, "proxy", "--server", srvAddr.String(), "--state-dir", filepath.Join(dir, h.Name()), "--log-level", "warn"); err != nil {
 			return err
@@ -175,6 +184,11 @@ func demoNamespaces(ctx context.Context, n *narrator) (err error) {
 		if strings.Contains(l, "bytes from") || strings.Contains(l, "rtt") || strings.Contains(l, "transmitted") {
 			n.say("  %s", l)
 		}
+	}
+
+	n.chapter("What the servers did (their Prometheus counters)")
+	if err := ov.report(ctx, n); err != nil {
+		return err
 	}
 
 	n.chapter("What laptop's proxy knows (i3net status)")

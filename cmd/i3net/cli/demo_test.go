@@ -2,9 +2,24 @@ package cli
 
 import (
 	"bytes"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/i3net/i3net/e2e/netns"
 )
+
+// beI3net, set in the environment, makes this test binary run its command
+// line as i3net does (TestMain), for the processes the demo starts.
+const beI3net = "I3NET_TEST_BE_I3NET"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(beI3net) == "1" {
+		os.Exit(Run(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
 
 // TestDemoOverlay runs the overlay chapter of the demo end to end: every step
 // must complete and be narrated.
@@ -18,6 +33,34 @@ func TestDemoOverlay(t *testing.T) {
 		"inserted trigger", `home received "hello, home"`, `member 3 received "to everyone"`,
 		`the longest match received "any one of you"`, "the shorter match received nothing",
 		`home received "[transcoded] raw media"`, "64 bytes home → server → home", "done in",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestDemoNamespaces runs the whole demo, namespaces included (root only):
+// the three servers join, the demo names the server holding home's trigger,
+// curl reaches home, the counters show the hop, and nothing is left behind.
+func TestDemoNamespaces(t *testing.T) {
+	netns.RequireRoot(t)
+	for _, p := range []string{"curl", "ping"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("demo: skipping: %s is not installed", p)
+		}
+	}
+	// The demo runs its own executable as "i3net server", "i3net proxy",
+	// "i3net id"…: this test binary, which TestMain turns into i3net.
+	t.Setenv(beI3net, "1")
+	var out bytes.Buffer
+	captureOutput(t, &out)
+	if code := Run([]string{"demo"}); code != 0 {
+		t.Fatalf("demo: exit %d\n%s", code, out.String())
+	}
+	for _, want := range []string{
+		"srv1 starts the overlay", "srv2 joined through srv1's gossip address", "3 servers, each knows every other",
+		"home's public id", "falls in srv", "hello from home", "sent on in one hop", "everything the demo started has stopped",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/i3net/i3net/client"
@@ -16,7 +17,7 @@ import (
 
 var pingCmd = &Command{
 	Name:       "ping",
-	ShortUsage: "i3net ping [--server ADDR] [-c N] [-i INTERVAL] [--timeout D] [--size N] [--server-only]",
+	ShortUsage: "i3net ping [--server ADDR ...] [-c N] [-i INTERVAL] [--timeout D] [--size N] [--server-only]",
 	ShortHelp:  "Measure the round trip through an overlay server and a trigger",
 	LongHelp: `
 Ping inserts a trigger on a fresh random private id that points at itself, then
@@ -25,7 +26,8 @@ back, so one reply proves that the server takes insertions (challenge and ACK),
 matches ids and forwards. It prints a line per reply and a summary, and removes
 the trigger when done. With --server-only it sends ping datagrams, which the
 server echoes without any trigger: that measures the network and the server's
-socket alone.
+socket alone. Given several servers, it measures the round trip to each and
+pings through the nearest (the client's first hop).
 
 The exit status is 0 when at least one reply came back, 1 otherwise.
 
@@ -39,12 +41,15 @@ Examples:
 
   # Is the server's socket answering at all?
   i3net ping --server 198.18.0.1:5610 --server-only -c 1
+
+  # Through the nearest of three servers
+  i3net ping --server 198.18.0.1:5610 --server 198.18.0.2:5610 --server 198.18.0.3:5610
 `,
 	Order: 20,
 	Flags: func() (*flag.FlagSet, func(ctx context.Context, args []string) error) {
 		var a pingArgs
 		fs := flag.NewFlagSet("ping", flag.ContinueOnError)
-		fs.StringVar(&a.server, "server", "127.0.0.1:5610", "overlay server `ADDR` (host:port)")
+		fs.Var(&a.servers, "server", "overlay server `ADDR` (host:port; repeat for several; default 127.0.0.1:5610)")
 		fs.IntVar(&a.count, "c", 4, "stop after `N` pings (0: until interrupted)")
 		fs.DurationVar(&a.interval, "i", time.Second, "wait `INTERVAL` between pings")
 		fs.DurationVar(&a.timeout, "timeout", 2*time.Second, "wait at most `D` for the insertion and for each reply")
@@ -62,7 +67,7 @@ Examples:
 func init() { register(pingCmd) }
 
 type pingArgs struct {
-	server     string
+	servers    stringList
 	count      int
 	interval   time.Duration
 	timeout    time.Duration
@@ -79,18 +84,33 @@ func runPing(ctx context.Context, a pingArgs) error {
 	case a.size < 0 || a.size > client.MaxPayload:
 		return usageErrorf("--size %d: want 0 to %d", a.size, client.MaxPayload)
 	}
-	server, err := resolveServer(a.server)
-	if err != nil {
-		return err
+	if len(a.servers) == 0 {
+		a.servers = stringList{"127.0.0.1:5610"}
 	}
 	cfg := client.DefaultConfig()
-	cfg.Servers = []netip.AddrPort{server}
+	for _, s := range a.servers {
+		server, err := resolveServer(s)
+		if err != nil {
+			return err
+		}
+		cfg.Servers = append(cfg.Servers, server)
+	}
+	if len(cfg.Servers) == 1 {
+		// One server: ping measures that one, not another the lists name.
+		cfg.ListInterval, cfg.ProbeInterval = 0, 0
+	}
 	cfg.Logger = slog.New(slog.DiscardHandler) // ping reports what goes wrong itself
 	c, err := client.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	if len(cfg.Servers) > 1 {
+		mctx, cancel := context.WithTimeout(ctx, a.timeout)
+		c.Measure(mctx)
+		cancel()
+	}
+	server := c.FirstHop()
 
 	// ping sends one probe and describes its reply.
 	var ping func(ctx context.Context, seq int) (client.Pong, string, error)
@@ -152,6 +172,16 @@ func runPing(ctx context.Context, a pingArgs) error {
 	if st.received == 0 {
 		return fmt.Errorf("no reply from %s", server)
 	}
+	return nil
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
 	return nil
 }
 

@@ -37,6 +37,13 @@ func pingServer(t *testing.T) netip.AddrPort {
 func TestPing(t *testing.T) {
 	noLeftovers(t)
 	addr := pingServer(t).String()
+	// A bound socket that never answers, listed first: ping goes through the
+	// server that answers.
+	silent, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
 	tests := []struct {
 		name  string
 		args  []string
@@ -52,6 +59,14 @@ func TestPing(t *testing.T) {
 				"--- " + addr + " ping statistics ---",
 				"3 sent, 3 received, 0% loss",
 				"rtt min/avg/max = ",
+			},
+		},
+		{
+			name: "several servers",
+			args: []string{"ping", "--server", silent.LocalAddr().String(), "--server", addr, "-c", "2", "-i", "10ms", "--timeout", "300ms"},
+			lines: []string{
+				"PING " + addr + " through trigger ",
+				"2 sent, 2 received, 0% loss",
 			},
 		},
 		{

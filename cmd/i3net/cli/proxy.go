@@ -33,10 +33,16 @@ forwarded to the resolvers it had); it is restored on exit, and after a crash on
 the next start. Mappings and private ids are saved in the state directory, so
 open connections survive a restart of the proxy.
 
+Given several servers (repeat --server), the proxy sends through the nearest
+that answers, learns the rest of the overlay's servers from them, and moves to
+the next when one stops answering. A host the address book marks "shortcut"
+is reached directly, bypassing the servers, when it allows that too.
+
 It needs root (or CAP_NET_ADMIN) for the tun device.
 
 Examples:
   i3net proxy --server 198.18.0.1:5610
+  i3net proxy --server 198.18.0.1:5610 --server 198.18.0.2:5610 --server 198.18.0.3:5610
   i3net proxy --server 198.18.0.1:5610 --state-dir /tmp/i3 --no-resolv-conf
   i3net status`,
 		Flags: func() (*flag.FlagSet, func(context.Context, []string) error) {
@@ -45,7 +51,7 @@ Examples:
 			a.state.addDirFlag(fs)
 			a.state.addBookFlag(fs)
 			def := proxy.DefaultConfig()
-			fs.Var(&a.servers, "server", "overlay server `ADDR:PORT` (repeat for several)")
+			fs.Var(&a.servers, "server", "overlay server `ADDR:PORT` (repeat for several: the nearest is used, the others on failure)")
 			fs.StringVar(&a.listen, "listen", "", "UDP `ADDR:PORT` of the overlay client (default: any free port)")
 			fs.StringVar(&a.tun, "tun", def.TunName, "tun device `NAME`")
 			fs.IntVar(&a.mtu, "mtu", def.MTU, "tun MTU: the path MTU less the overlay's headers")

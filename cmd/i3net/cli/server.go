@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,7 +23,9 @@ import (
 var serverCmd = &Command{
 	Name: "server",
 	ShortUsage: "i3net server [--listen ADDR] [--advertise ADDR] [--trigger-ttl D] [--config FILE] " +
-		"[--metrics ADDR] [--log-level LEVEL] [--allow-unsigned-public]",
+		"[--metrics ADDR] [--log-level LEVEL] [--allow-unsigned-public] " +
+		"[--ring] [--join ADDR]... [--gossip ADDR] [--gossip-advertise ADDR] [--ring-position HEX] " +
+		"[--replicas N] [--ring-preset default|lan]",
 	ShortHelp: "Run an overlay server: hold triggers, forward packets",
 	LongHelp: `
 Server runs one i3 overlay server on a UDP port. Hosts insert triggers (id →
@@ -51,6 +54,22 @@ An unknown key or a bad value is an error naming the file, the line and the key.
   insert_burst = 200
   max_triggers = 1000000
 
+Many servers, one overlay: servers that join one another share the ids
+between them (paper §2). Each has a position on a ring of 128-bit values
+and owns the ids whose first 128 bits fall between its predecessor's
+position and its own. A packet that reaches a server for an id another owns
+goes there in one hop, and its sender gets a cache hint, so that its next
+packets go straight to the owner. Each trigger is copied to the next
+--replicas servers of the ring: when a server dies, the next one serves its
+triggers as soon as the others notice (about 1 s with --ring-preset lan,
+5 s with default). Servers gossip (UDP and TCP, one port) with
+hashicorp/memberlist; --join names the gossip address of any server already
+in the overlay, and one that answers is enough. A server in a ring needs a
+specific data address (--listen with an IP, or --advertise): the others
+recognise its datagrams by it. --ring, --gossip or --join turns the ring on;
+the first server of an overlay joins nobody. --join replaces the file's join
+list; the other flags replace the file's key of the same name.
+
 Original clients pick "private" ids with the public bit set about half of the
 time and cannot sign: serve them with --allow-unsigned-public (then anyone may
 insert a trigger on a public id).
@@ -65,25 +84,27 @@ Examples:
 
   # Behind a port forward, for original i3 clients, from a configuration file
   i3net server --config /etc/i3net/server.toml --advertise 198.18.0.1:5610 --allow-unsigned-public
+
+  # Three servers, one overlay: the first starts it, the others join it
+  # (gossip on the data port + 1 unless --gossip says otherwise)
+  i3net server --listen 198.18.0.1:5610 --ring
+  i3net server --listen 198.18.0.2:5610 --join 198.18.0.1:5611
+  i3net server --listen 198.18.0.3:5610 --join 198.18.0.1:5611,198.18.0.2:5611
+
+  # Behind a NAT that forwards UDP and TCP 5611 and UDP 5610 to this host
+  i3net server --listen 10.0.0.5:5610 --advertise 203.0.113.7:5610 \
+      --gossip 10.0.0.5:5611 --gossip-advertise 203.0.113.7:5611 --join 198.18.0.1:5611
 `,
 	Order: 10,
 	Flags: func() (*flag.FlagSet, func(ctx context.Context, args []string) error) {
-		var a serverArgs
-		fs := flag.NewFlagSet("server", flag.ContinueOnError)
-		fs.StringVar(&a.listen, "listen", "", "bind the UDP `ADDR` (IP:PORT; default 0.0.0.0:5610, [::]:5610 for IPv6)")
-		fs.StringVar(&a.advertise, "advertise", "", "tell hosts to reach this server at `ADDR` (default: the address they used)")
-		fs.DurationVar(&a.ttl, "trigger-ttl", 0, "trigger lifetime `D` without refresh (default 30s)")
-		fs.StringVar(&a.config, "config", "", "read the TOML configuration `FILE`")
-		fs.StringVar(&a.metrics, "metrics", "", "serve Prometheus metrics over HTTP on `ADDR` (host:port), at /metrics")
-		fs.StringVar(&a.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
-		fs.BoolVar(&a.allowUnsigned, "allow-unsigned-public", false, "accept public-id insertions without a signature (original clients)")
+		a := &serverArgs{}
+		fs := a.flagSet()
 		return fs, func(ctx context.Context, args []string) error {
 			if len(args) > 0 {
 				return usageErrorf("unexpected argument %q", args[0])
 			}
-			a.set = map[string]bool{}
-			fs.Visit(func(f *flag.Flag) { a.set[f.Name] = true })
-			return runServer(ctx, a)
+			a.noteSet(fs)
+			return runServer(ctx, *a)
 		}
 	},
 }
@@ -94,7 +115,65 @@ type serverArgs struct {
 	listen, advertise, config, metrics, logLevel string
 	ttl                                          time.Duration
 	allowUnsigned                                bool
-	set                                          map[string]bool // flags given on the command line
+
+	// The ring of servers.
+	ring                                  bool
+	join                                  joinList
+	gossip, gossipAdvertise, ringPosition string
+	ringPreset                            string
+	replicas                              int
+
+	set map[string]bool // flags given on the command line
+}
+
+// flagSet returns the command's flags, bound to a.
+func (a *serverArgs) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.StringVar(&a.listen, "listen", "", "bind the UDP `ADDR` (IP:PORT; default 0.0.0.0:5610, [::]:5610 for IPv6)")
+	fs.StringVar(&a.advertise, "advertise", "", "tell hosts to reach this server at `ADDR` (default: the address they used)")
+	fs.DurationVar(&a.ttl, "trigger-ttl", 0, "trigger lifetime `D` without refresh (default 30s)")
+	fs.StringVar(&a.config, "config", "", "read the TOML configuration `FILE`")
+	fs.StringVar(&a.metrics, "metrics", "", "serve Prometheus metrics over HTTP on `ADDR` (host:port), at /metrics")
+	fs.StringVar(&a.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	fs.BoolVar(&a.allowUnsigned, "allow-unsigned-public", false, "accept public-id insertions without a signature (original clients)")
+	fs.BoolVar(&a.ring, "ring", false, "be one server of a ring of servers (implied by --gossip and --join)")
+	fs.Var(&a.join, "join", "join the overlay through the server gossiping at `ADDR` (host:port; repeat, or separate with commas)")
+	fs.StringVar(&a.gossip, "gossip", "", "gossip with the other servers on `ADDR` (IP:PORT, UDP and TCP; default: the data IP, data port + 1)")
+	fs.StringVar(&a.gossipAdvertise, "gossip-advertise", "", "tell the other servers to gossip with this one at `ADDR` (IP:PORT; behind a NAT)")
+	fs.StringVar(&a.ringPosition, "ring-position", "", "place this server at ring position `HEX` (32 hex digits; default: a hash of the data address)")
+	fs.IntVar(&a.replicas, "replicas", 0, "copy each trigger to the next `N` servers of the ring (0 to 8; default 1)")
+	fs.StringVar(&a.ringPreset, "ring-preset", "", "failure detector `PRESET`: default (a dead server noticed in ~5 s) or lan (~1 s, one fast network)")
+	return fs
+}
+
+// noteSet records which flags the command line gave: only those override
+// the configuration file.
+func (a *serverArgs) noteSet(fs *flag.FlagSet) {
+	a.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { a.set[f.Name] = true })
+}
+
+// joinList is the repeatable --join flag: gossip addresses (host:port), also
+// accepted as one comma-separated list; server.New checks them.
+type joinList []string
+
+func (l *joinList) String() string { return strings.Join(*l, ",") }
+
+func (l *joinList) Set(v string) error {
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			*l = append(*l, f)
+		}
+	}
+	return nil
+}
+
+// flagOfKey names the flag that sets a configuration key, for errors about a
+// value that came from the command line.
+var flagOfKey = map[string]string{
+	"listen_addr": "listen", "public_addr": "advertise", "trigger_ttl": "trigger-ttl",
+	"join": "join", "gossip_addr": "gossip", "gossip_advertise": "gossip-advertise",
+	"ring_position": "ring-position", "replicas": "replicas", "ring_preset": "ring-preset",
 }
 
 // serverConfig builds the server's configuration: defaults, file, flags.
@@ -123,7 +202,51 @@ func serverConfig(a serverArgs) (server.Config, error) {
 	if a.allowUnsigned {
 		cfg.RequireSignedPublic = false
 	}
-	return cfg, nil
+	return cfg, ringFlags(&cfg, a)
+}
+
+// ringFlags applies the ring's flags to cfg. Only --gossip-advertise is
+// parsed here (the others are text in Config); server.New checks the values,
+// and flagError names the flag of a value it refuses.
+func ringFlags(cfg *server.Config, a serverArgs) error {
+	if a.set["ring"] {
+		cfg.Ring = a.ring
+	}
+	if a.set["join"] {
+		cfg.Join = slices.Clone(a.join)
+	}
+	if a.set["gossip"] {
+		cfg.GossipAddr = a.gossip
+	}
+	if a.set["gossip-advertise"] {
+		ap, err := netip.ParseAddrPort(a.gossipAdvertise)
+		if err != nil {
+			return usageErrorf("--gossip-advertise %q: want IP:PORT, e.g. 203.0.113.7:5611", a.gossipAdvertise)
+		}
+		cfg.GossipAdvertise = ap
+	}
+	if a.set["ring-position"] {
+		cfg.RingPosition = a.ringPosition
+	}
+	if a.set["ring-preset"] {
+		cfg.RingPreset = a.ringPreset
+	}
+	if a.set["replicas"] {
+		cfg.Replicas = a.replicas
+	}
+	return nil
+}
+
+// flagError names the flag behind a configuration error when the value came
+// from the command line.
+func flagError(err error, set map[string]bool) error {
+	var ce *server.ConfigError
+	if errors.As(err, &ce) {
+		if f := flagOfKey[ce.Key]; f != "" && set[f] {
+			return fmt.Errorf("--%s: %w", f, err)
+		}
+	}
+	return err
 }
 
 func runServer(ctx context.Context, a serverArgs) error {
@@ -138,7 +261,7 @@ func runServer(ctx context.Context, a serverArgs) error {
 	cfg.Logger = slog.New(slog.NewTextHandler(Stderr, &slog.HandlerOptions{Level: level}))
 	srv, err := server.New(cfg)
 	if err != nil {
-		return err
+		return flagError(err, a.set)
 	}
 	defer srv.Close()
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -10,9 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/i3net/i3net/server"
 )
 
 // TestServerHelperProcess is the i3net binary for TestServerCommand: it runs
@@ -24,21 +31,23 @@ func TestServerHelperProcess(t *testing.T) {
 	os.Exit(Run(strings.Fields(os.Getenv("I3NET_TEST_SERVER_ARGS"))))
 }
 
-// TestServerCommand runs "i3net server" as a process: it prints its ready line,
-// echoes a ping, serves its counters on /metrics, and exits 0 on SIGINT.
-func TestServerCommand(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics := ln.Addr().String()
-	ln.Close()
+// serverProcess is "i3net server" running as a process of this test binary.
+type serverProcess struct {
+	cmd     *exec.Cmd
+	addr    netip.AddrPort // from the ready line
+	stderr  *bytes.Buffer
+	exited  chan struct{} // closed when the process has exited
+	exitErr error         // set before exited closes
+}
 
+// startServerProcess runs "i3net server ARGS" and waits (bounded) for its
+// ready line; the process is killed at the end of the test.
+func startServerProcess(t *testing.T, args string) *serverProcess {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestServerHelperProcess$")
-	cmd.Env = append(os.Environ(), "I3NET_TEST_SERVER_HELPER=1",
-		"I3NET_TEST_SERVER_ARGS=server --listen 127.0.0.1:0 --metrics "+metrics+" --log-level warn")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd.Env = append(os.Environ(), "I3NET_TEST_SERVER_HELPER=1", "I3NET_TEST_SERVER_ARGS=server "+args)
+	p := &serverProcess{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
+	cmd.Stderr = p.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -46,16 +55,13 @@ func TestServerCommand(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{}) // closed when the process has exited
-	var exitErr error
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		select {
-		case <-exited:
+		case <-p.exited:
 		case <-time.After(5 * time.Second):
 		}
 	})
-
 	lines := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -64,25 +70,80 @@ func TestServerCommand(t *testing.T) {
 		}
 		close(lines)
 		io.Copy(io.Discard, out)
-		exitErr = cmd.Wait()
-		close(exited)
+		p.exitErr = cmd.Wait()
+		close(p.exited)
 	}()
 	var line string
 	select {
 	case line = <-lines:
 	case <-time.After(10 * time.Second):
-		t.Fatalf("no ready line; stderr: %s", stderr.String())
+		t.Fatalf("no ready line; stderr: %s", p.stderr.String())
 	}
 	addrText, ok := strings.CutPrefix(line, "i3net server listening on ")
 	if !ok {
-		t.Fatalf("ready line %q; stderr: %s", line, stderr.String())
+		t.Fatalf("ready line %q; stderr: %s", line, p.stderr.String())
 	}
-	addr, err := netip.ParseAddrPort(addrText)
-	if err != nil {
+	if p.addr, err = netip.ParseAddrPort(addrText); err != nil {
 		t.Fatalf("ready line %q: %v", line, err)
 	}
+	return p
+}
 
-	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(addr))
+// interrupt sends SIGINT and checks that the process exits 0, bounded.
+func (p *serverProcess) interrupt(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+		if p.exitErr != nil {
+			t.Errorf("exit: %v; stderr: %s", p.exitErr, p.stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit after SIGINT")
+	}
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago
+// (for the TCP or UDP socket of network).
+func freeAddr(t *testing.T, network string) string {
+	t.Helper()
+	if network == "udp" {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().String()
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// scrape returns the text of the Prometheus endpoint at addr.
+func scrape(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
+// TestServerCommand runs "i3net server" as a process: it prints its ready line,
+// echoes a ping, serves its counters on /metrics, and exits 0 on SIGINT.
+func TestServerCommand(t *testing.T) {
+	metrics := freeAddr(t, "tcp")
+	p := startServerProcess(t, "--listen 127.0.0.1:0 --metrics "+metrics+" --log-level warn")
+
+	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(p.addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,29 +156,35 @@ func TestServerCommand(t *testing.T) {
 		t.Fatalf("ping echo %x, %v", buf[:n], err)
 	}
 
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + metrics + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := scrape(t, metrics)
 	for _, want := range []string{"i3net_server_pings_total 1", `i3net_server_drops_total{reason="version"} 0`, "go_goroutines"} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+	p.interrupt(t)
+}
 
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-exited:
-		if exitErr != nil {
-			t.Errorf("exit: %v; stderr: %s", exitErr, stderr.String())
+// TestServerCommandRing runs two "i3net server" processes on loopback, the
+// second joining the first with the ring's flags: both count two members.
+func TestServerCommandRing(t *testing.T) {
+	gossipA := freeAddr(t, "udp")
+	metricsA, metricsB := freeAddr(t, "tcp"), freeAddr(t, "tcp")
+	a := startServerProcess(t, "--listen 127.0.0.1:0 --ring --gossip "+gossipA+
+		" --ring-preset lan --ring-position 40000000000000000000000000000000 --metrics "+metricsA+" --log-level warn")
+	b := startServerProcess(t, "--listen 127.0.0.1:0 --gossip 127.0.0.1:0 --join "+gossipA+
+		" --ring-preset lan --replicas 2 --metrics "+metricsB+" --log-level warn")
+	deadline := time.Now().Add(10 * time.Second)
+	for _, m := range []string{metricsA, metricsB} {
+		for !strings.Contains(scrape(t, m), "i3net_server_ring_members 2") {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no ring of two servers within 10s:\n%s\nstderr A: %s\nstderr B: %s", m, scrape(t, m), a.stderr, b.stderr)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no exit after SIGINT")
 	}
+	b.interrupt(t)
+	a.interrupt(t)
 }
 
 func TestServerCommandErrors(t *testing.T) {
@@ -137,6 +204,23 @@ func TestServerCommandErrors(t *testing.T) {
 		{"bad listen", []string{"server", "--listen", "nowhere:1"}, 1, "listen_addr"},
 		{"bad ttl", []string{"server", "--listen", "127.0.0.1:0", "--trigger-ttl", "-1s"}, 1, "trigger_ttl = -1s: must be positive"},
 		{"argument", []string{"server", "now"}, 2, `unexpected argument "now"`},
+		{"bad join", []string{"server", "--listen", "127.0.0.1:0", "--join", "198.18.0.1"}, 1,
+			`--join: server: config: join = "198.18.0.1": want HOST:PORT, the gossip address of a server in the overlay`},
+		{"join port 0", []string{"server", "--listen", "127.0.0.1:0", "--join", "a:5611,b:0"}, 1, `--join: server: config: join = "b:0"`},
+		{"bad gossip", []string{"server", "--listen", "127.0.0.1:0", "--gossip", "5611"}, 1,
+			`--gossip: server: config: gossip_addr = "5611": want IP:PORT`},
+		{"bad gossip advertise", []string{"server", "--gossip-advertise", "nat:5611"}, 2, `--gossip-advertise "nat:5611": want IP:PORT`},
+		{"unspecified gossip advertise", []string{"server", "--listen", "127.0.0.1:0", "--ring", "--gossip-advertise", "0.0.0.0:5611"}, 1,
+			"--gossip-advertise: server: config: gossip_advertise = 0.0.0.0:5611: want a specific IP and a non-zero port"},
+		{"bad ring position", []string{"server", "--listen", "127.0.0.1:0", "--ring-position", "80"}, 1,
+			`--ring-position: server: config: ring_position = "80": want 32 hex digits (128 bits)`},
+		{"bad ring preset", []string{"server", "--listen", "127.0.0.1:0", "--ring-preset", "wan"}, 1,
+			`--ring-preset: server: config: ring_preset = "wan": want "default" or "lan"`},
+		{"too many replicas", []string{"server", "--listen", "127.0.0.1:0", "--replicas", "9"}, 1,
+			"--replicas: server: config: replicas = 9: want 0..8"},
+		{"replicas not a number", []string{"server", "--replicas", "two"}, 2, `invalid value "two" for flag -replicas`},
+		{"ring on a wildcard address", []string{"server", "--listen", "0.0.0.0:0", "--join", "198.18.0.1:5611"}, 1,
+			"a server in a ring needs a specific data address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,4 +250,153 @@ func TestServerConfigPrecedence(t *testing.T) {
 		cfg.PublicAddr != netip.MustParseAddrPort("198.18.0.1:5610") || cfg.RequireSignedPublic {
 		t.Errorf("config %+v", cfg)
 	}
+}
+
+// TestServerRingFlags: the ring's flags replace the file's keys (--join the
+// whole list), a flag not given leaves the file's value, and --join takes
+// repeated flags and comma lists.
+func TestServerRingFlags(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "server.toml")
+	os.WriteFile(path, []byte(`listen_addr = "127.0.0.1:5610"
+join = ["198.18.0.9:5611"]
+gossip_addr = "127.0.0.1:7001"
+ring_preset = "lan"
+replicas = 2
+ring_position = "10000000000000000000000000000000"
+`), 0o600)
+	tests := []struct {
+		name  string
+		args  []string
+		check func(c server.Config) bool
+	}{
+		{"file only", []string{"--config", path}, func(c server.Config) bool {
+			return slices.Equal(c.Join, []string{"198.18.0.9:5611"}) && c.GossipAddr == "127.0.0.1:7001" &&
+				c.RingPreset == "lan" && c.Replicas == 2 && c.RingPosition == "10000000000000000000000000000000"
+		}},
+		{"flags replace", []string{"--config", path, "--join", "198.18.0.1:5611, 198.18.0.2:5611", "--join", "srv3.example:5611",
+			"--gossip", "127.0.0.1:7002", "--gossip-advertise", "203.0.113.7:5611", "--ring-preset", "default",
+			"--replicas", "0", "--ring-position", "ffffffffffffffffffffffffffffffff"}, func(c server.Config) bool {
+			return slices.Equal(c.Join, []string{"198.18.0.1:5611", "198.18.0.2:5611", "srv3.example:5611"}) &&
+				c.GossipAddr == "127.0.0.1:7002" && c.GossipAdvertise == netip.MustParseAddrPort("203.0.113.7:5611") &&
+				c.RingPreset == "default" && c.Replicas == 0 && c.RingPosition == "ffffffffffffffffffffffffffffffff"
+		}},
+		{"defaults", nil, func(c server.Config) bool {
+			return !c.Ring && c.Join == nil && c.GossipAddr == "" && c.RingPreset == "default" && c.Replicas == 1
+		}},
+		{"ring alone", []string{"--ring"}, func(c server.Config) bool { return c.Ring }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var a serverArgs
+			fs := a.flagSet()
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			a.noteSet(fs)
+			got, err := serverConfig(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(got) {
+				t.Errorf("config %+v", got)
+			}
+		})
+	}
+}
+
+// TestServerDoc checks docs/server.md against the command: every flag, every
+// configuration key, every metric and every drop and refusal reason is
+// documented; every TOML example is a valid configuration; every
+// "i3net server" command line of the examples parses.
+func TestServerDoc(t *testing.T) {
+	b, err := os.ReadFile("../../../docs/server.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	var a serverArgs
+	fs := a.flagSet()
+	fs.VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(doc, "`--"+f.Name) {
+			t.Errorf("flag --%s is not documented", f.Name)
+		}
+	})
+	for _, k := range server.ConfigKeys() {
+		if !strings.Contains(doc, "`"+k+"`") {
+			t.Errorf("configuration key %s is not documented", k)
+		}
+	}
+	for _, m := range serverMetricNames(t) {
+		if !strings.Contains(doc, "`"+m) {
+			t.Errorf("metric %s is not documented", m)
+		}
+	}
+	for r := range server.NumDropReasons {
+		if !strings.Contains(doc, "`"+r.String()+"`") {
+			t.Errorf("drop reason %s is not documented", r)
+		}
+	}
+	for r := range server.NumRefusals {
+		if !strings.Contains(doc, "`"+r.String()+"`") {
+			t.Errorf("refusal reason %s is not documented", r)
+		}
+	}
+
+	blocks := regexp.MustCompile("(?s)```(toml|sh)\n(.*?)```").FindAllStringSubmatch(doc, -1)
+	var tomls, lines int
+	for _, blk := range blocks {
+		if blk[1] == "toml" {
+			tomls++
+			if _, err := server.ParseConfig("docs/server.md", []byte(blk[2]), server.DefaultConfig()); err != nil {
+				t.Errorf("TOML example:\n%s\n%v", blk[2], err)
+			}
+			continue
+		}
+		for _, line := range strings.Split(strings.ReplaceAll(blk[2], "\\\n", " "), "\n") {
+			args, ok := strings.CutPrefix(strings.TrimSpace(line), "i3net server")
+			if !ok {
+				continue
+			}
+			lines++
+			var a serverArgs
+			fs := a.flagSet()
+			if err := fs.Parse(strings.Fields(args)); err != nil {
+				t.Errorf("%s: %v", line, err)
+				continue
+			}
+			a.noteSet(fs)
+			a.config = "" // the file is an example of its own, checked above
+			if _, err := serverConfig(a); err != nil {
+				t.Errorf("%s: %v", line, err)
+			}
+		}
+	}
+	if tomls < 2 || lines < 4 {
+		t.Errorf("%d TOML examples and %d command lines found in docs/server.md", tomls, lines)
+	}
+}
+
+// serverMetricNames returns the names of the metrics a server exports.
+func serverMetricNames(t *testing.T) []string {
+	t.Helper()
+	cfg := server.TestConfig()
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ch := make(chan *prometheus.Desc, 256)
+	srv.Collector().Describe(ch)
+	close(ch)
+	fq := regexp.MustCompile(`fqName: "([^"]+)"`)
+	var names []string
+	for d := range ch {
+		if m := fq.FindStringSubmatch(d.String()); m != nil {
+			names = append(names, m[1])
+		}
+	}
+	if len(names) < 30 {
+		t.Fatalf("only %d metrics described", len(names))
+	}
+	return names
 }

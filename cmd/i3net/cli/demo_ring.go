@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/i3net/i3net/e2e/netns"
+	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/ring"
+)
+
+// The demo's overlay of three servers: "i3net server" processes in their own
+// namespaces, the first starting the ring, the others joining it through its
+// gossip address, each serving Prometheus metrics that the demo reads to show
+// the join and, at the end, what each server did.
+
+// demoMetricsPort is where the demo's servers serve metrics, on their address.
+const demoMetricsPort = 9610
+
+// demoServer is one server of the demo's ring.
+type demoServer struct {
+	name string
+	host *netns.Host
+	data netip.AddrPort
+}
+
+// demoRing is the demo's overlay and its members as the servers place them
+// (default positions: a hash of each data address).
+type demoRing struct {
+	servers []demoServer
+	view    *ring.Snapshot
+}
+
+// startDemoRing starts a server on each host, srv1 first, the others joining
+// it, and narrates each join once every server counts the new member.
+func startDemoRing(ctx context.Context, n *narrator, self string, hosts []*netns.Host) (*demoRing, error) {
+	ov := &demoRing{}
+	var members []ring.Member
+	for i, h := range hosts {
+		s := demoServer{name: h.Name(), host: h, data: netip.AddrPortFrom(h.Addr4(), 5610)}
+		args := []string{"server", "--listen", s.data.String(), "--ring", "--ring-preset", "lan",
+			"--metrics", netip.AddrPortFrom(h.Addr4(), demoMetricsPort).String(), "--log-level", "warn"}
+		seed := netip.AddrPortFrom(hosts[0].Addr4(), 5611)
+		if i > 0 {
+			args = append(args, "--join", seed.String())
+		}
+		start := time.Now()
+		if _, err := h.Start(self, args...); err != nil {
+			return nil, err
+		}
+		ov.servers = append(ov.servers, s)
+		pos := ring.DefaultPosition(s.data)
+		members = append(members, ring.Member{Name: s.name, Data: s.data, Position: pos})
+		if err := ov.waitMembers(ctx, i+1); err != nil {
+			return nil, err
+		}
+		took := time.Since(start).Round(time.Millisecond)
+		if i == 0 {
+			n.say("$ i3net server --listen %v --ring --ring-preset lan   (on %s)", s.data, s.name)
+			n.say("  %s starts the overlay: data on %v, gossip on %v, ring position %s… (a hash of its address)",
+				s.name, s.data, seed, ring.FormatPosition(pos)[:8])
+			continue
+		}
+		n.say("$ i3net server --listen %v --join %v --ring-preset lan   (on %s)", s.data, seed, s.name)
+		n.say("  %s joined through srv1's gossip address, ring position %s…: %d servers, each knows every other (%v)",
+			s.name, ring.FormatPosition(pos)[:8], i+1, took)
+	}
+	ov.view = ring.NewSnapshot(ring.Member{}, members, 1)
+	ms := ov.view.Members()
+	for i, m := range ms {
+		pred := ms[(i+len(ms)-1)%len(ms)].Position
+		n.say("  %s owns the ids whose first 128 bits are in (%s…, %s…]: %.0f%% of them",
+			m.Name, ring.FormatPosition(pred)[:8], ring.FormatPosition(m.Position)[:8], 100*share(pred, m.Position))
+	}
+	n.say("  a packet reaching a server for an id another owns goes there in one hop; its sender gets a hint and then sends there itself")
+	return ov, nil
+}
+
+// share returns the fraction of the ring in (pred, pos], wrapping around.
+func share(pred, pos id.Key128) float64 {
+	full := new(big.Int).Lsh(big.NewInt(1), 128)
+	d := new(big.Int).Sub(new(big.Int).SetBytes(pos[:]), new(big.Int).SetBytes(pred[:]))
+	if d.Sign() <= 0 {
+		d.Add(d, full)
+	}
+	f, _ := new(big.Rat).SetFrac(d, full).Float64()
+	return f
+}
+
+// owner returns the server responsible for x and the one holding its copy.
+func (ov *demoRing) owner(x id.ID) (owner, replica string) {
+	s := ov.view.Successors(x.Key(), 2)
+	return s[0].Name, s[len(s)-1].Name
+}
+
+// waitMembers waits, bounded, until every server started counts want members.
+func (ov *demoRing) waitMembers(ctx context.Context, want int) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for _, s := range ov.servers {
+		err := netns.Poll(ctx, 50*time.Millisecond, func() error {
+			m, err := s.metrics(ctx)
+			if err != nil {
+				return err
+			}
+			if got := m["i3net_server_ring_members"]; got != float64(want) {
+				return fmt.Errorf("%v members", got)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("%s does not see a ring of %d servers: %w", s.name, want, err)
+		}
+	}
+	return nil
+}
+
+// report says what each server did, from its counters.
+func (ov *demoRing) report(ctx context.Context, n *narrator) error {
+	for _, s := range ov.servers {
+		m, err := s.metrics(ctx)
+		if err != nil {
+			return err
+		}
+		c := func(name string) int { return int(m["i3net_server_"+name]) }
+		n.say("  %s: triggers held %d (copies included), packets delivered %d, sent on in one hop %d, cache hints %d, triggers copied to its successor %d",
+			s.name, c("triggers"), c("delivered_total"), c("ring_hops_total"), c("ring_hints_total"), c("replicas_sent_total"))
+	}
+	return nil
+}
+
+// metrics reads the server's Prometheus metrics from inside its host: every
+// sample without labels, by name.
+func (s demoServer) metrics(ctx context.Context) (map[string]float64, error) {
+	url := "http://" + netip.AddrPortFrom(s.data.Addr(), demoMetricsPort).String() + "/metrics"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.host.HTTPClient(2 * time.Second).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: metrics: %w", s.name, err)
+	}
+	defer resp.Body.Close()
+	m := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(value, 64); err == nil {
+			m[name] = v
+		}
+	}
+	return m, sc.Err()
+}
