@@ -47,7 +47,8 @@
 // whose output goes to a file that a failed test prints), Host.Exec returns an
 // *exec.Cmd for anything else; all go through "ip netns exec". Host.Do runs Go
 // code on a thread inside the namespace; Host.Listen, Host.ListenPacket and
-// Host.Dial use it to give a test sockets inside a host. WaitTCP, WaitUDP,
+// Host.Dial use it to give a test sockets inside a host, and Host.HTTPClient
+// an HTTP client whose connections start there. WaitTCP, WaitUDP,
 // WaitListen and Poll wait for readiness, always with a deadline.
 //
 // "ip netns exec" bind-mounts /etc/netns/<ns>/resolv.conf over

@@ -1,0 +1,42 @@
+package netns
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHTTPClient: a client from one host reaches an HTTP server listening in
+// another, and sees the request come from its host's address; a name in the
+// URL is refused (no lookups inside a lab).
+func TestHTTPClient(t *testing.T) {
+	l := New(t)
+	laptop, web := l.Host("laptop"), l.Host("web")
+	ln, err := web.Listen("tcp4", netip.AddrPortFrom(web.Addr4(), 8080))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, r.RemoteAddr)
+	}), ReadHeaderTimeout: time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	c := laptop.HTTPClient(5 * time.Second)
+	resp, err := c.Get("http://" + netip.AddrPortFrom(web.Addr4(), 8080).String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.HasPrefix(string(body), laptop.Addr4().String()+":") {
+		t.Errorf("web saw the request from %q, want laptop's %v", body, laptop.Addr4())
+	}
+	if _, err := c.Get("http://web:8080/"); err == nil || !strings.Contains(err.Error(), "literal IP:PORT") {
+		t.Errorf("a name in the URL: %v, want a refusal", err)
+	}
+}

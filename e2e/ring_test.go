@@ -1,0 +1,266 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/i3net/i3net/e2e/netns"
+)
+
+// The overlay as many servers (GitHub issue 4, DESIGN.md §2 "Overlay
+// membership"): five real "i3net server" processes joined into one ring
+// (ringlab_test.go), a receiver behind a NAT, a sender on the internet, and
+// numbered packets at probeRate per second between them, so that every
+// loss and every silence is measured exactly.
+//
+// The receiver's id is owned by srv3 (first byte 0x70; srv3 sits at 0x80,
+// srv2 at 0x50), and srv4 (0xb0) holds the replica. srv1 (0x20) is first in
+// both hosts' server lists; a host that sends through a server other than
+// srv3 takes the one extra hop until the hint comes back.
+
+const (
+	// rxID is the first byte of the receiver's id: srv3 owns it.
+	rxID = 0x70
+	// joinPosition places the server that joins in TestRingJoin in front of
+	// srv3, so that it becomes the owner of the receiver's id.
+	joinPosition = 0x78
+
+	// joinLossMax is how many packets a join may lose: those in flight while
+	// the trigger moves (a few milliseconds at probeRate).
+	joinLossMax = 5
+	// joinGapMax is the longest silence accepted when a server joins in
+	// front of the owner: behind a NAT, the receiver must open its NAT
+	// toward the new owner at once (the old owner's hint), not at its next
+	// refresh, 10–15 s later.
+	joinGapMax = 2 * time.Second
+	// failoverGapMax is the longest silence accepted when the owner of the
+	// receiver's trigger dies: the "lan" failure detector declares it dead
+	// in about a second, and the hosts must then reach its successor.
+	failoverGapMax = 2 * time.Second
+	// resumeTimeout bounds the wait for delivery to resume after a failure
+	// (beyond it the test fails and says so).
+	resumeTimeout = 10 * time.Second
+)
+
+// TestRingDelivery: packets from laptop reach home across a ring of five
+// servers, behind either kind of NAT; after the first packets they take the
+// cached one-hop path, straight to the owner (§2.2): the servers' hop
+// counters stop while deliveries go on.
+func TestRingDelivery(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []netns.NATKind{netns.NATCone, netns.NATSymmetric} {
+		t.Run(kind.String(), func(t *testing.T) {
+			t.Parallel()
+			testRingDelivery(t, kind)
+		})
+	}
+}
+
+func testRingDelivery(t *testing.T, kind netns.NATKind) {
+	r := newRingLab(t, kind)
+	x := idOwnedBy(rxID)
+	owner := r.owner(x)
+	if owner.name != "srv3" {
+		t.Fatalf("the receiver's id %s is owned by %s, want srv3", x.Short(), owner.name)
+	}
+	rcv := r.startReceiver(r.home, x)
+	snd := r.startSender(r.laptop, x)
+
+	// The first packets may go through another server, which sends them on
+	// to srv3 and hints the sender; by a quarter second in, the hint is in
+	// use.
+	rs := rcv.waitReceived(t, probeRate/4, 10*time.Second)
+	before := r.scrape()
+	rs = rcv.waitReceived(t, len(rs)+probeRate, 10*time.Second) // one more second
+	after := r.scrape()
+	last := snd.stopSender(t)
+	rep := report(last, rcv.waitSeq(t, last))
+	t.Logf("%v NAT: %v", kind, rep)
+
+	hops := before.sum("ring_hops_total")
+	delivered := after[owner.name]["i3net_server_delivered_total"] - before[owner.name]["i3net_server_delivered_total"]
+	t.Logf("first packets: %v hops, %v hints; during the next %d packets: %v more hops, %v delivered by %s",
+		hops, before.sum("ring_hints_total"), len(rs), after.sum("ring_hops_total")-hops, delivered, owner.name)
+	if len(rep.missing) > 0 || rep.dups > 0 {
+		t.Errorf("packets lost or duplicated: %v", rep)
+	}
+	if hops == 0 {
+		t.Logf("no packet or insertion needed a hop: both hosts' first hop was %s, the owner", owner.name)
+	}
+	if d := after.sum("ring_hops_total") - hops; d != 0 {
+		t.Errorf("%v more hops once the sender had its hint, want none (packets should go straight to %s)", d, owner.name)
+	}
+	if delivered < probeRate*0.9 {
+		t.Errorf("%s delivered %v packets in the second measured, want about %d", owner.name, delivered, probeRate)
+	}
+	for _, x := range rs[probeRate/4:] {
+		if x.from != owner.data.String() {
+			t.Errorf("packet %d delivered by %s, want %s (the owner)", x.seq, x.from, owner.data)
+			break
+		}
+	}
+}
+
+// receivers are where the join and failover tests put the receiver: on
+// the internet (office), and behind a cone NAT (home), where a server the
+// receiver never sent to cannot reach it until it does.
+var receivers = []struct {
+	name string
+	host func(*ringLab) *netns.Host
+}{
+	{"office", func(r *ringLab) *netns.Host { return r.office }},
+	{"home-behind-nat", func(r *ringLab) *netns.Host { return r.home }},
+}
+
+// TestRingJoin: a server joins in front of the owner of the receiver's id
+// while packets flow; the trigger moves to it (handover) and no packet is
+// lost beyond those in flight. Behind a NAT, the old owner's hint has the
+// receiver insert its trigger at the new owner at once, which opens the NAT
+// toward it.
+func TestRingJoin(t *testing.T) {
+	t.Parallel()
+	for _, rv := range receivers {
+		t.Run(rv.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRingLab(t, netns.NATCone)
+			testRingJoin(t, r, rv.host(r))
+		})
+	}
+}
+
+func testRingJoin(t *testing.T, r *ringLab, at *netns.Host) {
+	x := idOwnedBy(rxID)
+	rcv := r.startReceiver(at, x)
+	snd := r.startSender(r.laptop, x)
+	rcv.waitReceived(t, probeRate/2, 10*time.Second)
+
+	joinAt := time.Now()
+	s6 := r.addServer(joinPosition)
+	r.waitMembers(len(r.servers))
+	t.Logf("%s joined at position %02x…: all six servers agree after %v", s6.name, joinPosition, time.Since(joinAt).Round(time.Millisecond))
+	if o := r.owner(x); o != s6 {
+		t.Fatalf("the receiver's id is owned by %s after the join, want %s", o.name, s6.name)
+	}
+	// Delivery goes on, from the new owner, for one more second.
+	rs := rcv.waitFrom(t, r, s6, resumeTimeout)
+	rcv.waitReceived(t, len(rs)+probeRate, 10*time.Second)
+	last := snd.stopSender(t)
+	all := rcv.waitSeq(t, last)
+	rep := report(last, all)
+	gap, b, a := longestSilence(all, joinAt)
+	c := r.scrape()
+	t.Logf("join, receiver in %s: %v; longest silence %v (packets %d → %d); %s: %v replicas received, %v delivered",
+		at.Name(), rep, gap.Round(time.Millisecond), b.seq, a.seq, s6.name,
+		c[s6.name]["i3net_server_replicas_received_total"], c[s6.name]["i3net_server_delivered_total"])
+	if len(rep.missing) > joinLossMax {
+		t.Errorf("the join lost %d packets, want at most %d (those in flight): %v", len(rep.missing), joinLossMax, rep)
+	}
+	if gap > joinGapMax {
+		t.Errorf("delivery stopped for %v when %s joined, want under %v", gap.Round(time.Millisecond), s6.name, joinGapMax)
+	}
+}
+
+// TestRingFailover: the owner of the receiver's trigger is killed (SIGKILL)
+// while packets flow; its successor, which holds a replica, serves the
+// trigger once the others declare it dead, and delivery resumes within
+// failoverGapMax.
+func TestRingFailover(t *testing.T) {
+	t.Parallel()
+	for _, rv := range receivers {
+		t.Run(rv.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRingLab(t, netns.NATCone)
+			testRingFailover(t, r, rv.host(r))
+		})
+	}
+}
+
+func testRingFailover(t *testing.T, r *ringLab, at *netns.Host) {
+	x := idOwnedBy(rxID)
+	owner := r.owner(x)
+	rcv := r.startReceiver(at, x)
+	snd := r.startSender(r.laptop, x)
+	rcv.waitReceived(t, probeRate/2, 10*time.Second)
+
+	killAt := time.Now()
+	r.kill(owner)
+	next := r.owner(x)
+	rs := rcv.waitFrom(t, r, next, resumeTimeout)
+	resumed := time.Since(killAt)
+	rcv.waitReceived(t, len(rs)+probeRate/2, 10*time.Second)
+	last := snd.stopSender(t)
+	all := rcv.waitSeq(t, last)
+	rep := report(last, all)
+	gap, b, a := longestSilence(all, killAt.Add(-time.Second/probeRate))
+	c := r.scrape()
+	t.Logf("%s killed, receiver in %s: delivery from %s resumed %v later; longest silence %v (packet %d from %s, then %d from %s); %v; "+
+		"%s: %v triggers taken over", owner.name, at.Name(), next.name, resumed.Round(time.Millisecond), gap.Round(time.Millisecond),
+		b.seq, b.from, a.seq, a.from, rep, next.name, c[next.name]["i3net_server_replica_takeovers_total"])
+	if gap > failoverGapMax {
+		t.Errorf("delivery stopped for %v when %s died, want under %v", gap.Round(time.Millisecond), owner.name, failoverGapMax)
+	}
+}
+
+// waitFrom waits, bounded by d, until the receiver gets a packet delivered
+// by s, and returns what it got. It fails t otherwise, with what each server
+// did meanwhile: whether s delivered packets that did not arrive (a NAT in
+// the way), or got none (the sender still sends elsewhere).
+func (p *probe) waitFrom(t *testing.T, r *ringLab, s *ringServer, d time.Duration) []rxRecord {
+	t.Helper()
+	before := r.scrape()
+	want := s.data.String()
+	var rs []rxRecord
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	err := netns.Poll(ctx, 20*time.Millisecond, func() error {
+		rs = p.received()
+		if !slices.ContainsFunc(rs, func(x rxRecord) bool { return x.from == want }) {
+			return fmt.Errorf("none from %s", s.name)
+		}
+		return nil
+	})
+	if err != nil {
+		last := "none"
+		if len(rs) > 0 {
+			x := rs[len(rs)-1]
+			last = fmt.Sprintf("%d from %s at %s", x.seq, x.from, x.at.Format("15:04:05.000"))
+		}
+		t.Fatalf("%s: no packet delivered by %s within %v (%d packets in all; the last: %s); meanwhile %s",
+			p.host.Name(), s.name, d, len(rs), last, r.scrape().since(before))
+	}
+	return rs
+}
+
+// since describes what each server did between then and c.
+func (c counters) since(then counters) string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(c)) {
+		d := func(k string) float64 { return c[name]["i3net_server_"+k] - then[name]["i3net_server_"+k] }
+		fmt.Fprintf(&b, "%s: delivered %v, hops %v, not present %v, takeovers %v, replicas received %v; ",
+			name, d("delivered_total"), d("ring_hops_total"), d("not_present_total"), d("replica_takeovers_total"), d("replicas_received_total"))
+	}
+	return strings.TrimSuffix(b.String(), "; ")
+}
+
+// waitSeq waits, briefly, until the receiver has packet seq (the sender's
+// last), so that packets in flight when the sender stopped are not counted
+// as lost, and returns what it got.
+func (p *probe) waitSeq(t *testing.T, seq uint64) []rxRecord {
+	t.Helper()
+	var rs []rxRecord
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_ = netns.Poll(ctx, 20*time.Millisecond, func() error {
+		rs = p.received()
+		if !slices.ContainsFunc(rs, func(x rxRecord) bool { return x.seq >= seq }) {
+			return fmt.Errorf("no packet %d", seq)
+		}
+		return nil
+	})
+	return rs
+}
