@@ -19,8 +19,10 @@ import (
 
 // BenchmarkPaths compares, in one run, TCP throughput (iperf3, 10 s), the
 // rate of 64-byte UDP packets and the round trip (ping) over the direct veth
-// path and over the overlay relay (laptop → server → home, home behind a NAT),
-// and reports each overlay figure as a ratio to the direct one. Run it once:
+// path, over the overlay relay (laptop → server → home, home behind a NAT)
+// and over a shortcut (laptop → office, both on the "internet" bridge and
+// allowing shortcuts in their address books, §5.2), and reports each overlay
+// figure as a ratio to the direct one. All overlay paths are encrypted. Run it once:
 // go test -run '^$' -bench Paths -benchtime 1x ./bench/ (bench/run does).
 func BenchmarkPaths(b *testing.B) {
 	for _, tool := range []string{"iperf3", "ping"} {
@@ -39,6 +41,7 @@ func BenchmarkPaths(b *testing.B) {
 	direct := lab.Host("direct") // a host on the internet, for the direct path
 	nat := lab.NATHost("nat", netip.MustParsePrefix("192.168.1.0/24"), netns.NATCone)
 	home := nat.Inside("home")
+	office := lab.Host("office") // on the bridge: reachable for a shortcut
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -49,7 +52,7 @@ func BenchmarkPaths(b *testing.B) {
 	}
 	dirs := map[string]string{}
 	keys := map[string]string{}
-	for _, h := range []string{"laptop", "home"} {
+	for _, h := range []string{"laptop", "home", "office"} {
 		dirs[h] = b.TempDir()
 		out, err := exec.Command(bin, "id", "--state-dir", dirs[h], "--json").Output()
 		if err != nil {
@@ -61,10 +64,12 @@ func BenchmarkPaths(b *testing.B) {
 	}
 	run(b, bin, "book", "add", "home", keys["home"], "--state-dir", dirs["laptop"])
 	run(b, bin, "book", "add", "laptop", keys["laptop"], "--state-dir", dirs["home"])
-	for _, h := range []*netns.Host{laptop, home} {
+	run(b, bin, "book", "add", "office", keys["office"], "--shortcut", "--state-dir", dirs["laptop"])
+	run(b, bin, "book", "add", "laptop", keys["laptop"], "--shortcut", "--state-dir", dirs["office"])
+	for _, h := range []*netns.Host{laptop, home, office} {
 		mustStart(b, h, bin, "proxy", "--server", srvAddr, "--state-dir", dirs[h.Name()], "--log-level", "warn")
 	}
-	for _, h := range []*netns.Host{laptop, home} {
+	for _, h := range []*netns.Host{laptop, home, office} {
 		if err := netns.Poll(ctx, 50*time.Millisecond, func() error {
 			_, err := h.Run(ctx, bin, "status", "--state-dir", dirs[h.Name()])
 			return err
@@ -72,14 +77,27 @@ func BenchmarkPaths(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for _, h := range []*netns.Host{home, direct} {
+	for _, h := range []*netns.Host{home, direct, office} {
 		mustStart(b, h, "iperf3", "-s", "-p", "5201")
 		if err := netns.WaitListen(ctx, h, "tcp", 5201); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if _, err := laptop.Run(ctx, "ping", "-c", "2", "-W", "2", "home.i3"); err != nil {
-		b.Fatal(err) // sets the session up
+	for _, name := range []string{"home.i3", "office.i3"} {
+		if _, err := laptop.Run(ctx, "ping", "-c", "3", "-i", "0.2", "-W", "2", name); err != nil {
+			b.Fatal(err) // sets the session (and the shortcut) up
+		}
+	}
+	shortcutSent := func() uint64 {
+		out, err := laptop.Run(ctx, bin, "status", "--json", "--state-dir", dirs["laptop"])
+		if err != nil {
+			b.Fatal(err)
+		}
+		var st struct{ Counters map[string]uint64 }
+		if err := json.Unmarshal(out, &st); err != nil {
+			b.Fatal(err)
+		}
+		return st.Counters["client_shortcut_sent"]
 	}
 
 	type result struct{ tcp, udp, rtt float64 }
@@ -105,7 +123,13 @@ func BenchmarkPaths(b *testing.B) {
 	b.ResetTimer()
 	d := measure(direct.Addr4().String())
 	o := measure("home.i3")
+	before := shortcutSent()
+	sc := measure("office.i3")
+	straight := shortcutSent() - before
 	b.StopTimer()
+	if straight == 0 {
+		b.Fatal("the shortcut path sent nothing straight to office: the overlay carried it")
+	}
 	b.ReportMetric(d.tcp/1e9, "direct-Gb/s")
 	b.ReportMetric(o.tcp/1e9, "relay-Gb/s")
 	b.ReportMetric(o.tcp/d.tcp, "relay/direct-tcp")
@@ -114,9 +138,15 @@ func BenchmarkPaths(b *testing.B) {
 	b.ReportMetric(o.udp/d.udp, "relay/direct-udp64")
 	b.ReportMetric(d.rtt, "direct-rtt-ms")
 	b.ReportMetric(o.rtt, "relay-rtt-ms")
+	b.ReportMetric(sc.tcp/1e9, "shortcut-Gb/s")
+	b.ReportMetric(sc.tcp/d.tcp, "shortcut/direct-tcp")
+	b.ReportMetric(sc.udp/d.udp, "shortcut/direct-udp64")
+	b.ReportMetric(sc.rtt, "shortcut-rtt-ms")
 	fmt.Fprintf(os.Stderr, "\npath            TCP Gb/s   ratio   UDP 64B pkt/s   ratio   RTT ms\n")
 	fmt.Fprintf(os.Stderr, "direct veth     %8.2f   1.00    %13.0f   1.00    %.3f\n", d.tcp/1e9, d.udp, d.rtt)
 	fmt.Fprintf(os.Stderr, "overlay relay   %8.2f   %.2f    %13.0f   %.2f    %.3f\n", o.tcp/1e9, o.tcp/d.tcp, o.udp, o.udp/d.udp, o.rtt)
+	fmt.Fprintf(os.Stderr, "shortcut        %8.2f   %.2f    %13.0f   %.2f    %.3f   (%d packets sent straight to office)\n",
+		sc.tcp/1e9, sc.tcp/d.tcp, sc.udp, sc.udp/d.udp, sc.rtt, straight)
 }
 
 func buildI3net(b *testing.B) string {
