@@ -11,14 +11,19 @@
 //	impostor_test.go  another key answers for home.i3, on an i3net server and
 //	                  on an original-compatible one that takes unsigned
 //	                  public ids
+//	flood_test.go     every request at its smallest: no reply larger than
+//	                  it; an insertion flood from one source
 //	replay_test.go    an on-path relay replays and alters sealed frames
-//	block_test.go     a blocked peer is cut off by the overlay
-//	flood_test.go     insertion floods, reply sizes, amplification toward a
-//	                  third party
-//	garbage_test.go   random and mutated datagrams at a server and a proxy
+//	block_test.go     a blocked peer is cut off by the overlay, and let back
+//	garbage_test.go   random and mutated datagrams at a server and a proxy,
+//	                  random packets into a proxy's tun (junk_test.go makes
+//	                  them)
+//	ring_test.go      challenged insertion across the servers of a ring,
+//	                  forged replication, a takeover
 //
 // The package has no code of its own: it uses the public APIs of server,
-// client, proxy, wire and proxy/session, and knows nothing of their insides.
-// Attacks that take long (10^6 datagrams) run in full without -short; with
-// -short they run a tenth of it.
+// client, proxy, wire, proxy/session and the i3net command, and knows nothing
+// of their insides. The garbage attacks send 2×10^5 datagrams, 10^5 with
+// -short, a tenth of that under -race, and I3NET_SECURITY_DATAGRAMS if set
+// (docs/security.md has the figures of a 10^6 run).
 package security

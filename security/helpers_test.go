@@ -203,7 +203,11 @@ func optionTypes(p *wire.Packet) []wire.OptType {
 	return ts
 }
 
-// honest is an overlay client whose handler keeps the payloads it receives.
+// maxKept bounds the payloads an honest client keeps.
+const maxKept = 10000
+
+// honest is an overlay client whose handler keeps the payloads it receives
+// (the latest, up to maxKept) and counts them.
 type honest struct {
 	c     *client.Client
 	mu    sync.Mutex
@@ -225,9 +229,10 @@ func newHonest(t testing.TB, servers []netip.AddrPort, key *identity.Identity) *
 	cfg.Handler = func(d client.Delivery) {
 		h.count.Add(1)
 		h.mu.Lock()
-		if len(h.got) < 100000 {
-			h.got = append(h.got, bytes.Clone(d.Payload))
+		if len(h.got) == maxKept {
+			h.got = h.got[:0] // the latest are those a test looks for
 		}
+		h.got = append(h.got, bytes.Clone(d.Payload))
 		h.mu.Unlock()
 	}
 	c, err := client.New(cfg)
@@ -271,13 +276,21 @@ type memTun struct {
 	events  chan tun.Event
 	mu      sync.Mutex
 	out     [][]byte
+	keep    int // how many written packets out keeps
 	written atomic.Uint64
 }
 
 var _ tun.Device = (*memTun)(nil)
 
 func newMemTun() *memTun {
-	return &memTun{in: make(chan []byte, 256), closed: make(chan struct{}), events: make(chan tun.Event)}
+	return &memTun{in: make(chan []byte, 256), closed: make(chan struct{}), events: make(chan tun.Event), keep: 100000}
+}
+
+// keepNone makes m count what the proxy writes without keeping it.
+func (m *memTun) keepNone() {
+	m.mu.Lock()
+	m.keep = 0
+	m.mu.Unlock()
 }
 
 func (m *memTun) File() *os.File { return nil }
@@ -296,7 +309,7 @@ func (m *memTun) Write(bufs [][]byte, offset int) (int, error) {
 	m.mu.Lock()
 	for _, b := range bufs {
 		m.written.Add(1)
-		if len(m.out) < 100000 {
+		if len(m.out) < m.keep {
 			m.out = append(m.out, bytes.Clone(b[offset:]))
 		}
 	}
@@ -317,16 +330,32 @@ func (m *memTun) Events() <-chan tun.Event { return m.events }
 func (m *memTun) BatchSize() int           { return 1 }
 func (m *memTun) Close() error             { m.once.Do(func() { close(m.closed) }); return nil }
 
-// logBuffer collects a component's log lines (slog text format).
+// logBuffer collects a component's log lines (slog text format), the first
+// maxLog bytes of them; it counts them all.
 type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written int // lines
 }
+
+// maxLog bounds what a logBuffer keeps.
+const maxLog = 1 << 20
 
 func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.written++
+	if l.b.Len()+len(p) > maxLog {
+		return len(p), nil
+	}
 	return l.b.Write(p)
+}
+
+// count returns how many lines were written.
+func (l *logBuffer) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.written
 }
 
 func (l *logBuffer) String() string {
@@ -494,6 +523,8 @@ type relay struct {
 	mu   sync.Mutex
 	up   map[netip.AddrPort]*net.UDPConn // per host: its socket toward the server
 	seen []seen
+	deaf bool                                     // seen no longer grows
+	hold func(host netip.AddrPort, b []byte) bool // what the server sends that is kept from the host
 	wg   sync.WaitGroup
 }
 
@@ -538,7 +569,7 @@ func (r *relay) close() {
 
 func (r *relay) record(host netip.AddrPort, toward bool, b []byte) {
 	r.mu.Lock()
-	if len(r.seen) < maxSeen {
+	if len(r.seen) < maxSeen && !r.deaf {
 		r.seen = append(r.seen, seen{host: host, toward: toward, b: bytes.Clone(b)})
 	}
 	r.mu.Unlock()
@@ -589,10 +620,36 @@ func (r *relay) upFor(host netip.AddrPort) *net.UDPConn {
 				continue
 			}
 			r.record(host, false, b[:n])
+			if r.holds(host, b[:n]) {
+				continue
+			}
 			r.ln.WriteToUDPAddrPort(b[:n], host)
 		}
 	}()
 	return c
+}
+
+// stopRecording makes the relay forward without keeping copies, and drops
+// those it kept.
+func (r *relay) stopRecording() {
+	r.mu.Lock()
+	r.deaf, r.seen = true, nil
+	r.mu.Unlock()
+}
+
+// holding makes the relay keep from their hosts the datagrams of the server
+// that keep says to keep (it records them all the same); nil forwards all.
+func (r *relay) holding(keep func(host netip.AddrPort, b []byte) bool) {
+	r.mu.Lock()
+	r.hold = keep
+	r.mu.Unlock()
+}
+
+func (r *relay) holds(host netip.AddrPort, b []byte) bool {
+	r.mu.Lock()
+	keep := r.hold
+	r.mu.Unlock()
+	return keep != nil && keep(host, b)
 }
 
 // seenWhere returns copies of the datagrams the relay forwarded that keep

@@ -1,0 +1,129 @@
+package security
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/i3net/i3net/cmd/i3net/cli"
+	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/proxy"
+)
+
+// Defence 7 (paper §4.1): a host cuts a peer off by dropping the private
+// trigger it gave it. Home and laptop talk; home's user runs "i3net book
+// block laptop". Within seconds home's proxy removes laptop's private trigger
+// from the server, so the overlay drops laptop's packets (TRIGGER_NOT_PRESENT
+// to laptop) before they reach home; laptop's proxy, told so, handshakes
+// again, and home refuses the handshake (counted, peers_refused); laptop
+// gives up and forgets home's mapping. "i3net book unblock laptop" restores
+// it: laptop's next handshake is accepted and its packets arrive.
+func TestBlockCutsPeerOff(t *testing.T) {
+	srv := startServer(t, nil)
+	via := []netip.AddrPort{srv.Addr()}
+	laptop, home := newHost(t, "laptop"), newHost(t, "home")
+	laptop.writeBook(t, map[string]*identity.Identity{"home": home.ident})
+	home.writeBook(t, map[string]*identity.Identity{"laptop": laptop.ident})
+	home.start(t, via, nil)
+	laptop.start(t, via, func(c *proxy.Config) { c.HandshakeTimeout = time.Second })
+	l4 := laptop.addr()
+
+	var seq uint32
+	// send makes laptop's program send one packet to home and returns its
+	// sequence number. It resolves home.i3 first, as the program's DNS
+	// lookup would: after a failed handshake the mapping is gone.
+	send := func() uint32 {
+		v4, _, ok := laptop.px.ResolveOverlay("home")
+		if !ok {
+			t.Fatal("home does not resolve at laptop")
+		}
+		seq++
+		laptop.tun.in <- udp(t, l4, v4, seq)
+		return seq
+	}
+	// arrived reports whether home's program got packet n.
+	arrived := func(n uint32) bool {
+		for _, b := range home.tun.packets() {
+			if len(b) >= 32 && binary.BigEndian.Uint32(b[28:32]) == n && bytes.HasSuffix(b, []byte("i3net security test packet")) {
+				return true
+			}
+		}
+		return false
+	}
+	reaches := func(what string) {
+		t.Helper()
+		var n uint32
+		waitFor(t, what, func() bool {
+			if n != 0 && arrived(n) {
+				return true
+			}
+			n = send()
+			time.Sleep(20 * time.Millisecond)
+			return arrived(n)
+		})
+	}
+	book := func(verb string) {
+		t.Helper()
+		var out, errOut strings.Builder
+		oldOut, oldErr := cli.Stdout, cli.Stderr
+		cli.Stdout, cli.Stderr = &out, &errOut
+		code := cli.Run([]string{"book", verb, "--book", filepath.Join(home.dir, "book.toml"), "laptop"})
+		cli.Stdout, cli.Stderr = oldOut, oldErr
+		if code != 0 {
+			t.Fatalf("i3net book %s laptop: exit %d: %s", verb, code, errOut.String())
+		}
+		t.Logf("i3net book %s laptop: %s", verb, strings.TrimSpace(out.String()))
+	}
+
+	reaches("laptop's packets to reach home")
+	before := srv.Stats()
+
+	book("block")
+	waitFor(t, "home to remove laptop's private trigger", func() bool { return srv.Stats().Removals > before.Removals })
+	if lines := home.log.lines("peer blocked by the address book"); len(lines) != 1 {
+		t.Fatalf("home logged %d block lines:\n%s", len(lines), home.log)
+	}
+	// Laptop's packets now end at the server; laptop is told, handshakes
+	// again, and is refused.
+	written := home.tun.written.Load()
+	for range 10 {
+		send()
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitFor(t, "home to refuse laptop's new handshake", func() bool { return home.counter("peers_refused") > 0 })
+	waitFor(t, "laptop to give up", func() bool { return laptop.counter("handshakes_failed") > 0 })
+	quiet()
+	st := srv.Stats()
+	if got := home.tun.written.Load() - written; got != 0 {
+		t.Fatalf("%d packets of blocked laptop reached home's program", got)
+	}
+	if st.NotPresent == before.NotPresent || laptop.counter("not_present") == 0 {
+		t.Fatalf("the server answered no packet of laptop with TRIGGER_NOT_PRESENT (server %d, laptop %d)",
+			st.NotPresent-before.NotPresent, laptop.counter("not_present"))
+	}
+	if len(laptop.log.lines("private trigger is gone")) == 0 {
+		t.Fatalf("laptop did not notice home's trigger was gone:\n%s", laptop.log)
+	}
+	refused := home.log.lines("is blocked in the address book")
+	t.Logf("blocked: the server answered %d of laptop's packets with TRIGGER_NOT_PRESENT; home refused %d handshake(s) "+
+		"(peers_refused), e.g. %q; laptop: handshakes_failed %d",
+		st.NotPresent-before.NotPresent, home.counter("peers_refused"), firstOr(refused), laptop.counter("handshakes_failed"))
+	if st.Triggers > before.Triggers {
+		t.Fatalf("triggers in the table grew from %d to %d while laptop was blocked", before.Triggers, st.Triggers)
+	}
+
+	book("unblock")
+	reaches("laptop's packets to reach home again after unblock")
+	t.Logf("unblocked: laptop's packets reach home again; server: %d triggers", srv.Stats().Triggers)
+}
+
+func firstOr(lines []string) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	return lines[0]
+}
