@@ -282,6 +282,9 @@ func (w *worker) checkSignature(p *wire.Packet, t *wire.Trigger, op byte, rq *re
 	if !s.Verify(op, t) {
 		return RefusedBadSignature, "signature does not verify"
 	}
+	if !w.sigs.use(o.Body, rq.origin, w.now) {
+		return RefusedSignatureReplayed, "signature already used from another address"
+	}
 	return 0, ""
 }
 

@@ -137,19 +137,22 @@ func dropFor(err error) DropReason {
 // EXT_ERROR code.
 type Refusal uint8
 
-// Refusal reasons, in the order of wire's error codes.
+// Refusal reasons, in the order of wire's error codes; the last,
+// RefusedSignatureReplayed, is told with ErrCodeBadSignature.
 const (
-	RefusedRateLimited     Refusal = iota // source over InsertRate
-	RefusedTableFull                      // MaxTriggers reached
-	RefusedSourceLimit                    // MaxTriggersPerSource reached
-	RefusedBadSignature                   // signature invalid, out of time, or not the id's key
-	RefusedSignatureNeeded                // public id without a signature (RequireSignedPublic)
-	RefusedBadTrigger                     // invalid trigger (target, prefix length, family)
+	RefusedRateLimited       Refusal = iota // source over InsertRate
+	RefusedTableFull                        // MaxTriggers reached
+	RefusedSourceLimit                      // MaxTriggersPerSource reached
+	RefusedBadSignature                     // signature invalid, out of time, or not the id's key
+	RefusedSignatureNeeded                  // public id without a signature (RequireSignedPublic)
+	RefusedBadTrigger                       // invalid trigger (target, prefix length, family)
+	RefusedSignatureReplayed                // valid signature first used from another address (sigcache.go)
 	NumRefusals
 )
 
 var refusalNames = [NumRefusals]string{
 	"rate_limited", "table_full", "source_limit", "bad_signature", "signature_needed", "bad_trigger",
+	"signature_replayed",
 }
 
 // String returns the reason as a metric label value.
@@ -161,7 +164,12 @@ func (r Refusal) String() string {
 }
 
 // Code returns the EXT_ERROR code that tells a host about r.
-func (r Refusal) Code() wire.ErrorCode { return wire.ErrorCode(r) + wire.ErrCodeRateLimited }
+func (r Refusal) Code() wire.ErrorCode {
+	if r == RefusedSignatureReplayed {
+		return wire.ErrCodeBadSignature
+	}
+	return wire.ErrorCode(r) + wire.ErrCodeRateLimited
+}
 
 // Counter indexes. A worker counts in a plain array and adds it to the server's
 // atomic array once per batch, so the data path does no atomic operation per

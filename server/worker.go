@@ -49,6 +49,7 @@ type worker struct {
 
 	data, inserts, replies *limiter
 	ch                     *challenger
+	sigs                   *sigCache // signatures used, and from where (sigcache.go)
 
 	ctr counters // counted since the last publish
 
@@ -123,6 +124,7 @@ func newWorker(s *Server) *worker {
 		inserts:    newLimiter(cfg.InsertRate, cfg.InsertBurst),
 		replies:    newLimiter(cfg.ReplyRate, cfg.ReplyBurst),
 		ch:         newChallenger(&s.master, int64(cfg.SecretRotation)),
+		sigs:       newSigCache(int64(cfg.SignatureSkew), sigCacheSize),
 	}
 	w.rateLimitMsg = "insertions over this server's limit of " + strconv.FormatFloat(cfg.InsertRate, 'g', -1, 64) + " per second per source"
 	for i := range w.in {
