@@ -11,6 +11,7 @@ import (
 
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/internal/clock"
+	"github.com/i3net/i3net/internal/logthrottle"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -24,6 +25,9 @@ type Client struct {
 	cfg   Config
 	log   *slog.Logger
 	clock clock.Clock
+	// refusedLog limits the "refused" lines per kind (RefusalKind): a
+	// hostile server, or anyone spoofing its address, could fill the log.
+	refusedLog *logthrottle.Limiter
 
 	conn  *net.UDPConn
 	bconn batchConn
@@ -88,6 +92,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.stated.Store(newStatedSelf(self))
 	c.log = cfg.Logger.With("role", "client", "addr", self)
+	c.refusedLog = logthrottle.New(cfg.Clock, NumRefusalKinds, logthrottle.DefaultRate, logthrottle.DefaultBurst)
 	c.hintAnswerLen = hintAnswer(self)
 	c.bufs.New = func() any { return new([maxDatagram]byte) }
 	c.batches.New = func() any { return newSendBatch(c.cfg.BatchSize) }
@@ -192,6 +197,28 @@ type Event struct {
 	Message string         // EventRefused only
 }
 
+// Kinds of refusal (Event.RefusalKind), each with its own log limit.
+const (
+	RefusalExtError         = iota // EXT_ERROR
+	RefusalConstraintFailed        // CONSTRAINT_FAILED (original protocol)
+	RefusalRouteBroken             // ROUTE_BROKEN (original protocol)
+	NumRefusalKinds                // how many kinds there are
+)
+
+// RefusalKind says which report an EventRefused came from: RefusalExtError,
+// RefusalConstraintFailed or RefusalRouteBroken.
+func (e Event) RefusalKind() int { return refusalKind(e.Code, e.Message) }
+
+func refusalKind(code wire.ErrorCode, msg string) int {
+	switch {
+	case code != 0:
+		return RefusalExtError
+	case msg == msgConstraintFailed:
+		return RefusalConstraintFailed
+	}
+	return RefusalRouteBroken
+}
+
 func (e Event) String() string {
 	if e.Kind == EventRefused {
 		return fmt.Sprintf("%s refused %s: %s", e.Server, e.ID.Short(), reason(e.Code, e.Message))
@@ -221,8 +248,11 @@ type Stats struct {
 	Acks       uint64 // acknowledgments received
 	NotPresent uint64 // TRIGGER_NOT_PRESENT reports received
 	Refused    uint64 // refusals received (EXT_ERROR and the original's failures)
-	CacheHints uint64 // cache hints recorded
-	HintMoves  uint64 // triggers inserted again at once where a hint said they now belong
+	// RefusedUnlogged counts refusals not logged: each kind is logged at
+	// most logthrottle.DefaultRate times per second after a burst.
+	RefusedUnlogged uint64
+	CacheHints      uint64 // cache hints recorded
+	HintMoves       uint64 // triggers inserted again at once where a hint said they now belong
 
 	ListRequests uint64 // server lists asked for
 	ServerLists  uint64 // server lists received
@@ -254,7 +284,7 @@ func (c *Client) Stats() Stats {
 		Sent: s.sent.Load(), SendErrors: s.sendErrors.Load(), Received: s.received.Load(),
 		Delivered: s.delivered.Load(), Dropped: s.dropped.Load(), Control: s.control.Load(),
 		Challenges: s.challenges.Load(), Acks: s.acks.Load(), NotPresent: s.notPresent.Load(),
-		Refused: s.refused.Load(), CacheHints: s.cacheHints.Load(), HintMoves: s.hintMoves.Load(),
+		Refused: s.refused.Load(), RefusedUnlogged: c.refusedLog.Suppressed(), CacheHints: s.cacheHints.Load(), HintMoves: s.hintMoves.Load(),
 		ListRequests: s.listRequests.Load(), ServerLists: s.serverLists.Load(),
 		LivePings: s.livePings.Load(), Failovers: s.failovers.Load(),
 		ShortcutSent: s.shortcutSent.Load(), ShortcutFallbacks: s.shortcutFallbacks.Load(),

@@ -216,9 +216,9 @@ func (c *Client) handleControl(p *wire.Packet, from netip.AddrPort) {
 			}
 			c.refused(&RefusedError{ID: e.ID, Server: from, Code: e.Code, Message: e.Message}, buf[:0])
 		case wire.OptConstraintFailed:
-			c.refused(&RefusedError{ID: o.Trigger.ID, Server: from, Message: "constraint failed"}, buf[:0])
+			c.refused(&RefusedError{ID: o.Trigger.ID, Server: from, Message: msgConstraintFailed}, buf[:0])
 		case wire.OptRouteBroken:
-			c.refused(&RefusedError{ID: o.Trigger.ID, Server: from, Message: "route broken"}, buf[:0])
+			c.refused(&RefusedError{ID: o.Trigger.ID, Server: from, Message: msgRouteBroken}, buf[:0])
 		}
 	}
 }
@@ -236,9 +236,21 @@ func (c *Client) followHint(t *wire.Trigger, from netip.AddrPort) {
 	}
 }
 
+// The messages of the original protocol's failures (Code 0).
+const (
+	msgConstraintFailed = "constraint failed"
+	msgRouteBroken      = "route broken"
+)
+
 func (c *Client) refused(e *RefusedError, buf []*Handle) {
 	c.stats.refused.Add(1)
-	c.log.Warn("refused", "id", e.ID.Short(), "server", e.Server, "code", uint16(e.Code), "reason", reason(e.Code, e.Message))
+	if ok, skipped := c.refusedLog.Allow(refusalKind(e.Code, e.Message)); ok {
+		args := []any{"id", e.ID.Short(), "server", e.Server, "code", uint16(e.Code), "reason", reason(e.Code, e.Message)}
+		if skipped > 0 {
+			args = append(args, "suppressed", skipped)
+		}
+		c.log.Warn("refused", args...)
+	}
 	for _, h := range c.handlesFor(buf, e.ID, nil) {
 		h.onRefused(e)
 	}

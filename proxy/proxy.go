@@ -18,6 +18,7 @@ import (
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/internal/clock"
+	"github.com/i3net/i3net/internal/logthrottle"
 	"github.com/i3net/i3net/proxy/book"
 	"github.com/i3net/i3net/proxy/dns"
 	"github.com/i3net/i3net/proxy/resolvconf"
@@ -55,10 +56,13 @@ type Proxy struct {
 	publicTrigger   *client.Handle
 	up              atomic.Bool // the public trigger is in place
 
-	stats   counters
-	started time.Time
-	dnsBuf  [4096]byte   // DNS answers, on the tun goroutine
-	in      inboundState // owned by the client's receive goroutine
+	stats counters
+	// refusedLog limits "server refused a request" lines per refusal kind
+	// (a hostile server, or anyone spoofing its address, could fill the log).
+	refusedLog *logthrottle.Limiter
+	started    time.Time
+	dnsBuf     [4096]byte   // DNS answers, on the tun goroutine
+	in         inboundState // owned by the client's receive goroutine
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -78,6 +82,7 @@ func New(cfg Config) (px *Proxy, err error) {
 		cfg:         cfg,
 		log:         cfg.Logger,
 		clk:         clock.OrReal(cfg.Clock),
+		refusedLog:  logthrottle.New(cfg.Clock, client.NumRefusalKinds, logthrottle.DefaultRate, logthrottle.DefaultBurst),
 		ident:       cfg.Identity,
 		ownID:       cfg.Identity.ID(),
 		byAddr:      make(map[netip.Addr]*peer),
@@ -402,7 +407,13 @@ func (px *Proxy) event(e client.Event) {
 		px.remoteGone(e.ID) // block.go
 	default:
 		px.stats.refused.Add(1)
-		px.log.Warn("server refused a request", "event", e.String())
+		if ok, skipped := px.refusedLog.Allow(e.RefusalKind()); ok {
+			if skipped > 0 {
+				px.log.Warn("server refused a request", "event", e.String(), "suppressed", skipped)
+			} else {
+				px.log.Warn("server refused a request", "event", e.String())
+			}
+		}
 	}
 }
 

@@ -144,6 +144,7 @@ func (px *Proxy) counterMap() map[string]uint64 {
 		"handshakes_failed": c.handshakesFailed.Load(),
 		"resets_sent":       c.resetsSent.Load(), "resets_received": c.resetsReceived.Load(),
 		"peers_refused": c.refusedPeers.Load(), "not_present": c.notPresent.Load(), "server_refusals": c.refused.Load(),
+		"server_refusals_unlogged": px.refusedLog.Suppressed(), "client_refusals_unlogged": cs.RefusedUnlogged,
 		"drop_malformed": c.dropMalformed.Load(), "drop_no_mapping": c.dropNoMapping.Load(),
 		"drop_no_session": c.dropNoSession.Load(), "drop_unknown_id": c.dropUnknownID.Load(),
 		"drop_auth": c.dropAuth.Load(), "drop_replay": c.dropReplay.Load(), "drop_spoofed": c.dropSpoofed.Load(),

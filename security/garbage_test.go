@@ -2,6 +2,7 @@ package security
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"runtime"
@@ -13,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/i3net/i3net/client"
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/internal/logthrottle"
 	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/server"
 	"github.com/i3net/i3net/wire"
@@ -258,6 +261,7 @@ func TestGarbageAtProxy(t *testing.T) {
 	stop := make(chan struct{})
 	peak := peakHeap(stop)
 	start := time.Now()
+	garbageStart := start
 	j := newJunk(7, safe, aims, frames)
 	for range n {
 		path.deliver(homeLocal, j.datagram())
@@ -306,6 +310,22 @@ func TestGarbageAtProxy(t *testing.T) {
 	checkGrowth(t, "proxy, tun garbage", heap0, peak())
 	lines := home.log.count() - logLines
 	t.Logf("home logged %d lines during the garbage, by message:%s", lines, logSummary(home.log, logLines))
+	// Refusals from the server's address are logged at most
+	// logthrottle.DefaultBurst + DefaultRate per second per kind, by the
+	// client ("refused") and by the proxy ("server refused a request"); the
+	// rest are counted.
+	secs := math.Ceil(time.Since(garbageStart).Seconds())
+	bound := uint64(client.NumRefusalKinds * (logthrottle.DefaultBurst + int(secs*logthrottle.DefaultRate)))
+	counts := logCounts(home.log, logLines)
+	for _, msg := range []string{"refused", "server refused a request"} {
+		if counts[msg] > bound {
+			t.Errorf("home logged %q %d times in %.0f s, bound %d", msg, counts[msg], secs, bound)
+		}
+	}
+	if c2["server_refusals"] > bound && (c2["server_refusals_unlogged"] == 0 || c2["client_refusals_unlogged"] == 0) {
+		t.Errorf("%d refusals, none counted as unlogged (client %d, proxy %d)", c2["server_refusals"],
+			c2["client_refusals_unlogged"], c2["server_refusals_unlogged"])
+	}
 	if c2["tun_in"]-c1["tun_in"] < uint64(n)-256 {
 		t.Errorf("home read %d of %d packets from its tun", c2["tun_in"]-c1["tun_in"], n)
 	}
@@ -335,7 +355,10 @@ func TestGarbageAtProxy(t *testing.T) {
 }
 
 // logSummary counts the lines of l after the first skip by their msg=.
-func logSummary(l *logBuffer, skip int) string {
+func logSummary(l *logBuffer, skip int) string { return nonZero(logCounts(l, skip)) }
+
+// logCounts counts the lines of l after the first skip by message.
+func logCounts(l *logBuffer, skip int) map[string]uint64 {
 	counts := map[string]uint64{}
 	for i, line := range strings.Split(l.String(), "\n") {
 		if i < skip || line == "" {
@@ -352,7 +375,7 @@ func logSummary(l *logBuffer, skip int) string {
 		}
 		counts[msg]++
 	}
-	return nonZero(counts)
+	return counts
 }
 
 // answerJunk answers each DNS query r receives with a copy, marked a
