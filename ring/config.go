@@ -88,6 +88,11 @@ type Config struct {
 	// another label are ignored. Default DefaultLabel.
 	Label string
 
+	// SecretKey, when set (16, 24 or 32 bytes), encrypts and authenticates
+	// every gossip datagram and stream (memberlist's AES-GCM keyring): only
+	// members holding it join. Default none.
+	SecretKey []byte
+
 	// Logger receives the ring's log lines: one per member joining, leaving
 	// or failing, at Info, and memberlist's own lines, all at Debug. nil
 	// means slog.Default().
@@ -222,5 +227,8 @@ func (c *Config) memberlistConfig(name string, bind netip.AddrPort) *memberlist.
 	mc.GossipToTheDeadTime = c.PushPullInterval
 	mc.DeadNodeReclaimTime = c.DeadReclaim
 	mc.Label = c.Label
+	if len(c.SecretKey) > 0 {
+		mc.SecretKey = c.SecretKey
+	}
 	return mc
 }

@@ -168,6 +168,18 @@ type Config struct {
 	// owns. 0 turns replication off. At most 8. Default 1.
 	Replicas int `toml:"replicas"`
 
+	// RingKey is a secret the servers of one ring share: 32 random bytes in
+	// base64 (head -c 32 /dev/urandom | base64). With it, gossip is
+	// encrypted and authenticated, so only servers holding the key join,
+	// and every replication datagram carries an HMAC (EXT_RING_AUTH) without
+	// which it is dropped (ring_auth); without it, a server takes replicas
+	// from any datagram whose source is a member's data address, which
+	// anyone able to spoof that address can send (docs/security.md). Every
+	// server of a ring needs the same key, or none. RingKeyFile names a file
+	// holding it instead (keep it readable by the server alone). Default none.
+	RingKey     string `toml:"ring_key"`
+	RingKeyFile string `toml:"ring_key_file"`
+
 	// Clock is the time source of expiry, rate limits, secret rotation and
 	// signature times. nil means the system clock.
 	Clock clock.Clock `toml:"-"`
@@ -321,6 +333,9 @@ func (c *Config) validateRing() error {
 		return &ConfigError{"replicas", c.Replicas, fmt.Sprintf("want 0..%d", maxReplicas)}
 	}
 	if _, err := ringPreset(c.RingPreset); err != nil {
+		return err
+	}
+	if _, err := c.ringKey(); err != nil {
 		return err
 	}
 	if c.RingPosition != "" {

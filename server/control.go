@@ -66,7 +66,7 @@ func hasRequest(p *wire.Packet) bool {
 
 // control acts on p's options; it reports whether any was a request.
 func (w *worker) control(p *wire.Packet, rq *request) bool {
-	acted, notMember := false, false
+	acted, notMember, badAuth := false, false, false
 	for i := range p.Options {
 		o := &p.Options[i]
 		switch o.Type {
@@ -91,9 +91,12 @@ func (w *worker) control(p *wire.Packet, rq *request) bool {
 				acted = true
 			}
 		case wire.ExtReplicate:
-			if !rq.peer {
+			switch {
+			case !rq.peer:
 				notMember = true
-			} else {
+			case w.auth != nil && !rq.authed:
+				badAuth = true
+			default:
 				w.applyReplica(o.Body)
 			}
 			acted = true
@@ -101,6 +104,9 @@ func (w *worker) control(p *wire.Packet, rq *request) bool {
 	}
 	if notMember {
 		w.ctr.drop(DropNotMember)
+	}
+	if badAuth {
+		w.ctr.drop(DropRingAuth)
 	}
 	return acted
 }

@@ -135,6 +135,9 @@ func (w *worker) handle(buf *packetBuf, m *message) {
 	}
 	w.ctr.inc(cHandled)
 	rq := w.firstHop(p, m, peer)
+	if peer && w.auth != nil && hasReplica(p) {
+		rq.authed = w.auth.check(p, b, time.Unix(0, w.now))
+	}
 	if w.view != nil && w.ringRoute(p, buf, m, &rq) {
 		return
 	}

@@ -59,6 +59,7 @@ type handover struct {
 	sent   int                             // datagrams sent in the current burst
 	hints  map[netip.AddrPort]*wire.Packet // CACHE_ADDR for the hosts of moved triggers
 	nhints int                             // hints queued during the current change
+	auth   *ringAuth                       // seals the pushes; nil without a ring key
 }
 
 // move is one trigger to send: to the successors in succ, or to one address;
@@ -73,7 +74,7 @@ type move struct {
 
 func newHandover(s *Server) *handover {
 	return &handover{s: s, wake: make(chan struct{}, 1), outs: map[netip.AddrPort][]byte{},
-		hints: map[netip.AddrPort]*wire.Packet{}}
+		hints: map[netip.AddrPort]*wire.Packet{}, auth: newRingAuth(s.ringKey)}
 }
 
 // kick tells the handover a new snapshot is there; it never blocks.
@@ -213,7 +214,7 @@ func (h *handover) send(to netip.AddrPort, e *entry, now int64) {
 		r.Trigger.Target = wire.StackAddr(e.stack...)
 	}
 	b := h.outs[to]
-	if len(b)+3+r.EncodedLen() > replicaMTU {
+	if len(b)+3+r.EncodedLen() > replicaMTU-wire.RingAuthLen {
 		h.flush(to)
 		b = h.outs[to]
 	}
@@ -238,7 +239,7 @@ func (h *handover) flush(to netip.AddrPort) {
 	if len(b) <= replicaHeader {
 		return
 	}
-	binary.BigEndian.PutUint16(b[3:], uint16(len(b)-3))
+	b = h.auth.seal(b, time.Now())
 	h.write(b, to)
 	h.outs[to] = b[:0]
 }

@@ -66,7 +66,7 @@ func (w *worker) replicaTo(to netip.AddrPort, need int) *replicaOut {
 		if out.to != to {
 			continue
 		}
-		if out.n+need <= replicaMTU {
+		if out.n+need <= replicaMTU-wire.RingAuthLen {
 			return out
 		}
 		w.sealReplica(out)
@@ -88,10 +88,10 @@ func startReplica() *packetBuf {
 // sealReplica writes the option list's length and queues the datagram; its
 // buffer goes back to the pool after the flush.
 func (w *worker) sealReplica(out *replicaOut) {
-	binary.BigEndian.PutUint16(out.buf[3:], uint16(out.n-3))
+	b := w.auth.seal(out.buf[:out.n], time.Unix(0, w.now))
 	w.room(0)
 	w.extra = append(w.extra, out.buf)
-	w.queue(out.buf[:out.n], out.to)
+	w.queue(b, out.to)
 	out.buf = nil
 }
 

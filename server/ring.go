@@ -33,6 +33,9 @@ func (s *Server) startRing() error {
 		rc.BindAddr = netip.AddrPortFrom(s.local.Addr(), s.local.Port()+1)
 	}
 	rc.AdvertiseAddr = cfg.GossipAdvertise
+	if s.ringKey != nil {
+		rc.SecretKey = deriveKey(s.ringKey, "i3net gossip v1")
+	}
 	rc.Logger = s.log
 	rc.OnChange = s.ringChanged
 	r, err := ring.New(rc)

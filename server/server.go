@@ -31,6 +31,7 @@ type Server struct {
 
 	// The ring (Config.Ring); all nil for a server alone.
 	ring      *ring.Ring
+	ringKey   []byte                        // Config.RingKey decoded; nil: members trusted by address
 	view      atomic.Pointer[ring.Snapshot] // who owns what; the data path reads it per batch
 	handover  *handover                     // moves triggers when the membership changes
 	ringWatch atomic.Pointer[func(int)]     // WatchRing
@@ -94,6 +95,7 @@ func newServer(cfg Config, conn batchConn, local netip.AddrPort) *Server {
 	if _, err := rand.Read(s.master[:]); err != nil {
 		panic("server: crypto/rand failed: " + err.Error())
 	}
+	s.ringKey, _ = cfg.ringKey() // validate checked it
 	s.worker = newWorker(s)
 	s.handover = newHandover(s)
 	return s

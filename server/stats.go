@@ -86,6 +86,7 @@ const (
 	DropNotMember                       // EXT_REPLICATE from an address that is no ring member's
 	DropBadReplica                      // malformed or invalid EXT_REPLICATE
 	DropReplyTooBig                     // control reply withheld: larger than what is left of its request's size
+	DropRingAuth                        // EXT_REPLICATE without a valid EXT_RING_AUTH (a ring key is set)
 	NumDropReasons
 )
 
@@ -93,6 +94,7 @@ var dropNames = [NumDropReasons]string{
 	"truncated", "version", "option_list", "unknown_option", "addr_kind", "trailing", "no_ids",
 	"too_big", "rate_limited", "empty", "hop_limit", "stack_overflow", "fanout", "family",
 	"reply_limited", "send_failed", "not_member", "bad_replica", "reply_too_big",
+	"ring_auth",
 }
 
 // String returns the reason as a metric label value ("truncated", "hop_limit", …).

@@ -49,6 +49,7 @@ type worker struct {
 
 	data, inserts, replies *limiter
 	ch                     *challenger
+	auth                   *ringAuth // nil without a ring key
 	sigs                   *sigCache // signatures used, and from where (sigcache.go)
 
 	ctr counters // counted since the last publish
@@ -101,6 +102,7 @@ type request struct {
 	hello    bool           // the packet announced EXT_HELLO: errors may be sent
 	firstHop bool           // the packet arrived with FIRST_HOP set
 	peer     bool           // it comes from another server of the ring
+	authed   bool           // it ends with a valid EXT_RING_AUTH (checked only for a peer's EXT_REPLICATE)
 }
 
 func newWorker(s *Server) *worker {
@@ -116,6 +118,7 @@ func newWorker(s *Server) *worker {
 		replicas:   cfg.Replicas,
 		hintSeed:   maphash.MakeSeed(),
 		hints:      new([hintSlots]hintSlot),
+		auth:       newRingAuth(s.ringKey),
 		in:         make([]message, cfg.BatchSize),
 		bufs:       make([]*packetBuf, cfg.BatchSize),
 		out:        make([]message, 0, cfg.BatchSize*outPerIn),

@@ -25,7 +25,7 @@ var serverCmd = &Command{
 	ShortUsage: "i3net server [--listen ADDR] [--advertise ADDR] [--trigger-ttl D] [--config FILE] " +
 		"[--metrics ADDR] [--log-level LEVEL] [--allow-unsigned-public] " +
 		"[--ring] [--join ADDR]... [--gossip ADDR] [--gossip-advertise ADDR] [--ring-position HEX] " +
-		"[--replicas N] [--ring-preset default|lan]",
+		"[--replicas N] [--ring-preset default|lan] [--ring-key-file FILE]",
 	ShortHelp: "Run an overlay server: hold triggers, forward packets",
 	LongHelp: `
 Server runs one i3 overlay server on a UDP port. Hosts insert triggers (id →
@@ -69,6 +69,13 @@ specific data address (--listen with an IP, or --advertise): the others
 recognise its datagrams by it. --ring, --gossip or --join turns the ring on;
 the first server of an overlay joins nobody. --join replaces the file's join
 list; the other flags replace the file's key of the same name.
+
+On an open network, give every server of a ring the same secret with
+--ring-key-file (32 random bytes in base64: head -c 32 /dev/urandom | base64
+> ring.key): gossip is then encrypted and only holders of the key join, and
+servers take copies of triggers only from datagrams that prove the key.
+Without it, a server trusts any datagram from a member's address, which
+whoever can spoof that address can send.
 
 Original clients pick "private" ids with the public bit set about half of the
 time and cannot sign: serve them with --allow-unsigned-public (then anyone may
@@ -120,7 +127,7 @@ type serverArgs struct {
 	ring                                  bool
 	join                                  joinList
 	gossip, gossipAdvertise, ringPosition string
-	ringPreset                            string
+	ringPreset, ringKeyFile               string
 	replicas                              int
 
 	set map[string]bool // flags given on the command line
@@ -143,6 +150,7 @@ func (a *serverArgs) flagSet() *flag.FlagSet {
 	fs.StringVar(&a.ringPosition, "ring-position", "", "place this server at ring position `HEX` (32 hex digits; default: a hash of the data address)")
 	fs.IntVar(&a.replicas, "replicas", 0, "copy each trigger to the next `N` servers of the ring (0 to 8; default 1)")
 	fs.StringVar(&a.ringPreset, "ring-preset", "", "failure detector `PRESET`: default (a dead server noticed in ~5 s) or lan (~1 s, one fast network)")
+	fs.StringVar(&a.ringKeyFile, "ring-key-file", "", "read the ring's shared secret from `FILE` (32 bytes in base64): encrypted gossip, authenticated replication")
 	return fs
 }
 
@@ -174,6 +182,7 @@ var flagOfKey = map[string]string{
 	"listen_addr": "listen", "public_addr": "advertise", "trigger_ttl": "trigger-ttl",
 	"join": "join", "gossip_addr": "gossip", "gossip_advertise": "gossip-advertise",
 	"ring_position": "ring-position", "replicas": "replicas", "ring_preset": "ring-preset",
+	"ring_key_file": "ring-key-file",
 }
 
 // serverConfig builds the server's configuration: defaults, file, flags.
@@ -233,6 +242,9 @@ func ringFlags(cfg *server.Config, a serverArgs) error {
 	}
 	if a.set["replicas"] {
 		cfg.Replicas = a.replicas
+	}
+	if a.set["ring-key-file"] {
+		cfg.RingKey, cfg.RingKeyFile = "", a.ringKeyFile
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"flag"
 	"io"
 	"net"
@@ -183,6 +184,45 @@ func TestServerCommandRing(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	b.interrupt(t)
+	a.interrupt(t)
+}
+
+// TestServerCommandRingKey: servers with one ring key (--ring-key-file) form a
+// ring; one with another key is never let in.
+func TestServerCommandRingKey(t *testing.T) {
+	dir := t.TempDir()
+	keyA, keyB := filepath.Join(dir, "a.key"), filepath.Join(dir, "b.key")
+	os.WriteFile(keyA, []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))+"\n"), 0o600)
+	os.WriteFile(keyB, []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32))+"\n"), 0o600)
+	gossipA := freeAddr(t, "udp")
+	metricsA, metricsB, metricsC := freeAddr(t, "tcp"), freeAddr(t, "tcp"), freeAddr(t, "tcp")
+	a := startServerProcess(t, "--listen 127.0.0.1:0 --ring --gossip "+gossipA+" --ring-key-file "+keyA+
+		" --ring-preset lan --metrics "+metricsA+" --log-level warn")
+	c := startServerProcess(t, "--listen 127.0.0.1:0 --gossip 127.0.0.1:0 --join "+gossipA+" --ring-key-file "+keyB+
+		" --ring-preset lan --metrics "+metricsC+" --log-level error")
+	b := startServerProcess(t, "--listen 127.0.0.1:0 --gossip 127.0.0.1:0 --join "+gossipA+" --ring-key-file "+keyA+
+		" --ring-preset lan --metrics "+metricsB+" --log-level warn")
+	deadline := time.Now().Add(10 * time.Second)
+	for _, m := range []string{metricsA, metricsB} {
+		for !strings.Contains(scrape(t, m), "i3net_server_ring_members 2") {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no ring of the two servers sharing a key within 10s:\n%s", m, scrape(t, m))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for _, m := range []string{metricsA, metricsB, metricsC} {
+		body := scrape(t, m)
+		want := "i3net_server_ring_members 2"
+		if m == metricsC {
+			want = "i3net_server_ring_members 1"
+		}
+		if !strings.Contains(body, want) {
+			t.Errorf("%s: want %q", m, want)
+		}
+	}
+	c.interrupt(t)
 	b.interrupt(t)
 	a.interrupt(t)
 }
