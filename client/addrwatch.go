@@ -27,11 +27,11 @@ package client
 //
 // So delivery to a host that moved resumes about a second after the move.
 // A lookup that fails (no route for a moment while the interface changes)
-// keeps the old address until one succeeds. What cannot be seen locally is
-// left to the refreshes: a NAT in front of the host that changes its outside
-// address or loses its mappings, the host's own address unchanged, has the
-// triggers re-pointed only at their next refresh, which comes from the new
-// mapping (the server uses the address it observes, paper §5.1). A client
+// keeps the old address until one succeeds. What cannot be seen locally, a
+// NAT in front of the host that changes its outside address or loses its
+// mappings, the host's own address unchanged, the servers tell: the echoes
+// of reflecting pings name the address they see, and a trigger whose server
+// sees another one is refreshed at once (nat.go). A client
 // bound to a specific address (Config.LocalAddr) states that one and
 // watches nothing.
 
@@ -156,14 +156,8 @@ func (c *Client) forgetNAT() {
 // reinsertAll sends at once the insertion of every trigger (each names the
 // stated address as it is when sent, packetLocked) and returns how many.
 func (c *Client) reinsertAll() int {
-	c.mu.Lock()
-	var hs []*Handle
-	for _, l := range c.handles {
-		hs = append(hs, l...)
-	}
-	c.mu.Unlock()
 	n := 0
-	for _, h := range hs {
+	for _, h := range c.allHandles() {
 		h.mu.Lock()
 		if !h.removed {
 			// An answer to what went from the old address is not missed.

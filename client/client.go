@@ -258,6 +258,8 @@ type Stats struct {
 	ServerLists  uint64 // server lists received
 	LivePings    uint64 // liveness pings sent to silent servers in use
 	Failovers    uint64 // servers declared down while in use
+	NATChecks    uint64 // reflecting pings sent, behind a NAT, to the servers holding triggers
+	NATRebinds   uint64 // triggers refreshed at once: a server saw another NAT mapping than their ACK named
 
 	ShortcutSent      uint64 // data packets sent straight to a receiver (§5.2)
 	ShortcutFallbacks uint64 // direct paths given up for the overlay
@@ -273,6 +275,7 @@ type counters struct {
 	challenges, acks, notPresent, refused, cacheHints       atomic.Uint64
 	hintMoves                                               atomic.Uint64
 	listRequests, serverLists, livePings, failovers         atomic.Uint64
+	natChecks, natRebinds                                   atomic.Uint64
 	shortcutSent, shortcutFallbacks, probes                 atomic.Uint64
 	offersSent, offersAccepted, offersRefused, directIn     atomic.Uint64
 }
@@ -287,6 +290,7 @@ func (c *Client) Stats() Stats {
 		Refused: s.refused.Load(), RefusedUnlogged: c.refusedLog.Suppressed(), CacheHints: s.cacheHints.Load(), HintMoves: s.hintMoves.Load(),
 		ListRequests: s.listRequests.Load(), ServerLists: s.serverLists.Load(),
 		LivePings: s.livePings.Load(), Failovers: s.failovers.Load(),
+		NATChecks: s.natChecks.Load(), NATRebinds: s.natRebinds.Load(),
 		ShortcutSent: s.shortcutSent.Load(), ShortcutFallbacks: s.shortcutFallbacks.Load(),
 		Probes: s.probes.Load(), OffersSent: s.offersSent.Load(), OffersAccepted: s.offersAccepted.Load(),
 		OffersRefused: s.offersRefused.Load(), DirectReceived: s.directIn.Load(),

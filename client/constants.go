@@ -79,6 +79,12 @@ const (
 	// carries no token: any echo from the server proves it alive.
 	livePingKind = wire.PingBit | 0x02
 
+	// reflectPingKind is the first byte of the liveness pings and of the NAT
+	// checks: a liveness ping with wire.PingReflect, wire.ReflectLen bytes in
+	// all, whose echo from our servers names the address the server sees
+	// (zeros from servers that do not reflect).
+	reflectPingKind = livePingKind | wire.PingReflect
+
 	// maxWatched bounds the servers the liveness check watches per tick.
 	maxWatched = 16
 

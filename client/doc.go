@@ -49,7 +49,7 @@
 // hint routes; the first hop sends them on to the responsible server in one
 // hop. While it sends, the client watches the servers in use (the first hop,
 // those live hints name, which include those holding its triggers): one
-// silent for a quarter of FailoverAfter gets a one-byte ping; one silent for
+// silent for a quarter of FailoverAfter gets a ping (20 bytes); one silent for
 // FailoverAfter (1 s) with two pings unanswered is declared down: the next
 // best becomes the first hop, the hints naming it are dropped (and ignored
 // while it is down), and the triggers it held are inserted again at once.
@@ -58,7 +58,7 @@
 // (the ring's "lan" failure detector notices it in about as long, in
 // parallel). Timers, by default: lists 1 min, round trips 30 s, liveness
 // tick 250 ms, failover 1 s, refresh 10–15 s, retry 2 s, hints 30 s, local
-// address check 1 s.
+// address check 1 s, NAT check 2 s.
 //
 // # Its own address
 //
@@ -71,8 +71,7 @@
 // delivery resumes about a second after the move rather than at the next
 // refresh. A NAT in front of the host that changes its outside address or
 // loses its mappings, the host's own address unchanged, cannot be seen
-// locally: the triggers follow at their next refresh (10–15 s), which comes
-// from the new mapping.
+// locally, but the servers see it: see NAT below.
 //
 // # NAT (paper §5.1)
 //
@@ -86,6 +85,17 @@
 // server that will send to the client; every ACK renews the hint, and the
 // refreshes (every 10–15 s, below the usual 30 s of a UDP mapping) keep the
 // mapping open.
+//
+// The liveness pings, and behind a NAT one ping every NATCheckInterval (2 s)
+// to each server holding a trigger of the client on its own address, are
+// reflecting pings: our servers echo them with the address they see
+// (docs/wire.md). An echo naming another address than the one the server's
+// last ACK named for a trigger means the NAT's mapping changed (a new
+// outside address or port): the trigger is refreshed at once, from the new
+// mapping, at most once per RetryInterval (logged "NAT mapping changed",
+// counted in Stats.NATRebinds). Delivery resumes within about 2 s of the
+// change, sooner while the client sends, rather than at the next refresh.
+// The checks cost a 20-byte datagram each way per such server every 2 s.
 //
 // # Shortcuts (paper §5.2)
 //

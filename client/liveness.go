@@ -9,9 +9,10 @@ package client
 // (serverState.heard).
 //
 //  1. While the client has sent data in the last FailoverAfter, or for a
-//     suspect, a server not heard from for a tick gets a liveness ping (one
-//     byte, echoed), at most one per tick: a live server in use answers
-//     about every other tick, two pings a second.
+//     suspect, a server not heard from for a tick gets a liveness ping (a
+//     reflecting ping, 20 bytes, echoed with the address the server sees:
+//     nat.go), at most one per tick: a live server in use answers about
+//     every other tick, two pings a second.
 //  2. A server silent for FailoverAfter with livePingsBeforeDown pings
 //     unanswered is declared down: the next best becomes the first hop, the
 //     hints naming it are dropped and ignored while it is down (packets go
@@ -20,6 +21,8 @@ package client
 //     (through the new route; the challenge machinery does the rest).
 //  3. A down server is used again as soon as anything comes from it (a
 //     round-trip ping of the next ProbeInterval round, say).
+//
+// The same timer sends the NAT checks every Config.NATCheckInterval (nat.go).
 //
 // So delivery resumes about FailoverAfter (1 s) after a server in use dies,
 // plus the time the ring takes to notice (its "lan" preset: about 1 s, in
@@ -31,6 +34,7 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/internal/clock"
+	"github.com/i3net/i3net/wire"
 )
 
 // livenessState is the liveness timer's state; only liveTick touches it.
@@ -38,14 +42,21 @@ type livenessState struct {
 	timer    clock.Timer
 	lastSent uint64    // stats.sent at the last tick
 	activeAt time.Time // when data was last seen going out
+	natAt    time.Time // the last NAT check
 }
 
-// tick returns the liveness check's period.
-func (c *Client) tick() time.Duration { return max(c.cfg.FailoverAfter/4, time.Millisecond) }
+// tick returns the liveness check's period (the NAT checks' without
+// failover).
+func (c *Client) tick() time.Duration {
+	if c.cfg.FailoverAfter <= 0 {
+		return c.cfg.NATCheckInterval
+	}
+	return max(c.cfg.FailoverAfter/4, time.Millisecond)
+}
 
 // startLiveness arms the liveness timer.
 func (c *Client) startLiveness() {
-	if c.cfg.FailoverAfter <= 0 {
+	if c.cfg.FailoverAfter <= 0 && c.cfg.NATCheckInterval <= 0 {
 		return
 	}
 	c.bgMu.Lock()
@@ -53,7 +64,7 @@ func (c *Client) startLiveness() {
 	c.bgMu.Unlock()
 }
 
-// liveTick is steps 1 and 2 above.
+// liveTick is steps 1 and 2 above, and the NAT checks.
 func (c *Client) liveTick() {
 	if !c.enterBg() {
 		return
@@ -64,8 +75,14 @@ func (c *Client) liveTick() {
 	if sent := c.stats.sent.Load(); sent != l.lastSent {
 		l.lastSent, l.activeAt = sent, now
 	}
-	active := !l.activeAt.IsZero() && now.Sub(l.activeAt) < c.cfg.FailoverAfter
-	c.check(now, active)
+	if c.cfg.FailoverAfter > 0 {
+		active := !l.activeAt.IsZero() && now.Sub(l.activeAt) < c.cfg.FailoverAfter
+		c.check(now, active)
+	}
+	if c.cfg.NATCheckInterval > 0 && now.Sub(l.natAt) >= c.cfg.NATCheckInterval {
+		l.natAt = now
+		c.checkMappings()
+	}
 	c.bgMu.Lock()
 	if !c.stopping {
 		l.timer.Reset(c.tick())
@@ -146,14 +163,24 @@ func containsState(l []*serverState, st *serverState) bool {
 }
 
 // sendLivePing sends a liveness ping to server; its echo stamps the server
-// heard, like any datagram from it.
+// heard, like any datagram from it, and names the address it sees (a
+// reflecting ping: onReflection).
 func (c *Client) sendLivePing(server netip.AddrPort) {
-	if c.closed.Load() {
-		return
-	}
-	if _, err := c.conn.WriteToUDPAddrPort([]byte{livePingKind}, server); err == nil {
+	if c.sendReflectPing(server) {
 		c.stats.livePings.Add(1)
 	}
+}
+
+// sendReflectPing sends a reflecting ping to server: the kind byte and room
+// for an IPv6 address, which our servers fill with the address they see
+// (wire.PutReflected).
+func (c *Client) sendReflectPing(server netip.AddrPort) bool {
+	if c.closed.Load() {
+		return false
+	}
+	b := [wire.ReflectLen]byte{reflectPingKind}
+	_, err := c.conn.WriteToUDPAddrPort(b[:], server)
+	return err == nil
 }
 
 // suspect marks server a suspect: something sent to it went unanswered, so

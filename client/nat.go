@@ -20,15 +20,34 @@ package client
 // mappings commonly last. Behind a NAT, shortcuts are off both ways (paper
 // §5.2): triggers are inserted without ShortcutAllowed, no probe is sent
 // and no offer made.
+//
+// A NAT may change its mapping (a new outside address or port) without the
+// host seeing any local change (addrwatch.go sees none): the servers then
+// deliver to the old mapping until the next refresh, 10–15 s later. So
+// the liveness pings (liveness.go) and, behind a NAT, one ping every
+// Config.NATCheckInterval (2 s) to each server holding one of this
+// client's triggers on its own address (at most maxWatched servers, only
+// while it has such triggers) are reflecting pings: our servers echo them
+// with the address they see (docs/wire.md; original servers echo zeros,
+// which tell nothing). An echo from server S naming another address than
+// the target of S's last ACK for a trigger refreshes that trigger at once
+// (rebind; at most once per RetryInterval per trigger): the refresh comes
+// from the new mapping, S points the trigger there and challenges it as
+// usual. Delivery to a host whose NAT changed its mapping resumes within
+// about NATCheckInterval, sooner while it sends (the liveness pings). Cost:
+// a 20-byte datagram each way per server every 2 s (24 B/s with UDP/IPv4
+// headers), which also keeps those mappings open.
 
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/wire"
 )
 
 // natState is what the client knows of the address the servers see.
@@ -38,6 +57,7 @@ type natState struct {
 
 	mu       sync.Mutex
 	observed netip.AddrPort
+	rebound  netip.AddrPort // the new mapping last logged (onReflection)
 }
 
 // NATInfo is what the client knows of a NAT in front of it.
@@ -111,4 +131,84 @@ func (c *Client) awaitHint(ctx context.Context, x id.ID) {
 	case <-ctx.Done():
 	case <-c.done:
 	}
+}
+
+// checkMappings is the NAT check: behind a NAT, a reflecting ping to each
+// known server (at most maxWatched) that acknowledged one of this client's
+// triggers on its own address.
+func (c *Client) checkMappings() {
+	if !c.nat.behind.Load() {
+		return
+	}
+	var to []netip.AddrPort
+	for _, h := range c.allHandles() {
+		h.mu.Lock()
+		a := h.ackedBy
+		ok := !h.removed && h.inserted && len(h.t.Target) == 0 && a.IsValid()
+		h.mu.Unlock()
+		if ok && len(to) < maxWatched && !slices.Contains(to, a) {
+			if st := c.servers.lookup(a); st != nil && !st.down.Load() {
+				to = append(to, a)
+			}
+		}
+	}
+	for _, a := range to {
+		if c.sendReflectPing(a) {
+			c.stats.natChecks.Add(1)
+		}
+	}
+}
+
+// onReflection handles the echo b of a reflecting ping from server from: when
+// from names another address than the target of its last ACK for a trigger
+// on this client's own address, the NAT's mapping changed, and the trigger
+// is refreshed at once (rebind).
+func (c *Client) onReflection(from netip.AddrPort, b []byte) {
+	seen, ok := wire.Reflected(b)
+	if !ok {
+		return // a server that does not reflect
+	}
+	now := c.clock.Now()
+	var old netip.AddrPort
+	n := 0
+	for _, h := range c.allHandles() {
+		if o, ok := h.rebind(from, seen, now); ok {
+			old = o
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	c.stats.natRebinds.Add(uint64(n))
+	nat := &c.nat
+	nat.mu.Lock()
+	logged := nat.rebound == seen
+	nat.rebound = seen
+	nat.mu.Unlock()
+	if !logged {
+		c.log.Info("NAT mapping changed: triggers refreshed at once", "old", old, "new", seen, "server", from, "triggers", n)
+	}
+}
+
+// rebind refreshes h at once when server, which acknowledged it last, now
+// sees this client at seen rather than at the target its ACK named; it
+// returns that target. Nothing happens for a stack target, a trigger being
+// prepared (the insertion goes out from the new mapping anyway), or more
+// than once per RetryInterval.
+func (h *Handle) rebind(server, seen netip.AddrPort, now time.Time) (netip.AddrPort, bool) {
+	c := h.c
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.removed || !h.inserted || h.firing || len(h.t.Target) != 0 || h.ackedBy != server ||
+		!h.observed.IsValid() || h.observed == seen ||
+		(!h.rebound.IsZero() && now.Sub(h.rebound) < c.cfg.RetryInterval) {
+		return netip.AddrPort{}, false
+	}
+	h.rebound = now
+	// An answer to what went from the old mapping is not missed (its ACK
+	// went there).
+	h.waiting = false
+	h.timer.Reset(0)
+	return h.observed, true
 }

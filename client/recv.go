@@ -93,7 +93,10 @@ func (c *Client) handleDatagram(p *wire.Packet, b []byte, from netip.AddrPort, n
 	c.stats.received.Add(1)
 	known := c.servers.heardFrom(from, now)
 	if wire.IsPing(b) {
-		if b[0] == livePingKind && known {
+		if b[0]&^wire.PingReflect == livePingKind && known {
+			if b[0] == reflectPingKind {
+				c.onReflection(from, b)
+			}
 			return
 		}
 		if !c.pings.onServerPong(b, from) {
@@ -194,11 +197,13 @@ func (c *Client) handleControl(p *wire.Packet, from netip.AddrPort) {
 		case wire.OptTriggerAck:
 			c.stats.acks.Add(1)
 			hs := c.handlesFor(buf[:0], o.Trigger.ID, &o.Trigger)
+			var observed netip.AddrPort
 			if len(hs) > 0 && o.Trigger.Target.IsIP() {
-				c.noteObserved(o.Trigger.Target.IP)
+				observed = unmap(o.Trigger.Target.IP)
+				c.noteObserved(observed)
 			}
 			for _, h := range hs {
-				h.onAck(from)
+				h.onAck(from, observed)
 			}
 		case wire.ExtServerList:
 			if !c.onServerList(o.Body) {

@@ -80,8 +80,10 @@ type Handle struct {
 	first    time.Time      // first ACK
 	acked    time.Time      // last ACK
 	ackedBy  netip.AddrPort
-	followed time.Time // when a hint last moved the trigger (follow)
-	lapsed   bool      // logged as lapsed, not yet regained
+	observed netip.AddrPort // the IP target of the last ACK: where ackedBy delivers (§5.1)
+	followed time.Time      // when a hint last moved the trigger (follow)
+	rebound  time.Time      // when a reflecting ping last re-pointed it (rebind)
+	lapsed   bool           // logged as lapsed, not yet regained
 	err      error
 	removed  bool
 }
@@ -247,8 +249,9 @@ func (h *Handle) fire() {
 	_ = c.sendControl(&p, server) // a failure is a lost refresh: retried
 }
 
-// onAck handles TRIGGER_ACK from server.
-func (h *Handle) onAck(from netip.AddrPort) {
+// onAck handles TRIGGER_ACK from server, whose trigger's target was observed
+// (zero for a stack target).
+func (h *Handle) onAck(from, observed netip.AddrPort) {
 	c := h.c
 	now := c.clock.Now()
 	h.mu.Lock()
@@ -260,7 +263,7 @@ func (h *Handle) onAck(from netip.AddrPort) {
 		h.lapsed = false
 		c.log.Info("trigger regained", "id", h.wt.ID.Short(), "server", from, "after", now.Sub(h.acked))
 	}
-	h.acked, h.ackedBy, h.err = now, from, nil
+	h.acked, h.ackedBy, h.observed, h.err = now, from, observed, nil
 	h.waiting, h.misses = false, 0
 	h.timer.Reset(c.refreshInterval())
 	if !h.inserted {
@@ -424,6 +427,17 @@ func (c *Client) dropHandle(h *Handle) {
 	} else {
 		c.handles[h.t.ID] = l
 	}
+}
+
+// allHandles returns every handle of the client.
+func (c *Client) allHandles() []*Handle {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var hs []*Handle
+	for _, l := range c.handles {
+		hs = append(hs, l...)
+	}
+	return hs
 }
 
 // handlesFor appends to dst the handles an ACK or CHALLENGE for t is about:

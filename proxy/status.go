@@ -134,6 +134,7 @@ func (px *Proxy) counterMap() map[string]uint64 {
 	return map[string]uint64{
 		"client_received": cs.Received, "client_dropped": cs.Dropped,
 		"client_failovers": cs.Failovers, "client_server_lists": cs.ServerLists,
+		"client_nat_checks": cs.NATChecks, "client_nat_rebinds": cs.NATRebinds,
 		"client_shortcut_sent": cs.ShortcutSent, "client_shortcut_fallbacks": cs.ShortcutFallbacks,
 		"client_shortcut_received": cs.DirectReceived, "client_offers_sent": cs.OffersSent,
 		"client_offers_accepted": cs.OffersAccepted, "client_offers_refused": cs.OffersRefused,

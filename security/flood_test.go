@@ -174,6 +174,8 @@ func TestNoAmplification(t *testing.T) {
 		{"cache request with SENDER", srv, cacheRequest(wire.Option{Type: wire.OptSender, Addr: wire.IPAddr(req.addr)}), false, false},
 		{"cache request padded", srv, cacheRequest(wire.PaddingOption(80 - 38)), true, false},
 		{"ping", srv, []byte{wire.PingBit}, true, false},
+		{"reflecting ping, room for IPv4", srv, append([]byte{wire.PingBit | wire.PingReflect}, make([]byte, 7)...), true, false},
+		{"reflecting ping, short", srv, []byte{wire.PingBit | wire.PingReflect}, true, false},
 		{"server list without EXT_HELLO", srv, serverList(0, false), false, false},
 		{"server list with EXT_HELLO", srv, serverList(0, true), false, false},
 		{"server list with EXT_HELLO, padded", srv, serverList(4, true), true, false},

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -346,20 +347,24 @@ func TestNATRewrite(t *testing.T) {
 	s.send(srv.Addr(), dataPacket([]byte("in"), s.addr, x))
 	h.expectData([]byte("in"), x)
 
-	// Without FIRST_HOP the SENDER is trusted (a packet relayed by a server).
+	// Without FIRST_HOP, a packet from a host (no server of a ring) is still
+	// on its first hop: its SENDER is checked all the same, so that a host
+	// cannot aim replies at a third party by naming it.
 	p := insertPacket(wire.OptTriggerInsert, ipTrigger(privateID(), h.addr), private)
 	p.Flags &^= wire.FlagFirstHop
 	h.send(srv.Addr(), p)
 	h.recvOpt(wire.OptTriggerChallenge) // to the target, which is h
-	if st := srv.Stats(); st.NATRewrites != 2 {
-		t.Errorf("NAT rewrites %d, want 2", st.NATRewrites)
+	if st := srv.Stats(); st.NATRewrites != 3 {
+		t.Errorf("NAT rewrites %d, want 3", st.NATRewrites)
 	}
 }
 
 func TestPingEcho(t *testing.T) {
 	srv := startServer(t, nil)
 	h := newHost(t)
-	for _, ping := range [][]byte{{0x01}, {0x11, 0, 1, 2}, bytes.Repeat([]byte{0xff}, 1400)} {
+	// 0xfb: every bit but PingReflect (0x04), which asks for a reflecting ping
+	// (TestReflectingPing).
+	for _, ping := range [][]byte{{0x01}, {0x11, 0, 1, 2}, append([]byte{0xfb}, bytes.Repeat([]byte{0xff}, 1399)...)} {
 		h.sendRaw(srv.Addr(), ping)
 		if got := h.recvRaw(); !bytes.Equal(got, ping) {
 			t.Errorf("echo %x, want %x", got, ping)
@@ -367,6 +372,66 @@ func TestPingEcho(t *testing.T) {
 	}
 	if st := srv.Stats(); st.Pings != 3 {
 		t.Errorf("pings %d", st.Pings)
+	}
+}
+
+// TestReflectingPing: a ping with PingReflect and room for the address comes
+// back, same length and kind byte, with the observed source in its body and
+// zeros after it, over IPv4 and IPv6; one too short for the address family
+// comes back unchanged.
+func TestReflectingPing(t *testing.T) {
+	for _, fam := range []struct{ net, ip string }{{"udp4", "127.0.0.1"}, {"udp6", "::1"}} {
+		t.Run(fam.net, func(t *testing.T) {
+			c, err := net.ListenUDP(fam.net, net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(fam.ip), 0)))
+			if err != nil {
+				t.Skipf("no %s loopback: %v", fam.net, err)
+			}
+			defer c.Close()
+			srv := startServer(t, func(cfg *Config) { cfg.ListenAddr = netip.AddrPortFrom(netip.MustParseAddr(fam.ip), 0).String() })
+			self := c.LocalAddr().(*net.UDPAddr).AddrPort()
+			encLen := 7
+			if fam.net == "udp6" {
+				encLen = 19
+			}
+			echo := func(ping []byte) []byte {
+				t.Helper()
+				if _, err := c.WriteToUDPAddrPort(ping, srv.Addr()); err != nil {
+					t.Fatal(err)
+				}
+				buf := make([]byte, 2048)
+				c.SetReadDeadline(time.Now().Add(waitTimeout))
+				n, _, err := c.ReadFromUDPAddrPort(buf)
+				if err != nil {
+					t.Fatalf("no echo of %x: %v", ping, err)
+				}
+				return buf[:n]
+			}
+			for _, n := range []int{1 + encLen, wire.ReflectLen, 64} {
+				ping := bytes.Repeat([]byte{0xee}, n) // a dirty body is zeroed after the address
+				ping[0] = wire.PingBit | 0x02 | wire.PingReflect
+				got := echo(ping)
+				if len(got) != n || got[0] != ping[0] {
+					t.Fatalf("echo of %d bytes %x: %x", n, ping, got)
+				}
+				a, ok := wire.Reflected(got)
+				if !ok || a != self {
+					t.Errorf("echo of %d bytes names %v %v, want %v (%x)", n, a, ok, self, got)
+				}
+				if !bytes.Equal(got[1+encLen:], make([]byte, n-1-encLen)) {
+					t.Errorf("echo %x: not zeros after the address", got)
+				}
+			}
+			short := make([]byte, encLen) // body one byte short
+			short[0] = wire.PingBit | wire.PingReflect
+			if got := echo(short); !bytes.Equal(got, short) {
+				t.Errorf("short reflecting ping %x echoed as %x", short, got)
+			}
+			plain := make([]byte, wire.ReflectLen) // no PingReflect
+			plain[0] = wire.PingBit | 0x02
+			if got := echo(plain); !bytes.Equal(got, plain) {
+				t.Errorf("plain ping %x echoed as %x", plain, got)
+			}
+		})
 	}
 }
 

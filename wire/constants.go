@@ -17,6 +17,13 @@ const (
 
 	// PingBit set in a datagram's first byte marks a ping, which servers echo.
 	PingBit = 0x01
+	// PingReflect set with PingBit asks for a reflecting ping: a server that
+	// knows it writes the ping's observed source address into the body
+	// (PutReflected), same length; others echo it unchanged.
+	PingReflect = 0x04
+	// ReflectLen is the size of a reflecting ping with room for an IPv6
+	// address: the first byte and 19 zeros.
+	ReflectLen = 1 + 19
 
 	// MaxStack is the largest id stack a header can carry (4 bits).
 	MaxStack = 15
