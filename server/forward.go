@@ -17,7 +17,8 @@ import (
 //
 //  1. Receive   run, processBatch: one recvmmsg fills a batch; the clock is
 //               read once per batch.
-//  2. Classify  handle: count it; echo a ping; decode once. A malformed
+//  2. Classify  handle: count it; echo a ping (a reflecting one with the
+//               observed source written in); decode once. A malformed
 //               datagram is a drop counted by its wire reason, nothing more.
 //  3. Limit     handle: the source's token bucket (insertions have their own).
 //  4. First hop firstHop: if SENDER is not where the packet came from, the
@@ -107,6 +108,9 @@ func (w *worker) handle(buf *packetBuf, m *message) {
 			return
 		}
 		w.ctr.inc(cPings)
+		// A reflecting ping with room gets the observed source in its
+		// body, in place: the echo is no larger (wire.PutReflected).
+		wire.PutReflected(b, m.addr)
 		w.room(0)
 		w.queue(b, m.addr)
 		return
@@ -155,10 +159,13 @@ func (w *worker) handle(buf *packetBuf, m *message) {
 }
 
 // firstHop reads SENDER and EXT_HELLO and applies the NAT rule of §5.1 to a
-// packet that has FIRST_HOP set, which it clears. peer says the packet comes
-// from another server of the ring.
+// packet on its first hop: one with FIRST_HOP set (which it clears), and any
+// packet that does not come from another server of the ring (peer), whatever
+// its flag says: only a server sends a packet on for another host, so a host
+// cannot aim replies at a third party by naming it as SENDER.
 func (w *worker) firstHop(p *wire.Packet, m *message, peer bool) request {
-	rq := request{src: m.addr, dst: m.dst, replyTo: m.addr, peer: peer, firstHop: p.Flags&wire.FlagFirstHop != 0}
+	first := p.Flags&wire.FlagFirstHop != 0 || !peer
+	rq := request{src: m.addr, dst: m.dst, replyTo: m.addr, peer: peer, firstHop: first}
 	for i := range p.Options {
 		switch o := &p.Options[i]; o.Type {
 		case wire.OptSender:
@@ -169,12 +176,10 @@ func (w *worker) firstHop(p *wire.Packet, m *message, peer bool) request {
 			rq.hello = true
 		}
 	}
-	if p.Flags&wire.FlagFirstHop != 0 {
-		p.Flags &^= wire.FlagFirstHop
-		if rq.sender && rq.stated != m.addr {
-			rq.nat, rq.replyTo = true, m.addr
-			w.ctr.inc(cNATRewrites)
-		}
+	p.Flags &^= wire.FlagFirstHop
+	if first && rq.sender && rq.stated != m.addr {
+		rq.nat, rq.replyTo = true, m.addr
+		w.ctr.inc(cNATRewrites)
 	}
 	rq.origin = rq.src
 	if peer && rq.sender {

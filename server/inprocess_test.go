@@ -53,6 +53,7 @@ func TestZeroAllocs(t *testing.T) {
 		{"stack target", dataPacket(payload, src, composed).AppendTo(nil), 1},
 		{"not present", dataPacket(payload, src, id.Random()).AppendTo(nil), 1},
 		{"ping", []byte{0x11, 1, 2, 3}, 1},
+		{"reflecting ping", append([]byte{wire.PingBit | wire.PingReflect}, make([]byte, 19)...), 1},
 		{"cache request", cache.AppendTo(nil), 1},
 		{"refresh", insertPacket(wire.OptTriggerInsert, rt, src).AppendTo(nil), 1},
 	}
@@ -124,10 +125,13 @@ func TestFamily(t *testing.T) {
 	if st := s.Stats(); st.Refused[RefusedBadTrigger] != 1 || conn.n != 1 {
 		t.Errorf("refused %d sent %d", st.Refused[RefusedBadTrigger], conn.n)
 	}
-	p := dataPacket([]byte("x"), netip.MustParseAddrPort("[2001:db8::2]:1"), id.Random())
-	p.Flags &^= wire.FlagFirstHop // relayed: SENDER trusted as stated
-	s.feed(src, p.AppendTo(nil))
-	if st := s.Stats(); st.Drops[DropFamily] != 1 {
+	// Sent on by another server of a ring for an IPv6 host: SENDER is trusted
+	// as stated, and the TRIGGER_NOT_PRESENT for it cannot go out.
+	r, _ := newRingInProcess(t, nil)
+	p := dataPacket([]byte("x"), netip.MustParseAddrPort("[2001:db8::2]:1"), idAt(0x60))
+	p.Flags &^= wire.FlagFirstHop
+	r.feed(peerA, p.AppendTo(nil))
+	if st := r.Stats(); st.Drops[DropFamily] != 1 {
 		t.Errorf("family drops %d", st.Drops[DropFamily])
 	}
 }
@@ -178,5 +182,24 @@ func TestCollector(t *testing.T) {
 		if !strings.HasPrefix(k, "i3net_server_") {
 			t.Errorf("metric %s", k)
 		}
+	}
+}
+
+// TestSenderWithoutFirstHop: a host that clears FIRST_HOP and names a third
+// party as SENDER does not get the server's replies sent there: only a server
+// of the ring sends a packet on for another host.
+func TestSenderWithoutFirstHop(t *testing.T) {
+	s, conn := newInProcess(t, nil)
+	conn.record = true
+	src := netip.MustParseAddrPort("192.0.2.1:4000")
+	victim := netip.MustParseAddrPort("198.51.100.7:53")
+	p := dataPacket([]byte("x"), victim, id.Random()) // no trigger: TRIGGER_NOT_PRESENT
+	p.Flags &^= wire.FlagFirstHop
+	s.feed(src, p.AppendTo(nil))
+	if got, _ := conn.take(victim); len(got) != 0 {
+		t.Errorf("%d replies sent to the SENDER a host named", len(got))
+	}
+	if got, _ := conn.take(src); len(got) != 1 || got[0].Option(wire.OptTriggerNotPresent) == nil {
+		t.Errorf("the host got %v, want TRIGGER_NOT_PRESENT", got)
 	}
 }

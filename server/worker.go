@@ -100,7 +100,7 @@ type request struct {
 	stated   netip.AddrPort // SENDER as the host stated it
 	nat      bool           // SENDER differed from src on a first-hop packet (§5.1)
 	hello    bool           // the packet announced EXT_HELLO: errors may be sent
-	firstHop bool           // the packet arrived with FIRST_HOP set
+	firstHop bool           // the packet is on its first hop: FIRST_HOP set, or not from a peer
 	peer     bool           // it comes from another server of the ring
 	authed   bool           // it ends with a valid EXT_RING_AUTH (checked only for a peer's EXT_REPLICATE)
 }
