@@ -53,9 +53,47 @@ Examples:
 	})
 }
 
+// overlayLine says how this host reaches the overlay: its first hop and that
+// server's round trip, how many servers it knows (and how many are down), and
+// what it knows of a NAT in front of it.
+func overlayLine(st proxy.Status) string {
+	if !st.FirstHop.IsValid() {
+		return ""
+	}
+	line := fmt.Sprintf("# overlay: first hop %v", st.FirstHop)
+	down := 0
+	for _, s := range st.Known {
+		if s.Addr == st.FirstHop && s.RTT > 0 {
+			line += fmt.Sprintf(" (rtt %v)", s.RTT.Round(time.Microsecond))
+		}
+		if s.Down {
+			down++
+		}
+	}
+	if n := len(st.Known); n == 1 {
+		line += ", 1 server known"
+	} else {
+		line += fmt.Sprintf(", %d servers known", n)
+	}
+	if down > 0 {
+		line += fmt.Sprintf(" (%d down)", down)
+	}
+	switch {
+	case !st.NAT.Known:
+	case st.NAT.Behind:
+		line += fmt.Sprintf(", behind a NAT: seen as %v", st.NAT.Observed)
+	default:
+		line += ", no NAT"
+	}
+	return line
+}
+
 func printStatus(st proxy.Status) {
 	fmt.Fprintf(Stdout, "# this host: %s  %s  id %s…  dns %s  via %v from %v\n",
 		st.Self.Addr4, st.Self.Addr6, st.Self.ID[:8], st.Self.DNS, st.Servers, st.Local)
+	if line := overlayLine(st); line != "" {
+		fmt.Fprintln(Stdout, line)
+	}
 	tw := tabwriter.NewWriter(Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tADDRESS\tID\tSTATE\tTX\tRX\tLAST USE")
 	for _, p := range st.Peers {

@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/i3net/i3net/client"
+	"github.com/i3net/i3net/proxy"
+)
+
+func TestOverlayLine(t *testing.T) {
+	a, b := netip.MustParseAddrPort("198.18.0.1:5610"), netip.MustParseAddrPort("198.18.0.2:5610")
+	st := proxy.Status{
+		FirstHop: a,
+		Known: []client.ServerInfo{
+			{Addr: a, RTT: 151 * time.Microsecond, FirstHop: true},
+			{Addr: b, Down: true},
+		},
+		NAT: client.NATInfo{Known: true, Behind: true, Observed: netip.MustParseAddrPort("198.18.0.8:40001")},
+	}
+	want := "# overlay: first hop 198.18.0.1:5610 (rtt 151µs), 2 servers known (1 down), behind a NAT: seen as 198.18.0.8:40001"
+	if got := overlayLine(st); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	st.NAT.Behind = false
+	st.Known = st.Known[:1]
+	want = "# overlay: first hop 198.18.0.1:5610 (rtt 151µs), 1 server known, no NAT"
+	if got := overlayLine(st); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if got := overlayLine(proxy.Status{}); got != "" {
+		t.Errorf("without a first hop: %q", got)
+	}
+}
