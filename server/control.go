@@ -265,8 +265,9 @@ func (w *worker) checkTrigger(t *wire.Trigger, rq *request) string {
 // checkSignature checks the EXT_SIGNATURE of p for operation op on public-id
 // trigger t (as the host sent it). It returns the refusal and a message, or
 // "" when the request may proceed. A request another server of the ring sent
-// on without a signature was checked by that server (hop.go removes a
-// signature only after checking it).
+// on without a signature is that server's word; one marked EXT_SIG_CHECKED
+// had its signature verified there against the trigger as the host stated it
+// (hop.go), so here it is checked for replay only.
 func (w *worker) checkSignature(p *wire.Packet, t *wire.Trigger, op byte, rq *request) (Refusal, string) {
 	o := p.Option(wire.ExtSignature)
 	if o == nil {
@@ -285,7 +286,7 @@ func (w *worker) checkSignature(p *wire.Packet, t *wire.Trigger, op byte, rq *re
 	if id.FromPublicKey(s.PublicKey[:]) != t.ID {
 		return RefusedBadSignature, "signing key does not own this id"
 	}
-	if !s.Verify(op, t) {
+	if !(rq.peer && p.Option(wire.ExtSigChecked) != nil) && !s.Verify(op, t) {
 		return RefusedBadSignature, "signature does not verify"
 	}
 	if !w.sigs.use(o.Body, rq.origin, w.now) {

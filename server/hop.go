@@ -109,7 +109,7 @@ func routingID(p *wire.Packet) (id.ID, bool) {
 // hop sends datagram b (decoded as p) on to the owner at to: step 3. It
 // reports false when the packet was refused instead (a bad signature).
 func (w *worker) hop(p *wire.Packet, b []byte, to netip.AddrPort, rq *request) bool {
-	if !rq.nat && (rq.sender || !hasRequest(p)) {
+	if !rq.nat && (rq.sender || !hasRequest(p)) && p.Option(wire.ExtSigChecked) == nil {
 		b[1] &^= wire.FlagFirstHop
 		w.room(0)
 		w.queue(b, to)
@@ -131,10 +131,12 @@ func (w *worker) hop(p *wire.Packet, b []byte, to netip.AddrPort, rq *request) b
 // SENDER is where replies must go (the observed source behind a NAT), and
 // the NAT rule applies to its triggers. A public id's signature covers the
 // trigger as the host sent it, so when the rule rewrote a signed trigger the
-// signature is checked here, and removed: the owner could not verify it.
-// It reports false, after refusing, when a signature does not hold.
+// signature is checked here and goes on marked EXT_SIG_CHECKED: the owner
+// cannot verify it against the rewritten trigger, but checks it for replay
+// (a signature used from another address). It reports false, after
+// refusing, when a signature does not hold.
 func (w *worker) rewriteForHop(p *wire.Packet, rq *request) bool {
-	sender, strip := false, false
+	sender, checked := false, false
 	for i := range p.Options {
 		o := &p.Options[i]
 		switch o.Type {
@@ -155,17 +157,20 @@ func (w *worker) rewriteForHop(p *wire.Packet, rq *request) bool {
 				w.refuse(r, o.Trigger.ID, msg, rq)
 				return false
 			}
-			strip = true
+			checked = true
 		}
 	}
-	if strip {
-		kept := p.Options[:0]
-		for _, o := range p.Options {
-			if o.Type != wire.ExtSignature {
-				kept = append(kept, o)
-			}
+	// A host's own EXT_SIG_CHECKED is dropped: only this server's word
+	// counts.
+	kept := p.Options[:0]
+	for _, o := range p.Options {
+		if o.Type != wire.ExtSigChecked {
+			kept = append(kept, o)
 		}
-		p.Options = kept
+	}
+	p.Options = kept
+	if checked {
+		p.AddOption(wire.Option{Type: wire.ExtSigChecked})
 	}
 	if !sender {
 		p.AddOption(wire.Option{Type: wire.OptSender, Addr: wire.IPAddr(rq.replyTo)})

@@ -232,8 +232,9 @@ func TestHopRewrites(t *testing.T) {
 			s.feed(observed, insertPacket(wire.OptTriggerInsert, tr, stated, wire.HelloOption(), sig).AppendTo(nil))
 		}
 		got, _ := conn.take(peerC)
-		if len(got) != 1 || got[0].Option(wire.ExtSignature) != nil || got[0].Option(wire.ExtHello) == nil {
-			t.Fatalf("sent on %d (want the good one, without its signature)", len(got))
+		if len(got) != 1 || got[0].Option(wire.ExtSignature) == nil || got[0].Option(wire.ExtSigChecked) == nil ||
+			got[0].Option(wire.ExtHello) == nil {
+			t.Fatalf("sent on %d (want the good one, its signature marked checked)", len(got))
 		}
 		back, _ := conn.take(observed)
 		if len(back) != 2 || errorCode(t, back[1]) != wire.ErrCodeBadSignature {
@@ -596,5 +597,52 @@ func TestHandoverInProcess(t *testing.T) {
 	step("alone", v5, v6, 3, 0, 0, nil)
 	if st := s.Stats(); st.ReplicaTakeovers != 6 || st.Triggers != 4 {
 		t.Errorf("takeovers %d triggers %d", st.ReplicaTakeovers, st.Triggers)
+	}
+}
+
+// TestSigCheckedOnlyFromServers: a host cannot claim EXT_SIG_CHECKED for its
+// own forged signature, sent directly or through another server; a checked
+// signature a server sends on is still refused for replay from another host.
+func TestSigCheckedOnlyFromServers(t *testing.T) {
+	fc := clock.NewFake()
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	_, forger, _ := ed25519.GenerateKey(rand.Reader)
+	pid := id.FromPublicKey(pub)
+	host := netip.MustParseAddrPort("192.0.2.1:4000")
+	checked := wire.Option{Type: wire.ExtSigChecked}
+
+	// This server owns pid: a host's forged signature marked checked.
+	owner, _ := newRingInProcess(t, func(c *Config) { c.Clock = fc })
+	owner.setView(ring.NewSnapshot(ring.Member{Name: inProcessAddr.String(), Data: inProcessAddr, Position: pid.Key()},
+		[]ring.Member{ringMember(peerA, 0x01)}, 2))
+	tr := ipTrigger(pid, host)
+	forged := wire.Sign(forger, wire.SigInsert, &tr, fc.Now())
+	owner.feed(host, insertPacket(wire.OptTriggerInsert, tr, host, forged, checked).AppendTo(nil))
+	if st := owner.Stats(); st.Refused[RefusedBadSignature] != 1 {
+		t.Errorf("a host's forged, 'checked' signature: refused %v", st.Refused)
+	}
+
+	// The same through another server: it does not pass the mark on.
+	first, conn := newRingInProcess(t, func(c *Config) { c.Clock = fc })
+	first.setView(ring.NewSnapshot(ringMember(inProcessAddr, 0x80),
+		[]ring.Member{{Name: peerC.String(), Data: peerC, Position: pid.Key()}}, 2))
+	first.feed(host, insertPacket(wire.OptTriggerInsert, tr, host, forged, checked).AppendTo(nil))
+	got, _ := conn.take(peerC)
+	if len(got) != 1 || got[0].Option(wire.ExtSigChecked) != nil {
+		t.Fatalf("sent on %d; a host's EXT_SIG_CHECKED kept", len(got))
+	}
+
+	// A server's mark: the owner checks the signature for replay only. The
+	// owner's own insertion first, from its address; then a copy the path
+	// replayed at another server, behind its "NAT", marked checked.
+	good := wire.Sign(priv, wire.SigInsert, &tr, fc.Now())
+	tr.Nonce = owner.worker.ch.nonce(&tr, host, fc.Now().UnixNano())
+	owner.feed(host, insertPacket(wire.OptTriggerInsert, tr, host, good).AppendTo(nil))
+	replayer := netip.MustParseAddrPort("203.0.113.9:6000")
+	sent := insertPacket(wire.OptTriggerInsert, ipTrigger(pid, replayer), replayer, good, checked)
+	sent.Flags &^= wire.FlagFirstHop
+	owner.feed(peerA, sent.AppendTo(nil))
+	if st := owner.Stats(); st.Refused[RefusedSignatureReplayed] != 1 {
+		t.Errorf("a checked signature replayed from another host: refused %v", st.Refused)
 	}
 }

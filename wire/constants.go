@@ -102,4 +102,12 @@ const (
 	// asks for, since a server's replies to a datagram never total more
 	// bytes than the datagram had (no amplification).
 	ExtPadding OptType = 0x45
+
+	// ExtSigChecked, between servers of a ring only, says that the server
+	// sending a request on verified its EXT_SIGNATURE against the trigger as
+	// the host stated it, before the NAT rule rewrote the target (§5.1): the
+	// owner, which cannot verify the rewritten trigger, checks the signature
+	// only for replay (a signature used from another address). Empty body;
+	// from a host, it is ignored.
+	ExtSigChecked OptType = 0x47
 )

@@ -152,7 +152,7 @@ var optNames = map[OptType]string{
 	OptRequestForCacheShortcutInd: "REQUEST_FOR_CACHE_SHORTCUT_INDIR", OptTriggerRateLimit: "TRIGGER_RATELIMIT",
 	ExtHello: "EXT_HELLO", ExtSignature: "EXT_SIGNATURE", ExtError: "EXT_ERROR",
 	ExtServerList: "EXT_SERVER_LIST", ExtReplicate: "EXT_REPLICATE", ExtPadding: "EXT_PADDING",
-	ExtRingAuth: "EXT_RING_AUTH",
+	ExtRingAuth: "EXT_RING_AUTH", ExtSigChecked: "EXT_SIG_CHECKED",
 }
 
 func (t OptType) String() string {
