@@ -3,10 +3,14 @@ package cli
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"math/big"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -43,9 +47,23 @@ type demoRing struct {
 func startDemoRing(ctx context.Context, n *narrator, self string, hosts []*netns.Host) (*demoRing, error) {
 	ov := &demoRing{}
 	var members []ring.Member
+	// The servers' shared secret: encrypted gossip, authenticated copies of
+	// triggers. Each server reads the file once, at start.
+	keyDir, err := os.MkdirTemp("", "i3net-demo-ring-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(keyDir)
+	keyFile := filepath.Join(keyDir, "ring.key")
+	key := make([]byte, 32)
+	rand.Read(key)
+	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	n.say("the servers share a ring key (32 random bytes, --ring-key-file): gossip is encrypted, copies of triggers authenticated")
 	for i, h := range hosts {
 		s := demoServer{name: h.Name(), host: h, data: netip.AddrPortFrom(h.Addr4(), 5610)}
-		args := []string{"server", "--listen", s.data.String(), "--ring", "--ring-preset", "lan",
+		args := []string{"server", "--listen", s.data.String(), "--ring", "--ring-preset", "lan", "--ring-key-file", keyFile,
 			"--metrics", netip.AddrPortFrom(h.Addr4(), demoMetricsPort).String(), "--log-level", "warn"}
 		seed := netip.AddrPortFrom(hosts[0].Addr4(), 5611)
 		if i > 0 {
@@ -63,12 +81,12 @@ func startDemoRing(ctx context.Context, n *narrator, self string, hosts []*netns
 		}
 		took := time.Since(start).Round(time.Millisecond)
 		if i == 0 {
-			n.say("$ i3net server --listen %v --ring --ring-preset lan   (on %s)", s.data, s.name)
+			n.say("$ i3net server --listen %v --ring --ring-preset lan --ring-key-file ring.key   (on %s)", s.data, s.name)
 			n.say("  %s starts the overlay: data on %v, gossip on %v, ring position %s… (a hash of its address)",
 				s.name, s.data, seed, ring.FormatPosition(pos)[:8])
 			continue
 		}
-		n.say("$ i3net server --listen %v --join %v --ring-preset lan   (on %s)", s.data, seed, s.name)
+		n.say("$ i3net server --listen %v --join %v --ring-preset lan --ring-key-file ring.key   (on %s)", s.data, seed, s.name)
 		n.say("  %s joined through srv1's gossip address, ring position %s…: %d servers, each knows every other (%v)",
 			s.name, ring.FormatPosition(pos)[:8], i+1, took)
 	}
