@@ -6,8 +6,6 @@ import (
 	"context"
 	"fmt"
 	"go/build"
-	"io"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -246,47 +244,9 @@ func checkStopped(t *testing.T, p *netns.Proc) {
 	}
 }
 
-// metrics scrapes the server's /metrics from inside its host and returns
-// every sample by its name with labels ("i3net_server_hops_total",
-// `i3net_server_drops_total{reason="family"}`).
+// metrics scrapes the server's /metrics from inside its host.
 func (s *ringServer) metrics(ctx context.Context) (map[string]float64, error) {
-	url := "http://" + netip.AddrPortFrom(s.data.Addr(), ringMetricsPort).String() + "/metrics"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := s.host.HTTPClient(2 * time.Second).Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s: metrics: %w", s.name, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: metrics: %s", s.name, resp.Status)
-	}
-	return parseMetrics(resp.Body)
-}
-
-// parseMetrics reads Prometheus's text format: "NAME[{LABELS}] VALUE" lines
-// and # comments.
-func parseMetrics(r io.Reader) (map[string]float64, error) {
-	m := make(map[string]float64)
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			return nil, fmt.Errorf("metrics: line %q", line)
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			return nil, fmt.Errorf("metrics: line %q: %w", line, err)
-		}
-		m[line[:i]] = v
-	}
-	return m, sc.Err()
+	return s.host.Metrics(ctx, netip.AddrPortFrom(s.data.Addr(), ringMetricsPort))
 }
 
 // counters are some of each live server's counters at one moment.

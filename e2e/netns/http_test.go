@@ -40,3 +40,16 @@ func TestHTTPClient(t *testing.T) {
 		t.Errorf("a name in the URL: %v, want a refusal", err)
 	}
 }
+
+func TestParseMetrics(t *testing.T) {
+	m, err := ParseMetrics(strings.NewReader("# HELP x y\n# TYPE x counter\nx 3\n" +
+		"i3net_server_drops_total{reason=\"family\"} 2\n\ny 1.5e+06\n"))
+	if err != nil || m["x"] != 3 || m[`i3net_server_drops_total{reason="family"}`] != 2 || m["y"] != 1.5e6 || len(m) != 3 {
+		t.Errorf("%v, %v", m, err)
+	}
+	for _, bad := range []string{"novalue\n", "x notanumber\n"} {
+		if _, err := ParseMetrics(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}

@@ -1,18 +1,14 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"math/big"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/i3net/i3net/e2e/netns"
@@ -154,29 +150,7 @@ func (ov *demoRing) report(ctx context.Context, n *narrator) error {
 	return nil
 }
 
-// metrics reads the server's Prometheus metrics from inside its host: every
-// sample without labels, by name.
+// metrics reads the server's Prometheus metrics from inside its host.
 func (s demoServer) metrics(ctx context.Context) (map[string]float64, error) {
-	url := "http://" + netip.AddrPortFrom(s.data.Addr(), demoMetricsPort).String() + "/metrics"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := s.host.HTTPClient(2 * time.Second).Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s: metrics: %w", s.name, err)
-	}
-	defer resp.Body.Close()
-	m := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
-			continue
-		}
-		if v, err := strconv.ParseFloat(value, 64); err == nil {
-			m[name] = v
-		}
-	}
-	return m, sc.Err()
+	return s.host.Metrics(ctx, netip.AddrPortFrom(s.data.Addr(), demoMetricsPort))
 }
