@@ -1,15 +1,13 @@
 package ring
 
 import (
-	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
-	"runtime"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // Test helpers: real memberlist nodes on their own 127.0.0.x, port 0 (as
@@ -19,40 +17,9 @@ import (
 // waitTimeout bounds every wait of these tests.
 const waitTimeout = 10 * time.Second
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if leaked := leakedGoroutines(); leaked != "" {
-			fmt.Fprintf(os.Stderr, "leaked goroutines:\n%s\n", leaked)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// leakedGoroutines waits (bounded) for the goroutines of this package and of
-// memberlist to end and returns the stacks of those that do not.
-func leakedGoroutines() string {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaked []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if (strings.Contains(g, "i3net/i3net/ring.") || strings.Contains(g, "hashicorp/memberlist")) &&
-				!strings.Contains(g, "ring.leakedGoroutines") && !strings.Contains(g, "ring.TestMain") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return strings.Join(leaked, "\n\n")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// TestMain fails the package if a goroutine outlives its tests
+// (go.uber.org/goleak, which waits a bounded time for them to end).
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // waitFor polls cond until it holds, failing the test after waitTimeout.
 func waitFor(t testing.TB, what string, cond func() bool) {

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +15,8 @@ import (
 
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/wire"
+
+	"go.uber.org/goleak"
 )
 
 // Test helpers: a server on 127.0.0.1 in the background, hosts that are raw UDP
@@ -26,40 +26,9 @@ import (
 // waitTimeout bounds every wait of these tests.
 const waitTimeout = 10 * time.Second
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if leaked := leakedGoroutines(); leaked != "" {
-			fmt.Fprintf(os.Stderr, "leaked goroutines:\n%s\n", leaked)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// leakedGoroutines waits (bounded) for the goroutines of this package's code to
-// end and returns the stacks of those that do not.
-func leakedGoroutines() string {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaked []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "i3net/i3net/server.") && !strings.Contains(g, "server.leakedGoroutines") &&
-				!strings.Contains(g, "server.TestMain") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return strings.Join(leaked, "\n\n")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// TestMain fails the package if a goroutine outlives its tests
+// (go.uber.org/goleak, which waits a bounded time for them to end).
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // waitFor polls cond until it holds, failing the test after waitTimeout.
 func waitFor(t testing.TB, what string, cond func() bool) {
