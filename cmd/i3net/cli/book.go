@@ -311,15 +311,25 @@ func runBookAdd(st stateFlags, a bookAddArgs, name, keyText string) error {
 	return nil
 }
 
-func runBookRm(st stateFlags, name string) error {
+// loadEntry loads the book and finds name in it, or says plainly that the
+// book has no such host.
+func loadEntry(st stateFlags, name string) (*book.Book, book.Entry, string, error) {
 	path := st.bookPath()
 	b, err := book.Load(path)
 	if err != nil {
-		return err
+		return nil, book.Entry{}, path, err
 	}
 	e, ok := b.Lookup(name)
 	if !ok {
-		return fmt.Errorf("no host named %q in %s", name, path)
+		return nil, book.Entry{}, path, fmt.Errorf("no host named %q in %s", name, path)
+	}
+	return b, e, path, nil
+}
+
+func runBookRm(st stateFlags, name string) error {
+	b, e, path, err := loadEntry(st, name)
+	if err != nil {
+		return err
 	}
 	nb, err := b.Without(name)
 	if err != nil {
@@ -374,14 +384,9 @@ func runBookLs(st stateFlags, asJSON bool) error {
 }
 
 func runBookShow(st stateFlags, name string, asJSON bool) error {
-	path := st.bookPath()
-	b, err := book.Load(path)
+	b, e, path, err := loadEntry(st, name)
 	if err != nil {
 		return err
-	}
-	e, ok := b.Lookup(name)
-	if !ok {
-		return fmt.Errorf("no host named %q in %s", name, path)
 	}
 	if asJSON {
 		return printJSON(e)
@@ -403,14 +408,9 @@ func runBookShow(st stateFlags, name string, asJSON bool) error {
 
 // runBookBlock sets blocked on name and on every other name of its key.
 func runBookBlock(st stateFlags, name string, blocked bool) error {
-	path := st.bookPath()
-	b, err := book.Load(path)
+	b, e, path, err := loadEntry(st, name)
 	if err != nil {
 		return err
-	}
-	e, ok := b.Lookup(name)
-	if !ok {
-		return fmt.Errorf("no host named %q in %s", name, path)
 	}
 	if e.Blocked == blocked {
 		fmt.Fprintf(Stdout, "%s is already %s\n", e.Name, blockedWord(blocked))
