@@ -132,10 +132,14 @@ func (c *Client) SendBatch(ms []Message) (int, error) {
 		}
 		for off := 0; off < n; {
 			k, err := c.bconn.WriteBatch(sb.msgs[off:n], 0)
-			for i := off; i < off+k; i++ {
-				if sb.direct[i] {
-					c.stats.shortcutSent.Add(1)
+			direct := 0
+			for _, d := range sb.direct[off : off+k] {
+				if d {
+					direct++
 				}
+			}
+			if direct > 0 {
+				c.stats.shortcutSent.Add(uint64(direct))
 			}
 			off += k
 			c.stats.sent.Add(uint64(k))
