@@ -239,7 +239,7 @@ func (h *handover) flush(to netip.AddrPort) {
 	if len(b) <= replicaHeader {
 		return
 	}
-	b = h.auth.seal(b, time.Now())
+	b = h.auth.seal(b, h.s.clock.Now())
 	h.write(b, to)
 	h.outs[to] = b[:0]
 }
