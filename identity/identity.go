@@ -17,12 +17,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"filippo.io/edwards25519"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/atomicfile"
 )
 
 // KeyPrefix starts the text form of a public key.
@@ -137,33 +137,11 @@ func (x *Identity) String() string { return "identity(" + x.Public().String() + 
 
 const pemType = "I3NET ED25519 PRIVATE KEY"
 
-// Save writes x to path atomically (temp file + rename) with mode 0600.
+// Save writes x to path atomically (temp file + rename) with mode 0600,
+// creating its directory (mode 0700) if needed.
 func (x *Identity) Save(path string) error {
 	data := pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: x.priv.Seed()})
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("identity: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".identity-*")
-	if err != nil {
-		return fmt.Errorf("identity: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("identity: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("identity: write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("identity: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("identity: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, data, 0o600, atomicfile.Options{MkdirPerm: 0o700}); err != nil {
 		return fmt.Errorf("identity: %w", err)
 	}
 	return nil

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/internal/atomicfile"
 	"github.com/i3net/i3net/proxy/vaddr"
 )
 
@@ -108,31 +108,10 @@ func (px *Proxy) restore() error {
 	return nil
 }
 
-// writeAtomic replaces path with data: a temporary file, synced, renamed over.
+// writeAtomic replaces path with data, creating its directory if needed.
 func writeAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("proxy: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("proxy: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err == nil {
-		err = tmp.Chmod(perm)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("proxy: save %s: %w", path, err)
+	if err := atomicfile.Write(path, data, perm, atomicfile.Options{MkdirPerm: 0o700}); err != nil {
+		return fmt.Errorf("proxy: save state: %w", err)
 	}
 	return nil
 }

@@ -2,12 +2,10 @@ package book
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/i3net/i3net/internal/atomicfile"
 )
 
 // header opens every file Save writes.
@@ -87,39 +85,5 @@ func writeString(w *bytes.Buffer, s string) {
 // mode 0644, then renamed over path (over the file a symbolic link at path
 // points to, if it is one). It creates the directory if needed.
 func (b *Book) Save(path string) error {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, ".book-*.toml")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after the rename, a no-op
-	_, err = tmp.Write(b.Encode())
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil { // make the rename durable; best effort
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, b.Encode(), 0o644, atomicfile.Options{MkdirPerm: 0o755, FollowSymlink: true})
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/i3net/i3net/internal/atomicfile"
 )
 
 // Marker opens the header of every resolv.conf this package writes; Restore
@@ -192,7 +194,7 @@ func Restore(path, backupPath string) error {
 	if err := os.Remove(backupPath); err != nil {
 		return fmt.Errorf("resolvconf: restore %s: removing backup: %w", path, err)
 	}
-	if err := syncDir(filepath.Dir(backupPath)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(backupPath)); err != nil {
 		return fmt.Errorf("resolvconf: restore %s: %w", path, err)
 	}
 	return nil
