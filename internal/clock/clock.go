@@ -1,6 +1,10 @@
 // Package clock is the seam between time and the code that waits on it: servers,
 // clients and proxies take a Clock so that expiry and refresh tests advance a
-// fake clock instead of sleeping.
+// fake clock instead of sleeping. Real is the system clock (a nil Clock means
+// it, OrReal); Fake moves only when a test advances it.
+//
+// It knows nothing of its users. Fake takes a lock on every call and is for
+// tests only.
 package clock
 
 import (

@@ -2,6 +2,10 @@
 // (refusals arriving from a server's address, docs/security.md): a token
 // bucket per kind of line, the first line logged at once, the rest counted;
 // the next line logged says how many were left out.
+//
+// It knows nothing of loggers or of what the lines say: callers ask Allow
+// before logging. Allow reads the clock and takes one lock: it is for lines
+// that are already rare, never for a per-packet path (count there).
 package logthrottle
 
 import (

@@ -42,26 +42,54 @@ type Header struct {
 // is the allocating convenience for tests and tools; the data path never
 // builds packets. It fails if the fields do not make a valid packet.
 func Build(h Header, payload []byte) ([]byte, error) {
+	if err := h.check(); err != nil {
+		return nil, err
+	}
+	ipl, tl := h.headerLens()
+	n := ipl + tl + len(payload)
+	if n > 0xffff+ipv6HeaderLen || h.Src.Addr().Is4() && n > 0xffff || h.Proto == ProtoUDP && tl+len(payload) > 0xffff {
+		return nil, errors.New("packet: build: packet too long")
+	}
+	b := make([]byte, n)
+	if h.Src.Addr().Is4() {
+		h.putIPv4(b, ipl)
+	} else {
+		h.putIPv6(b)
+	}
+	t := b[ipl:]
+	h.putTransport(t, tl, len(payload))
+	copy(t[tl:], payload)
+
+	var p Parsed
+	if err := p.Decode(b); err != nil {
+		return nil, err
+	}
+	fillChecksums(b, &p, false)
+	return b, nil
+}
+
+// check reports fields that do not make a valid packet.
+func (h *Header) check() error {
 	src, dst := h.Src.Addr(), h.Dst.Addr()
 	v4 := src.Is4()
 	switch {
 	case !src.IsValid() || !dst.IsValid() || src.Is4() != dst.Is4():
-		return nil, errors.New("packet: build: need a source and destination of one family")
+		return errors.New("packet: build: need a source and destination of one family")
 	case len(h.IPv4Options) > 0 && !v4:
-		return nil, errors.New("packet: build: IPv4 options in an IPv6 packet")
+		return errors.New("packet: build: IPv4 options in an IPv6 packet")
 	case len(h.IPv4Options)%4 != 0 || len(h.IPv4Options) > 40:
-		return nil, errors.New("packet: build: IPv4 options not a multiple of 4 bytes up to 40")
+		return errors.New("packet: build: IPv4 options not a multiple of 4 bytes up to 40")
 	case len(h.TCPOptions)%4 != 0 || len(h.TCPOptions) > 40:
-		return nil, errors.New("packet: build: TCP options not a multiple of 4 bytes up to 40")
+		return errors.New("packet: build: TCP options not a multiple of 4 bytes up to 40")
 	case h.Proto == ProtoICMPv4 && !v4, h.Proto == ProtoICMPv6 && v4:
-		return nil, errors.New("packet: build: ICMP of the other IP family")
+		return errors.New("packet: build: ICMP of the other IP family")
 	}
-	ttl := h.TTL
-	if ttl == 0 {
-		ttl = defaultTTL
-	}
+	return nil
+}
 
-	tl := 0 // transport header length
+// headerLens returns the lengths of the IP header (options included) and of
+// the transport header (0 for a protocol Build writes no header for).
+func (h *Header) headerLens() (ipl, tl int) {
 	switch h.Proto {
 	case ProtoTCP:
 		tl = tcpHeaderLen + len(h.TCPOptions)
@@ -70,40 +98,53 @@ func Build(h Header, payload []byte) ([]byte, error) {
 	case ProtoICMPv4, ProtoICMPv6:
 		tl = icmpHeaderLen
 	}
-	ipl := ipv6HeaderLen
-	if v4 {
+	ipl = ipv6HeaderLen
+	if h.Src.Addr().Is4() {
 		ipl = ipv4HeaderLen + len(h.IPv4Options)
 	}
-	n := ipl + tl + len(payload)
-	if n > 0xffff+ipv6HeaderLen || v4 && n > 0xffff || h.Proto == ProtoUDP && tl+len(payload) > 0xffff {
-		return nil, errors.New("packet: build: packet too long")
-	}
-	b := make([]byte, n)
+	return ipl, tl
+}
 
-	if v4 {
-		b[0] = 0x40 | byte(ipl/4)
-		binary.BigEndian.PutUint16(b[2:], uint16(n))
-		binary.BigEndian.PutUint16(b[4:], h.IPID)
-		if h.DontFragment {
-			binary.BigEndian.PutUint16(b[6:], ipv4DF)
-		}
-		b[8] = ttl
-		b[9] = byte(h.Proto)
-		s, d := src.As4(), dst.As4()
-		copy(b[ipv4SrcOff:], s[:])
-		copy(b[ipv4DstOff:], d[:])
-		copy(b[ipv4HeaderLen:], h.IPv4Options)
-	} else {
-		b[0] = 0x60
-		binary.BigEndian.PutUint16(b[4:], uint16(n-ipv6HeaderLen))
-		b[6] = byte(h.Proto)
-		b[7] = ttl
-		s, d := src.As16(), dst.As16()
-		copy(b[ipv6SrcOff:], s[:])
-		copy(b[ipv6DstOff:], d[:])
+// ttl is the TTL or hop limit to write.
+func (h *Header) ttl() uint8 {
+	if h.TTL == 0 {
+		return defaultTTL
 	}
+	return h.TTL
+}
 
-	t := b[ipl:]
+// putIPv4 writes the IPv4 header, ipl bytes with options, at the start of b,
+// which holds the whole packet; the checksum is left 0.
+func (h *Header) putIPv4(b []byte, ipl int) {
+	b[0] = 0x40 | byte(ipl/4)
+	binary.BigEndian.PutUint16(b[2:], uint16(len(b)))
+	binary.BigEndian.PutUint16(b[4:], h.IPID)
+	if h.DontFragment {
+		binary.BigEndian.PutUint16(b[6:], ipv4DF)
+	}
+	b[8] = h.ttl()
+	b[9] = byte(h.Proto)
+	s, d := h.Src.Addr().As4(), h.Dst.Addr().As4()
+	copy(b[ipv4SrcOff:], s[:])
+	copy(b[ipv4DstOff:], d[:])
+	copy(b[ipv4HeaderLen:], h.IPv4Options)
+}
+
+// putIPv6 writes the IPv6 header at the start of b, which holds the whole
+// packet.
+func (h *Header) putIPv6(b []byte) {
+	b[0] = 0x60
+	binary.BigEndian.PutUint16(b[4:], uint16(len(b)-ipv6HeaderLen))
+	b[6] = byte(h.Proto)
+	b[7] = h.ttl()
+	s, d := h.Src.Addr().As16(), h.Dst.Addr().As16()
+	copy(b[ipv6SrcOff:], s[:])
+	copy(b[ipv6DstOff:], d[:])
+}
+
+// putTransport writes the transport header, tl bytes with options, at the
+// start of t, for a payload of payloadLen bytes; checksums are left 0.
+func (h *Header) putTransport(t []byte, tl, payloadLen int) {
 	switch h.Proto {
 	case ProtoTCP:
 		binary.BigEndian.PutUint16(t[0:], h.Src.Port())
@@ -117,18 +158,10 @@ func Build(h Header, payload []byte) ([]byte, error) {
 	case ProtoUDP:
 		binary.BigEndian.PutUint16(t[0:], h.Src.Port())
 		binary.BigEndian.PutUint16(t[2:], h.Dst.Port())
-		binary.BigEndian.PutUint16(t[4:], uint16(tl+len(payload)))
+		binary.BigEndian.PutUint16(t[4:], uint16(tl+payloadLen))
 	case ProtoICMPv4, ProtoICMPv6:
 		t[0], t[1] = h.ICMPType, h.ICMPCode
 		binary.BigEndian.PutUint16(t[4:], h.ICMPID)
 		binary.BigEndian.PutUint16(t[6:], h.ICMPSeq)
 	}
-	copy(t[tl:], payload)
-
-	var p Parsed
-	if err := p.Decode(b); err != nil {
-		return nil, err
-	}
-	fillChecksums(b, &p, false)
-	return b, nil
 }

@@ -162,46 +162,85 @@ func (r *Responder) Handle(msg1 []byte, accept AcceptFunc, now time.Time) (Accep
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if st := r.byEph[eph]; st != nil && subtle.ConstantTimeCompare(st.msg1, msg1) == 1 {
-		acc := st.acc
-		acc.Duplicate, acc.Replaces, acc.Abandoned = true, nil, nil
+	if acc, ok := r.duplicate(eph, msg1); ok {
 		return acc, nil
 	}
-
-	hs, err := noise.NewHandshakeState(handshakeConfig(false, r.static, nil, r.opts.rand()))
+	hs, p, err := r.readMessage1(f.Body)
 	if err != nil {
-		return Accepted{}, fmt.Errorf("session: handshake state: %w", err)
+		return Accepted{}, err
 	}
-	var pb [Payload1Len]byte
-	plain, _, _, err := hs.ReadMessage(pb[:0], f.Body)
-	if err != nil {
-		return Accepted{}, fmt.Errorf("session: handshake 1: %w", ErrAuth)
-	}
-	var p payload1
-	if err := p.parse(plain); err != nil {
-		return Accepted{}, fmt.Errorf("session: handshake 1: %w", err)
-	}
-	peerX, err := p.key.X25519()
-	if err != nil || subtle.ConstantTimeCompare(peerX[:], hs.PeerStatic()) != 1 {
-		return Accepted{}, fmt.Errorf("session: handshake 1 claiming %v: %w", p.key, ErrKeyMismatch)
-	}
-
 	st := r.peers[p.key]
-	if st != nil && !p.ts.after(st.ts) {
-		return Accepted{}, fmt.Errorf("session: handshake 1 from %v: stamped %v, have %v: %w",
-			p.key, p.ts.time().UTC(), st.ts.time().UTC(), ErrStale)
-	}
-	if age := r.opts.MaxHandshakeAge; age > 0 {
-		if d := now.Sub(p.ts.time()); d > age || d < -age {
-			return Accepted{}, fmt.Errorf("session: handshake 1 from %v: stamped %v, %v from now: %w",
-				p.key, p.ts.time().UTC(), d, ErrStale)
-		}
+	if err := r.checkFresh(st, &p, now); err != nil {
+		return Accepted{}, err
 	}
 	pend := r.pending[p.key]
 	if pend != nil && KeepsInitiatorRole(r.pub, p.key) {
 		return Accepted{}, fmt.Errorf("session: handshake 1 from %v: %w", p.key, ErrSimultaneous)
 	}
+	acc, err := answerMessage1(hs, &p, accept, now)
+	if err != nil {
+		return Accepted{}, err
+	}
+	r.record(&acc, st, pend, eph, msg1, p.ts)
+	return acc, nil
+}
 
+// duplicate returns the Accepted of the message 1 last accepted with
+// ephemeral key eph if msg1 is a resend of it (step 1 of Handle). r.mu is held.
+func (r *Responder) duplicate(eph [KeyLen]byte, msg1 []byte) (Accepted, bool) {
+	st := r.byEph[eph]
+	if st == nil || subtle.ConstantTimeCompare(st.msg1, msg1) != 1 {
+		return Accepted{}, false
+	}
+	acc := st.acc
+	acc.Duplicate, acc.Replaces, acc.Abandoned = true, nil, nil
+	return acc, true
+}
+
+// readMessage1 reads the Noise message of a message 1 frame's body, parses its
+// payload and checks the Ed25519 key in it against the Noise static key (step
+// 2 of Handle). The returned handshake state writes message 2.
+func (r *Responder) readMessage1(body []byte) (*noise.HandshakeState, payload1, error) {
+	var p payload1
+	hs, err := noise.NewHandshakeState(handshakeConfig(false, r.static, nil, r.opts.rand()))
+	if err != nil {
+		return nil, p, fmt.Errorf("session: handshake state: %w", err)
+	}
+	var pb [Payload1Len]byte
+	plain, _, _, err := hs.ReadMessage(pb[:0], body)
+	if err != nil {
+		return nil, p, fmt.Errorf("session: handshake 1: %w", ErrAuth)
+	}
+	if err := p.parse(plain); err != nil {
+		return nil, p, fmt.Errorf("session: handshake 1: %w", err)
+	}
+	peerX, err := p.key.X25519()
+	if err != nil || subtle.ConstantTimeCompare(peerX[:], hs.PeerStatic()) != 1 {
+		return nil, p, fmt.Errorf("session: handshake 1 claiming %v: %w", p.key, ErrKeyMismatch)
+	}
+	return hs, p, nil
+}
+
+// checkFresh refuses a message 1 not newer than the last accepted from its key
+// (st, nil if none) or, with Options.MaxHandshakeAge, too far from now (step 3
+// of Handle).
+func (r *Responder) checkFresh(st *peerState, p *payload1, now time.Time) error {
+	if st != nil && !p.ts.after(st.ts) {
+		return fmt.Errorf("session: handshake 1 from %v: stamped %v, have %v: %w",
+			p.key, p.ts.time().UTC(), st.ts.time().UTC(), ErrStale)
+	}
+	if age := r.opts.MaxHandshakeAge; age > 0 {
+		if d := now.Sub(p.ts.time()); d > age || d < -age {
+			return fmt.Errorf("session: handshake 1 from %v: stamped %v, %v from now: %w",
+				p.key, p.ts.time().UTC(), d, ErrStale)
+		}
+	}
+	return nil
+}
+
+// answerMessage1 asks accept for the private id and flags, writes message 2
+// with hs and makes the session (step 5 of Handle).
+func answerMessage1(hs *noise.HandshakeState, p *payload1, accept AcceptFunc, now time.Time) (Accepted, error) {
 	localPriv, localFlags, err := accept(p.key, p.flags)
 	if err != nil {
 		return Accepted{}, fmt.Errorf("session: handshake 1 from %v refused: %w", p.key, err)
@@ -217,8 +256,7 @@ func (r *Responder) Handle(msg1 []byte, accept AcceptFunc, now time.Time) (Accep
 		return Accepted{}, fmt.Errorf("session: handshake 2 to %v: %w", p.key, err)
 	}
 	msg2[0] = byte(TypeHandshake2)
-
-	acc := Accepted{
+	return Accepted{
 		Session: newSession(sessionParams{
 			send:       cs2.UnsafeKey(),
 			recv:       cs1.UnsafeKey(),
@@ -231,7 +269,13 @@ func (r *Responder) Handle(msg1 []byte, accept AcceptFunc, now time.Time) (Accep
 		}),
 		Message2: msg2,
 		Peer:     p.key,
-	}
+	}, nil
+}
+
+// record stores an accepted message 1: acc replaces the peer's previous state
+// st (nil if none) and abandons this side's pending initiator pend (nil if
+// none), both noted in acc. r.mu is held.
+func (r *Responder) record(acc *Accepted, st *peerState, pend *Initiator, eph [KeyLen]byte, msg1 []byte, ts timestamp) {
 	if st != nil {
 		acc.Replaces = st.acc.Session
 		delete(r.byEph, st.eph)
@@ -240,13 +284,12 @@ func (r *Responder) Handle(msg1 []byte, accept AcceptFunc, now time.Time) (Accep
 		acc.Abandoned = pend
 	}
 	if pend != nil {
-		delete(r.pending, p.key)
+		delete(r.pending, acc.Peer)
 	}
-	nst := &peerState{ts: p.ts, eph: eph, msg1: bytes.Clone(msg1), acc: acc}
+	nst := &peerState{ts: ts, eph: eph, msg1: bytes.Clone(msg1), acc: *acc}
 	nst.acc.Replaces, nst.acc.Abandoned = nil, nil
-	r.peers[p.key] = nst
+	r.peers[acc.Peer] = nst
 	r.byEph[eph] = nst
-	return acc, nil
 }
 
 // Forget drops what the Responder keeps about peer: call it when the caller

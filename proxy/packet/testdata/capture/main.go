@@ -43,12 +43,37 @@ const (
 	tunsetiff = 0x400454ca
 )
 
+// step is one kind of packet to make the kernel send, named by label.
+type step struct {
+	label string
+	run   func() error
+}
+
 func main() {
 	log.SetFlags(0)
 	tun, err := openTUN(tunName)
 	if err != nil {
 		log.Fatal(err)
 	}
+	configureTUN()
+	pkts := make(chan []byte, 256)
+	go read(tun, pkts)
+
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range steps() {
+		if err := s.run(); err != nil {
+			log.Printf("%s: %v (keeping what was sent)", s.label, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		saveQueued(s.label, pkts)
+	}
+}
+
+// configureTUN brings lo and the tun up and gives the tun the local
+// addresses, so that the remote addresses route through it.
+func configureTUN() {
 	for _, args := range [][]string{
 		{"link", "set", "lo", "up"},
 		{"link", "set", tunName, "mtu", fmt.Sprint(mtu), "up"},
@@ -59,13 +84,12 @@ func main() {
 			log.Fatalf("ip %v: %v: %s", args, err, out)
 		}
 	}
-	pkts := make(chan []byte, 256)
-	go read(tun, pkts)
+}
 
-	steps := []struct {
-		label string
-		run   func() error
-	}{
+// steps lists what the kernel is made to send, in order; "linkup" waits for
+// what the kernel sends by itself when the link comes up.
+func steps() []step {
+	return []step{
 		{"linkup", func() error { time.Sleep(1500 * time.Millisecond); return nil }},
 		{"tcp4-syn", func() error { return dial("tcp4", remote4+":80") }},
 		{"tcp6-syn", func() error { return dial("tcp6", "["+remote6+"]:443") }},
@@ -101,39 +125,34 @@ func main() {
 		{"icmp6-echo", func() error { return ping("-6", "-c1", "-W1", remote6) }},
 		{"icmp6-frag", func() error { return ping("-6", "-c1", "-W1", "-s", "3000", remote6) }},
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		log.Fatal(err)
-	}
-	for _, s := range steps {
-		if err := s.run(); err != nil {
-			log.Printf("%s: %v (keeping what was sent)", s.label, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-		n := 0
-	drain:
-		for {
-			select {
-			case b := <-pkts:
-				if n == perLabel {
-					continue
-				}
-				var p packet.Parsed
-				if err := p.Decode(b); err != nil {
-					log.Printf("%s: kernel packet does not decode: %v", s.label, err)
-				}
-				if s.label != "linkup" && p.Src.Addr().IsLinkLocalUnicast() {
-					continue // router solicitations and the like, not from this step
-				}
-				n++
-				name := filepath.Join(outDir, fmt.Sprintf("real-%s-%d", s.label, n))
-				seed := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
-				if err := os.WriteFile(name, []byte(seed), 0o644); err != nil {
-					log.Fatal(err)
-				}
-				log.Printf("%s: %v", name, &p)
-			default:
-				break drain
+}
+
+// saveQueued writes the packets queued in pkts as seeds named for label, at
+// most perLabel of them, and drops the rest; it returns once pkts is empty.
+func saveQueued(label string, pkts <-chan []byte) {
+	n := 0
+	for {
+		select {
+		case b := <-pkts:
+			if n == perLabel {
+				continue
 			}
+			var p packet.Parsed
+			if err := p.Decode(b); err != nil {
+				log.Printf("%s: kernel packet does not decode: %v", label, err)
+			}
+			if label != "linkup" && p.Src.Addr().IsLinkLocalUnicast() {
+				continue // router solicitations and the like, not from this step
+			}
+			n++
+			name := filepath.Join(outDir, fmt.Sprintf("real-%s-%d", label, n))
+			seed := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
+			if err := os.WriteFile(name, []byte(seed), 0o644); err != nil {
+				log.Fatal(err)
+			}
+			log.Printf("%s: %v", name, &p)
+		default:
+			return
 		}
 	}
 }
