@@ -43,6 +43,7 @@ type Proxy struct {
 	vt     *vaddr.Table
 	dns    *dns.Responder
 	fwd    *dns.Forwarder // nil: no upstream, other names get SERVFAIL
+	tcpDNS dnsTCP         // DNS over TCP, started by the first segment (dnstcp.go)
 	resp   *session.Responder
 
 	mu          sync.RWMutex
