@@ -198,7 +198,7 @@ func (px *Proxy) setupDNS() error {
 		return fmt.Errorf("proxy: %w", err)
 	}
 	if len(upstreams) > 0 {
-		if px.fwd, err = dns.NewForwarder(dns.ForwarderConfig{Upstreams: upstreams}); err != nil {
+		if px.fwd, err = dns.NewForwarder(dns.ForwarderConfig{Upstreams: upstreams, Budget: px.cfg.UpstreamTimeout}); err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}
 	} else {

@@ -30,12 +30,21 @@
 //
 // # Forwarder
 //
-// Forwarder sends a query to the upstream servers, in order, over UDP with a
-// timeout per server, moves to the next server on a timeout, an error or a
-// SERVFAIL, REFUSED or NOTIMP answer, and repeats a truncated answer's query
-// over TCP. It bounds how many queries are in flight. The proxy's DNS address
-// speaks UDP only (there is no TCP stack behind the tun for it), so the full
-// TCP answer is what the proxy sends back; it may exceed 512 bytes.
+// Forwarder sends a query to the upstream servers over UDP within one budget
+// (2 s by default): the first is asked at once, the next after a share of the
+// budget or as soon as the ones before it failed (an error, SERVFAIL, REFUSED,
+// NOTIMP); the first usable answer wins, and when the budget is spent the
+// proxy answers SERVFAIL. For a program that asked over TCP a truncated answer
+// is asked again over TCP; over UDP it is passed on. It bounds how many
+// queries are in flight.
+//
+// # Transports
+//
+// FitUDP cuts an answer to the size the query allows over UDP (its EDNS0
+// size, 512 bytes without), with TC set. ServeTCP answers DNS over TCP (RFC
+// 7766: length-prefixed messages, several per connection, answered out of
+// order) on any net.Listener; the proxy gives it one from its userspace TCP
+// stack. FuzzReadTCPMessage checks the framing.
 //
 // # systemd-resolved
 //
