@@ -10,6 +10,7 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"go.uber.org/goleak"
 
 	"github.com/i3net/i3net/proxy/dns"
 	"github.com/i3net/i3net/proxy/packet"
@@ -169,8 +170,11 @@ func silentUpstream(t *testing.T) netip.AddrPort {
 // TestDNSOverTCP (bug 4: the proxy dropped TCP to its DNS address, and
 // `dig +tcp home.i3` timed out): overlay and forwarded names over TCP, on
 // the IPv4 and IPv6 service addresses, several pipelined queries on one
-// connection, and a forwarded answer too large for UDP arrives whole.
+// connection, and a forwarded answer too large for UDP arrives whole. Once
+// the proxies stop, no goroutine of the stack or its servers is left.
 func TestDNSOverTCP(t *testing.T) {
+	running := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, running) }) // runs last
 	up := testUpstream(t)
 	_, laptop, home := pair(t, func(c *Config) { c.Upstreams = []netip.AddrPort{up} }, nil)
 	h4, h6 := home.self()
