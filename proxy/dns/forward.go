@@ -95,13 +95,13 @@ func (f *Forwarder) Forward(ctx context.Context, query []byte) ([]byte, error) {
 	return f.forward(ctx, query, true)
 }
 
-// Go forwards a copy of query in a new goroutine and calls done with that copy
-// and the result, as Forward does but for a program that asked over UDP: a truncated
-// answer is passed on as it is (it fits what the program accepts; the program
-// asks again over TCP). It returns false, without calling done, when
-// MaxInflight queries are in flight already (the caller answers SERVFAIL or
-// drops the query). It is for the goroutine that reads the tun device, which
-// must not wait.
+// Go forwards a copy of query in a new goroutine and calls done with that
+// copy and the result, as Forward does but for a program that asked over UDP:
+// a truncated answer is passed on as it is (it fits what the program accepts;
+// the program asks again over TCP). It returns false, without calling done,
+// when MaxInflight queries are in flight already (the proxy drops the query:
+// the program asks again). It is for the goroutine that reads the tun device,
+// which must not wait.
 func (f *Forwarder) Go(ctx context.Context, query []byte, done func(query, resp []byte, err error)) bool {
 	select {
 	case f.slots <- struct{}{}:
@@ -189,13 +189,16 @@ func (f *Forwarder) giveUp(fallback []byte, errs []string) ([]byte, error) {
 }
 
 // ask sends query to up over UDP and, when full and the answer is truncated,
-// again over TCP.
+// again over TCP (keeping the truncated answer if TCP fails).
 func (f *Forwarder) ask(ctx context.Context, up netip.AddrPort, query []byte, full bool) ([]byte, error) {
 	resp, err := f.exchange(ctx, "udp", up, query)
 	if err != nil || !full || !isTruncated(resp) {
 		return resp, err
 	}
-	return f.exchange(ctx, "tcp", up, query)
+	if whole, err := f.exchange(ctx, "tcp", up, query); err == nil {
+		return whole, nil
+	}
+	return resp, nil
 }
 
 // isFailure reports whether resp says the upstream could not answer:
