@@ -123,3 +123,35 @@ func TestUDPLimit(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFitUDP feeds arbitrary (query, answer) pairs to FitUDP, which reads
+// both a program's query and an upstream's answer: no panic; the result fits
+// what the query allows over UDP (an answer already within 512 bytes is
+// returned as it is); a cut answer keeps the answer's id and has TC set.
+func FuzzFitUDP(f *testing.F) {
+	plain := query(f, "big.example.", mdns.TypeA, false)
+	edns := query(f, "big.example.", mdns.TypeA, true)
+	f.Add(plain, bigAnswer(f, plain, 60))
+	f.Add(edns, bigAnswer(f, edns, 200))
+	f.Add(edns, bigAnswer(f, edns, 3))
+	f.Add([]byte{}, make([]byte, 600))
+	f.Fuzz(func(t *testing.T, q, resp []byte) {
+		out := FitUDP(q, resp)
+		if len(resp) <= MinUDPSize {
+			if len(out) != len(resp) || (len(out) > 0 && &out[0] != &resp[0]) {
+				t.Fatal("an answer within 512 bytes was changed")
+			}
+			return
+		}
+		limit := UDPLimit(q)
+		if len(out) > limit {
+			t.Fatalf("%d bytes out, limit %d", len(out), limit)
+		}
+		if len(resp) <= limit {
+			return
+		}
+		if len(out) < headerLen || out[0] != resp[0] || out[1] != resp[1] || out[2]&0x02 == 0 {
+			t.Fatalf("cut answer %x lost the id or TC", out)
+		}
+	})
+}
