@@ -11,6 +11,7 @@ import (
 
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/internal/clock"
+	"github.com/i3net/i3net/proxy/dns"
 	"github.com/i3net/i3net/proxy/vaddr"
 )
 
@@ -79,6 +80,11 @@ type Config struct {
 	// Upstreams are the resolvers other names go to. Empty: those of the
 	// original resolver file.
 	Upstreams []netip.AddrPort
+	// UpstreamTimeout is how long a forwarded query waits for the upstreams
+	// in all (they are asked staggered, proxy/dns.ForwarderConfig.Budget)
+	// before the program gets SERVFAIL; keep it under the stub resolver's
+	// time-out (glibc: 5 s). Default 2 s.
+	UpstreamTimeout time.Duration
 
 	// AcceptUnknown lets hosts that are not in the address book open
 	// sessions to this one (they are authenticated all the same, and show in
@@ -110,6 +116,7 @@ func DefaultConfig() Config {
 		Suffix:           "i3",
 		MappingTimeout:   vaddr.DefaultTO,
 		ResolvConf:       "/etc/resolv.conf",
+		UpstreamTimeout:  dns.DefaultForwardBudget,
 		AcceptUnknown:    true,
 		HandshakeTimeout: 10 * time.Second,
 	}
@@ -142,6 +149,9 @@ func (c *Config) validate() error {
 	}
 	if c.MappingTimeout <= 0 || c.HandshakeTimeout <= 0 || c.SaveInterval <= 0 {
 		errs = append(errs, errors.New("timeouts must be positive"))
+	}
+	if c.UpstreamTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("upstream timeout %v: must be positive (--upstream-timeout)", c.UpstreamTimeout))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("proxy: config: %w", err)

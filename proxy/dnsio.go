@@ -5,46 +5,62 @@ import (
 
 	mdns "github.com/miekg/dns"
 
+	"github.com/i3net/i3net/proxy/dns"
 	"github.com/i3net/i3net/proxy/packet"
 )
 
-// handleDNS answers a DNS query a program sent to the service address through
-// the tun device: overlay names from the address book at once, other names
-// through the upstream resolvers, the answer written back into the tun device.
-// It runs on the tun goroutine and never waits on the network.
+// handleDNS takes a packet a program sent to the service address through the
+// tun device: UDP to port 53 is answered here, TCP goes to the DNS over TCP
+// server (dnstcp.go). Overlay names are answered from the address book at
+// once, other names through the upstream resolvers; the answer is written
+// back into the tun device, cut to the size the program accepts over UDP
+// (TC set: it asks again over TCP). It runs on the tun goroutine and never
+// waits on the network.
 func (px *Proxy) handleDNS(pkt []byte, pp *packet.Parsed) {
+	if pp.IPProto == packet.ProtoTCP {
+		px.tcpDNS.inject(px, pkt)
+		return
+	}
 	if pp.IPProto != packet.ProtoUDP || pp.Dst.Port() != 53 {
 		px.stats.dropMalformed.Add(1)
 		return
 	}
 	px.stats.dnsQueries.Add(1)
-	resp, forward, err := px.dns.Answer(pp.Payload(pkt), px.dnsBuf[:0])
+	query := pp.Payload(pkt)
+	resp, forward, err := px.dns.Answer(query, px.dnsBuf[:0])
 	if err != nil {
 		px.stats.dnsErrors.Add(1)
 		return
 	}
 	from, to := pp.Dst, pp.Src
 	if !forward {
-		px.writeUDP(from, to, resp)
+		px.writeUDP(from, to, dns.FitUDP(query, resp))
 		return
 	}
 	if px.fwd == nil {
 		// No upstream: say so at once rather than let the program time out.
-		if resp, err := px.dns.Fail(pp.Payload(pkt), px.dnsBuf[:0], mdns.RcodeServerFailure); err == nil {
-			px.writeUDP(from, to, resp)
-		}
-		px.stats.dnsErrors.Add(1)
+		px.answerServfail(from, to, query)
 		return
 	}
 	px.stats.dnsForwarded.Add(1)
-	if !px.fwd.Go(px.ctx, pp.Payload(pkt), func(resp []byte, err error) {
+	if !px.fwd.Go(px.ctx, query, func(query, resp []byte, err error) {
 		if err != nil {
-			px.stats.dnsErrors.Add(1)
+			// No upstream answered within the budget: say so before the
+			// program's own time-out.
+			px.answerServfail(from, to, query)
 			return
 		}
-		px.writeUDP(from, to, resp)
+		px.writeUDP(from, to, dns.FitUDP(query, resp))
 	}) {
-		px.stats.dnsErrors.Add(1)
+		px.stats.dnsErrors.Add(1) // too many in flight: dropped, the program asks again
+	}
+}
+
+// answerServfail answers query with SERVFAIL; it may run on any goroutine.
+func (px *Proxy) answerServfail(from, to netip.AddrPort, query []byte) {
+	px.stats.dnsErrors.Add(1)
+	if resp, err := px.dns.Fail(query, nil, mdns.RcodeServerFailure); err == nil {
+		px.writeUDP(from, to, resp)
 	}
 }
 
@@ -55,8 +71,14 @@ func (px *Proxy) writeUDP(from, to netip.AddrPort, payload []byte) {
 		px.stats.dnsErrors.Add(1)
 		return
 	}
-	buf := make([]byte, tunOffset+len(b))
-	copy(buf[tunOffset:], b)
+	px.writeTun(b)
+}
+
+// writeTun writes one IP packet into the tun device, from any goroutine
+// (wireguard's tun devices serialise concurrent writes).
+func (px *Proxy) writeTun(pkt []byte) {
+	buf := make([]byte, tunOffset+len(pkt))
+	copy(buf[tunOffset:], pkt)
 	if _, err := px.tun.Write([][]byte{buf}, tunOffset); err != nil {
 		px.stats.dropTunWrite.Add(1)
 	}

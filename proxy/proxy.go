@@ -43,6 +43,7 @@ type Proxy struct {
 	vt     *vaddr.Table
 	dns    *dns.Responder
 	fwd    *dns.Forwarder // nil: no upstream, other names get SERVFAIL
+	tcpDNS dnsTCP         // DNS over TCP, started by the first segment (dnstcp.go)
 	resp   *session.Responder
 
 	mu          sync.RWMutex
@@ -197,7 +198,7 @@ func (px *Proxy) setupDNS() error {
 		return fmt.Errorf("proxy: %w", err)
 	}
 	if len(upstreams) > 0 {
-		if px.fwd, err = dns.NewForwarder(dns.ForwarderConfig{Upstreams: upstreams}); err != nil {
+		if px.fwd, err = dns.NewForwarder(dns.ForwarderConfig{Upstreams: upstreams, Budget: px.cfg.UpstreamTimeout}); err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}
 	} else {

@@ -10,9 +10,10 @@ const (
 	// so that programs ask again and each answer refreshes the mapping).
 	MaxTTL = 5 * time.Second
 
-	// DefaultForwardTimeout is how long the forwarder waits for one upstream
-	// before it moves to the next.
-	DefaultForwardTimeout = 2 * time.Second
+	// DefaultForwardBudget is how long a forwarded query waits for the
+	// upstreams in all before the program gets SERVFAIL: well under the 5 s
+	// after which glibc's stub resolver asks again.
+	DefaultForwardBudget = 2 * time.Second
 
 	// DefaultMaxInflight bounds the queries the forwarder has in flight.
 	DefaultMaxInflight = 64

@@ -15,19 +15,24 @@ import (
 	mdns "github.com/miekg/dns"
 )
 
-// ErrNoUpstream is returned (wrapped) by Forward when every upstream failed.
+// ErrNoUpstream is returned (wrapped) by Forward when no upstream answered
+// within the budget.
 var ErrNoUpstream = errors.New("no upstream answered")
 
 // ForwarderConfig configures a Forwarder.
 type ForwarderConfig struct {
-	// Upstreams are the servers to ask, in order: the nameservers of the
-	// host's original resolv.conf (proxy/resolvconf.ParseUpstreams). At least
-	// one.
+	// Upstreams are the servers to ask, in order of preference: the
+	// nameservers of the host's original resolv.conf
+	// (proxy/resolvconf.ParseUpstreams). At least one.
 	Upstreams []netip.AddrPort
-	// Timeout is how long one upstream has to answer (UDP, and again TCP for
-	// a truncated answer) before the next is tried. Default
-	// DefaultForwardTimeout (2 s).
-	Timeout time.Duration
+	// Budget is how long a query may wait for the upstreams in all (UDP, and
+	// TCP for a truncated answer), from the moment it is forwarded; then the
+	// program gets SERVFAIL. Upstream i is asked at i×Budget/(n+1) for n
+	// upstreams, or as soon as the ones before it have all failed; the first
+	// usable answer wins. Keep it under the stub resolver's timeout (glibc:
+	// 5 s), so that programs get an answer rather than a time-out. Default
+	// DefaultForwardBudget (2 s).
+	Budget time.Duration
 	// MaxInflight bounds the queries in flight. Default DefaultMaxInflight.
 	MaxInflight int
 	// Control, if set, is called on each upstream socket before it connects
@@ -39,7 +44,8 @@ type ForwarderConfig struct {
 // servers. It is safe for concurrent use.
 type Forwarder struct {
 	upstreams []netip.AddrPort
-	timeout   time.Duration
+	budget    time.Duration
+	stagger   time.Duration // between the starts of two upstreams
 	slots     chan struct{}
 	dialer    net.Dialer
 }
@@ -54,18 +60,19 @@ func NewForwarder(cfg ForwarderConfig) (*Forwarder, error) {
 			return nil, fmt.Errorf("dns: forwarder: bad upstream %v", u)
 		}
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultForwardTimeout
+	if cfg.Budget == 0 {
+		cfg.Budget = DefaultForwardBudget
 	}
 	if cfg.MaxInflight == 0 {
 		cfg.MaxInflight = DefaultMaxInflight
 	}
-	if cfg.Timeout < 0 || cfg.MaxInflight < 0 {
-		return nil, fmt.Errorf("dns: forwarder: negative Timeout %v or MaxInflight %d", cfg.Timeout, cfg.MaxInflight)
+	if cfg.Budget < 0 || cfg.MaxInflight < 0 {
+		return nil, fmt.Errorf("dns: forwarder: negative budget %v or MaxInflight %d", cfg.Budget, cfg.MaxInflight)
 	}
 	return &Forwarder{
 		upstreams: append([]netip.AddrPort(nil), cfg.Upstreams...),
-		timeout:   cfg.Timeout,
+		budget:    cfg.Budget,
+		stagger:   cfg.Budget / time.Duration(len(cfg.Upstreams)+1),
 		slots:     make(chan struct{}, cfg.MaxInflight),
 		dialer:    net.Dialer{Control: cfg.Control},
 	}, nil
@@ -73,8 +80,10 @@ func NewForwarder(cfg ForwarderConfig) (*Forwarder, error) {
 
 // Forward sends query to the upstreams and returns the first usable answer: an
 // answer that matches the query (id, question) and is not SERVFAIL, REFUSED or
-// NOTIMP; failing that, the last such answer; failing that, an error wrapping
-// ErrNoUpstream. It waits for a free slot if MaxInflight queries are in flight.
+// NOTIMP; failing that, the last such answer; failing that, after at most the
+// budget, an error wrapping ErrNoUpstream. A truncated UDP answer is asked
+// again over TCP, so the answer is complete: Forward is for programs that ask
+// over TCP. It waits for a free slot if MaxInflight queries are in flight.
 // The answer is a new slice; query is not kept.
 func (f *Forwarder) Forward(ctx context.Context, query []byte) ([]byte, error) {
 	select {
@@ -83,14 +92,17 @@ func (f *Forwarder) Forward(ctx context.Context, query []byte) ([]byte, error) {
 		return nil, fmt.Errorf("dns: forward: %w", ctx.Err())
 	}
 	defer func() { <-f.slots }()
-	return f.forward(ctx, query)
+	return f.forward(ctx, query, true)
 }
 
-// Go forwards a copy of query in a new goroutine and calls done with the
-// result; it returns false, without calling done, when MaxInflight queries are
-// in flight already (the caller drops the query: the program will retry). It is
-// for the goroutine that reads the tun device, which must not wait.
-func (f *Forwarder) Go(ctx context.Context, query []byte, done func(resp []byte, err error)) bool {
+// Go forwards a copy of query in a new goroutine and calls done with that
+// copy and the result, as Forward does but for a program that asked over UDP:
+// a truncated answer is passed on as it is (it fits what the program accepts;
+// the program asks again over TCP). It returns false, without calling done,
+// when MaxInflight queries are in flight already (the proxy drops the query:
+// the program asks again). It is for the goroutine that reads the tun device,
+// which must not wait.
+func (f *Forwarder) Go(ctx context.Context, query []byte, done func(query, resp []byte, err error)) bool {
 	select {
 	case f.slots <- struct{}{}:
 	default:
@@ -99,52 +111,109 @@ func (f *Forwarder) Go(ctx context.Context, query []byte, done func(resp []byte,
 	q := append([]byte(nil), query...)
 	go func() {
 		defer func() { <-f.slots }()
-		done(f.forward(ctx, q))
+		resp, err := f.forward(ctx, q, false)
+		done(q, resp, err)
 	}()
 	return true
 }
 
-func (f *Forwarder) forward(ctx context.Context, query []byte) ([]byte, error) {
+// attempt is the outcome of asking one upstream.
+type attempt struct {
+	up   netip.AddrPort
+	resp []byte
+	err  error
+}
+
+// forward asks the upstreams, staggered, within the budget (see
+// ForwarderConfig.Budget); full asks a truncated answer again over TCP.
+func (f *Forwarder) forward(ctx context.Context, query []byte, full bool) ([]byte, error) {
 	if len(query) < headerLen {
 		return nil, fmt.Errorf("dns: forward: %w: %d bytes", ErrMalformed, len(query))
 	}
+	ctx, cancel := context.WithTimeout(ctx, f.budget)
+	defer cancel() // stops the attempts still running
+	results := make(chan attempt, len(f.upstreams))
+	next, running := 0, 0
+	start := func() {
+		up := f.upstreams[next]
+		next++
+		running++
+		go func() {
+			resp, err := f.ask(ctx, up, query, full)
+			results <- attempt{up, resp, err}
+		}()
+	}
+	start()
+	stagger := time.NewTimer(f.stagger)
+	defer stagger.Stop()
 	var fallback []byte
 	var errs []string
-	for _, up := range f.upstreams {
-		resp, err := f.exchange(ctx, "udp", up, query)
-		if err == nil && isTruncated(resp) {
-			if full, terr := f.exchange(ctx, "tcp", up, query); terr == nil {
-				resp = full
+	for running > 0 || next < len(f.upstreams) {
+		select {
+		case <-stagger.C:
+			if next < len(f.upstreams) {
+				start()
+				stagger.Reset(f.stagger)
+			}
+			continue
+		case <-ctx.Done():
+			errs = append(errs, fmt.Sprintf("no answer within %v", f.budget))
+			return f.giveUp(fallback, errs)
+		case a := <-results:
+			running--
+			if a.err == nil && !isFailure(a.resp) {
+				return a.resp, nil
+			}
+			if a.err != nil {
+				errs = append(errs, a.err.Error())
 			} else {
-				errs = append(errs, terr.Error())
+				fallback = a.resp
+				errs = append(errs, fmt.Sprintf("%v: %s", a.up, mdns.RcodeToString[rcode(a.resp)]))
 			}
 		}
-		if err != nil {
-			errs = append(errs, err.Error())
-			if ctx.Err() != nil {
-				break
-			}
-			continue
+		if running == 0 && next < len(f.upstreams) {
+			start() // all asked so far failed: do not wait for the stagger
+			stagger.Reset(f.stagger)
 		}
-		switch rcode(resp) {
-		case mdns.RcodeServerFailure, mdns.RcodeRefused, mdns.RcodeNotImplemented:
-			fallback = resp
-			errs = append(errs, fmt.Sprintf("%v: %s", up, mdns.RcodeToString[rcode(resp)]))
-			continue
-		}
-		return resp, nil
 	}
+	return f.giveUp(fallback, errs)
+}
+
+// giveUp returns the last failure answer an upstream gave, or an error
+// wrapping ErrNoUpstream that lists what went wrong.
+func (f *Forwarder) giveUp(fallback []byte, errs []string) ([]byte, error) {
 	if fallback != nil {
 		return fallback, nil
 	}
 	return nil, fmt.Errorf("dns: forward: %w: %s", ErrNoUpstream, strings.Join(errs, "; "))
 }
 
+// ask sends query to up over UDP and, when full and the answer is truncated,
+// again over TCP (keeping the truncated answer if TCP fails).
+func (f *Forwarder) ask(ctx context.Context, up netip.AddrPort, query []byte, full bool) ([]byte, error) {
+	resp, err := f.exchange(ctx, "udp", up, query)
+	if err != nil || !full || !isTruncated(resp) {
+		return resp, err
+	}
+	if whole, err := f.exchange(ctx, "tcp", up, query); err == nil {
+		return whole, nil
+	}
+	return resp, nil
+}
+
+// isFailure reports whether resp says the upstream could not answer:
+// SERVFAIL, REFUSED or NOTIMP (another upstream may do better).
+func isFailure(resp []byte) bool {
+	switch rcode(resp) {
+	case mdns.RcodeServerFailure, mdns.RcodeRefused, mdns.RcodeNotImplemented:
+		return true
+	}
+	return false
+}
+
 // exchange sends query to up over network ("udp" or "tcp") and returns the
-// answer, within f.timeout.
+// answer, before ctx ends.
 func (f *Forwarder) exchange(ctx context.Context, network string, up netip.AddrPort, query []byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
 	conn, err := f.dialer.DialContext(ctx, network, up.String())
 	if err != nil {
 		return nil, fmt.Errorf("%s %v: %w", network, up, err)

@@ -104,9 +104,9 @@ func silentUpstream(t *testing.T) netip.AddrPort {
 	return netip.MustParseAddrPort(pc.LocalAddr().String())
 }
 
-func newTestForwarder(t *testing.T, timeout time.Duration, ups ...netip.AddrPort) *Forwarder {
+func newTestForwarder(t *testing.T, budget time.Duration, ups ...netip.AddrPort) *Forwarder {
 	t.Helper()
-	f, err := NewForwarder(ForwarderConfig{Upstreams: ups, Timeout: timeout})
+	f, err := NewForwarder(ForwarderConfig{Upstreams: ups, Budget: budget})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,9 +135,15 @@ func TestForward(t *testing.T) {
 	}
 }
 
-func TestForwardFallsBackOnTimeout(t *testing.T) {
+// TestForwardStaggers: an upstream that never answers does not hold the query
+// for the whole budget: the next one is asked after its share
+// (Budget/(n+1)), and its answer wins. Without the stagger the second
+// upstream would be asked only when the budget is spent, and Forward would
+// fail.
+func TestForwardStaggers(t *testing.T) {
 	u := startUpstream(t, 0, false)
-	f := newTestForwarder(t, 200*time.Millisecond, silentUpstream(t), u.addr)
+	const budget = 3 * time.Second
+	f := newTestForwarder(t, budget, silentUpstream(t), u.addr)
 	start := time.Now()
 	resp, err := f.Forward(context.Background(), query(t, "example.org.", mdns.TypeA, false))
 	if err != nil {
@@ -146,9 +152,61 @@ func TestForwardFallsBackOnTimeout(t *testing.T) {
 	if len(answerOf(t, resp).Answer) != 1 || u.udpHits.Load() != 1 {
 		t.Fatal("the second upstream did not answer")
 	}
-	if took := time.Since(start); took < 200*time.Millisecond || took > 2*time.Second {
-		t.Fatalf("took %v, want about one timeout", took)
+	if took := time.Since(start); took < budget/3 {
+		t.Fatalf("took %v: the second upstream was asked before the first had its share %v", took, budget/3)
 	}
+}
+
+// TestForwardFailsOverAtOnce: an upstream that refuses (ICMP port
+// unreachable) or says SERVFAIL hands over to the next at once, without
+// waiting for the stagger.
+func TestForwardFailsOverAtOnce(t *testing.T) {
+	bad := startUpstream(t, mdns.RcodeServerFailure, false)
+	good := startUpstream(t, 0, false)
+	f := newTestForwarder(t, time.Minute, closedPort(t), bad.addr, good.addr)
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.Forward(context.Background(), query(t, "example.org.", mdns.TypeA, false))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil || good.udpHits.Load() != 1 || bad.udpHits.Load() != 1 {
+			t.Fatalf("Forward: %v; bad asked %d, good %d times", err, bad.udpHits.Load(), good.udpHits.Load())
+		}
+	case <-time.After(10 * time.Second): // the stagger is 15 s
+		t.Fatal("the next upstream waited for the stagger after a failure")
+	}
+}
+
+// TestForwardBudget: however many upstreams never answer, Forward gives up
+// when the budget is spent (bug 5: each had its own 2 s time-out, in turn,
+// and the program got no answer at all).
+func TestForwardBudget(t *testing.T) {
+	const budget = 300 * time.Millisecond
+	f := newTestForwarder(t, budget, silentUpstream(t), silentUpstream(t), silentUpstream(t))
+	start := time.Now()
+	_, err := f.Forward(context.Background(), query(t, "example.org.", mdns.TypeA, false))
+	took := time.Since(start)
+	if !errors.Is(err, ErrNoUpstream) {
+		t.Fatalf("Forward: %v, want ErrNoUpstream", err)
+	}
+	if took < budget || took > budget+2*time.Second {
+		t.Fatalf("gave up after %v, want the budget %v", took, budget)
+	}
+}
+
+// closedPort is a UDP port on 127.0.0.1 where nothing listens: queries to it
+// fail at once (ICMP port unreachable).
+func closedPort(t *testing.T) netip.AddrPort {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := netip.MustParseAddrPort(pc.LocalAddr().String())
+	pc.Close()
+	return ap
 }
 
 func TestForwardFallsBackOnServfail(t *testing.T) {
@@ -180,6 +238,29 @@ func TestForwardTruncatedRetriesTCP(t *testing.T) {
 	}
 	if u.udpHits.Load() != 1 || u.tcpHits.Load() != 1 {
 		t.Fatalf("UDP %d, TCP %d queries; want one each", u.udpHits.Load(), u.tcpHits.Load())
+	}
+}
+
+// TestGoPassesTruncatedOn: for a program asking over UDP, an answer the
+// upstream truncated goes back as it is (the program asks again over TCP),
+// without a TCP exchange with the upstream.
+func TestGoPassesTruncatedOn(t *testing.T) {
+	u := startUpstream(t, 0, true)
+	f := newTestForwarder(t, time.Second, u.addr)
+	got := make(chan []byte, 1)
+	if !f.Go(context.Background(), query(t, "big.", mdns.TypeA, false), func(_, b []byte, _ error) { got <- b }) {
+		t.Fatal("Go refused on an idle forwarder")
+	}
+	select {
+	case b := <-got:
+		if m := answerOf(t, b); !m.Truncated {
+			t.Fatalf("answer without TC: %v", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("done not called")
+	}
+	if u.tcpHits.Load() != 0 {
+		t.Fatalf("%d TCP exchanges with the upstream, want none", u.tcpHits.Load())
 	}
 }
 
@@ -240,17 +321,17 @@ func TestForwardSkipsStrays(t *testing.T) {
 }
 
 func TestForwarderBoundsInflight(t *testing.T) {
-	f, err := NewForwarder(ForwarderConfig{Upstreams: []netip.AddrPort{silentUpstream(t)}, Timeout: 300 * time.Millisecond, MaxInflight: 1})
+	f, err := NewForwarder(ForwarderConfig{Upstreams: []netip.AddrPort{silentUpstream(t)}, Budget: 300 * time.Millisecond, MaxInflight: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 2)
 	q := query(t, "example.org.", mdns.TypeA, false)
-	if !f.Go(context.Background(), q, func(_ []byte, err error) { done <- err }) {
+	if !f.Go(context.Background(), q, func(_, _ []byte, err error) { done <- err }) {
 		t.Fatal("first Go refused")
 	}
 	q[0] = 0 // Go copied the query
-	if f.Go(context.Background(), q, func(_ []byte, err error) { done <- err }) {
+	if f.Go(context.Background(), q, func(_, _ []byte, err error) { done <- err }) {
 		t.Fatal("second Go accepted beyond MaxInflight")
 	}
 	select {
@@ -264,7 +345,7 @@ func TestForwarderBoundsInflight(t *testing.T) {
 	u := startUpstream(t, 0, false)
 	f2 := newTestForwarder(t, time.Second, u.addr)
 	got := make(chan []byte, 1)
-	if !f2.Go(context.Background(), q, func(b []byte, _ error) { got <- b }) {
+	if !f2.Go(context.Background(), q, func(_, b []byte, _ error) { got <- b }) {
 		t.Fatal("Go refused on an idle forwarder")
 	}
 	select {
@@ -282,7 +363,7 @@ func TestNewForwarderRefuses(t *testing.T) {
 		{},
 		{Upstreams: []netip.AddrPort{{}}},
 		{Upstreams: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:0")}},
-		{Upstreams: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:53")}, Timeout: -1},
+		{Upstreams: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:53")}, Budget: -1},
 	} {
 		if _, err := NewForwarder(cfg); err == nil {
 			t.Errorf("NewForwarder(%+v) accepted", cfg)

@@ -27,7 +27,8 @@ type Resolver interface {
 	// "Home.i3."; it may hold dots). It assigns or refreshes the peer's
 	// mapping, since an answer is a use. ok is false when the address book has
 	// no such name; a family without an address is the zero Addr. It is called
-	// on the goroutine that reads the tun device, so it must not block on the
+	// on the goroutine that reads the tun device, and concurrently for queries
+	// over TCP, so it must be safe for concurrent use and not block on the
 	// network.
 	ResolveOverlay(name string) (v4, v6 netip.Addr, ok bool)
 }

@@ -62,6 +62,7 @@ Examples:
 			fs.StringVar(&a.resolvConf, "resolv-conf", def.ResolvConf, "resolver `FILE` to point at the proxy while it runs")
 			fs.BoolVar(&a.noResolv, "no-resolv-conf", false, "leave the resolver alone (DNS then only on the service address)")
 			fs.Var(&a.upstreams, "upstream", "resolver `ADDR:PORT` for other names (default: those of the resolv.conf)")
+			fs.DurationVar(&a.upstreamTO, "upstream-timeout", def.UpstreamTimeout, "answer SERVFAIL when no upstream resolver answered within this long (all of them together)")
 			fs.BoolVar(&a.onlyBook, "only-book", false, "accept sessions only from hosts in the address book")
 			fs.Var(&a.reserved, "reserve-addr", "never give virtual `ADDR` to a peer: forces a collision and header rewriting, for tests (repeatable)")
 			fs.StringVar(&a.logLevel, "log-level", "info", "`LEVEL` of logs: debug, info, warn, error")
@@ -74,6 +75,7 @@ type proxyArgs struct {
 	state      stateFlags
 	servers    addrList
 	upstreams  addrList
+	upstreamTO time.Duration
 	listen     string
 	tun        string
 	mtu        int
@@ -143,7 +145,7 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 		cfg.ResolvConf = ""
 	}
 	cfg.ResolvBackup = filepath.Join(a.state.dir, "resolv.conf.i3net-backup")
-	cfg.Upstreams = a.upstreams
+	cfg.Upstreams, cfg.UpstreamTimeout = a.upstreams, a.upstreamTO
 	cfg.AcceptUnknown = !a.onlyBook
 	cfg.Reserved = a.reserved
 	var lvl slog.Level
