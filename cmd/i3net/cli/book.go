@@ -227,15 +227,24 @@ func runBook(_ context.Context, st stateFlags, args []string) error {
 		return nil
 	}
 	if err != nil {
-		return usageErrorf("%s: %v (see i3net book %s --help)", sub.name, err, sub.name)
+		return subUsage(sub, usageErrorf("%s: %v", sub.name, err))
 	}
 	if want := len(strings.Fields(sub.args)); len(pos) != want {
 		if want == 0 {
-			return usageErrorf("%s takes no arguments, have %q", sub.name, pos)
+			return subUsage(sub, usageErrorf("%s takes no arguments, have %q", sub.name, pos))
 		}
-		return usageErrorf("%s wants %s, have %d argument(s) %q", sub.name, sub.args, len(pos), pos)
+		return subUsage(sub, usageErrorf("%s wants %s, have %d argument(s) %q", sub.name, sub.args, len(pos), pos))
 	}
-	return run(st, pos)
+	return subUsage(sub, run(st, pos))
+}
+
+// subUsage points a usage error of sub at sub's own help.
+func subUsage(sub *bookSub, err error) error {
+	var ue *usageError
+	if errors.As(err, &ue) && ue.help == "" {
+		ue.help = "book " + sub.name
+	}
+	return err
 }
 
 // parseInterspersed parses flags anywhere among the arguments, as in
@@ -272,12 +281,18 @@ func runBookAdd(st stateFlags, a bookAddArgs, name, keyText string) error {
 	if base, ok := strings.CutSuffix(name, ".i3"); ok {
 		return usageErrorf("name %q ends in the overlay suffix: give the name without it (%s)", name, base)
 	}
-	key, err := identity.ParsePublicKey(keyText)
+	key, legacy, err := identity.ParseKeyText(keyText)
 	if err != nil {
 		return usageErrorf("KEY: %v; \"i3net id\" on that host prints its key", err)
 	}
+	if legacy {
+		fmt.Fprintf(Stderr, "i3net book: warning: KEY is in the old form, without a checksum, which the next release will not read; the book stores its new form %s\n", key)
+	}
 	path := st.bookPath()
-	b, err := book.Load(path)
+	b, err := loadBook(path)
+	if errors.Is(err, book.ErrNoDir) && st.book == "" {
+		b, err = nil, nil // a new state directory: Save creates it, as "i3net id" does
+	}
 	if err != nil {
 		return err
 	}
@@ -311,11 +326,24 @@ func runBookAdd(st stateFlags, a bookAddArgs, name, keyText string) error {
 	return nil
 }
 
+// loadBook loads the book at path and shows its warnings (keys in the old
+// form) on stderr.
+func loadBook(path string) (*book.Book, error) {
+	b, err := book.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range b.Warnings() {
+		fmt.Fprintf(Stderr, "i3net book: warning: %v\n", w)
+	}
+	return b, nil
+}
+
 // loadEntry loads the book and finds name in it, or says plainly that the
 // book has no such host.
 func loadEntry(st stateFlags, name string) (*book.Book, book.Entry, string, error) {
 	path := st.bookPath()
-	b, err := book.Load(path)
+	b, err := loadBook(path)
 	if err != nil {
 		return nil, book.Entry{}, path, err
 	}
@@ -353,7 +381,7 @@ type bookList struct {
 
 func runBookLs(st stateFlags, asJSON bool) error {
 	path := st.bookPath()
-	b, err := book.Load(path)
+	b, err := loadBook(path)
 	if err != nil {
 		return err
 	}
