@@ -50,7 +50,7 @@ Examples:
   i3net id
 
   # Here: call it home, allowing a direct path to it
-  i3net book add home i3pk1:G0CzXtfkMcOtj2sg8Q-jLGUEn2WHX5f6Cwkmqbf5J-I --shortcut
+  i3net book add home i3pk1rdqtxhkhuscu8tv0dvs0zrar93jsf8m9sa0e07stpyn2ndleyl3qlnq2d8 --shortcut
   ssh home.i3
 
   # Everything in the book, then stop talking to home
@@ -87,14 +87,17 @@ var bookSubs = []*bookSub{
 		long: `
 NAME is one or more DNS labels (letters, digits, hyphens) joined by dots, in any
 case, without the overlay suffix: "home", "web.office". KEY is the host's public
-key as "i3net id" prints it on that host ("i3pk1:…"). A name already in the book
-is refused unless --replace is given; the new entry then replaces the old one,
-options and all. Several names may share a key, with the same options.
+key as "i3net id" prints it on that host ("i3pk1…", 63 characters whose
+checksum makes a typo an error naming the character; a key in the old form
+"i3pk1:…" is taken, with a warning, and stored in the new form). A name already
+in the book is refused unless --replace is given; the new entry then replaces
+the old one, options and all. Several names may share a key, with the same
+options.
 
 Examples:
 
-  i3net book add home i3pk1:G0CzXtfkMcOtj2sg8Q-jLGUEn2WHX5f6Cwkmqbf5J-I --shortcut
-  i3net book add ids i3pk1:CFPkbentkddIgd9TwxnBNy71MUydVXi1xnjeI20QCgs --plaintext --comment "the IDS box"
+  i3net book add home i3pk1rdqtxhkhuscu8tv0dvs0zrar93jsf8m9sa0e07stpyn2ndleyl3qlnq2d8 --shortcut
+  i3net book add ids i3pk1ppf7gm0fakgawjypmafuxxwpxuh02v2vn42h3dwx0r0zxmgspg9synkcup --plaintext --comment "the IDS box"
 `,
 		flags: func(fs *flag.FlagSet) func(stateFlags, []string) error {
 			var a bookAddArgs

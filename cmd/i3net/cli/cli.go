@@ -146,7 +146,13 @@ Commands:
 		fmt.Fprintf(tw, "  %s\t%s\n", c.Name, c.ShortHelp)
 	}
 	tw.Flush()
-	fmt.Fprint(w, "\nRun \"i3net COMMAND --help\" for a command's flags and examples.\n")
+	fmt.Fprintf(w, `
+Environment:
+  %s  the state directory (identity, address book, proxy state) of every
+                   command, unless --state-dir says otherwise (default %s)
+
+Run "i3net COMMAND --help" for a command's flags and examples.
+`, stateDirEnv, defaultStateDir)
 }
 
 func printCommandHelp(w io.Writer, c *Command, fs *flag.FlagSet) {

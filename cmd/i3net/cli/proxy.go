@@ -58,7 +58,7 @@ Examples:
 			fs.StringVar(&a.pool4, "pool4", def.Pool4.String(), "IPv4 virtual address `PREFIX`")
 			fs.StringVar(&a.pool6, "pool6", def.Pool6.String(), "IPv6 virtual address `PREFIX` (\"off\" disables IPv6)")
 			fs.StringVar(&a.suffix, "suffix", def.Suffix, "the overlay's DNS `SUFFIX`")
-			fs.DurationVar(&a.mappingTO, "mapping-timeout", def.MappingTimeout, "forget a peer's mapping after this long unused (the paper's TO)")
+			durationVar(fs, &a.mappingTO, "mapping-timeout", def.MappingTimeout, "forget a peer's mapping after this long unused (the paper's TO)")
 			fs.StringVar(&a.resolvConf, "resolv-conf", def.ResolvConf, "resolver `FILE` to point at the proxy while it runs")
 			fs.BoolVar(&a.noResolv, "no-resolv-conf", false, "leave the resolver alone (DNS then only on the service address)")
 			fs.Var(&a.upstreams, "upstream", "resolver `ADDR:PORT` for other names (default: those of the resolv.conf)")
@@ -125,18 +125,18 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 	cfg.ControlPath = controlPath(a.state.dir)
 	cfg.Servers = a.servers
 	if a.listen != "" {
-		if cfg.ListenAddr, err = netip.ParseAddrPort(a.listen); err != nil {
-			return cfg, usageErrorf("--listen %q: %v", a.listen, err)
+		if cfg.ListenAddr, err = parseAddrPort("listen", a.listen); err != nil {
+			return cfg, err
 		}
 	}
 	cfg.TunName, cfg.MTU, cfg.Suffix, cfg.MappingTimeout = a.tun, a.mtu, strings.Trim(a.suffix, "."), a.mappingTO
-	if cfg.Pool4, err = netip.ParsePrefix(a.pool4); err != nil {
-		return cfg, usageErrorf("--pool4 %q: %v", a.pool4, err)
+	if cfg.Pool4, err = parsePrefix("pool4", a.pool4); err != nil {
+		return cfg, err
 	}
 	if a.pool6 == "off" {
 		cfg.Pool6 = netip.Prefix{}
-	} else if cfg.Pool6, err = netip.ParsePrefix(a.pool6); err != nil {
-		return cfg, usageErrorf("--pool6 %q: %v", a.pool6, err)
+	} else if cfg.Pool6, err = parsePrefix("pool6", a.pool6); err != nil {
+		return cfg, err
 	}
 	cfg.ResolvConf = a.resolvConf
 	if a.noResolv {

@@ -138,7 +138,7 @@ func (a *serverArgs) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.StringVar(&a.listen, "listen", "", "bind the UDP `ADDR` (IP:PORT; default 0.0.0.0:5610, [::]:5610 for IPv6)")
 	fs.StringVar(&a.advertise, "advertise", "", "tell hosts to reach this server at `ADDR` (default: the address they used)")
-	fs.DurationVar(&a.ttl, "trigger-ttl", 0, "trigger lifetime `D` without refresh (default 30s)")
+	durationVar(fs, &a.ttl, "trigger-ttl", 0, "trigger lifetime `D` without refresh, with a unit (default 30s)")
 	fs.StringVar(&a.config, "config", "", "read the TOML configuration `FILE`")
 	fs.StringVar(&a.metrics, "metrics", "", "serve Prometheus metrics over HTTP on `ADDR` (host:port), at /metrics")
 	fs.StringVar(&a.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
