@@ -1,6 +1,8 @@
 package server
 
 import (
+	"errors"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -171,7 +173,7 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.toml"), DefaultConfig()); err == nil ||
-		!strings.HasPrefix(err.Error(), "server: config: ") {
+		!strings.HasPrefix(err.Error(), "server: config file ") || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"reflect"
 	"regexp"
@@ -17,8 +18,11 @@ import (
 // validates the result, as ParseConfig does.
 func LoadConfig(path string, base Config) (Config, error) {
 	text, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return base, fmt.Errorf("server: config file %s: %w (check the path)", path, fs.ErrNotExist)
+	}
 	if err != nil {
-		return base, fmt.Errorf("server: config: %w", err)
+		return base, fmt.Errorf("server: config file: %w", err)
 	}
 	return ParseConfig(path, text, base)
 }

@@ -111,7 +111,9 @@ func Run(args []string) int {
 			}
 			return usageFailed(c.Name, help, err)
 		}
-		fmt.Fprintf(Stderr, "i3net %s: %v\n", c.Name, err)
+		// "i3net server: server: config: …" says "server" once.
+		msg := strings.TrimPrefix(err.Error(), c.Name+": ")
+		fmt.Fprintf(Stderr, "i3net %s: %s\n", c.Name, msg)
 		return 1
 	}
 	return 0

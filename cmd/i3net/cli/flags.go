@@ -24,8 +24,8 @@ func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Dur
 }
 
 func (v durationValue) String() string {
-	if v.p == nil {
-		return ""
+	if v.p == nil { // the zero value, which flag.PrintDefaults does not show
+		return time.Duration(0).String()
 	}
 	return v.p.String()
 }
@@ -69,4 +69,30 @@ func parseAddrPort(name, s string) (netip.AddrPort, error) {
 		return ap, usageErrorf("--%s %q: want IP:PORT, e.g. 198.18.0.1:5610 or [2001:db8::1]:5610", name, s)
 	}
 	return ap, nil
+}
+
+// intValue is an int flag whose error says what it wants, where flag.IntVar
+// says "parse error".
+type intValue struct{ p *int }
+
+// intVar defines an int flag, as flag.IntVar does.
+func intVar(fs *flag.FlagSet, p *int, name string, value int, usage string) {
+	*p = value
+	fs.Var(intValue{p}, name, usage)
+}
+
+func (v intValue) String() string {
+	if v.p == nil { // the zero value, which flag.PrintDefaults does not show
+		return "0"
+	}
+	return strconv.Itoa(*v.p)
+}
+
+func (v intValue) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("want a whole number, e.g. 4")
+	}
+	*v.p = n
+	return nil
 }

@@ -43,9 +43,12 @@ func TestDurationFlagsNeedUnit(t *testing.T) {
 	for _, c := range commands {
 		fs, _ := c.Flags()
 		fs.VisitAll(func(f *flag.Flag) {
-			if _, ok := f.Value.(flag.Getter); ok {
-				if _, isDuration := f.Value.(flag.Getter).Get().(time.Duration); isDuration {
-					t.Errorf("%s --%s: a flag.Duration, which takes any Go duration text; use durationVar", c.Name, f.Name)
+			if g, ok := f.Value.(flag.Getter); ok {
+				switch g.Get().(type) {
+				case time.Duration:
+					t.Errorf("%s --%s: a flag.Duration, which takes \"30\" for 30 ns; use durationVar", c.Name, f.Name)
+				case int:
+					t.Errorf("%s --%s: a flag.Int, whose error is \"parse error\"; use intVar", c.Name, f.Name)
 				}
 			}
 			if _, ok := f.Value.(durationValue); !ok {
@@ -60,5 +63,12 @@ func TestDurationFlagsNeedUnit(t *testing.T) {
 	}
 	if n < 4 { // server --trigger-ttl, ping -i and --timeout, proxy --mapping-timeout
 		t.Fatalf("%d duration flags found, want at least 4", n)
+	}
+}
+
+func TestIntFlag(t *testing.T) {
+	code, _, errOut := runCmd(t, "ping", "-c", "x")
+	if want := "i3net ping: invalid value \"x\" for flag -c: want a whole number, e.g. 4\n"; code != 2 || !strings.HasPrefix(errOut, want) {
+		t.Fatalf("ping -c x: exit %d, %q, want %q", code, errOut, want)
 	}
 }

@@ -50,10 +50,10 @@ Examples:
 		var a pingArgs
 		fs := flag.NewFlagSet("ping", flag.ContinueOnError)
 		fs.Var(&a.servers, "server", "overlay server `ADDR` (host:port; repeat for several; default 127.0.0.1:5610)")
-		fs.IntVar(&a.count, "c", 4, "stop after `N` pings (0: until interrupted)")
+		intVar(fs, &a.count, "c", 4, "stop after `N` pings (0: until interrupted)")
 		durationVar(fs, &a.interval, "i", time.Second, fmt.Sprintf("wait `INTERVAL` between pings (at least %v)", minInterval))
 		durationVar(fs, &a.timeout, "timeout", 2*time.Second, "wait at most `D` for the insertion and for each reply")
-		fs.IntVar(&a.size, "size", 32, fmt.Sprintf("send `N` bytes of payload: %d to %d (%d to %d with --server-only)",
+		intVar(fs, &a.size, "size", 32, fmt.Sprintf("send `N` bytes of payload: %d to %d (%d to %d with --server-only)",
 			minPingSize, maxPingSize, minEchoSize, maxEchoSize))
 		fs.BoolVar(&a.serverOnly, "server-only", false, "ping the server's socket (echo), without a trigger")
 		return fs, func(ctx context.Context, args []string) error {
@@ -244,9 +244,13 @@ func resolveServer(s string) (netip.AddrPort, error) {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		return ap, nil
 	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" || port == "" {
+		return netip.AddrPort{}, usageErrorf("--server %q: want HOST:PORT, e.g. 198.18.0.1:5610 or i3.example.org:5610", s)
+	}
 	ua, err := net.ResolveUDPAddr("udp", s)
 	if err != nil {
-		return netip.AddrPort{}, usageErrorf("--server %q: want host:port: %v", s, err)
+		return netip.AddrPort{}, fmt.Errorf("--server %q: cannot resolve %s (check the name and the resolver)", s, host)
 	}
 	return ua.AddrPort(), nil
 }

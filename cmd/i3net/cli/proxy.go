@@ -54,7 +54,7 @@ Examples:
 			fs.Var(&a.servers, "server", "overlay server `ADDR:PORT` (repeat for several: the nearest is used, the others on failure)")
 			fs.StringVar(&a.listen, "listen", "", "UDP `ADDR:PORT` of the overlay client (default: any free port)")
 			fs.StringVar(&a.tun, "tun", def.TunName, "tun device `NAME`")
-			fs.IntVar(&a.mtu, "mtu", def.MTU, "tun MTU: the path MTU less the overlay's headers")
+			intVar(fs, &a.mtu, "mtu", def.MTU, "tun MTU: the path MTU less the overlay's headers")
 			fs.StringVar(&a.pool4, "pool4", def.Pool4.String(), "IPv4 virtual address `PREFIX`")
 			fs.StringVar(&a.pool6, "pool6", def.Pool6.String(), "IPv6 virtual address `PREFIX` (\"off\" disables IPv6)")
 			fs.StringVar(&a.suffix, "suffix", def.Suffix, "the overlay's DNS `SUFFIX`")
