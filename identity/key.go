@@ -106,6 +106,12 @@ func ParseKeyText(s string) (k PublicKey, legacy bool, err error) {
 // checkKeyShape checks what can be checked character by character: the case,
 // the prefix, the alphabet and the length.
 func checkKeyShape(s string) error {
+	for i, r := range s {
+		if r >= utf8.RuneSelf || r < ' ' { // so that what follows is all ASCII
+			pos := utf8.RuneCountInString(s[:i]) + 1
+			return &KeyError{Text: s, Pos: pos, Msg: fmt.Sprintf("character %d (%q) cannot be in a key: keys use letters and digits but 1, b, i and o", pos, r)}
+		}
+	}
 	switch {
 	case s == "":
 		return &KeyError{Msg: `no key given: a key is "` + KeyPrefix + `" and 58 more characters, as "i3net id" prints it`}
@@ -120,10 +126,9 @@ func checkKeyShape(s string) error {
 		}
 		return &KeyError{Text: s, Pos: n + 1, Msg: fmt.Sprintf("character %d is wrong: a key starts with %q", n+1, KeyPrefix)}
 	}
-	for i, r := range lower[len(KeyPrefix):] {
-		if r >= utf8.RuneSelf || !strings.ContainsRune(bech32Chars, r) {
-			pos := utf8.RuneCountInString(lower[:len(KeyPrefix)+i]) + 1
-			return &KeyError{Text: s, Pos: pos, Msg: fmt.Sprintf("character %d (%q) cannot be in a key: keys use letters and digits but 1, b, i and o", pos, r)}
+	for i := len(KeyPrefix); i < len(lower); i++ {
+		if strings.IndexByte(bech32Chars, lower[i]) < 0 {
+			return &KeyError{Text: s, Pos: i + 1, Msg: fmt.Sprintf("character %d (%q) cannot be in a key: keys use letters and digits but 1, b, i and o", i+1, s[i])}
 		}
 	}
 	switch {
