@@ -4,84 +4,22 @@
 // the static key of the proxy handshake. The address book stores public keys, so
 // a name pins a key, not just an id: nobody else can answer for it.
 //
-// Keys are shown to people as "i3pk1:" followed by the 32-byte public key in
-// unpadded base64url, short enough to paste into a chat or a config file.
+// Keys are shown to people in bech32m (BIP 350) with the prefix "i3pk": 63
+// characters whose checksum catches a typo and says where it is (key.go).
 package identity
 
 import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha512"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
-	"strings"
-
-	"filippo.io/edwards25519"
 
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/internal/atomicfile"
 )
-
-// KeyPrefix starts the text form of a public key.
-const KeyPrefix = "i3pk1:"
-
-// PublicKey is an Ed25519 public key naming a host.
-type PublicKey [ed25519.PublicKeySize]byte
-
-// ErrKeySyntax is returned (wrapped) by ParsePublicKey.
-var ErrKeySyntax = errors.New("not an i3net public key")
-
-// ParsePublicKey reads a key in its text form ("i3pk1:…").
-func ParsePublicKey(s string) (PublicKey, error) {
-	var k PublicKey
-	rest, ok := strings.CutPrefix(strings.TrimSpace(s), KeyPrefix)
-	if !ok {
-		return k, fmt.Errorf("%w: %q does not start with %q", ErrKeySyntax, s, KeyPrefix)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(rest)
-	if err != nil || len(b) != len(k) {
-		return k, fmt.Errorf("%w: %q: want %d bytes of unpadded base64url after %q", ErrKeySyntax, s, len(k), KeyPrefix)
-	}
-	if _, err := new(edwards25519.Point).SetBytes(b); err != nil {
-		return k, fmt.Errorf("%w: %q is not a point on the curve", ErrKeySyntax, s)
-	}
-	copy(k[:], b)
-	return k, nil
-}
-
-// String returns the text form of k.
-func (k PublicKey) String() string { return KeyPrefix + base64.RawURLEncoding.EncodeToString(k[:]) }
-
-// MarshalText implements encoding.TextMarshaler.
-func (k PublicKey) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (k *PublicKey) UnmarshalText(b []byte) error {
-	v, err := ParsePublicKey(string(b))
-	if err != nil {
-		return err
-	}
-	*k = v
-	return nil
-}
-
-// ID returns the public id the key owns.
-func (k PublicKey) ID() id.ID { return id.FromPublicKey(k[:]) }
-
-// X25519 returns the key's Montgomery form, the peer's static key in the proxy
-// handshake.
-func (k PublicKey) X25519() ([32]byte, error) {
-	var out [32]byte
-	p, err := new(edwards25519.Point).SetBytes(k[:])
-	if err != nil {
-		return out, fmt.Errorf("identity: %v: %w", k, err)
-	}
-	copy(out[:], p.BytesMontgomery())
-	return out, nil
-}
 
 // Identity is a host's private key.
 type Identity struct {

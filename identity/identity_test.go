@@ -2,38 +2,11 @@ package identity
 
 import (
 	"crypto/ecdh"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-func TestKeyTextRoundTrip(t *testing.T) {
-	x, err := Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := x.Public().String()
-	if !strings.HasPrefix(s, KeyPrefix) || len(s) != len(KeyPrefix)+43 {
-		t.Fatalf("text form %q", s)
-	}
-	k, err := ParsePublicKey(s)
-	if err != nil || k != x.Public() {
-		t.Fatalf("ParsePublicKey(%q) = %v, %v", s, k, err)
-	}
-	if k.ID() != x.ID() || !k.ID().IsPublic() {
-		t.Fatal("public id mismatch")
-	}
-}
-
-func TestParsePublicKeyErrors(t *testing.T) {
-	for _, s := range []string{"", "abc", KeyPrefix, KeyPrefix + "AAAA", "i3pk2:" + strings.Repeat("A", 43)} {
-		if _, err := ParsePublicKey(s); !errors.Is(err, ErrKeySyntax) {
-			t.Errorf("ParsePublicKey(%q) = %v", s, err)
-		}
-	}
-}
 
 func TestX25519Agrees(t *testing.T) {
 	for range 5 {

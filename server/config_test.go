@@ -1,6 +1,8 @@
 package server
 
 import (
+	"errors"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -42,9 +44,40 @@ max_triggers = 1000
 			},
 		},
 		{
-			name:  "duration as integer nanoseconds",
-			text:  "trigger_ttl = 1000000000\n",
-			check: func(c *Config) bool { return c.TriggerTTL == time.Second },
+			// Regression (issue 9): a bare number was taken for nanoseconds.
+			name:    "duration without a unit",
+			text:    "# timers\ntrigger_ttl = 30\n",
+			wantErr: []string{"server: test.toml:2: trigger_ttl = 30: a duration needs a unit and quotes, e.g. \"30s\" for 30 seconds"},
+		},
+		{
+			name:    "duration string without a unit",
+			text:    "\n\nsweep_interval = \"2\"\n",
+			wantErr: []string{"server: test.toml:3: sweep_interval = \"2\": a duration needs a unit, e.g. \"2s\""},
+		},
+		{
+			name:    "every duration key is checked",
+			text:    "trigger_ttl = \"30s\"\nsweep_interval = \"2s\"\nsecret_rotation = \"5m\"\nsignature_skew = 300\n",
+			wantErr: []string{"server: test.toml:4: signature_skew = 300: a duration needs a unit"},
+		},
+		{
+			name:    "list given as a string",
+			text:    "ring = true\njoin = \"198.18.0.1:5611\"\n",
+			wantErr: []string{`server: test.toml:2: join = "198.18.0.1:5611": want a list of strings, e.g. ["198.18.0.1:5611", "198.18.0.2:5611"]`},
+		},
+		{
+			name:    "number given as a string",
+			text:    "max_hops = \"8\"\n",
+			wantErr: []string{`server: test.toml:1: max_hops = "8": want a whole number, without quotes`},
+		},
+		{
+			name:    "boolean given as a number",
+			text:    "\nring = 1\n",
+			wantErr: []string{`server: test.toml:2: ring = 1: want true or false`},
+		},
+		{
+			name:    "first problem in line order",
+			text:    "ring = 1\ntrigger_ttl = 30\n",
+			wantErr: []string{`server: test.toml:1: ring = 1: want true or false`},
 		},
 		{
 			name:    "unknown key, with a suggestion",
@@ -140,7 +173,7 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.toml"), DefaultConfig()); err == nil ||
-		!strings.HasPrefix(err.Error(), "server: config: ") {
+		!strings.HasPrefix(err.Error(), "server: config file ") || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
@@ -155,6 +188,54 @@ func TestConfigKeysDocumented(t *testing.T) {
 	for _, c := range []Config{DefaultConfig(), TestConfig()} {
 		if err := c.validate(); err != nil {
 			t.Errorf("%v", err)
+		}
+	}
+}
+
+// TestEveryDurationNeedsUnit: each duration key of Config refuses a bare
+// number, naming the line and the key.
+func TestEveryDurationNeedsUnit(t *testing.T) {
+	n := 0
+	typ := reflect.TypeFor[Config]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Type != reflect.TypeFor[time.Duration]() {
+			continue
+		}
+		n++
+		key := f.Tag.Get("toml")
+		_, err := ParseConfig("t.toml", []byte("\n"+key+" = 30\n"), DefaultConfig())
+		if want := "server: t.toml:2: " + key + " = 30: a duration needs a unit"; err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s = 30: %v, want %s…", key, err, want)
+		}
+	}
+	if n < 4 {
+		t.Fatalf("found %d duration keys, want at least 4", n)
+	}
+}
+
+// TestConfigErrorsInUserWords: no error of a configuration file shows the
+// decoder's or the standard library's wording.
+func TestConfigErrorsInUserWords(t *testing.T) {
+	texts := []string{
+		"trigger_ttl = \"30\"\n", "trigger_ttl = \"thirty\"\n", "join = \"a:1\"\n", "join = [1, 2]\n",
+		"public_addr = \"nowhere\"\n", "public_addr = 5\n", "gossip_advertise = \"x\"\n", "max_hops = \"eight\"\n",
+		"max_hops = 1.5\n", "data_rate = \"x\"\n", "ring = 1\n", "listen_addr = 5610\n", "trigger_ttl = true\n",
+	}
+	for _, text := range texts {
+		_, err := ParseConfig("t.toml", []byte(text), DefaultConfig())
+		if err == nil {
+			t.Errorf("%q: no error", text)
+			continue
+		}
+		msg := err.Error()
+		for _, bad := range []string{"TOML value", "destination", "incompatible", "time:", "Parse", "int64", "float64", "slice"} {
+			if strings.Contains(msg, bad) {
+				t.Errorf("%q: %q shows %q", text, msg, bad)
+			}
+		}
+		if !strings.HasPrefix(msg, "server: t.toml:1: ") {
+			t.Errorf("%q: %q does not name file and line", text, msg)
 		}
 	}
 }

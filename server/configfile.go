@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"reflect"
 	"regexp"
@@ -17,18 +18,29 @@ import (
 // validates the result, as ParseConfig does.
 func LoadConfig(path string, base Config) (Config, error) {
 	text, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return base, fmt.Errorf("server: config file %s: %w (check the path)", path, fs.ErrNotExist)
+	}
 	if err != nil {
-		return base, fmt.Errorf("server: config: %w", err)
+		return base, fmt.Errorf("server: config file: %w", err)
 	}
 	return ParseConfig(path, text, base)
 }
 
 // ParseConfig decodes TOML text over base and validates the result. Keys are the
 // toml tags of Config's fields (listen_addr, trigger_ttl = "30s", …); a key not
-// given keeps base's value. Every error names the file (name), the line and the
+// given keeps base's value. A duration is a string with a unit: a bare number
+// is an error, not nanoseconds. Every error names the file (name), the line and the
 // key: a syntax error, a value of the wrong type, an unknown key, or a value New
 // would refuse.
 func ParseConfig(name string, text []byte, base Config) (Config, error) {
+	var raw map[string]any
+	if _, err := toml.NewDecoder(bytes.NewReader(text)).Decode(&raw); err != nil {
+		return base, tomlError(name, err)
+	}
+	if err := checkValues(name, text, raw); err != nil {
+		return base, err
+	}
 	c := base
 	md, err := toml.NewDecoder(bytes.NewReader(text)).Decode(&c)
 	if err != nil {

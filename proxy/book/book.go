@@ -17,6 +17,8 @@ type Book struct {
 	byName  map[string]int
 	byKey   map[identity.PublicKey]int // first name (in order) of each key
 	byID    map[id.ID]int
+	// warnings are what Parse read but a later release will refuse.
+	warnings []*Error
 }
 
 // ErrNotFound is returned (wrapped) by Without for a name the book lacks.
@@ -61,6 +63,17 @@ func New(entries ...Entry) (*Book, error) {
 func aliasError(name, first string, diff []string) error {
 	return fmt.Errorf("host %q has the same key as host %q but differs in %s: names that share a key are one host and must agree on its options",
 		name, first, strings.Join(diff, ", "))
+}
+
+// Warnings returns what the file b was parsed from holds that a later release
+// will refuse (keys in the old form), each naming the file, line and key; a
+// person should be shown them. Books made by New, With and Without have none:
+// Save writes every key in the current form.
+func (b *Book) Warnings() []*Error {
+	if b == nil {
+		return nil
+	}
+	return slices.Clone(b.warnings)
 }
 
 // Len returns the number of names in b.

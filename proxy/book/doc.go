@@ -3,7 +3,7 @@
 // resolution, local scope", §3.2). With the book holding
 //
 //	[hosts.home]
-//	key = "i3pk1:…"
+//	key = "i3pk1…"
 //
 // the name home.i3 resolves to a virtual address of the host whose public id
 // derives from that key, and a connection to it is authenticated against the

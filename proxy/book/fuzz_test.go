@@ -2,6 +2,7 @@ package book
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -23,6 +24,8 @@ func FuzzLoad(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(expand(f, s))
 	}
+	f.Add("[hosts.home]\nkey = \"" + testKey(f, 1).LegacyString() + "\"\n") // the old form: a warning
+	f.Add("[hosts.home]\nkey = \"" + strings.ToUpper(testKey(f, 1).String()) + "\"\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		b, err := Parse("fuzz.toml", []byte(text))
 		if err != nil {
@@ -32,6 +35,9 @@ func FuzzLoad(f *testing.F) {
 		b2, err := Parse("encoded.toml", enc)
 		if err != nil {
 			t.Fatalf("Parse of Encode: %v\n%s", err, enc)
+		}
+		if w := b2.Warnings(); len(w) > 0 {
+			t.Fatalf("Encode wrote what Parse warns about: %v\n%s", w, enc)
 		}
 		if !reflect.DeepEqual(b.Entries(), b2.Entries()) {
 			t.Fatalf("entries differ after Encode\nbefore: %+v\n after: %+v", b.Entries(), b2.Entries())

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -45,18 +47,41 @@ func (e *Error) Unwrap() error { return e.Err }
 // maxErrors is how many problems of one file Parse reports.
 const maxErrors = 10
 
+// ErrNoDir is returned (wrapped in an *Error) by Load and NewWatcher for a
+// book whose directory does not exist: most likely a mistyped path.
+var ErrNoDir = errors.New("no such directory")
+
 // Load reads the address book at path. A missing or empty file is an empty
-// book. Every error in the text is an *Error naming the file, line and key;
-// when there are several, they are joined (errors.Join) in line order.
+// book (a host's book does not exist until its first name is added), but a
+// missing directory is ErrNoDir. Every error in the text is an *Error naming
+// the file, line and key; when there are several, they are joined
+// (errors.Join) in line order.
 func Load(path string) (*Book, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
+		if err := checkDir(path); err != nil {
+			return nil, err
+		}
 		return New()
 	}
 	if err != nil {
 		return nil, err
 	}
 	return Parse(path, data)
+}
+
+// checkDir returns ErrNoDir, in an *Error naming path, if the directory of
+// path does not exist.
+func checkDir(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &Error{File: path, Err: fmt.Errorf("%w: %s (check the path of the book)", ErrNoDir, dir)}
+	case err == nil && !fi.IsDir():
+		return &Error{File: path, Err: fmt.Errorf("%s is not a directory (check the path of the book)", dir)}
+	}
+	return nil
 }
 
 // Parse reads an address book from data; file names it in errors.
@@ -82,6 +107,7 @@ func Parse(file string, data []byte) (*Book, error) {
 	if err != nil { // the walk checks all New checks, with lines; this is a backstop
 		return nil, &Error{File: file, Err: err}
 	}
+	b.warnings = p.warns
 	return b, nil
 }
 
@@ -108,7 +134,8 @@ type parser struct {
 	top    map[string]toml.Primitive
 	tables map[string]map[string]toml.Primitive // decoded tables, by key
 	errs   []*Error
-	more   int // problems found after maxErrors*10, not even located
+	more   int      // problems found after maxErrors*10, not even located
+	warns  []*Error // things read that a later release will refuse
 }
 
 // host is one [hosts.NAME] table as the walk finds it.
@@ -165,7 +192,7 @@ func (p *parser) walk() []*host {
 		switch {
 		case len(k) == 2:
 			if v := p.value(k); !isTable(v) {
-				p.hostErrorf(h, k, `want a table ([%s] with key = "i3pk1:…"), have %s`, k, typeName(v))
+				p.hostErrorf(h, k, `want a table ([%s] with key = "i3pk1…"), have %s`, k, typeName(v))
 				h.notTable = true
 			}
 		case len(k) == 3 && !h.notTable:
@@ -185,10 +212,13 @@ func (p *parser) field(h *host, k toml.Key) {
 		if !ok {
 			return
 		}
-		key, err := identity.ParsePublicKey(s)
+		key, legacy, err := identity.ParseKeyText(s)
 		if err != nil {
 			p.hostErrorf(h, k, "%w", err)
 			return
+		}
+		if legacy {
+			p.warnf(k, "the key is in the old form without a checksum, which the next release will not read: write it as %q (any \"i3net book\" change rewrites it so)", key.String())
 		}
 		h.e.Key, h.e.ID = key, key.ID()
 	case fieldID:
@@ -198,7 +228,7 @@ func (p *parser) field(h *host, k toml.Key) {
 		}
 		x, err := id.Parse(s)
 		if err != nil {
-			p.hostErrorf(h, k, "%w", err)
+			p.hostErrorf(h, k, "%w: want the host's public id, 64 hex digits (an optional check of the key), have %q", id.ErrSyntax, s)
 			return
 		}
 		h.wantID, h.idKey = x, k
@@ -230,7 +260,7 @@ func (p *parser) check(hosts []*host) {
 	byKey := map[identity.PublicKey]*host{}
 	for _, h := range hosts {
 		if !h.hasKey {
-			p.hostErrorf(h, h.key, `no key: every host needs key = "i3pk1:…", as "i3net id" prints it on that host`)
+			p.hostErrorf(h, h.key, `no key: every host needs key = "i3pk1…", as "i3net id" prints it on that host`)
 			continue
 		}
 		if h.idKey != nil && h.wantID != h.e.ID {
@@ -276,6 +306,14 @@ func (p *parser) errorf(k toml.Key, format string, args ...any) {
 		return
 	}
 	p.errs = append(p.errs, &Error{File: p.file, Line: p.line(k), Key: k.String(), Err: fmt.Errorf(format, args...)})
+}
+
+// warnf records something the file may hold today but not in a later
+// release; Book.Warnings returns it.
+func (p *parser) warnf(k toml.Key, format string, args ...any) {
+	if len(p.warns) < 10*maxErrors {
+		p.warns = append(p.warns, &Error{File: p.file, Line: p.line(k), Key: k.String(), Err: fmt.Errorf(format, args...)})
+	}
 }
 
 func (p *parser) joinErrors() error {

@@ -42,6 +42,7 @@ func TestParse(t *testing.T) {
 		text    string
 		want    func(t *testing.T) []Entry // nil: no entries
 		wantErr string                     // the whole message, with KEY1 etc. expanded
+		typo    int                        // if > 0, KEY1 has an 'x' at this character
 	}{
 		{name: "empty", text: ""},
 		{name: "comments only", text: "# nothing yet\n\n"},
@@ -94,17 +95,23 @@ key = "KEY2"
 		{
 			name:    "missing key",
 			text:    "# hosts\n[hosts.home]\nshortcut = true\n",
-			wantErr: `book.toml:2: hosts.home: no key: every host needs key = "i3pk1:…", as "i3net id" prints it on that host`,
+			wantErr: `book.toml:2: hosts.home: no key: every host needs key = "i3pk1…", as "i3net id" prints it on that host`,
 		},
 		{
 			name:    "bad key",
 			text:    "[hosts.home]\nkey = \"i3pk1:abc\"\n",
-			wantErr: `book.toml:2: hosts.home.key: not an i3net public key: "i3pk1:abc": want 32 bytes of unpadded base64url after "i3pk1:"`,
+			wantErr: `book.toml:2: hosts.home.key: not an i3net public key: "i3pk1:abc": in the old form "i3pk1:…", want 32 bytes of base64url after the colon; "i3net id" prints keys in the new form`,
 		},
 		{
 			name:    "key without prefix",
 			text:    "[hosts.home]\nkey = \"abc\"\n",
-			wantErr: `book.toml:2: hosts.home.key: not an i3net public key: "abc" does not start with "i3pk1:"`,
+			wantErr: `book.toml:2: hosts.home.key: not an i3net public key: "abc": a key starts with "i3pk1" and has 63 characters, as "i3net id" prints it`,
+		},
+		{
+			name:    "key with a typo",
+			text:    "[hosts.home]\nkey = \"KEY1\"\n",
+			typo:    40,
+			wantErr: `book.toml:2: hosts.home.key: not an i3net public key: "KEY1": character 40 ('x') is wrong: the checksum does not match`,
 		},
 		{
 			name:    "unknown field",
@@ -189,7 +196,7 @@ key = "KEY2"
 		{
 			name:    "wrong type: host",
 			text:    "hosts.home = 7\n",
-			wantErr: `book.toml:1: hosts.home: want a table ([hosts.home] with key = "i3pk1:…"), have an integer (7)`,
+			wantErr: `book.toml:1: hosts.home: want a table ([hosts.home] with key = "i3pk1…"), have an integer (7)`,
 		},
 		{
 			name:    "wrong type in an inline table",
@@ -204,7 +211,7 @@ key = "KEY2"
 		{
 			name:    "id not an id",
 			text:    "[hosts.home]\nkey = \"KEY1\"\nid = \"abc\"\n",
-			wantErr: `book.toml:3: hosts.home.id: id.Parse("abc"): not an id: want 64 hex digits, have 3`,
+			wantErr: `book.toml:3: hosts.home.id: not an id: want the host's public id, 64 hex digits (an optional check of the key), have "abc"`,
 		},
 		{
 			name:    "aliases that disagree",
@@ -226,7 +233,13 @@ key = "KEY2"
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := Parse("book.toml", []byte(expand(t, tt.text)))
+			text := expand(t, tt.text)
+			if tt.typo > 0 {
+				k := testKey(t, 1).String()
+				typo := k[:tt.typo-1] + "x" + k[tt.typo:]
+				text, tt.wantErr = strings.ReplaceAll(text, k, typo), strings.ReplaceAll(tt.wantErr, "KEY1", typo)
+			}
+			b, err := Parse("book.toml", []byte(text))
 			if tt.wantErr != "" {
 				if err == nil {
 					t.Fatalf("no error; book %+v", b.Entries())
@@ -251,6 +264,27 @@ key = "KEY2"
 				t.Fatalf("entries\n got: %+v\nwant: %+v", got, want)
 			}
 		})
+	}
+}
+
+// TestParseLegacyKey: a key in the form of earlier releases is read, with a
+// warning that names the line and gives the key's new form.
+func TestParseLegacyKey(t *testing.T) {
+	k := testKey(t, 1)
+	b, err := Parse("book.toml", []byte("# a book\n[hosts.home]\nkey = \""+k.LegacyString()+"\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := b.Lookup("home"); !ok || e.Key != k {
+		t.Fatalf("home: %+v, %v", e, ok)
+	}
+	w := b.Warnings()
+	want := `book.toml:3: hosts.home.key: the key is in the old form without a checksum, which the next release will not read: write it as "` + k.String() + `"`
+	if len(w) != 1 || !strings.HasPrefix(w[0].Error(), want) {
+		t.Fatalf("warnings %v, want %s…", w, want)
+	}
+	if !bytes.Contains(b.Encode(), []byte(`key = "`+k.String()+`"`)) {
+		t.Fatalf("Encode does not write the new form:\n%s", b.Encode())
 	}
 }
 
@@ -283,6 +317,17 @@ func TestLoad(t *testing.T) {
 		b, err := Load(filepath.Join(dir, "nope.toml"))
 		if err != nil || b.Len() != 0 {
 			t.Fatalf("Load: %v, %d entries", err, b.Len())
+		}
+	})
+	t.Run("missing directory is an error", func(t *testing.T) {
+		path := filepath.Join(dir, "nodir", "book.toml")
+		_, err := Load(path)
+		var e *Error
+		if !errors.Is(err, ErrNoDir) || !errors.As(err, &e) || e.File != path || !strings.Contains(err.Error(), filepath.Join(dir, "nodir")) {
+			t.Fatalf("Load(%s) = %v, want ErrNoDir naming the directory", path, err)
+		}
+		if _, err := NewWatcher(path); !errors.Is(err, ErrNoDir) {
+			t.Fatalf("NewWatcher(%s) = %v, want ErrNoDir", path, err)
 		}
 	})
 	t.Run("error names the path", func(t *testing.T) {

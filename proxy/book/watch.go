@@ -23,9 +23,15 @@ type Watcher struct {
 }
 
 // NewWatcher loads the book at path (a missing file is an empty book) and
-// returns a Watcher of it. It fails if the file cannot be loaded, so that a
-// proxy does not start with a book it cannot read.
+// returns a Watcher of it. It fails if the file cannot be loaded or its
+// directory does not exist (ErrNoDir), so that a proxy does not start with a
+// book it cannot read or a mistyped path.
 func NewWatcher(path string) (*Watcher, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := checkDir(path); err != nil {
+			return nil, err
+		}
+	}
 	w := &Watcher{path: path}
 	w.cur.Store(&Book{})
 	if _, err := w.ReloadIfChanged(); err != nil {

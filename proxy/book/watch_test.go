@@ -113,7 +113,7 @@ func TestWatcher(t *testing.T) {
 func TestNewWatcherBadFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "book.toml")
 	write(t, path, "[hosts.home]\n", 0)
-	if _, err := NewWatcher(path); err == nil || err.Error() != path+`:1: hosts.home: no key: every host needs key = "i3pk1:…", as "i3net id" prints it on that host` {
+	if _, err := NewWatcher(path); err == nil || err.Error() != path+`:1: hosts.home: no key: every host needs key = "i3pk1…", as "i3net id" prints it on that host` {
 		t.Fatalf("NewWatcher: %v", err)
 	}
 }

@@ -50,7 +50,7 @@ Examples:
   i3net id
 
   # Here: call it home, allowing a direct path to it
-  i3net book add home i3pk1:G0CzXtfkMcOtj2sg8Q-jLGUEn2WHX5f6Cwkmqbf5J-I --shortcut
+  i3net book add home i3pk1rdqtxhkhuscu8tv0dvs0zrar93jsf8m9sa0e07stpyn2ndleyl3qlnq2d8 --shortcut
   ssh home.i3
 
   # Everything in the book, then stop talking to home
@@ -87,14 +87,17 @@ var bookSubs = []*bookSub{
 		long: `
 NAME is one or more DNS labels (letters, digits, hyphens) joined by dots, in any
 case, without the overlay suffix: "home", "web.office". KEY is the host's public
-key as "i3net id" prints it on that host ("i3pk1:…"). A name already in the book
-is refused unless --replace is given; the new entry then replaces the old one,
-options and all. Several names may share a key, with the same options.
+key as "i3net id" prints it on that host ("i3pk1…", 63 characters whose
+checksum makes a typo an error naming the character; a key in the old form
+"i3pk1:…" is taken, with a warning, and stored in the new form). A name already
+in the book is refused unless --replace is given; the new entry then replaces
+the old one, options and all. Several names may share a key, with the same
+options.
 
 Examples:
 
-  i3net book add home i3pk1:G0CzXtfkMcOtj2sg8Q-jLGUEn2WHX5f6Cwkmqbf5J-I --shortcut
-  i3net book add ids i3pk1:CFPkbentkddIgd9TwxnBNy71MUydVXi1xnjeI20QCgs --plaintext --comment "the IDS box"
+  i3net book add home i3pk1rdqtxhkhuscu8tv0dvs0zrar93jsf8m9sa0e07stpyn2ndleyl3qlnq2d8 --shortcut
+  i3net book add ids i3pk1ppf7gm0fakgawjypmafuxxwpxuh02v2vn42h3dwx0r0zxmgspg9synkcup --plaintext --comment "the IDS box"
 `,
 		flags: func(fs *flag.FlagSet) func(stateFlags, []string) error {
 			var a bookAddArgs
@@ -227,15 +230,24 @@ func runBook(_ context.Context, st stateFlags, args []string) error {
 		return nil
 	}
 	if err != nil {
-		return usageErrorf("%s: %v (see i3net book %s --help)", sub.name, err, sub.name)
+		return subUsage(sub, usageErrorf("%s: %v", sub.name, err))
 	}
 	if want := len(strings.Fields(sub.args)); len(pos) != want {
 		if want == 0 {
-			return usageErrorf("%s takes no arguments, have %q", sub.name, pos)
+			return subUsage(sub, usageErrorf("%s takes no arguments, have %q", sub.name, pos))
 		}
-		return usageErrorf("%s wants %s, have %d argument(s) %q", sub.name, sub.args, len(pos), pos)
+		return subUsage(sub, usageErrorf("%s wants %s, have %d argument(s) %q", sub.name, sub.args, len(pos), pos))
 	}
-	return run(st, pos)
+	return subUsage(sub, run(st, pos))
+}
+
+// subUsage points a usage error of sub at sub's own help.
+func subUsage(sub *bookSub, err error) error {
+	var ue *usageError
+	if errors.As(err, &ue) && ue.help == "" {
+		ue.help = "book " + sub.name
+	}
+	return err
 }
 
 // parseInterspersed parses flags anywhere among the arguments, as in
@@ -272,12 +284,18 @@ func runBookAdd(st stateFlags, a bookAddArgs, name, keyText string) error {
 	if base, ok := strings.CutSuffix(name, ".i3"); ok {
 		return usageErrorf("name %q ends in the overlay suffix: give the name without it (%s)", name, base)
 	}
-	key, err := identity.ParsePublicKey(keyText)
+	key, legacy, err := identity.ParseKeyText(keyText)
 	if err != nil {
 		return usageErrorf("KEY: %v; \"i3net id\" on that host prints its key", err)
 	}
+	if legacy {
+		fmt.Fprintf(Stderr, "i3net book: warning: KEY is in the old form, without a checksum, which the next release will not read; the book stores its new form %s\n", key)
+	}
 	path := st.bookPath()
-	b, err := book.Load(path)
+	b, err := loadBook(path)
+	if errors.Is(err, book.ErrNoDir) && st.book == "" {
+		b, err = nil, nil // a new state directory: Save creates it, as "i3net id" does
+	}
 	if err != nil {
 		return err
 	}
@@ -311,11 +329,24 @@ func runBookAdd(st stateFlags, a bookAddArgs, name, keyText string) error {
 	return nil
 }
 
+// loadBook loads the book at path and shows its warnings (keys in the old
+// form) on stderr.
+func loadBook(path string) (*book.Book, error) {
+	b, err := book.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range b.Warnings() {
+		fmt.Fprintf(Stderr, "i3net book: warning: %v\n", w)
+	}
+	return b, nil
+}
+
 // loadEntry loads the book and finds name in it, or says plainly that the
 // book has no such host.
 func loadEntry(st stateFlags, name string) (*book.Book, book.Entry, string, error) {
 	path := st.bookPath()
-	b, err := book.Load(path)
+	b, err := loadBook(path)
 	if err != nil {
 		return nil, book.Entry{}, path, err
 	}
@@ -353,7 +384,7 @@ type bookList struct {
 
 func runBookLs(st stateFlags, asJSON bool) error {
 	path := st.bookPath()
-	b, err := book.Load(path)
+	b, err := loadBook(path)
 	if err != nil {
 		return err
 	}

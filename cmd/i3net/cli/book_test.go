@@ -56,14 +56,14 @@ func TestBookCommands(t *testing.T) {
 		{args: []string{"book", "block", "nobody"}, code: 1, stderr: []string{`no host named "nobody"`}},
 
 		// Bad usage: exit 2.
-		{args: []string{"book", "add", "web_1", k3}, code: 2, stderr: []string{`i3net book: usage: bad name "web_1": '_' is not allowed`}},
-		{args: []string{"book", "add", "x", "i3pk1:abc"}, code: 2, stderr: []string{`usage: KEY: not an i3net public key: "i3pk1:abc"`, `"i3net id" on that host prints its key`}},
+		{args: []string{"book", "add", "web_1", k3}, code: 2, stderr: []string{"i3net book: bad name \"web_1\": '_' is not allowed: use letters, digits and hyphens, with dots between labels\nRun 'i3net book add --help' for usage.\n"}},
+		{args: []string{"book", "add", "x", "i3pk1:abc"}, code: 2, stderr: []string{`i3net book: KEY: not an i3net public key: "i3pk1:abc"`, `"i3net id" on that host prints its key`}},
 		{args: []string{"book", "add", "x.i3", k3}, code: 2, stderr: []string{`name "x.i3" ends in the overlay suffix: give the name without it (x)`}},
-		{args: []string{"book", "add", "x"}, code: 2, stderr: []string{`usage: add wants NAME KEY, have 1 argument(s) ["x"]`, "Subcommands:"}},
-		{args: []string{"book", "add", "x", k3, "--frob"}, code: 2, stderr: []string{"usage: add: flag provided but not defined: -frob (see i3net book add --help)"}},
-		{args: []string{"book", "ls", "extra"}, code: 2, stderr: []string{`usage: ls takes no arguments, have ["extra"]`}},
+		{args: []string{"book", "add", "x"}, code: 2, stderr: []string{"i3net book: add wants NAME KEY, have 1 argument(s) [\"x\"]\nRun 'i3net book add --help' for usage.\n"}},
+		{args: []string{"book", "add", "x", k3, "--frob"}, code: 2, stderr: []string{"i3net book: add: flag provided but not defined: -frob\nRun 'i3net book add --help' for usage.\n"}},
+		{args: []string{"book", "ls", "extra"}, code: 2, stderr: []string{`i3net book: ls takes no arguments, have ["extra"]`}},
 		{args: []string{"book", "frob"}, code: 2, stderr: []string{`unknown subcommand "frob": want one of add, rm, ls, show, block, unblock`}},
-		{args: []string{"book"}, code: 2, stderr: []string{"missing subcommand", "Subcommands:\n\n  add NAME KEY", "  unblock NAME"}},
+		{args: []string{"book"}, code: 2, stderr: []string{"i3net book: missing subcommand: one of add, rm, ls, show, block, unblock\nRun 'i3net book --help' for usage.\n"}},
 
 		// Changes.
 		{args: []string{"book", "add", "home", k3, "--replace"}, stdout: []string{"replaced home"}},
@@ -236,6 +236,9 @@ func TestBookDocExamples(t *testing.T) {
 	n := 0
 	for _, part := range strings.Split(string(text), "```sh\n")[1:] {
 		block, _, _ := strings.Cut(part, "```")
+		if err := os.MkdirAll(filepath.Join(dir, "etc", "i3net"), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		for line := range strings.Lines(block) {
 			args := shellWords(strings.ReplaceAll(strings.TrimSpace(line), "/etc/", dir+"/etc/"))
 			if len(args) == 0 || args[0] != "i3net" {
@@ -264,4 +267,64 @@ func shellWords(line string) []string {
 		words = append(words, strings.Fields(part)...)
 	}
 	return words
+}
+
+// TestBookMissingDir is a regression test (issue 9): a book in a directory
+// that does not exist is a mistyped path, not an empty book. A missing file in
+// an existing directory is still an empty book (a host has none before its
+// first "book add"), and "book add" into a new state directory creates it.
+func TestBookMissingDir(t *testing.T) {
+	dir := testState(t)
+	missing := filepath.Join(dir, "nonexistent", "dir", "book.toml")
+	for _, sub := range [][]string{{"ls"}, {"show", "home"}, {"rm", "home"}, {"block", "home"}, {"add", "home", bookTestKey(t, 1)}} {
+		args := append([]string{"book", "--book", missing}, sub...)
+		code, out, errOut := runCmd(t, args...)
+		if code != 1 || !strings.Contains(errOut, "no such directory: "+filepath.Dir(missing)) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+	if code, out, _ := runCmd(t, "book", "ls"); code != 0 || !strings.Contains(out, "the book is empty") {
+		t.Errorf("book ls of a missing file: exit %d, %q", code, out)
+	}
+	fresh := filepath.Join(dir, "fresh")
+	if code, _, errOut := runCmd(t, "book", "--state-dir", fresh, "add", "home", bookTestKey(t, 1)); code != 0 {
+		t.Errorf("book add in a new state directory: exit %d, %s", code, errOut)
+	}
+}
+
+// TestBookKeyTypo: a key with one character wrong is refused, naming it
+// (bug 7); a key in the old form is taken, with a warning giving its new
+// form, and stored in the new form.
+func TestBookKeyTypo(t *testing.T) {
+	dir := testState(t)
+	k := bookTestKey(t, 1)
+	typo := k[:40] + flipChar(k[40]) + k[41:]
+	code, _, errOut := runCmd(t, "book", "add", "home", typo)
+	if code != 2 || !strings.Contains(errOut, "character 41 (") || !strings.Contains(errOut, "Run 'i3net book add --help' for usage.") {
+		t.Fatalf("add with a typo: exit %d, %q", code, errOut)
+	}
+	old := mustParseKey(t, k).LegacyString()
+	code, _, errOut = runCmd(t, "book", "add", "home", old)
+	if code != 0 || !strings.Contains(errOut, "warning: KEY is in the old form") || !strings.Contains(errOut, k) {
+		t.Fatalf("add in the old form: exit %d, %q", code, errOut)
+	}
+	text, _ := os.ReadFile(filepath.Join(dir, bookFile))
+	if !strings.Contains(string(text), `key = "`+k+`"`) {
+		t.Fatalf("the book does not hold the new form:\n%s", text)
+	}
+	hand := "[hosts.home]\nkey = \"" + old + "\"\n"
+	if err := os.WriteFile(filepath.Join(dir, bookFile), []byte(hand), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCmd(t, "book", "ls")
+	if want := bookFile + `:2: hosts.home.key: the key is in the old form`; code != 0 || !strings.Contains(errOut, want) || !strings.Contains(errOut, k) {
+		t.Fatalf("ls of a hand-written old key: exit %d, %q, want %q", code, errOut, want)
+	}
+}
+
+func flipChar(c byte) string {
+	if c == 'q' {
+		return "p"
+	}
+	return "q"
 }

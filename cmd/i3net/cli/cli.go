@@ -49,12 +49,24 @@ var (
 	Stderr io.Writer = os.Stderr
 )
 
-// ErrUsage marks an error in how a command was called; Run prints the command's
-// usage after it and exits with status 2.
+// ErrUsage marks an error in how a command was called: Run prints it with a
+// line pointing at the command's --help, and exits with status 2.
 var ErrUsage = errors.New("usage")
 
+// usageError is an ErrUsage with its message.
+type usageError struct {
+	err error
+	// help names the command whose --help to point at ("book add"); empty
+	// for the command that ran.
+	help string
+}
+
+func (e *usageError) Error() string        { return e.err.Error() }
+func (e *usageError) Unwrap() error        { return e.err }
+func (e *usageError) Is(target error) bool { return target == ErrUsage }
+
 func usageErrorf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrUsage}, args...)...)
+	return &usageError{err: fmt.Errorf(format, args...)}
 }
 
 // Run runs the command line args (without the program name) and returns the
@@ -76,8 +88,7 @@ func Run(args []string) int {
 	}
 	c := find(args[0])
 	if c == nil {
-		fmt.Fprintf(Stderr, "i3net: unknown command %q\n\n", args[0])
-		printRootHelp(Stderr)
+		fmt.Fprintf(Stderr, "i3net: unknown command %q\nRun 'i3net help' for the list of commands.\n", args[0])
 		return 2
 	}
 	fs, run := c.Flags()
@@ -87,22 +98,33 @@ func Run(args []string) int {
 			printCommandHelp(Stdout, c, fs)
 			return 0
 		}
-		fmt.Fprintf(Stderr, "i3net %s: %v\n\n", c.Name, err)
-		printCommandHelp(Stderr, c, fs)
-		return 2
+		return usageFailed(c.Name, c.Name, err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, fs.Args()); err != nil {
-		fmt.Fprintf(Stderr, "i3net %s: %v\n", c.Name, err)
-		if errors.Is(err, ErrUsage) {
-			fmt.Fprintln(Stderr)
-			printCommandHelp(Stderr, c, fs)
-			return 2
+		var ue *usageError
+		if errors.As(err, &ue) {
+			help := c.Name
+			if ue.help != "" {
+				help = ue.help
+			}
+			return usageFailed(c.Name, help, err)
 		}
+		// "i3net server: server: config: …" says "server" once.
+		msg := strings.TrimPrefix(err.Error(), c.Name+": ")
+		fmt.Fprintf(Stderr, "i3net %s: %s\n", c.Name, msg)
 		return 1
 	}
 	return 0
+}
+
+// usageFailed prints a usage error of command name and where its help is, and
+// returns the exit status of bad usage. The help is not printed: the error
+// would scroll away above it.
+func usageFailed(name, help string, err error) int {
+	fmt.Fprintf(Stderr, "i3net %s: %v\nRun 'i3net %s --help' for usage.\n", name, err, help)
+	return 2
 }
 
 func find(name string) *Command {
@@ -126,7 +148,13 @@ Commands:
 		fmt.Fprintf(tw, "  %s\t%s\n", c.Name, c.ShortHelp)
 	}
 	tw.Flush()
-	fmt.Fprint(w, "\nRun \"i3net COMMAND --help\" for a command's flags and examples.\n")
+	fmt.Fprintf(w, `
+Environment:
+  %s  the state directory (identity, address book, proxy state) of every
+                   command, unless --state-dir says otherwise (default %s)
+
+Run "i3net COMMAND --help" for a command's flags and examples.
+`, stateDirEnv, defaultStateDir)
 }
 
 func printCommandHelp(w io.Writer, c *Command, fs *flag.FlagSet) {

@@ -21,10 +21,13 @@ var idCmd = &Command{
 	ShortHelp:  "Show this host's public key and id, creating the identity if needed",
 	LongHelp: `
 A host is known by one Ed25519 key, kept in STATE-DIR/identity.pem (mode 0600).
-Its public half, printed as "i3pk1:…", is what other hosts put in their address
-books; the host's public id derives from it. Id creates the identity the first
-time (saying so on stderr) and afterwards only reads it. It prints the key, the
-id, and the command another host runs to add this one to its address book.
+Its public half, printed as "i3pk1…" (63 characters with a checksum, so a typo
+is caught), is what other hosts put in their address books; the host's public
+id derives from it. Id creates the identity the first time (saying so on
+stderr) and afterwards only reads it. It prints the key, the id, and the
+command another host runs to add this one to its address book: named after
+this host, or NAME to fill in when the host name is one many hosts share
+("localhost", "ubuntu", a container's id).
 
 --new makes a new identity, but refuses to replace an existing one unless
 --force is given too: every host that has the old key in its address book must
@@ -38,8 +41,12 @@ Examples:
   # The same as JSON, for scripts
   i3net id --json
 
-  # Keep the identity somewhere else (also: I3NET_STATE_DIR=DIR)
+  # Keep the identity somewhere else, for this command only
   i3net id --state-dir ~/.i3net
+
+  # ... or for every command (id, book, proxy, status) of this shell
+  export I3NET_STATE_DIR=~/.i3net
+  i3net id
 `,
 	Order: 30,
 	Flags: func() (*flag.FlagSet, func(ctx context.Context, args []string) error) {
@@ -97,7 +104,8 @@ func runID(_ context.Context, a idArgs) error {
 		return stateError(err)
 	}
 	info.Key, info.ID = x.Public(), x.ID()
-	info.AddCommand = fmt.Sprintf("i3net book add %s %s", suggestedName(), info.Key)
+	name, named := suggestedName()
+	info.AddCommand = fmt.Sprintf("i3net book add %s %s", name, info.Key)
 	switch {
 	case info.Replaced:
 		info.AddCommand += " --replace"
@@ -111,6 +119,9 @@ func runID(_ context.Context, a idArgs) error {
 		return enc.Encode(info)
 	}
 	fmt.Fprintf(Stdout, "key  %s\nid   %s\n\nAnother host adds this one to its address book with:\n\n  %s\n", info.Key, info.ID, info.AddCommand)
+	if !named {
+		fmt.Fprintf(Stdout, "\n(replace %s with the name the other host should reach this one by, e.g. %s.i3)\n", namePlaceholder, "myhost")
+	}
 	return nil
 }
 
@@ -134,16 +145,58 @@ func newIdentity(path string, force bool) (x *identity.Identity, replaced bool, 
 	return x, replaced, nil
 }
 
-// suggestedName returns this host's name as the address book name others may
-// give it: the first label of the hostname, or NAME if that is no good name.
-func suggestedName() string {
-	h, err := os.Hostname()
+// namePlaceholder stands in the suggested "book add" command when this host's
+// name would be a poor name for it elsewhere.
+const namePlaceholder = "NAME"
+
+// genericHostNames are host names that many machines share (distribution and
+// image defaults): a poor name for this host in another host's book.
+var genericHostNames = map[string]bool{
+	"localhost": true, "ubuntu": true, "debian": true, "fedora": true, "centos": true, "alpine": true,
+	"archlinux": true, "raspberrypi": true, "vm": true, "host": true, "server": true, "box": true,
+	"node": true, "machine": true, "default": true, "linux": true, "container": true, "docker": true,
+}
+
+// hostname and inContainer are what suggestedName looks at; tests replace them.
+var (
+	hostname    = os.Hostname
+	inContainer = func() bool {
+		for _, f := range []string{"/.dockerenv", "/run/.containerenv"} {
+			if _, err := os.Stat(f); err == nil {
+				return true
+			}
+		}
+		return false
+	}
+)
+
+// suggestedName returns the name another host may give this one in its
+// address book: the first label of the host name, unless that is no good name
+// or one many hosts share (a distribution's default, "localhost", a
+// container's id); then namePlaceholder, and ok is false.
+func suggestedName() (name string, ok bool) {
+	h, err := hostname()
 	if err != nil {
-		return "NAME"
+		return namePlaceholder, false
 	}
 	h, _, _ = strings.Cut(strings.ToLower(h), ".")
-	if book.CheckName(h) != nil || h == "localhost" {
-		return "NAME"
+	switch {
+	case book.CheckName(h) != nil, genericHostNames[h], looksLikeContainerID(h), inContainer() && !strings.ContainsAny(h, "ghijklmnopqrstuvwxyz"):
+		return namePlaceholder, false
 	}
-	return h
+	return h, true
+}
+
+// looksLikeContainerID reports whether h is a run of 12 or more hex digits,
+// as Docker and Podman name a container's host by default.
+func looksLikeContainerID(h string) bool {
+	if len(h) < 12 {
+		return false
+	}
+	for _, c := range h {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

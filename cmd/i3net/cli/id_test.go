@@ -114,3 +114,38 @@ func TestIDErrors(t *testing.T) {
 		t.Errorf("--state-dir not used: %v", err)
 	}
 }
+
+// TestIDSuggestedName is a regression test (issue 9): "i3net id" suggested
+// "book add localhost …" or a container's id; a host name many hosts share
+// gives a placeholder and a line saying to replace it.
+func TestIDSuggestedName(t *testing.T) {
+	testState(t)
+	tests := []struct {
+		host      string
+		container bool
+		want      string
+	}{
+		{"laptop.example.org", false, "laptop"},
+		{"Web-1", false, "web-1"},
+		{"localhost", false, namePlaceholder},
+		{"localhost.localdomain", false, namePlaceholder},
+		{"ubuntu", false, namePlaceholder},
+		{"vm", false, namePlaceholder},
+		{"3f2a1b9c0d4e", false, namePlaceholder},
+		{"3f2a1b9c0d4e", true, namePlaceholder},
+		{"a1b2", true, namePlaceholder},
+		{"builder", true, "builder"},
+		{"under_score", false, namePlaceholder},
+	}
+	oldHost, oldContainer := hostname, inContainer
+	t.Cleanup(func() { hostname, inContainer = oldHost, oldContainer })
+	for _, tt := range tests {
+		hostname = func() (string, error) { return tt.host, nil }
+		inContainer = func() bool { return tt.container }
+		code, out, _ := runCmd(t, "id")
+		note := strings.Contains(out, "(replace NAME with the name")
+		if code != 0 || !strings.Contains(out, "  i3net book add "+tt.want+" i3pk1") || note != (tt.want == namePlaceholder) {
+			t.Errorf("host %q (container %v): exit %d\n%s\nwant book add %s", tt.host, tt.container, code, out, tt.want)
+		}
+	}
+}

@@ -50,10 +50,11 @@ Examples:
 		var a pingArgs
 		fs := flag.NewFlagSet("ping", flag.ContinueOnError)
 		fs.Var(&a.servers, "server", "overlay server `ADDR` (host:port; repeat for several; default 127.0.0.1:5610)")
-		fs.IntVar(&a.count, "c", 4, "stop after `N` pings (0: until interrupted)")
-		fs.DurationVar(&a.interval, "i", time.Second, "wait `INTERVAL` between pings")
-		fs.DurationVar(&a.timeout, "timeout", 2*time.Second, "wait at most `D` for the insertion and for each reply")
-		fs.IntVar(&a.size, "size", 32, "send `N` bytes of payload (at least 16; 9 with --server-only)")
+		intVar(fs, &a.count, "c", 4, "stop after `N` pings (0: until interrupted)")
+		durationVar(fs, &a.interval, "i", time.Second, fmt.Sprintf("wait `INTERVAL` between pings (at least %v)", minInterval))
+		durationVar(fs, &a.timeout, "timeout", 2*time.Second, "wait at most `D` for the insertion and for each reply")
+		intVar(fs, &a.size, "size", 32, fmt.Sprintf("send `N` bytes of payload: %d to %d (%d to %d with --server-only)",
+			minPingSize, maxPingSize, minEchoSize, maxEchoSize))
 		fs.BoolVar(&a.serverOnly, "server-only", false, "ping the server's socket (echo), without a trigger")
 		return fs, func(ctx context.Context, args []string) error {
 			if len(args) > 0 {
@@ -75,15 +76,65 @@ type pingArgs struct {
 	serverOnly bool
 }
 
-func runPing(ctx context.Context, a pingArgs) error {
+// Payload sizes of ping, in bytes. The largest UDP payload IPv4 carries is
+// 65535 less the IP (20) and UDP (8) headers; a ping through a trigger also
+// carries the data header the client writes: 3 bytes, the 32-byte id, the
+// 2-byte option list and an 8-byte SENDER option. Over IPv6 a little more
+// would fit; the IPv4 bound holds for both.
+const (
+	maxUDPPayload4 = 65535 - 20 - 8
+	minPingSize    = 16 // client.PingID's own header: magic and token
+	maxPingSize    = maxUDPPayload4 - (3 + 32 + 2 + 8)
+	minEchoSize    = 9 // a server ping: kind byte and token
+	maxEchoSize    = maxUDPPayload4
+	minInterval    = 10 * time.Millisecond
+)
+
+// check refuses values ping cannot honour, naming the bounds.
+func (a *pingArgs) check() error {
+	lo, hi, what := minPingSize, maxPingSize, ""
+	if a.serverOnly {
+		lo, hi, what = minEchoSize, maxEchoSize, " with --server-only"
+	}
 	switch {
 	case a.count < 0:
-		return usageErrorf("-c %d: want 0 or more", a.count)
-	case a.interval < 0 || a.timeout <= 0:
-		return usageErrorf("-i and --timeout must be positive")
-	case a.size < 0 || a.size > client.MaxPayload:
-		return usageErrorf("--size %d: want 0 to %d", a.size, client.MaxPayload)
+		return usageErrorf("-c %d: want 0 (until interrupted) or more", a.count)
+	case a.interval < minInterval:
+		return usageErrorf("-i %v: want at least %v", a.interval, minInterval)
+	case a.timeout <= 0:
+		return usageErrorf("--timeout %v: want a positive duration, e.g. 2s", a.timeout)
+	case a.size < lo || a.size > hi:
+		return usageErrorf("--size %d: want %d to %d bytes%s", a.size, lo, hi, what)
 	}
+	return nil
+}
+
+func runPing(ctx context.Context, a pingArgs) error {
+	if err := a.check(); err != nil {
+		return err
+	}
+	c, err := pingClient(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	server := c.FirstHop()
+	ping, stop, err := newPinger(ctx, c, server, a)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	st := pingLoop(ctx, a, ping)
+	st.print(server)
+	if st.received == 0 {
+		return fmt.Errorf("no reply from %s", server)
+	}
+	return nil
+}
+
+// pingClient returns a client of the servers a names which has measured them
+// when there are several, so that its first hop is the nearest.
+func pingClient(ctx context.Context, a pingArgs) (*client.Client, error) {
 	if len(a.servers) == 0 {
 		a.servers = stringList{"127.0.0.1:5610"}
 	}
@@ -91,7 +142,7 @@ func runPing(ctx context.Context, a pingArgs) error {
 	for _, s := range a.servers {
 		server, err := resolveServer(s)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		cfg.Servers = append(cfg.Servers, server)
 	}
@@ -102,47 +153,54 @@ func runPing(ctx context.Context, a pingArgs) error {
 	cfg.Logger = slog.New(slog.DiscardHandler) // ping reports what goes wrong itself
 	c, err := client.New(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer c.Close()
 	if len(cfg.Servers) > 1 {
 		mctx, cancel := context.WithTimeout(ctx, a.timeout)
 		c.Measure(mctx)
 		cancel()
 	}
-	server := c.FirstHop()
+	return c, nil
+}
 
-	// ping sends one probe and describes its reply.
-	var ping func(ctx context.Context, seq int) (client.Pong, string, error)
+// pinger sends one probe and describes its reply.
+type pinger func(ctx context.Context, seq int) (client.Pong, string, error)
+
+// newPinger prints the header line and returns the pinger a asks for; stop
+// removes the trigger it inserted, if any.
+func newPinger(ctx context.Context, c *client.Client, server netip.AddrPort, a pingArgs) (ping pinger, stop func(), err error) {
 	if a.serverOnly {
-		fmt.Fprintf(Stdout, "PING %s (server echo, %d bytes)\n", server, max(a.size, 9))
-		ping = func(ctx context.Context, seq int) (client.Pong, string, error) {
+		fmt.Fprintf(Stdout, "PING %s (server echo, %d bytes)\n", server, a.size)
+		return func(ctx context.Context, seq int) (client.Pong, string, error) {
 			p, err := c.PingServer(ctx, server, a.size)
 			return p, fmt.Sprintf("%d bytes from %s seq=%d time=%s", p.Bytes, p.From, seq, ms(p.RTT)), err
-		}
-	} else {
-		x := id.Random()
-		ictx, cancel := context.WithTimeout(ctx, a.timeout)
-		h, err := c.Insert(ictx, client.Trigger{ID: x})
-		cancel()
-		if errors.Is(err, client.ErrNoAnswer) && ctx.Err() == nil {
-			return fmt.Errorf("no answer from %s within %v: is `i3net server` running there?", server, a.timeout)
-		}
-		if err != nil {
-			return err
-		}
-		defer func() {
-			rctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			_ = h.Remove(rctx)
-		}()
-		fmt.Fprintf(Stdout, "PING %s through trigger %s (%d bytes)\n", server, x.Short(), max(a.size, 16))
-		ping = func(ctx context.Context, seq int) (client.Pong, string, error) {
-			p, err := c.PingID(ctx, x, a.size)
-			return p, fmt.Sprintf("%d bytes via %s id=%s seq=%d time=%s", p.Bytes, p.From, x.Short(), seq, ms(p.RTT)), err
-		}
+		}, func() {}, nil
 	}
+	x := id.Random()
+	ictx, cancel := context.WithTimeout(ctx, a.timeout)
+	h, err := c.Insert(ictx, client.Trigger{ID: x})
+	cancel()
+	if errors.Is(err, client.ErrNoAnswer) && ctx.Err() == nil {
+		return nil, nil, fmt.Errorf("no answer from %s within %v: is `i3net server` running there?", server, a.timeout)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	stop = func() {
+		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = h.Remove(rctx)
+	}
+	fmt.Fprintf(Stdout, "PING %s through trigger %s (%d bytes)\n", server, x.Short(), a.size)
+	return func(ctx context.Context, seq int) (client.Pong, string, error) {
+		p, err := c.PingID(ctx, x, a.size)
+		return p, fmt.Sprintf("%d bytes via %s id=%s seq=%d time=%s", p.Bytes, p.From, x.Short(), seq, ms(p.RTT)), err
+	}, stop, nil
+}
 
+// pingLoop pings a.count times (or until ctx ends), a.interval apart, and
+// prints a line per probe.
+func pingLoop(ctx context.Context, a pingArgs, ping pinger) pingStats {
 	var st pingStats
 	for seq := 1; a.count == 0 || seq <= a.count; seq++ {
 		start := time.Now()
@@ -168,11 +226,7 @@ func runPing(ctx context.Context, a pingArgs) error {
 			break
 		}
 	}
-	st.print(server)
-	if st.received == 0 {
-		return fmt.Errorf("no reply from %s", server)
-	}
-	return nil
+	return st
 }
 
 // stringList is a repeatable string flag.
@@ -190,9 +244,13 @@ func resolveServer(s string) (netip.AddrPort, error) {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		return ap, nil
 	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" || port == "" {
+		return netip.AddrPort{}, usageErrorf("--server %q: want HOST:PORT, e.g. 198.18.0.1:5610 or i3.example.org:5610", s)
+	}
 	ua, err := net.ResolveUDPAddr("udp", s)
 	if err != nil {
-		return netip.AddrPort{}, usageErrorf("--server %q: want host:port: %v", s, err)
+		return netip.AddrPort{}, fmt.Errorf("--server %q: cannot resolve %s (check the name and the resolver)", s, host)
 	}
 	return ua.AddrPort(), nil
 }

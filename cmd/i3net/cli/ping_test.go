@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,22 @@ func TestPing(t *testing.T) {
 			},
 		},
 		{
+			// The largest payload that fits is sent and comes back whole.
+			name:  "largest payload",
+			args:  []string{"ping", "--server", addr, "-c", "1", "--size", strconv.Itoa(maxPingSize)},
+			lines: []string{strconv.Itoa(maxPingSize) + " bytes via " + addr, "1 sent, 1 received, 0% loss"},
+		},
+		{
+			name:  "smallest payload",
+			args:  []string{"ping", "--server", addr, "-c", "1", "--size", strconv.Itoa(minPingSize)},
+			lines: []string{strconv.Itoa(minPingSize) + " bytes via " + addr, "1 sent, 1 received, 0% loss"},
+		},
+		{
+			name:  "largest server echo",
+			args:  []string{"ping", "--server", addr, "--server-only", "-c", "1", "--size", strconv.Itoa(maxEchoSize)},
+			lines: []string{strconv.Itoa(maxEchoSize) + " bytes from " + addr, "1 sent, 1 received, 0% loss"},
+		},
+		{
 			name: "server only",
 			args: []string{"ping", "--server", addr, "--server-only", "-c", "2", "-i", "10ms"},
 			lines: []string{
@@ -97,6 +114,37 @@ func TestPing(t *testing.T) {
 			}
 			t.Logf("\n%s", out.String())
 		})
+	}
+}
+
+// TestPingBounds is a regression test (issue 9): --size outside what fits
+// and -i 0 are usage errors that name the bounds; --size 5 used to send 16
+// bytes, and --size 65478 to fail on every packet ("message too long").
+func TestPingBounds(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--size", "5"}, "--size 5: want 16 to 65462 bytes\n"},
+		{[]string{"--size", "65478"}, "--size 65478: want 16 to 65462 bytes\n"},
+		{[]string{"--size", "65463"}, "--size 65463: want 16 to 65462 bytes\n"},
+		{[]string{"--server-only", "--size", "5"}, "--size 5: want 9 to 65507 bytes with --server-only\n"},
+		{[]string{"--server-only", "--size", "65508"}, "--size 65508: want 9 to 65507 bytes with --server-only\n"},
+		{[]string{"-i", "0s"}, "-i 0s: want at least 10ms\n"},
+		{[]string{"-i", "0"}, `invalid value "0" for flag -i: needs a unit`},
+		{[]string{"-c", "-1"}, "-c -1: want 0 (until interrupted) or more\n"},
+		{[]string{"--timeout", "0s"}, "--timeout 0s: want a positive duration"},
+	}
+	for _, tt := range tests {
+		args := append([]string{"ping", "--server", "127.0.0.1:9"}, tt.args...)
+		code, out, errOut := runCmd(t, args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, "i3net ping: "+tt.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", args, code, out, errOut, tt.want)
+		}
+	}
+	_, help, _ := runCmd(t, "ping", "--help")
+	if !strings.Contains(help, "16 to 65462 (9 to 65507 with --server-only)") || !strings.Contains(help, "(at least 10ms)") {
+		t.Errorf("ping --help does not give the bounds:\n%s", help)
 	}
 }
 

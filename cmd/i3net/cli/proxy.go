@@ -54,15 +54,15 @@ Examples:
 			fs.Var(&a.servers, "server", "overlay server `ADDR:PORT` (repeat for several: the nearest is used, the others on failure)")
 			fs.StringVar(&a.listen, "listen", "", "UDP `ADDR:PORT` of the overlay client (default: any free port)")
 			fs.StringVar(&a.tun, "tun", def.TunName, "tun device `NAME`")
-			fs.IntVar(&a.mtu, "mtu", def.MTU, "tun MTU: the path MTU less the overlay's headers")
+			intVar(fs, &a.mtu, "mtu", def.MTU, "tun MTU: the path MTU less the overlay's headers")
 			fs.StringVar(&a.pool4, "pool4", def.Pool4.String(), "IPv4 virtual address `PREFIX`")
 			fs.StringVar(&a.pool6, "pool6", def.Pool6.String(), "IPv6 virtual address `PREFIX` (\"off\" disables IPv6)")
 			fs.StringVar(&a.suffix, "suffix", def.Suffix, "the overlay's DNS `SUFFIX`")
-			fs.DurationVar(&a.mappingTO, "mapping-timeout", def.MappingTimeout, "forget a peer's mapping after this long unused (the paper's TO)")
+			durationVar(fs, &a.mappingTO, "mapping-timeout", def.MappingTimeout, "forget a peer's mapping after this long unused (the paper's TO)")
 			fs.StringVar(&a.resolvConf, "resolv-conf", def.ResolvConf, "resolver `FILE` to point at the proxy while it runs")
 			fs.BoolVar(&a.noResolv, "no-resolv-conf", false, "leave the resolver alone (DNS then only on the service address)")
 			fs.Var(&a.upstreams, "upstream", "resolver `ADDR:PORT` for other names (default: those of the resolv.conf)")
-			fs.DurationVar(&a.upstreamTO, "upstream-timeout", def.UpstreamTimeout, "answer SERVFAIL when no upstream resolver answered within this long (all of them together)")
+			durationVar(fs, &a.upstreamTO, "upstream-timeout", def.UpstreamTimeout, "answer SERVFAIL when no upstream resolver answered within this long (all of them together)")
 			fs.BoolVar(&a.onlyBook, "only-book", false, "accept sessions only from hosts in the address book")
 			fs.Var(&a.reserved, "reserve-addr", "never give virtual `ADDR` to a peer: forces a collision and header rewriting, for tests (repeatable)")
 			fs.StringVar(&a.logLevel, "log-level", "info", "`LEVEL` of logs: debug, info, warn, error")
@@ -127,18 +127,18 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 	cfg.ControlPath = controlPath(a.state.dir)
 	cfg.Servers = a.servers
 	if a.listen != "" {
-		if cfg.ListenAddr, err = netip.ParseAddrPort(a.listen); err != nil {
-			return cfg, usageErrorf("--listen %q: %v", a.listen, err)
+		if cfg.ListenAddr, err = parseAddrPort("listen", a.listen); err != nil {
+			return cfg, err
 		}
 	}
 	cfg.TunName, cfg.MTU, cfg.Suffix, cfg.MappingTimeout = a.tun, a.mtu, strings.Trim(a.suffix, "."), a.mappingTO
-	if cfg.Pool4, err = netip.ParsePrefix(a.pool4); err != nil {
-		return cfg, usageErrorf("--pool4 %q: %v", a.pool4, err)
+	if cfg.Pool4, err = parsePrefix("pool4", a.pool4); err != nil {
+		return cfg, err
 	}
 	if a.pool6 == "off" {
 		cfg.Pool6 = netip.Prefix{}
-	} else if cfg.Pool6, err = netip.ParsePrefix(a.pool6); err != nil {
-		return cfg, usageErrorf("--pool6 %q: %v", a.pool6, err)
+	} else if cfg.Pool6, err = parsePrefix("pool6", a.pool6); err != nil {
+		return cfg, err
 	}
 	cfg.ResolvConf = a.resolvConf
 	if a.noResolv {

@@ -43,7 +43,8 @@ counted, never logged: --metrics serves the counters for Prometheus.
 Configuration: the defaults, then the TOML file given with --config, then the
 flags. The file's keys (documented at the server package's Config):
 ` + wrapWords("  ", server.ConfigKeys(), 80) + `
-Durations are strings such as "30s"; rates are per second and per source.
+Durations are strings with a unit, such as "30s" or "500ms" (a bare number is
+an error); rates are per second and per source.
 An unknown key or a bad value is an error naming the file, the line and the key.
 
   # /etc/i3net/server.toml
@@ -138,7 +139,7 @@ func (a *serverArgs) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.StringVar(&a.listen, "listen", "", "bind the UDP `ADDR` (IP:PORT; default 0.0.0.0:5610, [::]:5610 for IPv6)")
 	fs.StringVar(&a.advertise, "advertise", "", "tell hosts to reach this server at `ADDR` (default: the address they used)")
-	fs.DurationVar(&a.ttl, "trigger-ttl", 0, "trigger lifetime `D` without refresh (default 30s)")
+	durationVar(fs, &a.ttl, "trigger-ttl", 0, "trigger lifetime `D` without refresh, with a unit (default 30s)")
 	fs.StringVar(&a.config, "config", "", "read the TOML configuration `FILE`")
 	fs.StringVar(&a.metrics, "metrics", "", "serve Prometheus metrics over HTTP on `ADDR` (host:port), at /metrics")
 	fs.StringVar(&a.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
@@ -148,7 +149,7 @@ func (a *serverArgs) flagSet() *flag.FlagSet {
 	fs.StringVar(&a.gossip, "gossip", "", "gossip with the other servers on `ADDR` (IP:PORT, UDP and TCP; default: the data IP, data port + 1)")
 	fs.StringVar(&a.gossipAdvertise, "gossip-advertise", "", "tell the other servers to gossip with this one at `ADDR` (IP:PORT; behind a NAT)")
 	fs.StringVar(&a.ringPosition, "ring-position", "", "place this server at ring position `HEX` (32 hex digits; default: a hash of the data address)")
-	fs.IntVar(&a.replicas, "replicas", 0, "copy each trigger to the next `N` servers of the ring (0 to 8; default 1)")
+	intVar(fs, &a.replicas, "replicas", 0, "copy each trigger to the next `N` servers of the ring (0 to 8; default 1)")
 	fs.StringVar(&a.ringPreset, "ring-preset", "", "failure detector `PRESET`: default (a dead server noticed in ~5 s) or lan (~1 s, one fast network)")
 	fs.StringVar(&a.ringKeyFile, "ring-key-file", "", "read the ring's shared secret from `FILE` (32 bytes in base64): encrypted gossip, authenticated replication")
 	return fs
@@ -255,7 +256,7 @@ func flagError(err error, set map[string]bool) error {
 	var ce *server.ConfigError
 	if errors.As(err, &ce) {
 		if f := flagOfKey[ce.Key]; f != "" && set[f] {
-			return fmt.Errorf("--%s: %w", f, err)
+			return usageErrorf("--%s %v: %s", f, ce.Value, ce.Msg)
 		}
 	}
 	return err
@@ -294,6 +295,9 @@ func serveMetrics(srv *server.Server, addr string, log *slog.Logger) (stop func(
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(srv.Collector(), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, usageErrorf("--metrics %q: want HOST:PORT, e.g. 127.0.0.1:9610", addr)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w (change --metrics)", err)

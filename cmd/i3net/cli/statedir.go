@@ -49,7 +49,7 @@ func (s *stateFlags) addDirFlag(fs *flag.FlagSet) {
 	if def == "" {
 		def = stateDirDefault()
 	}
-	fs.StringVar(&s.dir, "state-dir", def, "keep the identity and address book in `DIR` (env "+stateDirEnv+")")
+	fs.StringVar(&s.dir, "state-dir", def, "keep the identity and address book in `DIR`; $"+stateDirEnv+" sets it for every command")
 }
 
 // addBookFlag binds --book to s.book on fs, keeping any value s.book has.

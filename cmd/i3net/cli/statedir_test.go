@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +53,32 @@ func TestStateFlags(t *testing.T) {
 	}
 	if st := parse("--book", "/etc/my.toml"); st.identityPath() != "/env/identity.pem" || st.bookPath() != "/etc/my.toml" {
 		t.Errorf("--book: %q, %q", st.identityPath(), st.bookPath())
+	}
+}
+
+// TestStateDirDocumented: every command that reads the state directory says
+// in its --help that $I3NET_STATE_DIR sets it for all of them, and honours it.
+func TestStateDirDocumented(t *testing.T) {
+	dir := testState(t)
+	n := 0
+	for _, c := range commands {
+		fs, _ := c.Flags()
+		f := fs.Lookup("state-dir")
+		if f == nil {
+			continue
+		}
+		n++
+		if f.DefValue != dir {
+			t.Errorf("%s: --state-dir defaults to %q, not $%s (%q)", c.Name, f.DefValue, stateDirEnv, dir)
+		}
+		if _, help, _ := runCmd(t, c.Name, "--help"); !strings.Contains(help, "$"+stateDirEnv+" sets it for every command") {
+			t.Errorf("%s --help does not mention $%s:\n%s", c.Name, stateDirEnv, help)
+		}
+	}
+	if n < 4 { // id, book, proxy, status
+		t.Fatalf("%d commands take --state-dir, want at least 4", n)
+	}
+	if _, help, _ := runCmd(t, "help"); !strings.Contains(help, stateDirEnv) {
+		t.Errorf("root help does not mention $%s", stateDirEnv)
 	}
 }

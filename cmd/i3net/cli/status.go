@@ -3,8 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	iofs "io/fs"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -37,7 +40,12 @@ Examples:
 				}
 				ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 				defer cancel()
-				st, err := proxy.ReadStatus(ctx, controlPath(state.dir))
+				sock := controlPath(state.dir)
+				if _, err := os.Stat(sock); errors.Is(err, iofs.ErrNotExist) {
+					return fmt.Errorf("no proxy runs with state directory %s (no %s): start one with i3net proxy, or name its directory with --state-dir or $%s",
+						state.dir, sock, stateDirEnv)
+				}
+				st, err := proxy.ReadStatus(ctx, sock)
 				if err != nil {
 					return err
 				}

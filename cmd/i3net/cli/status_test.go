@@ -2,6 +2,7 @@ package cli
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,5 +32,16 @@ func TestOverlayLine(t *testing.T) {
 	}
 	if got := overlayLine(proxy.Status{}); got != "" {
 		t.Errorf("without a first hop: %q", got)
+	}
+}
+
+// TestStatusNoProxy: with no proxy, status exits 1 and says what to do, without
+// the HTTP client's wording (issue 9).
+func TestStatusNoProxy(t *testing.T) {
+	dir := testState(t)
+	code, _, errOut := runCmd(t, "status")
+	want := "i3net status: no proxy runs with state directory " + dir + " (no " + controlPath(dir) + "): start one with i3net proxy"
+	if code != 1 || !strings.HasPrefix(errOut, want) || strings.Contains(errOut, "dial unix") {
+		t.Fatalf("exit %d, %q, want %q…", code, errOut, want)
 	}
 }
