@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/i3net/i3net/e2e/netns"
+	"github.com/i3net/i3net/internal/netlab/netlabtest"
 )
 
 // beI3net, set in the environment, makes this test binary run its command
@@ -44,7 +44,7 @@ func TestDemoOverlay(t *testing.T) {
 // the three servers join, the demo names the server holding home's trigger,
 // curl reaches home, the counters show the hop, and nothing is left behind.
 func TestDemoNamespaces(t *testing.T) {
-	netns.RequireRoot(t)
+	netlabtest.RequireRoot(t)
 	for _, p := range []string{"curl", "ping"} {
 		if _, err := exec.LookPath(p); err != nil {
 			t.Skipf("demo: skipping: %s is not installed", p)

@@ -1,7 +1,11 @@
-// Package netns builds test hosts out of Linux network namespaces, so that
-// end-to-end tests can run real, unmodified programs (curl, ssh, ping, iperf3,
-// dig, the i3net binary) between them, and removes everything afterwards. It
-// is the only package of i3net that runs ip(8), bridge(8) and nft(8).
+// Package netlab builds hosts out of Linux network namespaces, so that the
+// end-to-end tests, the benchmarks and "i3net demo" can run real, unmodified
+// programs (curl, ssh, ping, iperf3, dig, the i3net binary) between them, and
+// removes everything afterwards. It is the only package of i3net that runs
+// ip(8), bridge(8) and nft(8). It knows nothing of package testing, so the
+// i3net binary can link it: its methods return errors, and Close cleans up.
+// Tests use it through netlabtest, which fails the test on those errors,
+// closes the lab at the test's end and skips a test that cannot build one.
 //
 // # Topology
 //
@@ -13,13 +17,19 @@
 //	 web    ──┤ "internet" bridge   ├── gw  ── intranet (10.1.0.0/24, overlapping ranges)
 //	 srv1..3 ─┘ 198.18.0.0/15       └── ids (middlebox + IDS)
 //
-//	lab := netns.New(t)                       // skips unless root with ip and nft
+//	lab := netlabtest.New(t)                  // in a test: skips unless root with ip and nft
 //	laptop, web := lab.Host("laptop"), lab.Host("web")
-//	nat := lab.NATHost("nat", netip.MustParsePrefix("192.168.1.0/24"), netns.NATCone)
+//	nat := lab.NATHost("nat", netip.MustParsePrefix("192.168.1.0/24"), netlab.NATCone)
 //	home := nat.Inside("home")
-//	gw := lab.NATHost("gw", netip.MustParsePrefix("10.1.0.0/24"), netns.NATNone)
+//	gw := lab.NATHost("gw", netip.MustParsePrefix("10.1.0.0/24"), netlab.NATNone)
 //	intranet := gw.Inside("intranet")
 //	out, err := laptop.Run(ctx, "ping", "-c1", web.Addr4().String())
+//
+// Outside tests (the demo), the same calls return errors:
+//
+//	lab, err := netlab.New(netlab.Options{})  // netlab.Check says whether it can work here
+//	defer lab.Close()
+//	laptop, err := lab.Host("laptop")
 //
 // Every host is a namespace <prefix>-<name> with lo up and one interface,
 // Uplink (eth0), the end of a veth pair whose other end is a port of its
@@ -68,19 +78,19 @@
 //
 // # Cleanup
 //
-// New registers a t.Cleanup that, with every step bounded in time: stops each
-// process Start started (SIGTERM to its pid, SIGKILL after StopGrace); then
-// signals, the same way, any process still inside one of the lab's namespaces
-// (a daemon's children; each pid re-checked to be in the namespace right
-// before it is signalled); then deletes the namespaces and their /etc/netns
-// directories. Namespace names carry the creating process's pid (i3t-<pid>-
-// <n>-<host>), so names never clash between runs, and CleanupStale (called
-// once per process by New) removes the leftovers of runs whose process has
-// died. Interface names are fixed (eth0, br0, brlan, p<n>, lan<n>) and unique
-// only within their namespace, so they fit the kernel's 15 characters
-// whatever the prefix.
+// Close, with every step bounded in time: stops each process Start started
+// (SIGTERM to its pid, SIGKILL after StopGrace); then signals, the same way,
+// any process still inside one of the lab's namespaces (a daemon's children;
+// each pid re-checked to be in the namespace right before it is signalled);
+// then deletes the namespaces and their /etc/netns directories. Namespace
+// names carry the creating process's pid (i3t-<pid>-<n>-<host>), so names
+// never clash between runs, and CleanupStale (called once per process by New)
+// removes the leftovers of runs whose process has died without Close (a
+// crash, SIGKILL). Interface names are fixed (eth0, br0, brlan, p<n>, lan<n>)
+// and unique only within their namespace, so they fit the kernel's 15
+// characters whatever the prefix.
 //
-// Topology methods call t.Fatal on failure and belong to the test goroutine;
-// methods that act inside a host return errors. The package needs root; tests
-// using it skip, saying so, without it.
-package netns
+// Topology methods belong to the lab's owner's goroutine; methods that act
+// inside a host may be called from any. The package needs Linux and root
+// (Check); elsewhere it builds, and New says that it needs Linux.
+package netlab
