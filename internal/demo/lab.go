@@ -46,7 +46,7 @@ type labDemo struct {
 // runLab runs the lab part; whatever happens, it stops every process and
 // deletes every namespace it made before it returns.
 func runLab(ctx context.Context, n *narrator, self string) (err error) {
-	if err := checkLab(); err != nil {
+	if err := checkLab(runtime.GOOS); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, labTimeout)
@@ -61,14 +61,18 @@ func runLab(ctx context.Context, n *narrator, self string) (err error) {
 		return err
 	}
 	d := &labDemo{n: n, self: self, dir: dir, lab: lab, ids: map[string]id.ID{}}
-	defer func() { err = errors.Join(err, d.cleanup(err != nil)) }()
+	defer func() {
+		showOutput := err != nil && !errors.Is(ctx.Err(), context.Canceled) // failed, not interrupted
+		err = errors.Join(err, d.cleanup(showOutput))
+	}()
 	return runPhases(ctx, d.buildHosts, d.startRing, d.identities, d.startProxies,
 		d.serveWeb, d.reachHome, d.serverCounters, d.proxyStatus)
 }
 
-// checkLab says what the lab part needs that this machine lacks.
-func checkLab() error {
-	if runtime.GOOS != "linux" {
+// checkLab says what the lab part needs that this machine, running goos,
+// lacks.
+func checkLab(goos string) error {
+	if goos != "linux" {
 		return errors.New("the demonstration's second part builds Linux network namespaces and needs Linux: here, see the overlay part alone with --overlay-only")
 	}
 	if os.Geteuid() != 0 {
@@ -82,15 +86,15 @@ func checkLab() error {
 	return nil
 }
 
-// cleanup stops the web server, every process and every namespace; after a
-// failure it first shows what the processes wrote.
-func (d *labDemo) cleanup(failed bool) error {
+// cleanup stops the web server, every process and every namespace, then, if
+// showOutput (the demo failed), shows what the processes wrote.
+func (d *labDemo) cleanup(showOutput bool) error {
 	d.n.say("cleaning up: stopping every process and deleting every namespace the demo made")
 	if d.web != nil {
 		d.web.Close()
 	}
 	err := d.lab.Close()
-	if failed {
+	if showOutput {
 		for _, p := range d.lab.Procs() {
 			fmt.Fprintf(d.n.w, "output of %s\n", p.Report(procTail))
 		}

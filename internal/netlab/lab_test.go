@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +172,43 @@ func TestInternetPrefixes(t *testing.T) {
 	}
 	if err := netlab.WaitUDP(testCtx(t, 200*time.Millisecond), a, 5353); err == nil {
 		t.Error("netlab.WaitUDP found b's socket in a")
+	}
+}
+
+// TestErrors: outside tests the lab reports failures as errors (bad names
+// and kinds, building after Close), and Close may be called more than once.
+func TestErrors(t *testing.T) {
+	l := netlabtest.New(t) // skips unless root
+	lab := l.Lab           // the lab without the adapter
+	if _, err := lab.Host("Bad Name"); err == nil {
+		t.Error("Host accepted a bad name")
+	}
+	if _, err := lab.NATHost("nat", homeLAN, 0); err == nil {
+		t.Error("NATHost accepted kind 0")
+	}
+	if _, err := lab.NATHost("nat", netip.MustParsePrefix("192.168.1.0/31"), netlab.NATCone); err == nil {
+		t.Error("NATHost accepted a /31 LAN")
+	}
+	h, err := lab.Host("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lab.Internet(netlab.DefaultInternet4); err == nil {
+		t.Error("Internet accepted prefixes after the internet was built")
+	}
+	if err := lab.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := lab.Host("late"); err == nil {
+		t.Error("Host built a host after Close")
+	}
+	if _, err := h.Start("sleep", "30"); err == nil {
+		t.Error("Start started a process after Close")
+	}
+	if _, err := os.Stat(filepath.Join(netlab.NetnsDir, h.Namespace())); !os.IsNotExist(err) {
+		t.Errorf("web's namespace is left after Close (%v)", err)
 	}
 }
