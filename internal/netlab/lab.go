@@ -93,11 +93,11 @@ func Check() error {
 		return ErrNeedsLinux
 	}
 	if os.Geteuid() != 0 {
-		return errors.New("netlab: building network namespaces needs root")
+		return errors.New("netlab: creating network namespaces needs root")
 	}
 	for _, tool := range Tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("netlab: %s is not in PATH (install the packages in internal/netlab/APT_PACKAGES.txt)", tool)
+			return fmt.Errorf("netlab: %s is not in PATH (scripts/deps installs it, with the packages of internal/netlab/APT_PACKAGES.txt)", tool)
 		}
 	}
 	return nil

@@ -26,7 +26,7 @@ type Lab struct {
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	if err := netlab.Check(); err != nil {
-		t.Skipf("skipping: end-to-end tests build network namespaces: %v (CI runs them as root)", err)
+		t.Skipf("skipping: %v (tests that build network namespaces run as root on Linux, as CI does)", err)
 	}
 }
 
