@@ -41,7 +41,9 @@ func TestNAT(t *testing.T) {
 		}
 		defer srv.Stop()
 		to := netip.AddrPortFrom(web.Addr4(), 8000)
-		if err := netlab.WaitTCP(testCtx(t, 10*time.Second), home, to); err != nil {
+		// A deadline, not a speed: python3 (behind a pyenv shim, say) can
+		// take seconds to start on a loaded machine.
+		if err := netlab.WaitTCP(testCtx(t, 30*time.Second), home, to); err != nil {
 			t.Fatalf("%v\nserver output:\n%s", err, srv.Output())
 		}
 		get := fmt.Sprintf(`exec 3<>/dev/tcp/%s/%d; printf 'GET / HTTP/1.0\r\n\r\n' >&3; cat <&3`, to.Addr(), to.Port())
