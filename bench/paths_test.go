@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/i3net/i3net/e2e/netns"
+	"github.com/i3net/i3net/internal/netlab"
+	"github.com/i3net/i3net/internal/netlab/netlabtest"
 )
 
 // BenchmarkPaths compares, in one run, TCP throughput (iperf3, 10 s), the
@@ -34,12 +35,12 @@ func BenchmarkPaths(b *testing.B) {
 	if s := os.Getenv("I3NET_BENCH_SECONDS"); s != "" {
 		secs, _ = strconv.Atoi(s)
 	}
-	lab := netns.New(b)
+	lab := netlabtest.New(b)
 	bin := buildI3net(b)
 	srv := lab.Host("srv")
 	laptop := lab.Host("laptop")
 	direct := lab.Host("direct") // a host on the internet, for the direct path
-	nat := lab.NATHost("nat", netip.MustParsePrefix("192.168.1.0/24"), netns.NATCone)
+	nat := lab.NATHost("nat", netip.MustParsePrefix("192.168.1.0/24"), netlab.NATCone)
 	home := nat.Inside("home")
 	office := lab.Host("office") // on the bridge: reachable for a shortcut
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -47,7 +48,7 @@ func BenchmarkPaths(b *testing.B) {
 
 	srvAddr := netip.AddrPortFrom(srv.Addr4(), 5610).String()
 	mustStart(b, srv, bin, "server", "--listen", srvAddr, "--log-level", "warn")
-	if err := netns.WaitUDP(ctx, srv, 5610); err != nil {
+	if err := netlab.WaitUDP(ctx, srv, 5610); err != nil {
 		b.Fatal(err)
 	}
 	dirs := map[string]string{}
@@ -66,20 +67,20 @@ func BenchmarkPaths(b *testing.B) {
 	run(b, bin, "book", "add", "laptop", keys["laptop"], "--state-dir", dirs["home"])
 	run(b, bin, "book", "add", "office", keys["office"], "--shortcut", "--state-dir", dirs["laptop"])
 	run(b, bin, "book", "add", "laptop", keys["laptop"], "--shortcut", "--state-dir", dirs["office"])
-	for _, h := range []*netns.Host{laptop, home, office} {
+	for _, h := range []*netlab.Host{laptop, home, office} {
 		mustStart(b, h, bin, "proxy", "--server", srvAddr, "--state-dir", dirs[h.Name()], "--log-level", "warn")
 	}
-	for _, h := range []*netns.Host{laptop, home, office} {
-		if err := netns.Poll(ctx, 50*time.Millisecond, func() error {
+	for _, h := range []*netlab.Host{laptop, home, office} {
+		if err := netlab.Poll(ctx, 50*time.Millisecond, func() error {
 			_, err := h.Run(ctx, bin, "status", "--state-dir", dirs[h.Name()])
 			return err
 		}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	for _, h := range []*netns.Host{home, direct, office} {
+	for _, h := range []*netlab.Host{home, direct, office} {
 		mustStart(b, h, "iperf3", "-s", "-p", "5201")
-		if err := netns.WaitListen(ctx, h, "tcp", 5201); err != nil {
+		if err := netlab.WaitListen(ctx, h, "tcp", 5201); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -158,7 +159,7 @@ func buildI3net(b *testing.B) string {
 	return bin
 }
 
-func mustStart(b *testing.B, h *netns.Host, name string, args ...string) {
+func mustStart(b *testing.B, h *netlab.Host, name string, args ...string) {
 	if _, err := h.Start(name, args...); err != nil {
 		b.Fatal(err)
 	}

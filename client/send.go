@@ -132,6 +132,7 @@ func (c *Client) SendBatch(ms []Message) (int, error) {
 		}
 		for off := 0; off < n; {
 			k, err := c.bconn.WriteBatch(sb.msgs[off:n], 0)
+			k = max(k, 0) // a failed sendmmsg reports -1
 			direct := 0
 			for _, d := range sb.direct[off : off+k] {
 				if d {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/i3net/i3net/e2e/netns"
+	"github.com/i3net/i3net/internal/netlab"
 )
 
 // ftpServer is vsftpd running in a host: anonymous logins, uploads into
@@ -25,7 +25,7 @@ type ftpServer struct {
 
 // startVsftpd starts vsftpd in h in the foreground, IPv4, active mode only,
 // with anonymous uploads into a temporary directory.
-func startVsftpd(t *testing.T, h *netns.Host) *ftpServer {
+func startVsftpd(t *testing.T, h *netlab.Host) *ftpServer {
 	t.Helper()
 	needProgram(t, "/usr/sbin/vsftpd")
 	ftpUser, err := user.Lookup("ftp")
@@ -77,7 +77,7 @@ vsftpd_log_file=%s
 	startDaemon(t, h, "/usr/sbin/vsftpd", confPath)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := netns.WaitListen(ctx, h, "tcp", 21); err != nil {
+	if err := netlab.WaitListen(ctx, h, "tcp", 21); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -93,7 +93,7 @@ func (s *ftpServer) protocolLog() string {
 // client) with script on standard input, from directory dir, and returns
 // its output. The client exits 0 whatever the server answered: callers
 // check the output and the files.
-func ftpClient(t *testing.T, ctx context.Context, h *netns.Host, dir, host, script string) string {
+func ftpClient(t *testing.T, ctx context.Context, h *netlab.Host, dir, host, script string) string {
 	t.Helper()
 	cmd := h.Exec(ctx, "inetutils-ftp", "-4", "-n", "-v", host)
 	cmd.Dir = dir

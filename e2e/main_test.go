@@ -2,7 +2,7 @@
 // real, unmodified programs (curl, ssh and sshd, ping, an active-mode FTP
 // client and vsftpd, dig, python3's http.server) between a laptop on the
 // internet and a home host behind a NAT, talking through i3net proxies and an
-// overlay server, all inside network namespaces built by e2e/netns.
+// overlay server, all inside network namespaces built by e2e/netlab.
 //
 // The tests need root and skip, saying so, without it. TestMain builds the
 // i3net binary once; every test builds its own lab (topology_test.go) and

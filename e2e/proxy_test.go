@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/i3net/i3net/e2e/netns"
+	"github.com/i3net/i3net/internal/netlab"
 	"github.com/i3net/i3net/proxy/vaddr"
 )
 
@@ -41,7 +41,7 @@ func TestLegacyPrograms(t *testing.T) {
 // inserted at, so first contact, ping and ssh work as behind a cone NAT.
 func TestSymmetricNAT(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, topoOptions{nat: netns.NATSymmetric})
+	w := newWorld(t, topoOptions{nat: netlab.NATSymmetric})
 	testPing(t, w, "-4")
 	testSSH(t, w)
 }
@@ -54,7 +54,7 @@ func testIperf(t *testing.T, w *world) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	startDaemon(t, w.home.Host, "iperf3", "-s", "-1", "-p", "5201")
-	if err := netns.WaitListen(ctx, w.home.Host, "tcp", 5201); err != nil {
+	if err := netlab.WaitListen(ctx, w.home.Host, "tcp", 5201); err != nil {
 		t.Fatal(err)
 	}
 	out := mustRun(t, ctx, w.laptop.Host, "iperf3", "-c", "home.i3", "-p", "5201", "-t", "2", "-J")
@@ -90,7 +90,7 @@ func testCurlAndStatus(t *testing.T, w *world) {
 	body := []byte(fmt.Sprintf("hello from home over i3 %s\n", rand.Text()))
 	writeFile(t, filepath.Join(dir, "file"), body, 0o644)
 	startDaemon(t, w.home.Host, "python3", "-m", "http.server", "8080", "--directory", dir)
-	if err := netns.WaitListen(ctx, w.home.Host, "tcp", 8080); err != nil {
+	if err := netlab.WaitListen(ctx, w.home.Host, "tcp", 8080); err != nil {
 		t.Fatal(err)
 	}
 

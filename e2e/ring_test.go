@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/i3net/i3net/e2e/netns"
+	"github.com/i3net/i3net/internal/netlab"
 )
 
 // The overlay as many servers (GitHub issue 4, DESIGN.md §2 "Overlay
@@ -53,7 +53,7 @@ const (
 // counters stop while deliveries go on.
 func TestRingDelivery(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []netns.NATKind{netns.NATCone, netns.NATSymmetric} {
+	for _, kind := range []netlab.NATKind{netlab.NATCone, netlab.NATSymmetric} {
 		t.Run(kind.String(), func(t *testing.T) {
 			t.Parallel()
 			testRingDelivery(t, kind)
@@ -61,7 +61,7 @@ func TestRingDelivery(t *testing.T) {
 	}
 }
 
-func testRingDelivery(t *testing.T, kind netns.NATKind) {
+func testRingDelivery(t *testing.T, kind netlab.NATKind) {
 	r := newRingLab(t, kind)
 	x := idOwnedBy(rxID)
 	owner := r.owner(x)
@@ -111,10 +111,10 @@ func testRingDelivery(t *testing.T, kind netns.NATKind) {
 // receiver never sent to cannot reach it until it does.
 var receivers = []struct {
 	name string
-	host func(*ringLab) *netns.Host
+	host func(*ringLab) *netlab.Host
 }{
-	{"office", func(r *ringLab) *netns.Host { return r.office }},
-	{"home-behind-nat", func(r *ringLab) *netns.Host { return r.home }},
+	{"office", func(r *ringLab) *netlab.Host { return r.office }},
+	{"home-behind-nat", func(r *ringLab) *netlab.Host { return r.home }},
 }
 
 // TestRingJoin: a server joins in front of the owner of the receiver's id
@@ -127,13 +127,13 @@ func TestRingJoin(t *testing.T) {
 	for _, rv := range receivers {
 		t.Run(rv.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRingLab(t, netns.NATCone)
+			r := newRingLab(t, netlab.NATCone)
 			testRingJoin(t, r, rv.host(r))
 		})
 	}
 }
 
-func testRingJoin(t *testing.T, r *ringLab, at *netns.Host) {
+func testRingJoin(t *testing.T, r *ringLab, at *netlab.Host) {
 	x := idOwnedBy(rxID)
 	rcv := r.startReceiver(at, x)
 	snd := r.startSender(r.laptop, x)
@@ -174,13 +174,13 @@ func TestRingFailover(t *testing.T) {
 	for _, rv := range receivers {
 		t.Run(rv.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRingLab(t, netns.NATCone)
+			r := newRingLab(t, netlab.NATCone)
 			testRingFailover(t, r, rv.host(r))
 		})
 	}
 }
 
-func testRingFailover(t *testing.T, r *ringLab, at *netns.Host) {
+func testRingFailover(t *testing.T, r *ringLab, at *netlab.Host) {
 	x := idOwnedBy(rxID)
 	owner := r.owner(x)
 	rcv := r.startReceiver(at, x)
@@ -217,7 +217,7 @@ func (p *probe) waitFrom(t *testing.T, r *ringLab, s *ringServer, d time.Duratio
 	var rs []rxRecord
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	err := netns.Poll(ctx, 20*time.Millisecond, func() error {
+	err := netlab.Poll(ctx, 20*time.Millisecond, func() error {
 		rs = p.received()
 		if !slices.ContainsFunc(rs, func(x rxRecord) bool { return x.from == want }) {
 			return fmt.Errorf("none from %s", s.name)
@@ -255,7 +255,7 @@ func (p *probe) waitSeq(t *testing.T, seq uint64) []rxRecord {
 	var rs []rxRecord
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	_ = netns.Poll(ctx, 20*time.Millisecond, func() error {
+	_ = netlab.Poll(ctx, 20*time.Millisecond, func() error {
 		rs = p.received()
 		if !slices.ContainsFunc(rs, func(x rxRecord) bool { return x.seq >= seq }) {
 			return fmt.Errorf("no packet %d", seq)

@@ -18,8 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/i3net/i3net/e2e/netns"
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/netlab"
+	"github.com/i3net/i3net/internal/netlab/netlabtest"
 	"github.com/i3net/i3net/ring"
 )
 
@@ -71,29 +72,29 @@ func idOwnedBy(b byte) id.ID {
 // ringLab is a lab with a ring of servers and the two probe hosts.
 type ringLab struct {
 	t       *testing.T
-	lab     *netns.Lab
+	lab     *netlabtest.Lab
 	servers []*ringServer
-	laptop  *netns.Host
-	office  *netns.Host
-	nat     *netns.NAT
-	home    *netns.Host
+	laptop  *netlab.Host
+	office  *netlab.Host
+	nat     *netlabtest.NAT
+	home    *netlab.Host
 }
 
 // ringServer is one "i3net server" process of the ring.
 type ringServer struct {
 	name   string
-	host   *netns.Host
+	host   *netlab.Host
 	data   netip.AddrPort
 	pos    id.Key128
-	proc   *netns.Proc
+	proc   *netlab.Proc
 	killed bool // by kill, so not checked at cleanup
 }
 
 // newRingLab builds the lab with one server per ringPositions, all joined,
 // and home behind a NAT of kind nat. It skips t unless root.
-func newRingLab(t *testing.T, nat netns.NATKind) *ringLab {
+func newRingLab(t *testing.T, nat netlab.NATKind) *ringLab {
 	t.Helper()
-	lab := netns.New(t)
+	lab := netlabtest.New(t)
 	probeBinary(t)
 	r := &ringLab{t: t, lab: lab}
 	start := time.Now()
@@ -135,7 +136,7 @@ func (r *ringLab) addServer(pos byte) *ringServer {
 	r.servers = append(r.servers, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := netns.WaitUDP(ctx, h, serverPort); err != nil {
+	if err := netlab.WaitUDP(ctx, h, serverPort); err != nil {
 		t.Fatalf("%s did not start: %v\n%s", name, err, tail(p.Output(), 2048))
 	}
 	return s
@@ -158,7 +159,7 @@ func (r *ringLab) waitMembers(n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), ringUpTimeout)
 	defer cancel()
 	for _, s := range r.live() {
-		err := netns.Poll(ctx, 50*time.Millisecond, func() error {
+		err := netlab.Poll(ctx, 50*time.Millisecond, func() error {
 			m, err := s.metrics(ctx)
 			if err != nil {
 				return err
@@ -210,7 +211,7 @@ func (r *ringLab) kill(s *ringServer) {
 	}
 	select {
 	case <-s.proc.Done():
-	case <-time.After(netns.StopGrace):
+	case <-time.After(netlab.StopGrace):
 		r.t.Fatalf("%s still running after SIGKILL", s.name)
 	}
 }
@@ -223,9 +224,9 @@ func (r *ringLab) checkServers() {
 	}
 }
 
-// checkStopped stops p with SIGTERM (SIGKILL after netns.StopGrace) and
+// checkStopped stops p with SIGTERM (SIGKILL after netlab.StopGrace) and
 // fails t unless it exited 0 without reporting a panic or a data race.
-func checkStopped(t *testing.T, p *netns.Proc) {
+func checkStopped(t *testing.T, p *netlab.Proc) {
 	t.Helper()
 	if err := p.Stop(); err != nil {
 		t.Error(err)
@@ -277,14 +278,14 @@ func (c counters) sum(name string) float64 {
 
 // probe is an i3probe process.
 type probe struct {
-	*netns.Proc
-	host   *netns.Host
+	*netlab.Proc
+	host   *netlab.Host
 	rxPath string // a receiver's record of packets
 }
 
 // startReceiver starts "i3probe recv" in h for id x (extra: more flags) and
 // waits, bounded, until its trigger is acknowledged.
-func (r *ringLab) startReceiver(h *netns.Host, x id.ID, extra ...string) *probe {
+func (r *ringLab) startReceiver(h *netlab.Host, x id.ID, extra ...string) *probe {
 	r.t.Helper()
 	rxPath := filepath.Join(r.t.TempDir(), "rx")
 	args := append([]string{"recv", "--server", r.serverList(), "--id", x.String(), "--rx", rxPath}, extra...)
@@ -295,7 +296,7 @@ func (r *ringLab) startReceiver(h *netns.Host, x id.ID, extra ...string) *probe 
 	ctx, cancel := context.WithTimeout(context.Background(), probeReadyTimeout)
 	defer cancel()
 	start := time.Now()
-	err = netns.Poll(ctx, 20*time.Millisecond, func() error {
+	err = netlab.Poll(ctx, 20*time.Millisecond, func() error {
 		select {
 		case <-p.Done():
 			return fmt.Errorf("exited: %v", p.Wait())
@@ -315,7 +316,7 @@ func (r *ringLab) startReceiver(h *netns.Host, x id.ID, extra ...string) *probe 
 
 // startSender starts "i3probe send" in h: probeRate packets per second to x
 // until stopped (extra: more flags).
-func (r *ringLab) startSender(h *netns.Host, x id.ID, extra ...string) *probe {
+func (r *ringLab) startSender(h *netlab.Host, x id.ID, extra ...string) *probe {
 	r.t.Helper()
 	args := append([]string{"send", "--server", r.serverList(), "--id", x.String(), "--rate", strconv.Itoa(probeRate)}, extra...)
 	p, err := h.Start(probeBin, args...)
@@ -359,7 +360,7 @@ func (p *probe) waitReceived(t *testing.T, n int, d time.Duration) []rxRecord {
 	var rs []rxRecord
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	err := netns.Poll(ctx, 20*time.Millisecond, func() error {
+	err := netlab.Poll(ctx, 20*time.Millisecond, func() error {
 		if rs = p.received(); len(rs) <= n {
 			return fmt.Errorf("%d packets", len(rs))
 		}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/i3net/i3net/e2e/netns"
+	"github.com/i3net/i3net/internal/netlab"
 )
 
 // TestProxyRestart restarts a proxy in the middle of an ssh session from
@@ -119,7 +119,10 @@ func TestHomeRenumbered(t *testing.T) {
 	w := newWorld(t, topoOptions{})
 	testHomeMoves(t, w, maxNATOutage, func() string {
 		old := w.nat.Addr4()
-		now := w.nat.Renumber(netip.Addr{})
+		now, err := w.nat.Renumber(netip.Addr{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		return fmt.Sprintf("renumbered home's NAT from %v to %v", old, now)
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -141,10 +144,12 @@ func TestHomeRenumbered(t *testing.T) {
 func TestHomeMovesBehindSymmetricNAT(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, topoOptions{})
-	nat2 := w.lab.NATHost("nat2", netip.MustParsePrefix("192.168.2.0/24"), netns.NATSymmetric)
+	nat2 := w.lab.NATHost("nat2", netip.MustParsePrefix("192.168.2.0/24"), netlab.NATSymmetric)
 	testHomeMoves(t, w, maxOutage, func() string {
 		old := w.home.Addr4()
-		w.home.MoveTo(nat2.LAN())
+		if err := w.home.MoveTo(nat2.LAN()); err != nil {
+			t.Fatal(err)
+		}
 		return fmt.Sprintf("moved home from %v behind %v (cone) to %v behind %v (symmetric)", old, w.nat.Addr4(), w.home.Addr4(), nat2.Addr4())
 	})
 }

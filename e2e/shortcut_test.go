@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/i3net/i3net/e2e/netns"
+	"github.com/i3net/i3net/internal/netlab"
 )
 
 // Shortcuts (paper §5.2, DESIGN.md "Shortcuts"): when both the trigger and
@@ -58,7 +58,7 @@ func TestShortcutProbe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRingLab(t, netns.NATCone)
+			r := newRingLab(t, netlab.NATCone)
 			x := idOwnedBy(rxID)
 			var rflags, sflags []string
 			if tt.receiver {
@@ -107,12 +107,15 @@ func TestShortcutProbe(t *testing.T) {
 func testProbeMobility(t *testing.T, r *ringLab, rcv, snd *probe) {
 	moved := time.Now()
 	old := r.office.Addr4()
-	now := r.office.Renumber(netip.Addr{})
+	now, err := r.office.Renumber(netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("renumbered office from %v to %v", old, now)
 	ctx, cancel := context.WithTimeout(context.Background(), maxOutage+5*time.Second)
 	defer cancel()
 	var overlay, direct time.Time // first packet after the move through a server, straight from laptop
-	err := netns.Poll(ctx, 50*time.Millisecond, func() error {
+	err = netlab.Poll(ctx, 50*time.Millisecond, func() error {
 		for _, p := range rcv.received() {
 			switch {
 			case !p.at.After(moved.Add(100 * time.Millisecond)):
@@ -151,7 +154,7 @@ func sinceOrNever(t, since time.Time) string {
 
 // fromHost reports whether p came straight from host h (a shortcut), not
 // from a server.
-func (r *ringLab) fromHost(p rxRecord, h *netns.Host) bool {
+func (r *ringLab) fromHost(p rxRecord, h *netlab.Host) bool {
 	ap, err := netip.ParseAddrPort(p.from)
 	return err == nil && ap.Addr() == h.Addr4()
 }
@@ -173,7 +176,7 @@ func TestShortcut(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRingLab(t, netns.NATCone)
+			r := newRingLab(t, netlab.NATCone)
 			w := r.proxies(tt.laptopAllows, tt.office)
 			direct := tt.laptopAllows && tt.office
 			testShortcutUse(t, r, w, direct)
@@ -191,8 +194,8 @@ func (r *ringLab) proxies(laptopAllows, officeAllows bool) *world {
 	t := r.t
 	t.Helper()
 	w := &world{t: t, lab: r.lab, srvAddr: r.servers[0].data}
-	w.laptop = &node{Host: r.laptop, w: w, resolvConf: netns.DefaultResolvConf}
-	w.home = &node{Host: r.office, w: w, resolvConf: netns.DefaultResolvConf}
+	w.laptop = &node{Host: r.laptop, w: w, resolvConf: netlab.DefaultResolvConf}
+	w.home = &node{Host: r.office, w: w, resolvConf: netlab.DefaultResolvConf}
 	t.Cleanup(w.checkDaemons) // runs before the lab's cleanup
 	for _, n := range []*node{w.laptop, w.home} {
 		n.dir = t.TempDir()
@@ -266,11 +269,14 @@ func testShortcutMobility(t *testing.T, r *ringLab, w *world) {
 	before := r.scrape()
 	moved := time.Now()
 	old := r.office.Addr4()
-	now := r.office.Renumber(netip.Addr{})
+	now, err := r.office.Renumber(netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("renumbered office from %v to %v", old, now)
 	wctx, wcancel := context.WithTimeout(ctx, maxOutage+5*time.Second)
 	defer wcancel()
-	err := netns.Poll(wctx, 50*time.Millisecond, func() error {
+	err = netlab.Poll(wctx, 50*time.Millisecond, func() error {
 		if pings.firstAfter(moved.Add(time.Second)).IsZero() {
 			return fmt.Errorf("no reply since the move")
 		}

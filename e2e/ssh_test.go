@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/i3net/i3net/e2e/netns"
+	"github.com/i3net/i3net/internal/netlab"
 )
 
 // sshd is an OpenSSH server started in a host for one test, and the client
@@ -23,7 +23,7 @@ type sshd struct {
 
 // startSSHD starts sshd -D -e in h with a generated host key, root login by
 // key only, and an authorized key made for the test.
-func startSSHD(t *testing.T, h *netns.Host) *sshd {
+func startSSHD(t *testing.T, h *netlab.Host) *sshd {
 	t.Helper()
 	needProgram(t, "ssh", "ssh-keygen", "/usr/sbin/sshd")
 	dir := t.TempDir()
@@ -64,7 +64,7 @@ LogLevel VERBOSE
 	startDaemon(t, h, "/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := netns.WaitListen(ctx, h, "tcp", 22); err != nil {
+	if err := netlab.WaitListen(ctx, h, "tcp", 22); err != nil {
 		t.Fatal(err)
 	}
 	return &sshd{clientKey: filepath.Join(dir, "client_key")}
@@ -128,7 +128,7 @@ type timedLine struct {
 
 // startLines starts name with args in h, bounded by ctx, and records each
 // line of its standard output with the time it arrived.
-func startLines(t *testing.T, ctx context.Context, h *netns.Host, name string, args ...string) *lineStream {
+func startLines(t *testing.T, ctx context.Context, h *netlab.Host, name string, args ...string) *lineStream {
 	t.Helper()
 	cmd := h.Exec(ctx, name, args...)
 	stdout, err := cmd.StdoutPipe()
@@ -166,7 +166,7 @@ func (s *lineStream) count() int {
 
 // waitLines waits until at least n lines have arrived, bounded by ctx.
 func (s *lineStream) waitLines(ctx context.Context, n int) error {
-	return netns.Poll(ctx, 20*time.Millisecond, func() error {
+	return netlab.Poll(ctx, 20*time.Millisecond, func() error {
 		if c := s.count(); c < n {
 			select {
 			case <-s.done:

@@ -18,8 +18,9 @@ import (
 
 	mdns "github.com/miekg/dns"
 
-	"github.com/i3net/i3net/e2e/netns"
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/netlab"
+	"github.com/i3net/i3net/internal/netlab/netlabtest"
 	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/vaddr"
 )
@@ -58,8 +59,8 @@ var (
 
 // topoOptions changes the default topology.
 type topoOptions struct {
-	// nat is home's NAT: netns.NATCone (default) or netns.NATSymmetric.
-	nat netns.NATKind
+	// nat is home's NAT: netlab.NATCone (default) or netlab.NATSymmetric.
+	nat netlab.NATKind
 	// homeProxyArgs and laptopProxyArgs are extra flags of the proxies.
 	homeProxyArgs, laptopProxyArgs []string
 	// homeProxyArgsFn, if set, returns extra flags for home's proxy once the
@@ -71,27 +72,27 @@ type topoOptions struct {
 // proxied hosts.
 type world struct {
 	t       *testing.T
-	lab     *netns.Lab
-	srv     *netns.Host
+	lab     *netlabtest.Lab
+	srv     *netlab.Host
 	srvAddr netip.AddrPort
-	web     *netns.Host
+	web     *netlab.Host
 	dns     *upstreamDNS
-	nat     *netns.NAT
+	nat     *netlabtest.NAT
 	laptop  *node
 	home    *node
 
-	daemons []*netns.Proc // the i3net processes, checked at cleanup
+	daemons []*netlab.Proc // the i3net processes, checked at cleanup
 }
 
 // node is a host running an i3net proxy.
 type node struct {
-	*netns.Host
+	*netlab.Host
 	w         *world
 	dir       string // --state-dir
 	key       string // public key, "i3pk1:…"
 	pubID     id.ID
 	proxyArgs []string
-	proxy     *netns.Proc
+	proxy     *netlab.Proc
 	self      proxy.SelfStatus // from status once the proxy is up
 	// resolvConf is the host's resolver file before its proxy started,
 	// which the proxy must put back when it stops.
@@ -102,12 +103,12 @@ type node struct {
 // returns once both proxies answer "i3net status". It skips t unless root.
 func newWorld(t *testing.T, opt topoOptions) *world {
 	t.Helper()
-	lab := netns.New(t)
+	lab := netlabtest.New(t)
 	if i3netBin == "" {
 		t.Fatal("e2e: no i3net binary (TestMain did not build it)")
 	}
 	if opt.nat == 0 {
-		opt.nat = netns.NATCone
+		opt.nat = netlab.NATCone
 	}
 	w := &world{t: t, lab: lab}
 	start := time.Now()
@@ -123,7 +124,9 @@ func newWorld(t *testing.T, opt topoOptions) *world {
 	for _, n := range []*node{w.laptop, w.home} {
 		n.resolvConf = fmt.Sprintf("# e2e: the upstream resolver in web\nnameserver %s\nsearch %s\noptions timeout:2 attempts:1\n",
 			w.web.Addr4(), searchDomain)
-		n.SetResolvConf(n.resolvConf)
+		if err := n.SetResolvConf(n.resolvConf); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// Registered after the lab's cleanup, so it runs before it, while the
@@ -138,7 +141,7 @@ func newWorld(t *testing.T, opt topoOptions) *world {
 	w.daemons = append(w.daemons, p)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := netns.WaitUDP(ctx, w.srv, serverPort); err != nil {
+	if err := netlab.WaitUDP(ctx, w.srv, serverPort); err != nil {
 		t.Fatalf("the overlay server did not start: %v", err)
 	}
 
@@ -267,7 +270,7 @@ func (n *node) waitProxy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), proxyReadyTimeout)
 	defer cancel()
 	var st proxy.Status
-	err := netns.Poll(ctx, 50*time.Millisecond, func() error {
+	err := netlab.Poll(ctx, 50*time.Millisecond, func() error {
 		select {
 		case <-n.proxy.Done():
 			return nil // reported below
@@ -333,8 +336,8 @@ func (n *node) stopProxy(t *testing.T) time.Duration {
 	}
 	select {
 	case <-n.proxy.Done():
-	case <-time.After(netns.StopGrace):
-		t.Fatalf("%s: the proxy did not exit within %v of SIGTERM", n.Name(), netns.StopGrace)
+	case <-time.After(netlab.StopGrace):
+		t.Fatalf("%s: the proxy did not exit within %v of SIGTERM", n.Name(), netlab.StopGrace)
 	}
 	if err := n.proxy.Wait(); err != nil {
 		t.Errorf("%s: the proxy exited with %v after SIGTERM, want 0:\n%s", n.Name(), err, tail(n.proxy.Output(), 2048))
@@ -345,7 +348,7 @@ func (n *node) stopProxy(t *testing.T) time.Duration {
 // startDaemon starts a server program in h for test t and stops it when t
 // ends (a subtest's server then goes before the files t.TempDir gave it);
 // the lab prints its output if the test failed.
-func startDaemon(t *testing.T, h *netns.Host, name string, args ...string) *netns.Proc {
+func startDaemon(t *testing.T, h *netlab.Host, name string, args ...string) *netlab.Proc {
 	t.Helper()
 	p, err := h.Start(name, args...)
 	if err != nil {
@@ -359,9 +362,9 @@ func startDaemon(t *testing.T, h *netns.Host, name string, args ...string) *netn
 	return p
 }
 
-// run runs a program in host h, bounded by ctx (netns.RunTimeout if none),
+// run runs a program in host h, bounded by ctx (netlab.RunTimeout if none),
 // logs the command, and returns its combined output.
-func run(t *testing.T, ctx context.Context, h *netns.Host, name string, args ...string) ([]byte, error) {
+func run(t *testing.T, ctx context.Context, h *netlab.Host, name string, args ...string) ([]byte, error) {
 	t.Helper()
 	start := time.Now()
 	out, err := h.Run(ctx, name, args...)
@@ -370,7 +373,7 @@ func run(t *testing.T, ctx context.Context, h *netns.Host, name string, args ...
 }
 
 // mustRun is run failing the test on error.
-func mustRun(t *testing.T, ctx context.Context, h *netns.Host, name string, args ...string) []byte {
+func mustRun(t *testing.T, ctx context.Context, h *netlab.Host, name string, args ...string) []byte {
 	t.Helper()
 	out, err := run(t, ctx, h, name, args...)
 	if err != nil {
@@ -407,7 +410,7 @@ type upstreamDNS struct {
 }
 
 // startUpstreamDNS serves DNS on h's address, port 53, until the test ends.
-func startUpstreamDNS(t *testing.T, h *netns.Host) *upstreamDNS {
+func startUpstreamDNS(t *testing.T, h *netlab.Host) *upstreamDNS {
 	t.Helper()
 	u := &upstreamDNS{addr: netip.AddrPortFrom(h.Addr4(), 53), asked: make(chan string, 64)}
 	pc, err := h.ListenPacket("udp4", u.addr)

@@ -34,6 +34,7 @@ func (c *Conn) WriteBatch(ms []ipv4.Message, flags int) (int, error) {
 	sent := 0 // of ms
 	for off := 0; off < len(s.ms); {
 		k, err := c.b.WriteBatch(s.ms[off:], flags)
+		k = max(k, 0) // a failed sendmmsg reports -1
 		for i := off; i < off+k; i++ {
 			sent += s.count[i]
 			if s.count[i] > 1 {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"time"
+	"os"
+
+	"github.com/i3net/i3net/internal/demo"
 )
 
 func init() {
@@ -30,7 +32,7 @@ laptop get an identity, an address book naming the other, and a proxy that
 knows only the first server; then unmodified curl and ping on laptop reach
 home by name (home.i3) through the NAT, encrypted, the servers' counters show
 the one-hop forwarding and the cache hints, and "i3net status" shows the
-session. This part needs root.
+session. This part needs Linux and root.
 
 Examples:
   sudo i3net demo
@@ -48,18 +50,9 @@ func runDemo(ctx context.Context, args []string, overlayOnly bool) error {
 	if len(args) > 0 {
 		return usageErrorf("unexpected argument %q", args[0])
 	}
-	n := &narrator{w: Stdout, start: time.Now()}
-	fmt.Fprintln(Stdout, "i3net demo: the i3 overlay on this machine")
-	if err := demoOverlay(ctx, n); err != nil {
-		return err
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding the i3net executable the demo runs: %w", err)
 	}
-	if !overlayOnly {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		if err := demoNamespaces(ctx, n); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(Stdout, "\ndone in %v; everything the demo started has stopped.\n", time.Since(n.start).Round(time.Millisecond))
-	return nil
+	return demo.Run(ctx, demo.Options{Out: Stdout, OverlayOnly: overlayOnly, Self: self})
 }

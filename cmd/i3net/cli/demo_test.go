@@ -2,12 +2,15 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 
-	"github.com/i3net/i3net/e2e/netns"
+	"github.com/i3net/i3net/internal/netlab/netlabtest"
 )
 
 // beI3net, set in the environment, makes this test binary run its command
@@ -44,7 +47,7 @@ func TestDemoOverlay(t *testing.T) {
 // the three servers join, the demo names the server holding home's trigger,
 // curl reaches home, the counters show the hop, and nothing is left behind.
 func TestDemoNamespaces(t *testing.T) {
-	netns.RequireRoot(t)
+	netlabtest.RequireRoot(t)
 	for _, p := range []string{"curl", "ping"} {
 		if _, err := exec.LookPath(p); err != nil {
 			t.Skipf("demo: skipping: %s is not installed", p)
@@ -66,4 +69,65 @@ func TestDemoNamespaces(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
 	}
+}
+
+// TestDemoInterrupted interrupts the demo (as Ctrl-C does, through its
+// context) once its servers run in their namespaces, and checks that it says
+// so and leaves no namespace behind (root only).
+func TestDemoInterrupted(t *testing.T) {
+	netlabtest.RequireRoot(t)
+	for _, p := range []string{"curl", "ping"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("demo: skipping: %s is not installed", p)
+		}
+	}
+	t.Setenv(beI3net, "1")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out := &cancelOn{marker: "Identities and address books", cancel: cancel}
+	oldOut := Stdout
+	Stdout = out
+	t.Cleanup(func() { Stdout = oldOut })
+
+	err := runDemo(ctx, nil, false)
+	if err == nil || !strings.Contains(err.Error(), "interrupted; everything the demo started has stopped") {
+		t.Fatalf("interrupted demo returned %v, want it to say it was interrupted\n%s", err, out)
+	}
+	if !strings.Contains(out.String(), "cleaning up") {
+		t.Errorf("the demo did not say it cleaned up:\n%s", out)
+	}
+	if strings.Contains(out.String(), "output of ") {
+		t.Errorf("an interrupted demo printed its processes' output, as for a failure:\n%s", out)
+	}
+	prefix := fmt.Sprintf("i3t-%d-", os.Getpid())
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			t.Errorf("namespace %s left after the interrupted demo", e.Name())
+		}
+	}
+}
+
+// cancelOn is a writer that calls cancel once what was written holds marker.
+type cancelOn struct {
+	marker string
+	cancel func()
+	mu     sync.Mutex
+	buf    bytes.Buffer
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, err := c.buf.Write(p)
+	if strings.Contains(c.buf.String(), c.marker) {
+		c.cancel()
+	}
+	return n, err
+}
+
+func (c *cancelOn) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
 }

@@ -1,4 +1,4 @@
-package netns
+package netlab
 
 import (
 	"errors"
@@ -53,17 +53,16 @@ func (n *Net) Gateway6() netip.Addr { return n.gw6 }
 
 // Host creates a host attached to this net with its next free addresses and,
 // when the net has a router, a default route through it.
-func (n *Net) Host(name string) *Host {
+func (n *Net) Host(name string) (*Host, error) {
 	l := n.lab
-	l.t.Helper()
 	h, err := l.newHost(name)
 	if err != nil {
-		l.t.Fatalf("netns: %s: host %q: %v", l.prefix, name, err)
+		return nil, fmt.Errorf("netlab: %s: host %q: %w", l.prefix, name, err)
 	}
 	if err := n.attach(h); err != nil {
-		l.t.Fatalf("netns: %s: host %q on %s: %v", l.prefix, name, n, err)
+		return nil, fmt.Errorf("netlab: %s: host %q on %s: %w", l.prefix, name, n, err)
 	}
-	return h
+	return h, nil
 }
 
 // newInternet creates the internet namespace and its bridge.

@@ -1,4 +1,4 @@
-package netns
+package netlab
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // DefaultResolvConf is a new host's /etc/resolv.conf: a resolver on the
 // host's own loopback, where nothing listens, so a name lookup fails at once
 // instead of leaving the lab.
-const DefaultResolvConf = "# written by e2e/netns: no resolver unless the test sets one\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
+const DefaultResolvConf = "# written by internal/netlab: no resolver unless the lab's owner sets one\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
 
 // Host is a network namespace attached to one Net through its Uplink.
 type Host struct {
@@ -130,18 +130,18 @@ func (h *Host) Run(ctx context.Context, name string, args ...string) ([]byte, er
 	}
 	out, err := h.Exec(ctx, name, args...).CombinedOutput()
 	if err != nil {
-		return out, fmt.Errorf("netns: %s: %s %s: %w: %s", h.name, name, strings.Join(args, " "), err, strings.TrimSpace(string(tail(out, 512))))
+		return out, fmt.Errorf("netlab: %s: %s %s: %w: %s", h.name, name, strings.Join(args, " "), err, strings.TrimSpace(string(tail(out, 512))))
 	}
 	return out, nil
 }
 
 // SetResolvConf sets the host's /etc/resolv.conf. The file is rewritten in
 // place, so processes already running see the change too.
-func (h *Host) SetResolvConf(text string) {
-	h.lab.t.Helper()
+func (h *Host) SetResolvConf(text string) error {
 	if err := os.WriteFile(h.resolvPath(), []byte(text), 0o644); err != nil {
-		h.lab.t.Fatalf("netns: %s: resolv.conf: %v", h.name, err)
+		return fmt.Errorf("netlab: %s: resolv.conf: %w", h.name, err)
 	}
+	return nil
 }
 
 func (h *Host) resolvPath() string { return filepath.Join(etcNetnsDir, h.ns, "resolv.conf") }
@@ -150,7 +150,7 @@ func (h *Host) resolvPath() string { return filepath.Join(etcNetnsDir, h.ns, "re
 // Sysctl("net.ipv4.ip_forward", "1").
 func (h *Host) Sysctl(key, value string) error {
 	if err := h.Do(func() error { return writeSysctls(map[string]string{key: value}) }); err != nil {
-		return fmt.Errorf("netns: %s: %w", h.name, err)
+		return fmt.Errorf("netlab: %s: %w", h.name, err)
 	}
 	return nil
 }
@@ -158,7 +158,7 @@ func (h *Host) Sysctl(key, value string) error {
 // Nft loads an nftables ruleset (nft -f syntax) into the host's namespace.
 func (h *Host) Nft(ruleset string) error {
 	if err := runTool(ruleset, "ip", "netns", "exec", h.ns, "nft", "-f", "-"); err != nil {
-		return fmt.Errorf("netns: %s: %w", h.name, err)
+		return fmt.Errorf("netlab: %s: %w", h.name, err)
 	}
 	return nil
 }
@@ -169,14 +169,12 @@ func (h *Host) Nft(ruleset string) error {
 // the new address. On a NAT's outside address, the kernel drops the
 // masquerade mappings of the old address, so inside hosts' flows continue
 // from the new one.
-func (h *Host) Renumber(to netip.Addr) netip.Addr {
-	l := h.lab
-	l.t.Helper()
+func (h *Host) Renumber(to netip.Addr) (netip.Addr, error) {
 	got, err := h.renumber(to)
 	if err != nil {
-		l.t.Fatalf("netns: %s: renumber to %v: %v", h.name, to, err)
+		return got, fmt.Errorf("netlab: %s: renumber to %v: %w", h.name, to, err)
 	}
-	return got
+	return got, nil
 }
 
 func (h *Host) renumber(to netip.Addr) (netip.Addr, error) {
@@ -240,46 +238,45 @@ func (h *Host) renumber(to netip.Addr) (netip.Addr, error) {
 // MoveTo detaches the host from its net and attaches it to n with n's next
 // free addresses (a laptop moving from the internet to behind a NAT, say).
 // Sockets bound to the old addresses stop working, as they would.
-func (h *Host) MoveTo(n *Net) {
-	l := h.lab
-	l.t.Helper()
+func (h *Host) MoveTo(n *Net) error {
 	if old := h.Net(); old != nil {
 		if err := old.detach(h); err != nil {
-			l.t.Fatalf("netns: %s: leaving %s: %v", h.name, old, err)
+			return fmt.Errorf("netlab: %s: leaving %s: %w", h.name, old, err)
 		}
 	}
 	if err := n.attach(h); err != nil {
-		l.t.Fatalf("netns: %s: joining %s: %v", h.name, n, err)
+		return fmt.Errorf("netlab: %s: joining %s: %w", h.name, n, err)
 	}
+	return nil
 }
 
 // SetLinkDown takes the host's Uplink down: the host is cut off from its net.
-func (h *Host) SetLinkDown() {
-	h.lab.t.Helper()
+func (h *Host) SetLinkDown() error {
 	if err := ipBatch(h.ns, "link set "+Uplink+" down"); err != nil {
-		h.lab.t.Fatalf("netns: %s: link down: %v", h.name, err)
+		return fmt.Errorf("netlab: %s: link down: %w", h.name, err)
 	}
+	return nil
 }
 
 // SetLinkUp brings the host's Uplink up and restores its addresses and
 // default routes.
-func (h *Host) SetLinkUp() {
+func (h *Host) SetLinkUp() error {
 	l := h.lab
-	l.t.Helper()
 	l.mu.Lock()
 	n, a4, a6 := h.net, h.addr4, h.addr6
 	l.mu.Unlock()
 	if n == nil {
-		l.t.Fatalf("netns: %s: link up: not attached to a net", h.name)
+		return fmt.Errorf("netlab: %s: link up: not attached to a net", h.name)
 	}
 	lines := append([]string{"link set " + Uplink + " up"}, addrLines("replace", a4, n.p4, a6, n.p6)...)
 	lines = append(lines, routeLines(n.gw4, n.gw6)...)
 	if err := ipBatch(h.ns, lines...); err != nil {
-		l.t.Fatalf("netns: %s: link up: %v", h.name, err)
+		return fmt.Errorf("netlab: %s: link up: %w", h.name, err)
 	}
 	if err := h.waitReady(); err != nil {
-		l.t.Fatalf("netns: %s: link up: %v", h.name, err)
+		return fmt.Errorf("netlab: %s: link up: %w", h.name, err)
 	}
+	return nil
 }
 
 // bridgeNetfilterOff keeps a namespace's bridges pure layer 2: with

@@ -1,4 +1,4 @@
-package netns
+package netlab
 
 import (
 	"bufio"
@@ -26,7 +26,7 @@ func (h *Host) HTTPClient(timeout time.Duration) *http.Client {
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				to, err := netip.ParseAddrPort(addr)
 				if err != nil {
-					return nil, fmt.Errorf("netns: %s: dial %q: want a literal IP:PORT", h.name, addr)
+					return nil, fmt.Errorf("netlab: %s: dial %q: want a literal IP:PORT", h.name, addr)
 				}
 				return h.Dial(ctx, network, to)
 			},
@@ -45,11 +45,11 @@ func (h *Host) Metrics(ctx context.Context, addr netip.AddrPort) (map[string]flo
 	}
 	resp, err := h.HTTPClient(2 * time.Second).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("netns: %s: metrics: %w", h.name, err)
+		return nil, fmt.Errorf("netlab: %s: metrics: %w", h.name, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("netns: %s: metrics: %s", h.name, resp.Status)
+		return nil, fmt.Errorf("netlab: %s: metrics: %s", h.name, resp.Status)
 	}
 	return ParseMetrics(resp.Body)
 }

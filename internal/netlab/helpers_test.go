@@ -1,4 +1,4 @@
-package netns
+package netlab_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/i3net/i3net/internal/netlab"
 )
 
 var (
@@ -35,7 +37,7 @@ func needTool(t *testing.T, name string) {
 }
 
 // ping runs one ping from h to a and returns its error.
-func ping(t *testing.T, h *Host, a netip.Addr) error {
+func ping(t *testing.T, h *netlab.Host, a netip.Addr) error {
 	t.Helper()
 	_, err := h.Run(testCtx(t, 5*time.Second), "ping", "-n", "-c1", "-W1", a.String())
 	return err
@@ -43,14 +45,14 @@ func ping(t *testing.T, h *Host, a netip.Addr) error {
 
 // pingFails reports whether one ping from h to a goes unanswered within
 // 300 ms (for checks that something is unreachable).
-func pingFails(t *testing.T, h *Host, a netip.Addr) bool {
+func pingFails(t *testing.T, h *netlab.Host, a netip.Addr) bool {
 	t.Helper()
 	_, err := h.Run(testCtx(t, 5*time.Second), "ping", "-n", "-c1", "-W0.3", a.String())
 	return err != nil
 }
 
 // mustPing fails t unless h can ping a.
-func mustPing(t *testing.T, h *Host, a netip.Addr) {
+func mustPing(t *testing.T, h *netlab.Host, a netip.Addr) {
 	t.Helper()
 	if err := ping(t, h, a); err != nil {
 		t.Fatalf("%s cannot ping %v: %v", h, a, err)
@@ -65,7 +67,7 @@ type udpServer struct {
 }
 
 // newUDPServer opens a UDP socket on h's IPv4 address, closed at the end of t.
-func newUDPServer(t *testing.T, h *Host) *udpServer {
+func newUDPServer(t *testing.T, h *netlab.Host) *udpServer {
 	t.Helper()
 	pc, err := h.ListenPacket("udp4", netip.AddrPortFrom(h.Addr4(), 0))
 	if err != nil {
@@ -91,7 +93,7 @@ func (s *udpServer) observe(conn *net.UDPConn) (netip.AddrPort, error) {
 }
 
 // udpClient opens an unbound-address UDP socket in h, closed at the end of t.
-func udpClient(t *testing.T, h *Host) *net.UDPConn {
+func udpClient(t *testing.T, h *netlab.Host) *net.UDPConn {
 	t.Helper()
 	pc, err := h.ListenPacket("udp4", netip.AddrPort{})
 	if err != nil {
@@ -103,7 +105,7 @@ func udpClient(t *testing.T, h *Host) *net.UDPConn {
 
 // tcpEcho serves, on h's IPv4 address, a TCP listener that writes the
 // client's address it sees and closes; it returns the listener's address.
-func tcpEcho(t *testing.T, h *Host, a netip.Addr) netip.AddrPort {
+func tcpEcho(t *testing.T, h *netlab.Host, a netip.Addr) netip.AddrPort {
 	t.Helper()
 	ln, err := h.Listen("tcp", netip.AddrPortFrom(a, 0))
 	if err != nil {
@@ -125,7 +127,7 @@ func tcpEcho(t *testing.T, h *Host, a netip.Addr) netip.AddrPort {
 
 // tcpSeen connects from h to to and returns the client address the tcpEcho
 // server reports.
-func tcpSeen(ctx context.Context, h *Host, to netip.AddrPort) (netip.AddrPort, error) {
+func tcpSeen(ctx context.Context, h *netlab.Host, to netip.AddrPort) (netip.AddrPort, error) {
 	c, err := h.Dial(ctx, "tcp", to)
 	if err != nil {
 		return netip.AddrPort{}, err
@@ -155,4 +157,23 @@ func gone(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X')
+}
+
+// must fails t when err, from a change of the lab's topology, is not nil.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// renumber moves h's address of to's family to to (the next free IPv4
+// address if to is invalid), failing t on error.
+func renumber(t *testing.T, h *netlab.Host, to netip.Addr) netip.Addr {
+	t.Helper()
+	a, err := h.Renumber(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

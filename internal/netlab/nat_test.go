@@ -1,4 +1,4 @@
-package netns
+package netlab_test
 
 import (
 	"context"
@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/i3net/i3net/internal/netlab"
+	"github.com/i3net/i3net/internal/netlab/netlabtest"
 )
 
 // TestNAT builds the home corner of DESIGN.md §3 (laptop and web on the
@@ -14,12 +17,12 @@ import (
 // from the NAT's address with real programs, that nothing outside can open a
 // connection in, and that the NAT can change its address.
 func TestNAT(t *testing.T) {
-	RequireRoot(t)
+	netlabtest.RequireRoot(t)
 	needTool(t, "python3")
 	needTool(t, "ping")
-	l := New(t)
+	l := netlabtest.New(t)
 	laptop, web := l.Host("laptop"), l.Host("web")
-	nat := l.NATHost("nat", homeLAN, NATCone)
+	nat := l.NATHost("nat", homeLAN, netlab.NATCone)
 	home := nat.Inside("home")
 
 	if got, want := home.Addr4(), netip.MustParseAddr("192.168.1.2"); got != want {
@@ -38,7 +41,9 @@ func TestNAT(t *testing.T) {
 		}
 		defer srv.Stop()
 		to := netip.AddrPortFrom(web.Addr4(), 8000)
-		if err := WaitTCP(testCtx(t, 10*time.Second), home, to); err != nil {
+		// A deadline, not a speed: python3 (behind a pyenv shim, say) can
+		// take seconds to start on a loaded machine.
+		if err := netlab.WaitTCP(testCtx(t, 30*time.Second), home, to); err != nil {
 			t.Fatalf("%v\nserver output:\n%s", err, srv.Output())
 		}
 		get := fmt.Sprintf(`exec 3<>/dev/tcp/%s/%d; printf 'GET / HTTP/1.0\r\n\r\n' >&3; cat <&3`, to.Addr(), to.Port())
@@ -48,7 +53,7 @@ func TestNAT(t *testing.T) {
 		}
 		mustPing(t, home, web.Addr4())
 		// The server logs its clients: it saw the NAT, not home.
-		if err := Poll(testCtx(t, 2*time.Second), 0, func() error {
+		if err := netlab.Poll(testCtx(t, 2*time.Second), 0, func() error {
 			if log := string(srv.Output()); !strings.Contains(log, nat.Addr4().String()+" - -") {
 				return fmt.Errorf("server log does not show the NAT's address %v:\n%s", nat.Addr4(), log)
 			}
@@ -84,11 +89,11 @@ func TestNAT(t *testing.T) {
 	})
 
 	t.Run("inside link down and up", func(t *testing.T) {
-		home.SetLinkDown()
+		must(t, home.SetLinkDown())
 		if !pingFails(t, home, web.Addr4()) {
 			t.Fatal("home pings web with its link down")
 		}
-		home.SetLinkUp() // restores the default route through the NAT
+		must(t, home.SetLinkUp()) // restores the default route through the NAT
 		mustPing(t, home, web.Addr4())
 	})
 
@@ -99,10 +104,10 @@ func TestNAT(t *testing.T) {
 		if from, err := srv.observe(conn); err != nil || from.Addr() != old {
 			t.Fatalf("before: web saw %v, %v; want %v", from, err, old)
 		}
-		renum := nat.Renumber(netip.Addr{})
+		renum := renumber(t, nat.Host, netip.Addr{})
 		// The kernel drops the old mappings asynchronously: the same socket
 		// soon shows up from the new address.
-		err := Poll(testCtx(t, 3*time.Second), 0, func() error {
+		err := netlab.Poll(testCtx(t, 3*time.Second), 0, func() error {
 			from, err := srv.observe(conn)
 			if err != nil {
 				return err
@@ -118,7 +123,7 @@ func TestNAT(t *testing.T) {
 	})
 
 	t.Run("laptop moves behind the NAT and back", func(t *testing.T) {
-		laptop.MoveTo(nat.LAN())
+		must(t, laptop.MoveTo(nat.LAN()))
 		if !homeLAN.Contains(laptop.Addr4()) || laptop.Addr6().IsValid() {
 			t.Fatalf("laptop behind the NAT has %v %v", laptop.Addr4(), laptop.Addr6())
 		}
@@ -128,8 +133,8 @@ func TestNAT(t *testing.T) {
 			t.Fatalf("laptop (moved) -> web: seen %v, %v; want from %v", seen, err, nat.Addr4())
 		}
 		mustPing(t, laptop, home.Addr4())
-		laptop.MoveTo(web.Net())
-		if !DefaultInternet4.Contains(laptop.Addr4()) {
+		must(t, laptop.MoveTo(web.Net()))
+		if !netlab.DefaultInternet4.Contains(laptop.Addr4()) {
 			t.Fatalf("laptop back on the internet has %v", laptop.Addr4())
 		}
 		mustPing(t, laptop, web.Addr4())
@@ -140,16 +145,16 @@ func TestNAT(t *testing.T) {
 // TestNATMapping shows the difference between the NAT kinds with UDP: one
 // inside socket sends to two outside hosts, which report the source they see.
 func TestNATMapping(t *testing.T) {
-	RequireRoot(t)
-	l := New(t)
+	netlabtest.RequireRoot(t)
+	l := netlabtest.New(t)
 	a, b := newUDPServer(t, l.Host("a")), newUDPServer(t, l.Host("b"))
 	tests := []struct {
 		name     string
-		kind     NATKind
+		kind     netlab.NATKind
 		samePort bool
 	}{
-		{"cone", NATCone, true},
-		{"symmetric", NATSymmetric, false},
+		{"cone", netlab.NATCone, true},
+		{"symmetric", netlab.NATSymmetric, false},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,11 +179,11 @@ func TestNATMapping(t *testing.T) {
 // TestIntranet builds DESIGN.md §3's gw corner: a router without NAT whose
 // LAN is reachable from the router only.
 func TestIntranet(t *testing.T) {
-	RequireRoot(t)
+	netlabtest.RequireRoot(t)
 	needTool(t, "ping")
-	l := New(t)
+	l := netlabtest.New(t)
 	web := l.Host("web")
-	gw := l.NATHost("gw", intranetLAN, NATNone)
+	gw := l.NATHost("gw", intranetLAN, netlab.NATNone)
 	intranet := gw.Inside("intranet")
 
 	mustPing(t, gw.Host, intranet.Addr4())
@@ -196,10 +201,10 @@ func TestIntranet(t *testing.T) {
 
 // TestNAT6 checks a NAT whose LAN is IPv6: the same masquerade, for IPv6.
 func TestNAT6(t *testing.T) {
-	RequireRoot(t)
-	l := New(t)
+	netlabtest.RequireRoot(t)
+	l := netlabtest.New(t)
 	web := l.Host("web")
-	nat := l.NATHost("nat", netip.MustParsePrefix("fd01:1::/64"), NATCone)
+	nat := l.NATHost("nat", netip.MustParsePrefix("fd01:1::/64"), netlab.NATCone)
 	home := nat.Inside("home")
 	if home.Addr4().IsValid() || home.Addr6() != netip.MustParseAddr("fd01:1::2") {
 		t.Fatalf("home has %v %v, want only fd01:1::2", home.Addr4(), home.Addr6())

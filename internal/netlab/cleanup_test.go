@@ -1,4 +1,4 @@
-package netns
+package netlab_test
 
 import (
 	"bytes"
@@ -11,22 +11,25 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/i3net/i3net/internal/netlab"
+	"github.com/i3net/i3net/internal/netlab/netlabtest"
 )
 
 // TestCleanupLeavesNothing runs a lab in a subtest, with a daemon, a daemon's
 // child the lab never saw and a process started through Exec, and checks that
 // when the subtest ends no namespace, /etc/netns directory or process is left.
 func TestCleanupLeavesNothing(t *testing.T) {
-	RequireRoot(t)
+	netlabtest.RequireRoot(t)
 	var (
 		prefix string
 		nss    []string
 		pids   []int
 	)
 	t.Run("lab", func(t *testing.T) {
-		l := New(t)
+		l := netlabtest.New(t)
 		web := l.Host("web")
-		home := l.NATHost("nat", homeLAN, NATSymmetric).Inside("home")
+		home := l.NATHost("nat", homeLAN, netlab.NATSymmetric).Inside("home")
 		prefix, nss = l.Prefix(), l.Namespaces()
 
 		daemon, err := web.Start("sleep", "30")
@@ -38,7 +41,7 @@ func TestCleanupLeavesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		var child int
-		if err := Poll(testCtx(t, 5*time.Second), 0, func() error {
+		if err := netlab.Poll(testCtx(t, 5*time.Second), 0, func() error {
 			child, err = strconv.Atoi(strings.TrimSpace(string(parent.Output())))
 			return err
 		}); err != nil {
@@ -64,7 +67,7 @@ func TestCleanupLeavesNothing(t *testing.T) {
 		t.Fatalf("lab made namespaces %v, want 4", nss)
 	}
 	for _, ns := range nss {
-		for _, p := range []string{filepath.Join(netnsDir, ns), filepath.Join(etcNetnsDir, ns)} {
+		for _, p := range []string{filepath.Join(netlab.NetnsDir, ns), filepath.Join(netlab.EtcNetnsDir, ns)} {
 			if _, err := os.Stat(p); !os.IsNotExist(err) {
 				t.Errorf("%s left after cleanup (%v)", p, err)
 			}
@@ -74,7 +77,7 @@ func TestCleanupLeavesNothing(t *testing.T) {
 		t.Errorf("ip netns list still shows %s:\n%s", prefix, out)
 	}
 	// The orphaned child is reaped by init, perhaps a moment later.
-	if err := Poll(testCtx(t, 2*time.Second), 0, func() error {
+	if err := netlab.Poll(testCtx(t, 2*time.Second), 0, func() error {
 		for _, pid := range pids {
 			if !gone(pid) {
 				return fmt.Errorf("pid %d still running", pid)
@@ -87,24 +90,24 @@ func TestCleanupLeavesNothing(t *testing.T) {
 }
 
 // TestCleanupStale plants the namespace of a dead run, with a process inside,
-// next to a live lab's, and checks that CleanupStale removes only the first.
+// next to a live lab's, and checks that netlab.CleanupStale removes only the first.
 func TestCleanupStale(t *testing.T) {
-	RequireRoot(t)
-	live := New(t).Host("live")
+	netlabtest.RequireRoot(t)
+	live := netlabtest.New(t).Host("live")
 
 	dead := exec.Command("true")
 	if err := dead.Run(); err != nil {
 		t.Fatal(err)
 	}
-	stale := fmt.Sprintf("%s%d-1-web", NamePrefix, dead.Process.Pid)
-	if !isStale(stale) {
+	stale := fmt.Sprintf("%s%d-1-web", netlab.NamePrefix, dead.Process.Pid)
+	if !netlab.IsStale(stale) {
 		t.Skipf("pid %d was reused at once", dead.Process.Pid)
 	}
-	if err := runTool("", "ip", "netns", "add", stale); err != nil {
+	if err := netlab.RunTool("", "ip", "netns", "add", stale); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeNamespace(stale) }) // in case the test fails
-	if err := os.MkdirAll(filepath.Join(etcNetnsDir, stale), 0o755); err != nil {
+	t.Cleanup(func() { netlab.RemoveNamespace(stale) }) // in case the test fails
+	if err := os.MkdirAll(filepath.Join(netlab.EtcNetnsDir, stale), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	orphan := exec.Command("ip", "netns", "exec", stale, "sleep", "30")
@@ -113,8 +116,8 @@ func TestCleanupStale(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- orphan.Wait() }()
-	if err := Poll(testCtx(t, 5*time.Second), 0, func() error {
-		if !inNamespace(orphan.Process.Pid, stale) {
+	if err := netlab.Poll(testCtx(t, 5*time.Second), 0, func() error {
+		if !netlab.InNamespace(orphan.Process.Pid, stale) {
 			return fmt.Errorf("pid %d not yet in %s", orphan.Process.Pid, stale)
 		}
 		return nil
@@ -122,12 +125,12 @@ func TestCleanupStale(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := CleanupStale(); err != nil {
+	if err := netlab.CleanupStale(); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{filepath.Join(netnsDir, stale), filepath.Join(etcNetnsDir, stale)} {
+	for _, p := range []string{filepath.Join(netlab.NetnsDir, stale), filepath.Join(netlab.EtcNetnsDir, stale)} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
-			t.Errorf("%s left after CleanupStale (%v)", p, err)
+			t.Errorf("%s left after netlab.CleanupStale (%v)", p, err)
 		}
 	}
 	select {
@@ -135,7 +138,7 @@ func TestCleanupStale(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Errorf("process %d in the stale namespace still runs", orphan.Process.Pid)
 	}
-	if _, err := os.Stat(filepath.Join(netnsDir, live.Namespace())); err != nil {
-		t.Errorf("CleanupStale removed the live lab's namespace: %v", err)
+	if _, err := os.Stat(filepath.Join(netlab.NetnsDir, live.Namespace())); err != nil {
+		t.Errorf("netlab.CleanupStale removed the live lab's namespace: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package netns
+package netlab
 
 import (
 	"fmt"
@@ -53,21 +53,23 @@ type NAT struct {
 // 192.168.1.0/24, or an IPv6 prefix) as kind says. Hosts join the LAN with
 // Inside; they get the LAN's next addresses and a default route through the
 // NAT.
-func (l *Lab) NATHost(name string, lan netip.Prefix, kind NATKind) *NAT {
-	l.t.Helper()
+func (l *Lab) NATHost(name string, lan netip.Prefix, kind NATKind) (*NAT, error) {
 	if kind < NATCone || kind > NATNone {
-		l.t.Fatalf("netns: %s: NAT %q: unknown kind %v", l.prefix, name, kind)
+		return nil, fmt.Errorf("netlab: %s: NAT %q: unknown kind %v", l.prefix, name, kind)
 	}
 	lan = lan.Masked()
 	if !lan.IsValid() || (lan.Addr().Is4() && lan.Bits() > 30) || lan.Bits() > 126 {
-		l.t.Fatalf("netns: %s: NAT %q: LAN prefix %v is too small or invalid", l.prefix, name, lan)
+		return nil, fmt.Errorf("netlab: %s: NAT %q: LAN prefix %v is too small or invalid", l.prefix, name, lan)
 	}
-	h := l.Host(name)
+	h, err := l.Host(name)
+	if err != nil {
+		return nil, err
+	}
 	nat := &NAT{Host: h, kind: kind}
 	if err := nat.setup(lan); err != nil {
-		l.t.Fatalf("netns: %s: NAT %q (%v, %v): %v", l.prefix, name, lan, kind, err)
+		return nil, fmt.Errorf("netlab: %s: NAT %q (%v, %v): %w", l.prefix, name, lan, kind, err)
 	}
-	return nat
+	return nat, nil
 }
 
 // setup creates the LAN bridge, turns forwarding on and loads the NAT rules.
@@ -140,7 +142,6 @@ func (n *NAT) Kind() NATKind { return n.kind }
 func (n *NAT) LAN() *Net { return n.lan }
 
 // Inside creates a host on the NAT's LAN.
-func (n *NAT) Inside(name string) *Host {
-	n.lab.t.Helper()
+func (n *NAT) Inside(name string) (*Host, error) {
 	return n.lan.Host(name)
 }

@@ -1,4 +1,4 @@
-package netns
+package netlab_test
 
 import (
 	"fmt"
@@ -8,13 +8,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/i3net/i3net/internal/netlab"
+	"github.com/i3net/i3net/internal/netlab/netlabtest"
 )
 
 // TestHTTPClient: a client from one host reaches an HTTP server listening in
 // another, and sees the request come from its host's address; a name in the
 // URL is refused (no lookups inside a lab).
 func TestHTTPClient(t *testing.T) {
-	l := New(t)
+	l := netlabtest.New(t)
 	laptop, web := l.Host("laptop"), l.Host("web")
 	ln, err := web.Listen("tcp4", netip.AddrPortFrom(web.Addr4(), 8080))
 	if err != nil {
@@ -42,13 +45,13 @@ func TestHTTPClient(t *testing.T) {
 }
 
 func TestParseMetrics(t *testing.T) {
-	m, err := ParseMetrics(strings.NewReader("# HELP x y\n# TYPE x counter\nx 3\n" +
+	m, err := netlab.ParseMetrics(strings.NewReader("# HELP x y\n# TYPE x counter\nx 3\n" +
 		"i3net_server_drops_total{reason=\"family\"} 2\n\ny 1.5e+06\n"))
 	if err != nil || m["x"] != 3 || m[`i3net_server_drops_total{reason="family"}`] != 2 || m["y"] != 1.5e6 || len(m) != 3 {
 		t.Errorf("%v, %v", m, err)
 	}
 	for _, bad := range []string{"novalue\n", "x notanumber\n"} {
-		if _, err := ParseMetrics(strings.NewReader(bad)); err == nil {
+		if _, err := netlab.ParseMetrics(strings.NewReader(bad)); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
 	}

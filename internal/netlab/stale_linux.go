@@ -1,4 +1,4 @@
-package netns
+package netlab
 
 import (
 	"errors"

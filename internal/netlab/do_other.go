@@ -1,10 +1,8 @@
 //go:build !linux
 
-package netns
-
-import "errors"
+package netlab
 
 // doIn needs Linux network namespaces.
 func doIn(ns string, fn func() error) error {
-	return errors.New("network namespaces need Linux")
+	return ErrNeedsLinux
 }

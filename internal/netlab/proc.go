@@ -1,4 +1,4 @@
-package netns
+package netlab
 
 import (
 	"errors"
@@ -32,7 +32,7 @@ func (h *Host) Start(name string, args ...string) (*Proc, error) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
-		return nil, fmt.Errorf("netns: %s: start %s: lab already cleaned up", h.name, name)
+		return nil, fmt.Errorf("netlab: %s: start %s: lab already cleaned up", h.name, name)
 	}
 	l.procSeq++
 	seq := l.procSeq
@@ -46,13 +46,13 @@ func (h *Host) Start(name string, args ...string) (*Proc, error) {
 	}
 	f, err := os.Create(p.log)
 	if err != nil {
-		return nil, fmt.Errorf("netns: %s: start %s: %w", h.name, name, err)
+		return nil, fmt.Errorf("netlab: %s: start %s: %w", h.name, name, err)
 	}
 	defer f.Close() // the child has its own copy
 	p.cmd = exec.Command("ip", append([]string{"netns", "exec", h.ns, name}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("netns: %s: start %s: %w", h.name, p.line, err)
+		return nil, fmt.Errorf("netlab: %s: start %s: %w", h.name, p.line, err)
 	}
 	l.mu.Lock()
 	l.procs = append(l.procs, p)
@@ -102,7 +102,7 @@ func (p *Proc) Signal(sig os.Signal) error {
 	default:
 	}
 	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("netns: %s: signal %v: %w", p, sig, err)
+		return fmt.Errorf("netlab: %s: signal %v: %w", p, sig, err)
 	}
 	return nil
 }
@@ -123,7 +123,7 @@ func (p *Proc) Stop() error {
 	if waitDone(p.done, killWait) {
 		return nil
 	}
-	return fmt.Errorf("netns: %s: pid %d still running %v after SIGKILL", p, p.PID(), killWait)
+	return fmt.Errorf("netlab: %s: pid %d still running %v after SIGKILL", p, p.PID(), killWait)
 }
 
 // Output returns everything the process has written to stdout and stderr so
@@ -143,4 +143,10 @@ func waitDone(done <-chan struct{}, d time.Duration) bool {
 	case <-t.C:
 		return false
 	}
+}
+
+// Report describes the process for a log of what went wrong: "host: command
+// line (how it exited, or running)", then the last n bytes of its output.
+func (p *Proc) Report(n int) string {
+	return fmt.Sprintf("%s (%v), last %d bytes of output:\n%s", p, p.exitErr(), n, tail(p.Output(), n))
 }

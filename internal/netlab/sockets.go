@@ -1,4 +1,4 @@
-package netns
+package netlab
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // Use literal addresses.
 func (h *Host) Do(fn func() error) error {
 	if err := doIn(h.ns, fn); err != nil {
-		return fmt.Errorf("netns: %s: %w", h.name, err)
+		return fmt.Errorf("netlab: %s: %w", h.name, err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package cli
+package demo
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/i3net/i3net/e2e/netns"
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/netlab"
 	"github.com/i3net/i3net/ring"
 )
 
@@ -21,13 +21,17 @@ import (
 // gossip address, each serving Prometheus metrics that the demo reads to show
 // the join and, at the end, what each server did.
 
-// demoMetricsPort is where the demo's servers serve metrics, on their address.
-const demoMetricsPort = 9610
+// The ports of the demo's servers, on their host's address: data (the
+// overlay), data+1 (gossip, the server's default) and metrics.
+const (
+	serverPort  = 5610
+	metricsPort = 9610
+)
 
 // demoServer is one server of the demo's ring.
 type demoServer struct {
 	name string
-	host *netns.Host
+	host *netlab.Host
 	data netip.AddrPort
 }
 
@@ -38,53 +42,28 @@ type demoRing struct {
 	view    *ring.Snapshot
 }
 
-// startDemoRing starts a server on each host, srv1 first, the others joining
-// it, and narrates each join once every server counts the new member.
-func startDemoRing(ctx context.Context, n *narrator, self string, hosts []*netns.Host) (*demoRing, error) {
-	ov := &demoRing{}
-	var members []ring.Member
-	// The servers' shared secret: encrypted gossip, authenticated copies of
-	// triggers. Each server reads the file once, at start.
+// startRing starts a server on each host, srv1 first, the others joining
+// it, narrates each join once every server counts the new member, and then
+// which part of the ring each server owns.
+func startRing(ctx context.Context, n *narrator, self string, hosts []*netlab.Host) (*demoRing, error) {
 	keyDir, err := os.MkdirTemp("", "i3net-demo-ring-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(keyDir)
-	keyFile := filepath.Join(keyDir, "ring.key")
-	key := make([]byte, 32)
-	rand.Read(key)
-	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+	defer os.RemoveAll(keyDir) // each server reads it once, at start
+	keyFile, err := writeRingKey(keyDir)
+	if err != nil {
 		return nil, err
 	}
 	n.say("the servers share a ring key (32 random bytes, --ring-key-file): gossip is encrypted, copies of triggers authenticated")
-	for i, h := range hosts {
-		s := demoServer{name: h.Name(), host: h, data: netip.AddrPortFrom(h.Addr4(), 5610)}
-		args := []string{"server", "--listen", s.data.String(), "--ring", "--ring-preset", "lan", "--ring-key-file", keyFile,
-			"--metrics", netip.AddrPortFrom(h.Addr4(), demoMetricsPort).String(), "--log-level", "warn"}
-		seed := netip.AddrPortFrom(hosts[0].Addr4(), 5611)
-		if i > 0 {
-			args = append(args, "--join", seed.String())
-		}
-		start := time.Now()
-		if _, err := h.Start(self, args...); err != nil {
+	ov := &demoRing{}
+	var members []ring.Member
+	for _, h := range hosts {
+		s, err := ov.join(ctx, n, self, keyFile, h, hosts[0])
+		if err != nil {
 			return nil, err
 		}
-		ov.servers = append(ov.servers, s)
-		pos := ring.DefaultPosition(s.data)
-		members = append(members, ring.Member{Name: s.name, Data: s.data, Position: pos})
-		if err := ov.waitMembers(ctx, i+1); err != nil {
-			return nil, err
-		}
-		took := time.Since(start).Round(time.Millisecond)
-		if i == 0 {
-			n.say("$ i3net server --listen %v --ring --ring-preset lan --ring-key-file ring.key   (on %s)", s.data, s.name)
-			n.say("  %s starts the overlay: data on %v, gossip on %v, ring position %s… (a hash of its address)",
-				s.name, s.data, seed, ring.FormatPosition(pos)[:8])
-			continue
-		}
-		n.say("$ i3net server --listen %v --join %v --ring-preset lan --ring-key-file ring.key   (on %s)", s.data, seed, s.name)
-		n.say("  %s joined through srv1's gossip address, ring position %s…: %d servers, each knows every other (%v)",
-			s.name, ring.FormatPosition(pos)[:8], i+1, took)
+		members = append(members, ring.Member{Name: s.name, Data: s.data, Position: ring.DefaultPosition(s.data)})
 	}
 	ov.view = ring.NewSnapshot(ring.Member{}, members, 1)
 	ms := ov.view.Members()
@@ -95,6 +74,48 @@ func startDemoRing(ctx context.Context, n *narrator, self string, hosts []*netns
 	}
 	n.say("  a packet reaching a server for an id another owns goes there in one hop; its sender gets a hint and then sends there itself")
 	return ov, nil
+}
+
+// writeRingKey writes the servers' shared secret into dir and returns the
+// file's path.
+func writeRingKey(dir string) (string, error) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	file := filepath.Join(dir, "ring.key")
+	if err := os.WriteFile(file, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return file, nil
+}
+
+// join starts a server on h, joining through first's gossip address unless
+// h is first, waits until every server counts it, and narrates it.
+func (ov *demoRing) join(ctx context.Context, n *narrator, self, keyFile string, h, first *netlab.Host) (demoServer, error) {
+	s := demoServer{name: h.Name(), host: h, data: netip.AddrPortFrom(h.Addr4(), serverPort)}
+	seed := netip.AddrPortFrom(first.Addr4(), serverPort+1)
+	args := []string{"server", "--listen", s.data.String(), "--ring", "--ring-preset", "lan", "--ring-key-file", keyFile,
+		"--metrics", netip.AddrPortFrom(h.Addr4(), metricsPort).String(), "--log-level", "warn"}
+	if h != first {
+		args = append(args, "--join", seed.String())
+	}
+	start := time.Now()
+	if _, err := h.Start(self, args...); err != nil {
+		return s, err
+	}
+	ov.servers = append(ov.servers, s)
+	if err := ov.waitMembers(ctx, len(ov.servers)); err != nil {
+		return s, err
+	}
+	pos := ring.FormatPosition(ring.DefaultPosition(s.data))[:8]
+	if h == first {
+		n.say("$ i3net server --listen %v --ring --ring-preset lan --ring-key-file ring.key   (on %s)", s.data, s.name)
+		n.say("  %s starts the overlay: data on %v, gossip on %v, ring position %s… (a hash of its address)", s.name, s.data, seed, pos)
+		return s, nil
+	}
+	n.say("$ i3net server --listen %v --join %v --ring-preset lan --ring-key-file ring.key   (on %s)", s.data, seed, s.name)
+	n.say("  %s joined through %s's gossip address, ring position %s…: %d servers, each knows every other (%v)",
+		s.name, first.Name(), pos, len(ov.servers), time.Since(start).Round(time.Millisecond))
+	return s, nil
 }
 
 // share returns the fraction of the ring in (pred, pos], wrapping around.
@@ -119,7 +140,7 @@ func (ov *demoRing) waitMembers(ctx context.Context, want int) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	for _, s := range ov.servers {
-		err := netns.Poll(ctx, 50*time.Millisecond, func() error {
+		err := netlab.Poll(ctx, 50*time.Millisecond, func() error {
 			m, err := s.metrics(ctx)
 			if err != nil {
 				return err
@@ -152,5 +173,5 @@ func (ov *demoRing) report(ctx context.Context, n *narrator) error {
 
 // metrics reads the server's Prometheus metrics from inside its host.
 func (s demoServer) metrics(ctx context.Context) (map[string]float64, error) {
-	return s.host.Metrics(ctx, netip.AddrPortFrom(s.data.Addr(), demoMetricsPort))
+	return s.host.Metrics(ctx, netip.AddrPortFrom(s.data.Addr(), metricsPort))
 }

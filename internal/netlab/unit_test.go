@@ -1,4 +1,4 @@
-package netns
+package netlab
 
 import (
 	"context"
@@ -65,23 +65,6 @@ func TestUsable(t *testing.T) {
 	} {
 		if got := usable(p, netip.MustParseAddr(a)); got != want {
 			t.Errorf("usable(%v, %s) = %v, want %v", p, a, got, want)
-		}
-	}
-}
-
-func TestIsStale(t *testing.T) {
-	tests := []struct {
-		name string
-		want bool
-	}{
-		{"i3t-999999999-1-web", true}, // beyond pid_max: no such process
-		{"i3t-1-1-web", false},        // init is alive
-		{"i3t-999999999-web", false},  // not ours
-		{"other-999999999-1-web", false},
-	}
-	for _, tt := range tests {
-		if got := isStale(tt.name); got != tt.want {
-			t.Errorf("isStale(%q) = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package netns
+package netlab
 
 import (
 	"bufio"
@@ -49,11 +49,11 @@ func Poll(ctx context.Context, every time.Duration, cond func() error) error {
 		timer.Reset(every)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("netns: gave up after %d tries (%v): %w", try, ctx.Err(), last)
+			return fmt.Errorf("netlab: gave up after %d tries (%v): %w", try, ctx.Err(), last)
 		case <-timer.C:
 		}
 	}
-	return fmt.Errorf("netns: gave up after %d tries: %w", tries, last)
+	return fmt.Errorf("netlab: gave up after %d tries: %w", tries, last)
 }
 
 // WaitTCP waits until a TCP connection from inside host from to to succeeds
@@ -69,7 +69,7 @@ func WaitTCP(ctx context.Context, from *Host, to netip.AddrPort) error {
 		return c.Close()
 	})
 	if err != nil {
-		return fmt.Errorf("netns: %s: waiting for TCP %v: %w", from.name, to, err)
+		return fmt.Errorf("netlab: %s: waiting for TCP %v: %w", from.name, to, err)
 	}
 	return nil
 }
@@ -86,7 +86,7 @@ func WaitUDP(ctx context.Context, on *Host, port uint16) error {
 // IPv6. It is bounded as Poll is.
 func WaitListen(ctx context.Context, on *Host, network string, port uint16) error {
 	if network != "tcp" && network != "udp" {
-		return fmt.Errorf("netns: WaitListen: network %q, want tcp or udp", network)
+		return fmt.Errorf("netlab: WaitListen: network %q, want tcp or udp", network)
 	}
 	err := Poll(ctx, 0, func() error {
 		found := false
@@ -113,7 +113,7 @@ func WaitListen(ctx context.Context, on *Host, network string, port uint16) erro
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("netns: %s: waiting for %s port %d: %w", on.name, network, port, err)
+		return fmt.Errorf("netlab: %s: waiting for %s port %d: %w", on.name, network, port, err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package netns
+package netlab
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -50,18 +50,21 @@ var (
 	hostName   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,19}$`)
 )
 
-// Lab is a set of network namespaces built for one test: an internet, hosts on
-// it, NATs with hosts behind them, and the processes started inside them. Its
-// t.Cleanup stops every process and deletes every namespace.
+// Tools are the programs a lab runs to build itself; Check looks for them.
+var Tools = []string{"ip", "bridge", "nft"}
+
+// Lab is a set of network namespaces: an internet, hosts on it, NATs with
+// hosts behind them, and the processes started inside them. Close stops every
+// process and deletes every namespace.
 //
 // Methods that build or change the topology (Internet, Host, NATHost, MoveTo,
-// Renumber, SetLinkUp, ...) call t.Fatal on failure and must be called from
-// the test's goroutine. Methods that act inside a host (Run, Start, Do, Dial,
-// ...) return errors and may be called from any goroutine.
+// Renumber, SetLinkUp, ...) belong to one goroutine, the lab's owner. Methods
+// that act inside a host (Run, Start, Do, Dial, ...) may be called from any
+// goroutine.
 type Lab struct {
-	t      T
-	prefix string // NamePrefix + "<pid>-<n>"
-	logDir string // process output files
+	prefix    string // NamePrefix + "<pid>-<n>"
+	logDir    string // process output files
+	ownLogDir bool   // logDir is the lab's, removed by Close
 
 	mu      sync.Mutex
 	inet    *Net
@@ -72,59 +75,62 @@ type Lab struct {
 	closed  bool
 }
 
-// RequireRoot skips the test, saying why, unless it runs as root with ip,
-// bridge and nft in PATH.
-func RequireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("netns: skipping: end-to-end tests need root to create network namespaces (CI runs them as root)")
+// Options tunes a lab; the zero value is the default.
+type Options struct {
+	// LogDir holds the output of the processes Host.Start starts, one file
+	// each. Empty means a new temporary directory that Close removes.
+	LogDir string
+	// Logf, if not nil, is told what New could not tidy up: leftovers of
+	// earlier runs that CleanupStale failed to remove.
+	Logf func(format string, args ...any)
+}
+
+// Check returns nil when this process can build a lab: it runs on Linux, as
+// root, with ip, bridge and nft in PATH. Otherwise its error says what is
+// missing and how to get it.
+func Check() error {
+	if runtime.GOOS != "linux" {
+		return ErrNeedsLinux
 	}
-	for _, tool := range []string{"ip", "bridge", "nft"} {
+	if os.Geteuid() != 0 {
+		return errors.New("netlab: creating network namespaces needs root")
+	}
+	for _, tool := range Tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("netns: skipping: %s is not in PATH (install the packages in e2e/netns/APT_PACKAGES.txt)", tool)
+			return fmt.Errorf("netlab: %s is not in PATH (scripts/deps installs it, with the packages of internal/netlab/APT_PACKAGES.txt)", tool)
 		}
 	}
+	return nil
 }
 
-// T is what a lab needs of its owner: a test's testing.TB satisfies it; a
-// program that builds a lab outside tests (i3net demo) provides its own, whose
-// Fatalf must not return and whose Cleanup functions it runs at the end.
-type T interface {
-	Helper()
-	Cleanup(func())
-	Errorf(format string, args ...any)
-	Fatalf(format string, args ...any)
-	Logf(format string, args ...any)
-	Failed() bool
-	TempDir() string
-}
+// ErrNeedsLinux is New's error on systems other than Linux.
+var ErrNeedsLinux = errors.New("netlab: network namespaces need Linux")
 
-// New returns an empty lab for t, or skips t when RequireRoot would. The first
-// lab of a process also removes the namespaces of dead earlier runs
-// (CleanupStale).
-func New(t testing.TB) *Lab {
-	t.Helper()
-	RequireRoot(t)
-	return NewLab(t)
-}
-
-// NewLab is New for owners that are not tests: it does not check for root (the
-// owner does, and says so in its own words).
-func NewLab(t T) *Lab {
-	t.Helper()
+// New returns an empty lab. The first lab of a process also removes the
+// namespaces of dead earlier runs (CleanupStale). New does not check for root
+// or tools (Check does): without them, building the first host fails.
+func New(opt Options) (*Lab, error) {
+	if runtime.GOOS != "linux" {
+		return nil, ErrNeedsLinux
+	}
 	staleOnce.Do(func() {
-		if err := CleanupStale(); err != nil {
-			t.Logf("netns: removing leftovers of earlier runs: %v", err)
+		if err := CleanupStale(); err != nil && opt.Logf != nil {
+			opt.Logf("netlab: removing leftovers of earlier runs: %v", err)
 		}
 	})
 	l := &Lab{
-		t:      t,
 		prefix: fmt.Sprintf("%s%d-%d", NamePrefix, os.Getpid(), labCounter.Add(1)),
-		logDir: t.TempDir(), // before Cleanup below, so it is removed after it
+		logDir: opt.LogDir,
 		names:  make(map[string]bool),
 	}
-	t.Cleanup(l.cleanup)
-	return l
+	if l.logDir == "" {
+		dir, err := os.MkdirTemp("", "i3net-netlab-")
+		if err != nil {
+			return nil, fmt.Errorf("netlab: a directory for process output: %w", err)
+		}
+		l.logDir, l.ownLogDir = dir, true
+	}
+	return l, nil
 }
 
 // Prefix returns the start of the names of the lab's namespaces, e.g.
@@ -139,13 +145,19 @@ func (l *Lab) Namespaces() []string {
 	return append([]string(nil), l.nsList...)
 }
 
+// Procs returns the processes Host.Start started, in start order.
+func (l *Lab) Procs() []*Proc {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]*Proc(nil), l.procs...)
+}
+
 // Internet returns the lab's internet, creating it on first use: a bridge br0
 // in its own namespace (<prefix>-inet) that hosts attach to. prefixes gives at
 // most one IPv4 and one IPv6 prefix; a family not given gets its default,
 // 198.18.0.0/15 and 2001:db8:1::/64. Prefixes can only be chosen before the
 // internet exists, that is before the first Host or NATHost.
-func (l *Lab) Internet(prefixes ...netip.Prefix) *Net {
-	l.t.Helper()
+func (l *Lab) Internet(prefixes ...netip.Prefix) (*Net, error) {
 	p4, p6 := DefaultInternet4, DefaultInternet6
 	for _, p := range prefixes {
 		p = p.Masked()
@@ -159,25 +171,28 @@ func (l *Lab) Internet(prefixes ...netip.Prefix) *Net {
 	inet := l.inet
 	l.mu.Unlock()
 	if inet != nil && len(prefixes) > 0 {
-		l.t.Fatalf("netns: %s: Internet(%v): the internet exists already, with %v and %v", l.prefix, prefixes, inet.p4, inet.p6)
+		return nil, fmt.Errorf("netlab: %s: Internet(%v): the internet exists already, with %v and %v", l.prefix, prefixes, inet.p4, inet.p6)
 	}
 	if inet != nil {
-		return inet
+		return inet, nil
 	}
 	n, err := l.newInternet(p4, p6)
 	if err != nil {
-		l.t.Fatalf("netns: %s: internet: %v", l.prefix, err)
+		return nil, fmt.Errorf("netlab: %s: internet: %w", l.prefix, err)
 	}
-	return n
+	return n, nil
 }
 
 // Host creates a host on the internet (creating the internet with its
 // defaults if needed): a namespace with lo up and Uplink holding the next free
 // IPv4 and IPv6 addresses. There is no default route: hosts on the internet
 // reach each other on-link, and nothing else.
-func (l *Lab) Host(name string) *Host {
-	l.t.Helper()
-	return l.Internet().Host(name)
+func (l *Lab) Host(name string) (*Host, error) {
+	inet, err := l.Internet()
+	if err != nil {
+		return nil, err
+	}
+	return inet.Host(name)
 }
 
 // addNamespace creates the namespace <prefix>-<short> with lo up and records
@@ -202,11 +217,17 @@ func (l *Lab) addNamespace(short string) (string, error) {
 	return ns, nil
 }
 
-// cleanup stops the lab's processes, kills whatever else still runs in its
-// namespaces, and deletes them with their /etc/netns directories. Every step
-// is bounded in time.
-func (l *Lab) cleanup() {
+// Close stops the lab's processes (SIGTERM, SIGKILL after StopGrace), kills
+// whatever else still runs in its namespaces, deletes them with their
+// /etc/netns directories and, if the lab made it, the directory of process
+// output. Every step is bounded in time. Later calls do nothing and return
+// nil; the lab builds nothing more after Close.
+func (l *Lab) Close() error {
 	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
 	l.closed = true
 	procs := append([]*Proc(nil), l.procs...)
 	nss := append([]string(nil), l.nsList...)
@@ -230,23 +251,21 @@ func (l *Lab) cleanup() {
 		})
 	}
 	wg.Wait()
-	if l.t.Failed() {
-		for _, p := range procs {
-			l.t.Logf("netns: output of %s (%v), last %d bytes:\n%s", p, p.exitErr(), logTail, tail(p.Output(), logTail))
-		}
-	}
 	for i := len(nss) - 1; i >= 0; i-- {
 		if err := removeNamespace(nss[i]); err != nil {
 			addErr(err)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		l.t.Errorf("netns: %s: cleanup: %v", l.prefix, err)
+	if l.ownLogDir {
+		if err := os.RemoveAll(l.logDir); err != nil {
+			addErr(err)
+		}
 	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("netlab: %s: cleanup: %w", l.prefix, err)
+	}
+	return nil
 }
-
-// logTail is how much of each process's output a failed test logs.
-const logTail = 4096
 
 // removeNamespace kills every process in namespace ns, deletes it, and removes
 // /etc/netns/<ns>.

@@ -1,0 +1,264 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/netlab"
+)
+
+// The lab part builds hosts out of network namespaces, joins three overlay
+// servers into one ring, and has real programs reach a host behind a NAT by
+// name through the proxies:
+//
+//	laptop  ──┐  "internet" bridge   ┌── nat ── home (192.168.1.0/24)
+//	srv1..3 ──┘  198.18.0.0/15       ┘
+
+// procTail is how much of each process's output a failed demo prints.
+const procTail = 1024
+
+// labDemo is the state the lab phases share.
+type labDemo struct {
+	n    *narrator
+	self string // the i3net executable
+	dir  string // state directories and process output, removed at the end
+	lab  *netlab.Lab
+	web  *http.Server // home's web server, once started
+
+	srvs         []*netlab.Host
+	laptop, home *netlab.Host
+	nat          *netlab.NAT
+	ring         *demoRing
+	ids          map[string]id.ID // home's and laptop's public ids
+}
+
+// runLab runs the lab part; whatever happens, it stops every process and
+// deletes every namespace it made before it returns.
+func runLab(ctx context.Context, n *narrator, self string) (err error) {
+	if err := checkLab(runtime.GOOS); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, labTimeout)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "i3net-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	lab, err := netlab.New(netlab.Options{LogDir: dir, Logf: n.say})
+	if err != nil {
+		return err
+	}
+	d := &labDemo{n: n, self: self, dir: dir, lab: lab, ids: map[string]id.ID{}}
+	defer func() {
+		showOutput := err != nil && !errors.Is(ctx.Err(), context.Canceled) // failed, not interrupted
+		err = errors.Join(err, d.cleanup(showOutput))
+	}()
+	return runPhases(ctx, d.buildHosts, d.startRing, d.identities, d.startProxies,
+		d.serveWeb, d.reachHome, d.serverCounters, d.proxyStatus)
+}
+
+// checkLab says what the lab part needs that this machine, running goos,
+// lacks.
+func checkLab(goos string) error {
+	if goos != "linux" {
+		return errors.New("the demonstration's second part builds Linux network namespaces and needs Linux: here, see the overlay part alone with --overlay-only")
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("the demonstration builds network namespaces and needs root: run it as root (sudo ./scripts/demo), or see only the overlay with --overlay-only")
+	}
+	for _, tool := range append([]string{"curl", "ping"}, netlab.Tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("the demonstration needs %s: run ./scripts/demo, which installs it", tool)
+		}
+	}
+	return nil
+}
+
+// cleanup stops the web server, every process and every namespace, then, if
+// showOutput (the demo failed), shows what the processes wrote.
+func (d *labDemo) cleanup(showOutput bool) error {
+	d.n.say("cleaning up: stopping every process and deleting every namespace the demo made")
+	if d.web != nil {
+		d.web.Close()
+	}
+	err := d.lab.Close()
+	if showOutput {
+		for _, p := range d.lab.Procs() {
+			fmt.Fprintf(d.n.w, "output of %s\n", p.Report(procTail))
+		}
+	}
+	return err
+}
+
+// buildHosts makes three servers and laptop on the internet, and home behind
+// a NAT.
+func (d *labDemo) buildHosts(ctx context.Context) error {
+	d.n.chapter("Hosts made of network namespaces")
+	for _, name := range []string{"srv1", "srv2", "srv3"} {
+		h, err := d.lab.Host(name)
+		if err != nil {
+			return err
+		}
+		d.srvs = append(d.srvs, h)
+	}
+	var err error
+	if d.laptop, err = d.lab.Host("laptop"); err != nil {
+		return err
+	}
+	if d.nat, err = d.lab.NATHost("nat", netip.MustParsePrefix("192.168.1.0/24"), netlab.NATCone); err != nil {
+		return err
+	}
+	if d.home, err = d.nat.Inside("home"); err != nil {
+		return err
+	}
+	d.n.say("srv1 %v, srv2 %v, srv3 %v and laptop %v on the internet; home %v behind a NAT (masquerade) at %v",
+		d.srvs[0].Addr4(), d.srvs[1].Addr4(), d.srvs[2].Addr4(), d.laptop.Addr4(), d.home.Addr4(), d.nat.Addr4())
+	return nil
+}
+
+// startRing starts the three servers, joined into one ring (ring.go).
+func (d *labDemo) startRing(ctx context.Context) error {
+	d.n.chapter("Three overlay servers join into one ring")
+	var err error
+	d.ring, err = startRing(ctx, d.n, d.self, d.srvs)
+	return err
+}
+
+// identities gives home and laptop an identity each and an address book
+// naming the other, and says which server will hold each one's trigger.
+func (d *labDemo) identities(ctx context.Context) error {
+	d.n.chapter("Identities and address books")
+	keys := map[string]string{}
+	for _, h := range []string{"home", "laptop"} {
+		out, err := exec.CommandContext(ctx, d.self, "id", "--state-dir", d.stateDir(h), "--json").Output()
+		if err != nil {
+			return fmt.Errorf("i3net id for %s: %w", h, err)
+		}
+		var info struct{ Key, ID string }
+		if err := json.Unmarshal(out, &info); err != nil {
+			return fmt.Errorf("i3net id --json for %s: %w", h, err)
+		}
+		keys[h] = info.Key
+		if d.ids[h], err = id.Parse(info.ID); err != nil {
+			return fmt.Errorf("i3net id for %s: %w", h, err)
+		}
+		d.n.say("%s's public key %s (public id %s…)", h, info.Key, info.ID[:8])
+	}
+	for _, c := range [][2]string{{"laptop", "home"}, {"home", "laptop"}} {
+		out, err := exec.CommandContext(ctx, d.self, "book", "add", c[1], keys[c[1]], "--state-dir", d.stateDir(c[0])).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("i3net book add: %v: %s", err, out)
+		}
+	}
+	d.n.say("laptop's book: home → home's key; home's book: laptop → laptop's key")
+	for _, h := range []string{"home", "laptop"} {
+		owner, replica := d.ring.owner(d.ids[h])
+		d.n.say("%s's public id %s falls in %s's part of the ring: %s will hold %s's public trigger, %s a copy",
+			h, d.ids[h].Short(), owner, owner, h, replica)
+	}
+	return nil
+}
+
+// startProxies starts a proxy on home and on laptop, given srv1's address
+// only, and waits for each to answer "i3net status".
+func (d *labDemo) startProxies(ctx context.Context) error {
+	d.n.chapter("Proxies on both hosts, given srv1's address")
+	srvAddr := d.ring.servers[0].data
+	for _, h := range []*netlab.Host{d.home, d.laptop} {
+		if _, err := h.Start(d.self, "proxy", "--server", srvAddr.String(), "--state-dir", d.stateDir(h.Name()), "--log-level", "warn"); err != nil {
+			return err
+		}
+	}
+	for _, h := range []*netlab.Host{d.home, d.laptop} {
+		start := time.Now()
+		if err := netlab.Poll(ctx, 50*time.Millisecond, func() error {
+			_, err := h.Run(ctx, d.self, "status", "--state-dir", d.stateDir(h.Name()))
+			return err
+		}); err != nil {
+			return fmt.Errorf("the proxy on %s did not come up: %w", h.Name(), err)
+		}
+		d.n.say("proxy up on %s after %v: tun device, DNS on the virtual pool, public trigger inserted", h.Name(), time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// serveWeb serves HTTP on home:80, which nothing on the NAT forwards to.
+func (d *labDemo) serveWeb(ctx context.Context) error {
+	d.n.chapter("A web server on home, behind the NAT")
+	ln, err := d.home.Listen("tcp4", netip.AddrPortFrom(netip.IPv4Unspecified(), 80))
+	if err != nil {
+		return err
+	}
+	d.web = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello from home, you are %s\n", r.RemoteAddr)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go d.web.Serve(ln)
+	d.n.say("serving http on home:80; nothing on the NAT forwards to it")
+	return nil
+}
+
+// reachHome: curl fails to reach home's private address, then reaches
+// home.i3 through the overlay, twice; ping home.i3 answers.
+func (d *labDemo) reachHome(ctx context.Context) error {
+	d.n.chapter("laptop reaches home by name with unmodified programs")
+	if _, err := d.laptop.Run(ctx, "curl", "-sS", "-m", "2", "http://"+d.home.Addr4().String()+"/"); err == nil {
+		return fmt.Errorf("laptop reached home's private address %v directly: the NAT is not in the way", d.home.Addr4())
+	}
+	d.n.say("$ curl http://%v/   fails: home's own address is private, behind the NAT", d.home.Addr4())
+	start := time.Now()
+	out, err := d.laptop.Run(ctx, "curl", "-sS", "-m", "10", "http://home.i3/")
+	if err != nil {
+		return fmt.Errorf("curl http://home.i3/: %w", err)
+	}
+	d.n.say("$ curl http://home.i3/   (%v, first contact: DNS, private triggers, handshake)", time.Since(start).Round(time.Millisecond))
+	d.n.say("  %s", strings.TrimSpace(string(out)))
+	start = time.Now()
+	if _, err := d.laptop.Run(ctx, "curl", "-sS", "-m", "10", "http://home.i3/"); err != nil {
+		return fmt.Errorf("curl http://home.i3/ again: %w", err)
+	}
+	d.n.say("again: %v (the session is up)", time.Since(start).Round(time.Millisecond))
+	out, err = d.laptop.Run(ctx, "ping", "-c", "3", "-i", "0.2", "home.i3")
+	if err != nil {
+		return fmt.Errorf("ping home.i3: %w", err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if strings.Contains(l, "bytes from") || strings.Contains(l, "rtt") || strings.Contains(l, "transmitted") {
+			d.n.say("  %s", l)
+		}
+	}
+	return nil
+}
+
+// serverCounters shows what each server did, from its Prometheus counters.
+func (d *labDemo) serverCounters(ctx context.Context) error {
+	d.n.chapter("What the servers did (their Prometheus counters)")
+	return d.ring.report(ctx, d.n)
+}
+
+// proxyStatus shows "i3net status" on laptop.
+func (d *labDemo) proxyStatus(ctx context.Context) error {
+	d.n.chapter("What laptop's proxy knows (i3net status)")
+	out, err := d.laptop.Run(ctx, d.self, "status", "--state-dir", d.stateDir("laptop"))
+	if err != nil {
+		return err
+	}
+	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		d.n.say("  %s", l)
+	}
+	return nil
+}
+
+// stateDir is host's i3net state directory.
+func (d *labDemo) stateDir(host string) string { return filepath.Join(d.dir, host) }

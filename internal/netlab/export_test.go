@@ -1,0 +1,15 @@
+package netlab
+
+// Internals for the tests of package netlab_test, which build labs through
+// netlabtest (an in-package test cannot import it: netlabtest imports netlab).
+var (
+	NetnsDir        = netnsDir
+	EtcNetnsDir     = etcNetnsDir
+	RunTool         = runTool
+	RemoveNamespace = removeNamespace
+	IsStale         = isStale
+	InNamespace     = inNamespace
+)
+
+// NewHost is the unexported newHost, for checking its name rules.
+func (l *Lab) NewHost(name string) (*Host, error) { return l.newHost(name) }
