@@ -11,7 +11,7 @@ import (
 
 	mdns "github.com/miekg/dns"
 
-	"github.com/i3net/i3net/e2e/netns"
+	"github.com/i3net/i3net/internal/netlab"
 	"github.com/i3net/i3net/proxy/vaddr"
 )
 
@@ -47,7 +47,7 @@ func TestProxyDNSTransports(t *testing.T) {
 
 // silentUpstream is a UDP socket in h that reads DNS queries and never
 // answers, until the test ends.
-func silentUpstream(t *testing.T, h *netns.Host) netip.AddrPort {
+func silentUpstream(t *testing.T, h *netlab.Host) netip.AddrPort {
 	t.Helper()
 	at := netip.AddrPortFrom(h.Addr4(), silentDNSPort)
 	pc, err := h.ListenPacket("udp4", at)
@@ -68,7 +68,7 @@ func silentUpstream(t *testing.T, h *netns.Host) netip.AddrPort {
 
 // startBigUpstream serves the second upstream (see bigDNSPort) in h, UDP and
 // TCP, until the test ends.
-func startBigUpstream(t *testing.T, h *netns.Host) netip.AddrPort {
+func startBigUpstream(t *testing.T, h *netlab.Host) netip.AddrPort {
 	t.Helper()
 	at := netip.AddrPortFrom(h.Addr4(), bigDNSPort)
 	pc, err := h.ListenPacket("udp4", at)

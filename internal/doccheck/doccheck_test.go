@@ -16,9 +16,7 @@ import (
 
 // longDocAllowed lists packages (by directory, relative to the module root)
 // whose doc may exceed MaxLines for now, with the reason.
-var longDocAllowed = map[string]string{
-	"e2e/netns": "moving to internal/netlab in issue 9; its doc is shortened there",
-}
+var longDocAllowed = map[string]string{}
 
 func TestPackageDocs(t *testing.T) {
 	root := moduleRoot(t)
