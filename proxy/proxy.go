@@ -73,12 +73,23 @@ type Proxy struct {
 }
 
 // New checks cfg, restores the saved state, creates the tun device, points the
-// resolver at the proxy and opens the overlay client. Run starts the work.
-func New(cfg Config) (px *Proxy, err error) {
+// resolver at the proxy and opens the overlay client. Run starts the work. On
+// an error, whatever New had set up is undone.
+func New(cfg Config) (*Proxy, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	px = &Proxy{
+	px := newProxy(cfg)
+	if err := px.open(); err != nil {
+		px.Close()
+		return nil, err
+	}
+	return px, nil
+}
+
+// newProxy returns a Proxy with nothing opened yet.
+func newProxy(cfg Config) *Proxy {
+	px := &Proxy{
 		cfg:         cfg,
 		log:         cfg.Logger,
 		clk:         clock.OrReal(cfg.Clock),
@@ -97,72 +108,95 @@ func New(cfg Config) (px *Proxy, err error) {
 	}
 	px.log = px.log.With("role", "proxy")
 	px.ctx, px.cancel = context.WithCancel(context.Background())
-	defer func() {
-		if err != nil {
-			px.Close()
-		}
-	}()
+	return px
+}
 
-	if px.book, err = book.NewWatcher(cfg.BookPath); err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
+// open does New's work in order; Close undoes what is done when it fails.
+func (px *Proxy) open() error {
+	var err error
+	if px.book, err = book.NewWatcher(px.cfg.BookPath); err != nil {
+		return fmt.Errorf("proxy: %w", err)
 	}
+	if err := px.checkPools(); err != nil {
+		return err
+	}
+	if err := px.openTable(); err != nil {
+		return err
+	}
+	if px.resp, err = session.NewResponder(px.ident, session.Options{MaxHandshakeAge: session.DefaultMaxHandshakeAge}); err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	if err := px.checkControl(); err != nil {
+		return err
+	}
+	if err := px.restore(); err != nil {
+		return err
+	}
+	if px.cfg.Tun != nil {
+		px.tun = px.cfg.Tun
+	} else if px.tun, err = openTun(px.cfg.TunName, px.cfg.MTU, px.own4, px.cfg.Pool4, px.own6, px.cfg.Pool6); err != nil {
+		return err
+	}
+	if err := px.setupDNS(); err != nil {
+		return err
+	}
+	return px.openClient()
+}
 
+// checkPools refuses pools that overlap a route of this host.
+func (px *Proxy) checkPools() error {
 	routes, err := hostRoutes()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	pools := []netip.Prefix{cfg.Pool4}
-	if cfg.Pool6.IsValid() {
-		pools = append(pools, cfg.Pool6)
+	pools := []netip.Prefix{px.cfg.Pool4}
+	if px.cfg.Pool6.IsValid() {
+		pools = append(pools, px.cfg.Pool6)
 	}
 	if err := vaddr.CheckPools(pools, routes); err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
+		return fmt.Errorf("proxy: %w", err)
 	}
+	return nil
+}
 
+// openTable makes the mapping table and this host's own addresses.
+func (px *Proxy) openTable() error {
+	cfg := px.cfg
 	vcfg := vaddr.DefaultConfig(px.ownID)
 	vcfg.Pool4, vcfg.Pool6 = cfg.Pool4, cfg.Pool6
 	vcfg.TO = cfg.MappingTimeout
 	vcfg.Clock = px.clk
 	vcfg.OnExpire = px.expired
 	vcfg.Reserved = append(vcfg.Reserved, cfg.Reserved...)
+	var err error
 	if px.vt, err = vaddr.New(vcfg); err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
+		return fmt.Errorf("proxy: %w", err)
 	}
 	px.own4, px.own6 = px.vt.Self()
 	px.dns4 = vaddr.ServiceAddr(cfg.Pool4)
 	if cfg.Pool6.IsValid() {
 		px.dns6 = vaddr.ServiceAddr(cfg.Pool6)
 	}
+	return nil
+}
 
-	if px.resp, err = session.NewResponder(px.ident, session.Options{MaxHandshakeAge: session.DefaultMaxHandshakeAge}); err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
-	}
-	if err := px.restore(); err != nil {
-		return nil, err
-	}
-
-	if cfg.Tun != nil {
-		px.tun = cfg.Tun
-	} else if px.tun, err = openTun(cfg.TunName, cfg.MTU, px.own4, cfg.Pool4, px.own6, cfg.Pool6); err != nil {
-		return nil, err
-	}
-	if err := px.setupDNS(); err != nil {
-		return nil, err
-	}
-
+// openClient opens the overlay client, given every server: it picks the
+// nearest and fails over.
+func (px *Proxy) openClient() error {
 	ccfg := client.DefaultConfig()
-	ccfg.Servers = cfg.Servers // all of them: the client picks the nearest and fails over
-	ccfg.LocalAddr = cfg.ListenAddr
+	ccfg.Servers = px.cfg.Servers
+	ccfg.LocalAddr = px.cfg.ListenAddr
 	ccfg.Identity = px.ident.PrivateKey()
 	ccfg.Handler = px.inbound
 	ccfg.OnBatchEnd = px.flushInbound
 	ccfg.OnEvent = px.event
-	ccfg.Clock = cfg.Clock
+	ccfg.Clock = px.cfg.Clock
 	ccfg.Logger = px.log
+	var err error
 	if px.client, err = client.New(ccfg); err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
+		return fmt.Errorf("proxy: open the overlay client: %w", err)
 	}
-	return px, nil
+	return nil
 }
 
 // setupDNS makes the responder and, when the proxy manages the host's resolver,

@@ -154,6 +154,22 @@ func (px *Proxy) counterMap() map[string]uint64 {
 	}
 }
 
+// checkControl refuses to start when another proxy answers on the control
+// socket: it would take the socket (and the state file) from it.
+func (px *Proxy) checkControl() error {
+	path := px.cfg.ControlPath
+	if path == "" {
+		return nil
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return nil // none, or a stale socket of a run that ended: serveControl replaces it
+	}
+	c.Close()
+	return fmt.Errorf("proxy: control socket %s is in use: another i3net proxy runs with this state directory; "+
+		"stop it first, or give this one another --state-dir", path)
+}
+
 // serveControl answers GET /status on the control socket with the Status as
 // JSON. The socket is made 0600: status shows keys and addresses.
 func (px *Proxy) serveControl() error {

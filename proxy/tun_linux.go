@@ -1,11 +1,13 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/tun"
 )
 
@@ -16,7 +18,7 @@ import (
 func openTun(name string, mtu int, own4 netip.Addr, pool4 netip.Prefix, own6 netip.Addr, pool6 netip.Prefix) (tun.Device, error) {
 	dev, err := tun.CreateTUN(name, mtu)
 	if err != nil {
-		return nil, fmt.Errorf("proxy: create tun %q (needs root or CAP_NET_ADMIN): %w", name, err)
+		return nil, tunError(name, err)
 	}
 	real, err := dev.Name()
 	if err != nil {
@@ -43,6 +45,18 @@ func openTun(name string, mtu int, own4 netip.Addr, pool4 netip.Prefix, own6 net
 		return nil, fmt.Errorf("proxy: bring %s up: %w", real, err)
 	}
 	return dev, nil
+}
+
+// tunError explains why the tun device could not be made.
+func tunError(name string, err error) error {
+	switch {
+	case errors.Is(err, unix.EBUSY):
+		return fmt.Errorf("proxy: tun device %q is in use: is another i3net proxy running in this network namespace? "+
+			"Stop it, or give this one another --tun (%w)", name, err)
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return fmt.Errorf("proxy: create tun device %q: the proxy needs root or CAP_NET_ADMIN (%w)", name, err)
+	}
+	return fmt.Errorf("proxy: create tun device %q (needs root or CAP_NET_ADMIN): %w", name, err)
 }
 
 func ipNet(a netip.Addr, bits int) *net.IPNet {
