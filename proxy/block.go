@@ -23,15 +23,7 @@ func (px *Proxy) remoteGone(x id.ID) {
 	if x.IsPublic() {
 		return // a message 1 to a host that is not up: the handshake times out
 	}
-	var gone *peer
-	px.mu.RLock()
-	for _, p := range px.byKey {
-		if r, ok := p.remote(); ok && r == x {
-			gone = p
-			break
-		}
-	}
-	px.mu.RUnlock()
+	gone := px.peers.byRemotePriv(x)
 	if gone == nil {
 		return
 	}

@@ -40,17 +40,14 @@ type Proxy struct {
 	tun    tun.Device
 	client *client.Client
 	book   *book.Watcher
-	vt     *vaddr.Table
+	peers  *registry // every peer, by key, id and address; their liveness
 	dns    *dns.Responder
 	fwd    *dns.Forwarder // nil: no upstream, other names get SERVFAIL
 	resp   *session.Responder
 
-	mu          sync.RWMutex
-	byAddr      map[netip.Addr]*peer
-	byLocalPriv map[id.ID]*peer
-	byKey       map[identity.PublicKey]*peer
-	dirty       atomic.Bool   // state changed since the last save
-	accepting   chan struct{} // bounds the message 1s accepted at once
+	accepting chan struct{} // bounds the message 1s accepted at once
+	sweep     clock.Timer   // forgets the peers unused for TO; nil once closed
+	sweepMu   sync.Mutex
 
 	resolvInstalled bool
 	publicTrigger   *client.Handle
@@ -90,18 +87,15 @@ func New(cfg Config) (*Proxy, error) {
 // newProxy returns a Proxy with nothing opened yet.
 func newProxy(cfg Config) *Proxy {
 	px := &Proxy{
-		cfg:         cfg,
-		log:         cfg.Logger,
-		clk:         clock.OrReal(cfg.Clock),
-		refusedLog:  logthrottle.New(cfg.Clock, client.NumRefusalKinds, logthrottle.DefaultRate, logthrottle.DefaultBurst),
-		ident:       cfg.Identity,
-		ownID:       cfg.Identity.ID(),
-		byAddr:      make(map[netip.Addr]*peer),
-		byLocalPriv: make(map[id.ID]*peer),
-		byKey:       make(map[identity.PublicKey]*peer),
-		accepting:   make(chan struct{}, maxAccepting),
-		started:     time.Now(),
-		in:          newInboundState(),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		clk:        clock.OrReal(cfg.Clock),
+		refusedLog: logthrottle.New(cfg.Clock, client.NumRefusalKinds, logthrottle.DefaultRate, logthrottle.DefaultBurst),
+		ident:      cfg.Identity,
+		ownID:      cfg.Identity.ID(),
+		accepting:  make(chan struct{}, maxAccepting),
+		started:    time.Now(),
+		in:         newInboundState(),
 	}
 	if px.log == nil {
 		px.log = slog.Default()
@@ -120,7 +114,7 @@ func (px *Proxy) open() error {
 	if err := px.checkPools(); err != nil {
 		return err
 	}
-	if err := px.openTable(); err != nil {
+	if err := px.openRegistry(); err != nil {
 		return err
 	}
 	if px.resp, err = session.NewResponder(px.ident, session.Options{MaxHandshakeAge: session.DefaultMaxHandshakeAge}); err != nil {
@@ -159,20 +153,18 @@ func (px *Proxy) checkPools() error {
 	return nil
 }
 
-// openTable makes the mapping table and this host's own addresses.
-func (px *Proxy) openTable() error {
+// openRegistry makes the peer registry and this host's own addresses.
+func (px *Proxy) openRegistry() error {
 	cfg := px.cfg
 	vcfg := vaddr.DefaultConfig(px.ownID)
 	vcfg.Pool4, vcfg.Pool6 = cfg.Pool4, cfg.Pool6
-	vcfg.TO = cfg.MappingTimeout
-	vcfg.Clock = px.clk
-	vcfg.OnExpire = px.expired
 	vcfg.Reserved = append(vcfg.Reserved, cfg.Reserved...)
-	var err error
-	if px.vt, err = vaddr.New(vcfg); err != nil {
+	alloc, err := vaddr.New(vcfg)
+	if err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
-	px.own4, px.own6 = px.vt.Self()
+	px.peers = newRegistry(alloc, cfg.MappingTimeout)
+	px.own4, px.own6 = alloc.Self()
 	px.dns4 = vaddr.ServiceAddr(cfg.Pool4)
 	if cfg.Pool6.IsValid() {
 		px.dns6 = vaddr.ServiceAddr(cfg.Pool6)
@@ -271,11 +263,10 @@ func (px *Proxy) Run(ctx context.Context) error {
 	px.up.Store(true)
 	px.log.Info("proxy up", "id", px.ownID.Short(), "addr4", px.own4, "addr6", px.own6, "dns", px.dns4, "local", px.client.LocalAddr())
 
-	px.mu.RLock()
-	for _, p := range px.byKey {
+	for _, p := range px.peers.all() {
 		px.spawn(func() { px.insertPrivate(p) })
 	}
-	px.mu.RUnlock()
+	px.startSweep()
 
 	px.spawn(px.readTun)
 	px.spawn(px.maintain)
@@ -317,6 +308,7 @@ func (px *Proxy) Close() error {
 		px.stopping = true
 		px.spawnMu.Unlock()
 		px.cancel()
+		px.stopSweep()
 		if px.tun != nil {
 			px.tun.Close()
 		}
@@ -324,11 +316,10 @@ func (px *Proxy) Close() error {
 			px.client.Close()
 		}
 		px.wg.Wait()
-		if px.vt != nil {
+		if px.peers != nil {
 			if err := px.save(); err != nil {
 				errs = append(errs, err)
 			}
-			px.vt.Close()
 		}
 		if px.resolvInstalled {
 			if err := resolvconf.Restore(px.cfg.ResolvConf, px.resolvBackup()); err != nil {
@@ -369,53 +360,31 @@ func (px *Proxy) maintain() {
 // trigger given to them is removed, so the overlay drops what they send).
 func (px *Proxy) applyBook() {
 	b := px.book.Book()
-	px.mu.RLock()
-	var cut []*peer
-	for _, p := range px.byKey {
+	for _, p := range px.peers.all() {
 		names := b.Names(p.key)
 		if len(names) == 0 {
 			continue
 		}
-		if e, ok := b.Lookup(names[0]); ok && e.Blocked {
-			cut = append(cut, p)
+		if e, ok := b.Lookup(names[0]); ok && e.Blocked && px.forget(p) {
+			px.log.Info("peer blocked by the address book: private trigger removed", "name", p.name, "id", p.pubID.Short())
 		}
-	}
-	px.mu.RUnlock()
-	for _, p := range cut {
-		px.log.Info("peer blocked by the address book: private trigger removed", "name", p.name, "id", p.pubID.Short())
-		px.dropPeer(p)
-		px.vt.Remove(p.pubID)
 	}
 }
 
-// expired is called by the mapping table for a mapping unused for TO.
-func (px *Proxy) expired(m vaddr.Mapping) {
-	px.mu.RLock()
-	var victim *peer
-	for _, p := range px.byKey {
-		if p.pubID == m.Peer {
-			victim = p
-			break
-		}
+// forget removes p from the registry and ends what this host had with it:
+// its session and the private trigger given to it. It reports whether p was
+// still registered.
+func (px *Proxy) forget(p *peer) bool {
+	if !px.peers.remove(p) {
+		return false
 	}
-	px.mu.RUnlock()
-	if victim != nil {
-		px.dropPeer(victim)
-	}
+	px.end(p)
+	return true
 }
 
-// dropPeer forgets a peer: its session, its private trigger and its addresses.
-func (px *Proxy) dropPeer(p *peer) {
-	px.mu.Lock()
-	delete(px.byKey, p.key)
-	delete(px.byLocalPriv, p.localPriv)
-	for _, a := range []netip.Addr{p.local4, p.local6} {
-		if a.IsValid() && px.byAddr[a] == p {
-			delete(px.byAddr, a)
-		}
-	}
-	px.mu.Unlock()
-	px.dirty.Store(true)
+// end ends what this host had with a peer the registry no longer holds: its
+// session and the private trigger given to it.
+func (px *Proxy) end(p *peer) {
 	px.resp.Forget(p.key)
 	p.mu.Lock()
 	h := p.trig
@@ -430,6 +399,41 @@ func (px *Proxy) dropPeer(p *peer) {
 			defer cancel()
 			h.Remove(ctx)
 		})
+	}
+}
+
+// sweepEvery is how often the peers unused for TO are looked for: a quarter of
+// TO, at most 30 s. A peer therefore lives between TO and TO + sweepEvery unused.
+func (px *Proxy) sweepEvery() time.Duration { return min(30*time.Second, px.cfg.MappingTimeout/4) }
+
+// startSweep arms the expiry timer on the proxy's clock.
+func (px *Proxy) startSweep() {
+	px.sweepMu.Lock()
+	defer px.sweepMu.Unlock()
+	if px.ctx.Err() == nil && px.sweep == nil {
+		px.sweep = px.clk.AfterFunc(px.sweepEvery(), px.expire)
+	}
+}
+
+func (px *Proxy) stopSweep() {
+	px.sweepMu.Lock()
+	defer px.sweepMu.Unlock()
+	if px.sweep != nil {
+		px.sweep.Stop()
+	}
+}
+
+// expire forgets the peers unused for TO (bug: before, a mapping used only by
+// packets expired as if unused) and re-arms the timer.
+func (px *Proxy) expire() {
+	for _, p := range px.peers.expire(px.clk.Now()) {
+		px.log.Info("mapping unused for the mapping timeout: forgotten", "peer", p.describe(), "timeout", px.cfg.MappingTimeout)
+		px.end(p)
+	}
+	px.sweepMu.Lock()
+	defer px.sweepMu.Unlock()
+	if px.ctx.Err() == nil && px.sweep != nil {
+		px.sweep.Reset(px.sweepEvery())
 	}
 }
 
@@ -455,8 +459,4 @@ func (px *Proxy) event(e client.Event) {
 func (px *Proxy) publicTriggerUp() bool { return px.up.Load() }
 
 // peerByKey returns the peer of key, or nil.
-func (px *Proxy) peerByKey(key identity.PublicKey) *peer {
-	px.mu.RLock()
-	defer px.mu.RUnlock()
-	return px.byKey[key]
-}
+func (px *Proxy) peerByKey(key identity.PublicKey) *peer { return px.peers.byPeerKey(key) }

@@ -95,8 +95,7 @@ func (px *Proxy) Status() Status {
 		st.Known = px.client.Servers()
 		st.NAT = px.client.NAT()
 	}
-	px.mu.RLock()
-	for _, p := range px.byKey {
+	for _, p := range px.peers.all() {
 		p.mu.Lock()
 		ps := PeerStatus{
 			Name: p.name, Key: p.key.String(), ID: p.pubID.String(), Addr4: p.local4, Addr6: p.local6,
@@ -115,7 +114,6 @@ func (px *Proxy) Status() Status {
 		}
 		st.Peers = append(st.Peers, ps)
 	}
-	px.mu.RUnlock()
 	sort.Slice(st.Peers, func(i, j int) bool {
 		if st.Peers[i].Name != st.Peers[j].Name {
 			return st.Peers[i].Name < st.Peers[j].Name
