@@ -62,10 +62,10 @@ func names(t testing.TB, h *host, peers map[string]*host, blocked ...string) {
 	h.WriteBook(t, ids, blocked...)
 }
 
-// waitFor polls cond every 10 ms for up to 5 s.
+// waitFor polls cond every 10 ms for up to 10 s.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
