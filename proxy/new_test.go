@@ -53,6 +53,10 @@ func TestNewFailsCleanly(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { ln.Close() })
+			// The other proxy's saved state must survive this failed start.
+			if err := os.WriteFile(cfg.StatePath, []byte("the other proxy's state"), 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}, "another i3net proxy runs with this state directory"},
 		{"client address not of this host", func(t *testing.T, cfg *proxy.Config) {
 			cfg.ListenAddr = netip.MustParseAddrPort("192.0.2.1:0") // TEST-NET-1: never local
@@ -71,6 +75,9 @@ func TestNewFailsCleanly(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), c.want) {
 				t.Errorf("New: %v; want a message with %q", err, c.want)
+			}
+			if b, err := os.ReadFile(cfg.StatePath); err == nil && c.name == "control socket in use" && string(b) != "the other proxy's state" {
+				t.Errorf("a failed start wrote over the saved state: %q", b)
 			}
 			if c.want == "open the overlay client" && !tun.IsClosed() {
 				t.Errorf("the tun device New had taken was not closed")

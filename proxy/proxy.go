@@ -50,6 +50,7 @@ type Proxy struct {
 	sweepMu   sync.Mutex
 
 	resolvInstalled bool
+	restored        bool // the saved state was read: Close may write it
 	publicTrigger   *client.Handle
 	up              atomic.Bool // the public trigger is in place
 
@@ -111,6 +112,9 @@ func (px *Proxy) open() error {
 	if px.book, err = book.NewWatcher(px.cfg.BookPath); err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
+	if err := px.checkControl(); err != nil {
+		return err
+	}
 	if err := px.checkPools(); err != nil {
 		return err
 	}
@@ -120,12 +124,10 @@ func (px *Proxy) open() error {
 	if px.resp, err = session.NewResponder(px.ident, session.Options{MaxHandshakeAge: session.DefaultMaxHandshakeAge}); err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
-	if err := px.checkControl(); err != nil {
-		return err
-	}
 	if err := px.restore(); err != nil {
 		return err
 	}
+	px.restored = true
 	if px.cfg.Tun != nil {
 		px.tun = px.cfg.Tun
 	} else if px.tun, err = openTun(px.cfg.TunName, px.cfg.MTU, px.own4, px.cfg.Pool4, px.own6, px.cfg.Pool6); err != nil {
@@ -137,7 +139,15 @@ func (px *Proxy) open() error {
 	return px.openClient()
 }
 
-// checkPools refuses pools that overlap a route of this host.
+// hostRoute is a route of this host: its destination, and the tun device it
+// goes into ("" for other devices).
+type hostRoute struct {
+	dst netip.Prefix
+	tun string
+}
+
+// checkPools refuses pools that overlap a route of this host. A pool routed
+// whole into a tun device is another proxy's, running in this namespace.
 func (px *Proxy) checkPools() error {
 	routes, err := hostRoutes()
 	if err != nil {
@@ -147,7 +157,15 @@ func (px *Proxy) checkPools() error {
 	if px.cfg.Pool6.IsValid() {
 		pools = append(pools, px.cfg.Pool6)
 	}
-	if err := vaddr.CheckPools(pools, routes); err != nil {
+	dsts := make([]netip.Prefix, 0, len(routes))
+	for _, r := range routes {
+		if r.tun != "" && (r.dst == px.cfg.Pool4.Masked() || r.dst == px.cfg.Pool6.Masked()) {
+			return fmt.Errorf("proxy: the pool %v is already routed into tun device %s: "+
+				"another i3net proxy runs in this network namespace; stop it first (one proxy per namespace)", r.dst, r.tun)
+		}
+		dsts = append(dsts, r.dst)
+	}
+	if err := vaddr.CheckPools(pools, dsts); err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
 	return nil
@@ -316,7 +334,7 @@ func (px *Proxy) Close() error {
 			px.client.Close()
 		}
 		px.wg.Wait()
-		if px.peers != nil {
+		if px.restored { // else saving would write over the state with nothing
 			if err := px.save(); err != nil {
 				errs = append(errs, err)
 			}

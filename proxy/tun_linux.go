@@ -63,14 +63,15 @@ func ipNet(a netip.Addr, bits int) *net.IPNet {
 	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(bits, a.BitLen())}
 }
 
-// hostRoutes lists the destinations of this namespace's routes (all tables), so
-// that the pools can be checked against the host's real networks.
-func hostRoutes() ([]netip.Prefix, error) {
+// hostRoutes lists the destinations of this namespace's routes (all tables),
+// so that the pools can be checked against the host's real networks, and
+// marks those into a tun device.
+func hostRoutes() ([]hostRoute, error) {
 	routes, err := netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: 0}, netlink.RT_FILTER_TABLE)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: list routes: %w", err)
 	}
-	var out []netip.Prefix
+	var out []hostRoute
 	for _, r := range routes {
 		if r.Dst == nil {
 			continue // default route: it overlaps everything by design
@@ -84,7 +85,11 @@ func hostRoutes() ([]netip.Prefix, error) {
 		if p.Addr().IsLinkLocalUnicast() || p.Addr().IsMulticast() || p.Addr().IsLoopback() {
 			continue
 		}
-		out = append(out, p)
+		hr := hostRoute{dst: p}
+		if link, err := netlink.LinkByIndex(r.LinkIndex); err == nil && link.Type() == "tuntap" {
+			hr.tun = link.Attrs().Name
+		}
+		out = append(out, hr)
 	}
 	return out, nil
 }

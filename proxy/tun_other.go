@@ -18,4 +18,4 @@ func openTun(string, int, netip.Addr, netip.Prefix, netip.Addr, netip.Prefix) (t
 	return nil, errLinuxOnly
 }
 
-func hostRoutes() ([]netip.Prefix, error) { return nil, errLinuxOnly }
+func hostRoutes() ([]hostRoute, error) { return nil, errLinuxOnly }
