@@ -11,7 +11,8 @@ package proxy
 //  3. finish: the session is up; queued packets go out, or a keepalive that
 //     confirms the session to the responder
 //
-// A peer that does not answer within HandshakeTimeout has its mapping expired;
+// A peer that does not answer within HandshakeTimeout is marked unreachable
+// (its mapping stays; the next packet after retryAfterFailure tries again);
 // a peer that restarted and lost its keys is told so with a reset frame and
 // handshakes again.
 
