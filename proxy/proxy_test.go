@@ -316,7 +316,7 @@ func TestUnknownNames(t *testing.T) {
 // steps of 250 ms with a packet each way at every step, with a TO of 1.5 s
 // (the old table swept every 30 s). Then, with no packets, the mapping must
 // go.
-func TestMappingInUseDoesNotExpire(t *testing.T) {
+func TestMappingInUseStays(t *testing.T) {
 	clk := clock.NewFake()
 	clk.Advance(time.Since(clk.Now())) // to now: signatures carry the time
 	// The server keeps the real clock; the proxies' runs up to a minute ahead.

@@ -17,8 +17,8 @@ import (
 // and by the private id they gave this host, and it forgets those unused for
 // the mapping timeout (TO). The per-packet lookups (by address outbound, by
 // local private id inbound) and the liveness touch take no lock and allocate
-// nothing: the two indexes they use are sharded copy-on-write maps, and the
-// last use is an atomic on the peer. Everything else (new peers, a changed
+// nothing: the indexes they use are hash tables of atomic pointers (index.go),
+// and the last use is an atomic on the peer. Everything else (new peers, a changed
 // remote id, expiry, status, saving) is rare and takes the lock.
 // vaddr.Allocator picks the addresses of a new peer; the registry is the
 // index it asks which addresses are taken.
@@ -35,8 +35,9 @@ type registry struct {
 	to    time.Duration // forget a peer unused this long
 	newID func() id.ID  // the private id given to a new peer
 
-	byAddr  index[netip.Addr] // local virtual address → peer, per packet out
-	byLocal index[id.ID]      // private id this host gave → peer, per packet in
+	byAddr4 *index[netip.Addr] // local IPv4 virtual address → peer, per packet out
+	byAddr6 *index[netip.Addr] // local IPv6 virtual address → peer, per packet out
+	byLocal *index[id.ID]      // private id this host gave → peer, per packet in
 
 	mu       sync.RWMutex
 	byKey    map[identity.PublicKey]*peer
@@ -44,16 +45,22 @@ type registry struct {
 }
 
 func newRegistry(alloc *vaddr.Allocator, to time.Duration) *registry {
-	r := &registry{alloc: alloc, to: to, newID: id.Random,
-		byKey: make(map[identity.PublicKey]*peer), byRemote: make(map[id.ID]*peer)}
-	r.byAddr.shardOf = addrShard
-	r.byLocal.shardOf = idShard
-	return r
+	return &registry{alloc: alloc, to: to, newID: id.Random,
+		byKey: make(map[identity.PublicKey]*peer), byRemote: make(map[id.ID]*peer),
+		byAddr4: newIndex(hashAddr, func(p *peer) netip.Addr { return p.local4 }),
+		byAddr6: newIndex(hashAddr, func(p *peer) netip.Addr { return p.local6 }),
+		byLocal: newIndex(hashID, func(p *peer) id.ID { return p.localPriv }),
+	}
 }
 
 // byAddress returns the peer whose virtual address here is a, or nil. It
 // takes no lock and allocates nothing.
-func (r *registry) byAddress(a netip.Addr) *peer { return r.byAddr.get(a) }
+func (r *registry) byAddress(a netip.Addr) *peer {
+	if a.Is4() {
+		return r.byAddr4.get(a)
+	}
+	return r.byAddr6.get(a)
+}
 
 // byLocalPriv returns the peer this host gave the private id x, or nil. It
 // takes no lock and allocates nothing.
@@ -88,7 +95,7 @@ func (r *registry) get(key identity.PublicKey, name string, now int64, mk func(*
 	if len(r.byKey) >= maxPeers {
 		return nil, fmt.Errorf("%w (%d)", errFull, len(r.byKey))
 	}
-	m, err := r.alloc.Assign(key.ID(), name, func(a netip.Addr) bool { return r.byAddr.get(a) != nil })
+	m, err := r.alloc.Assign(key.ID(), name, r.taken)
 	if err != nil {
 		return nil, err
 	}
@@ -101,14 +108,18 @@ func (r *registry) get(key identity.PublicKey, name string, now int64, mk func(*
 	return p, nil
 }
 
+// taken reports whether a is a peer's virtual address; r.mu is held.
+func (r *registry) taken(a netip.Addr) bool { return r.byAddress(a) != nil }
+
 // addLocked publishes p in every index; r.mu is held for writing.
 func (r *registry) addLocked(p *peer) {
 	r.byKey[p.key] = p
 	r.byLocal.put(p.localPriv, p)
-	for _, a := range []netip.Addr{p.local4, p.local6} {
-		if a.IsValid() {
-			r.byAddr.put(a, p)
-		}
+	if p.local4.IsValid() {
+		r.byAddr4.put(p.local4, p)
+	}
+	if p.local6.IsValid() {
+		r.byAddr6.put(p.local6, p)
 	}
 	if x, ok := p.remote(); ok {
 		r.byRemote[x] = p
@@ -124,11 +135,8 @@ func (r *registry) remove(p *peer) bool {
 	}
 	delete(r.byKey, p.key)
 	r.byLocal.del(p.localPriv, p)
-	for _, a := range []netip.Addr{p.local4, p.local6} {
-		if a.IsValid() {
-			r.byAddr.del(a, p)
-		}
-	}
+	r.byAddr4.del(p.local4, p)
+	r.byAddr6.del(p.local6, p)
 	if x, ok := p.remote(); ok && r.byRemote[x] == p {
 		delete(r.byRemote, x)
 	}

@@ -60,7 +60,7 @@ func TestPerPacketLookupsAllocateNothing(t *testing.T) {
 
 // Bug 1: a mapping is forgotten after TO without use, and only then: a
 // packet (touch) keeps it.
-func TestRegistryExpiresOnlyUnused(t *testing.T) {
+func TestRegistryForgetsOnlyUnused(t *testing.T) {
 	const to = 1500 * time.Millisecond
 	r := newTestRegistry(t, to)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -91,5 +91,67 @@ func TestRegistryExpiresOnlyUnused(t *testing.T) {
 	r.expire(t0.Add(10 * time.Second))
 	if r.len() != 0 || r.byRemotePriv(remote) != nil || r.byAddress(used.local6) != nil {
 		t.Fatal("a mapping unused for TO is still registered")
+	}
+}
+
+// The indexes grow, forget and reuse slots while readers look up without a
+// lock (run with -race).
+func TestIndexChurnWithReaders(t *testing.T) {
+	r := newTestRegistry(t, time.Hour)
+	var ps []*peer
+	for range 400 {
+		p, err := r.get(newKey(t), "", 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	done := make(chan struct{})
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			p := ps[i%len(ps)]
+			if q := r.byLocalPriv(p.localPriv); q != nil && q != p {
+				t.Errorf("byLocalPriv found another peer")
+				return
+			}
+			if q := r.byAddress(p.local6); q != nil && q != p {
+				t.Errorf("byAddress found another peer")
+				return
+			}
+		}
+	}()
+	for round := range 3 {
+		for i, p := range ps {
+			if i%2 == round%2 {
+				r.remove(p)
+			}
+		}
+		for i, p := range ps {
+			if i%2 == round%2 {
+				r.mu.Lock()
+				r.addLocked(p)
+				r.mu.Unlock()
+			}
+		}
+	}
+	close(done)
+	<-readerDone
+	for _, p := range ps {
+		if r.byAddress(p.local4) != p || r.byAddress(p.local6) != p || r.byLocalPriv(p.localPriv) != p {
+			t.Fatal("a peer put back is not found")
+		}
+	}
+	for _, p := range ps {
+		r.remove(p)
+	}
+	if r.len() != 0 || r.byAddress(ps[0].local4) != nil || r.byLocalPriv(ps[1].localPriv) != nil {
+		t.Fatal("removed peers are still found")
 	}
 }
