@@ -421,8 +421,11 @@ func (px *Proxy) end(p *peer) {
 }
 
 // sweepEvery is how often the peers unused for TO are looked for: a quarter of
-// TO, at most 30 s. A peer therefore lives between TO and TO + sweepEvery unused.
-func (px *Proxy) sweepEvery() time.Duration { return min(30*time.Second, px.cfg.MappingTimeout/4) }
+// TO, between 10 ms and 30 s. A peer therefore lives between TO and TO +
+// sweepEvery unused.
+func (px *Proxy) sweepEvery() time.Duration {
+	return max(10*time.Millisecond, min(30*time.Second, px.cfg.MappingTimeout/4))
+}
 
 // startSweep arms the expiry timer on the proxy's clock.
 func (px *Proxy) startSweep() {
