@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -29,6 +30,7 @@ func newConfig(t *testing.T) (proxy.Config, *proxytest.Tun) {
 	cfg.Servers = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:9")}
 	cfg.ListenAddr = netip.MustParseAddrPort("127.0.0.1:0")
 	cfg.ResolvConf = ""
+	cfg.Logger = slog.New(slog.DiscardHandler)
 	tun := proxytest.NewTun()
 	cfg.Tun = tun
 	return cfg, tun
