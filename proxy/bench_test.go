@@ -1,13 +1,15 @@
-package proxy
+package proxy_test
 
 import (
 	"net/netip"
 	"runtime"
 	"testing"
+	"time"
 
 	mdns "github.com/miekg/dns"
 
 	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/packet"
 )
 
@@ -16,22 +18,22 @@ import (
 // answered from the book and the mapping table, the answer packet written.
 func BenchmarkDNSKnownName(b *testing.B) {
 	_, laptop, _ := pair(b, nil, nil)
-	laptop.tun.keep = false
-	if _, _, ok := laptop.px.ResolveOverlay("home"); !ok {
+	laptop.Tun.KeepNone()
+	if _, _, ok := laptop.PX.ResolveOverlay("home"); !ok {
 		b.Fatal("home does not resolve")
 	}
-	l4, _ := laptop.self()
+	l4, _ := laptop.Self()
 	q := new(mdns.Msg)
 	q.SetQuestion("home.i3.", mdns.TypeA)
 	qb, _ := q.Pack()
-	pkt, _ := packet.Build(packet.Header{Src: netip.AddrPortFrom(l4, 40000), Dst: netip.AddrPortFrom(laptop.px.dns4, 53), Proto: packet.ProtoUDP}, qb)
+	pkt, _ := packet.Build(packet.Header{Src: netip.AddrPortFrom(l4, 40000), Dst: netip.AddrPortFrom(laptop.PX.Status().Self.DNS, 53), Proto: packet.ProtoUDP}, qb)
 	var pp packet.Parsed
-	before := laptop.tun.written.Load()
+	before := laptop.Tun.Written()
 	b.ReportAllocs()
 	for b.Loop() {
-		laptop.px.outboundPacket(pkt, &pp, nil, 1)
+		proxy.OutboundPacket(laptop.PX, pkt, &pp, nil, 1)
 	}
-	if laptop.tun.written.Load() == before {
+	if laptop.Tun.Written() == before {
 		b.Fatal("no answer written")
 	}
 }
@@ -52,13 +54,12 @@ func BenchmarkNewMapping(b *testing.B) {
 		if i == len(keys) {
 			b.StopTimer()
 			for _, k := range keys {
-				laptop.px.dropPeer(laptop.px.peerByKey(k))
-				laptop.px.vt.Remove(k.ID())
+				proxy.ForgetPeer(laptop.PX, k)
 			}
 			i = 0
 			b.StartTimer()
 		}
-		if _, err := laptop.px.peerFor(keys[i], nil); err != nil {
+		if err := proxy.AddPeer(laptop.PX, keys[i]); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -82,7 +83,7 @@ func TestMemoryTenThousandMappings(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for _, k := range keys {
-		if _, err := laptop.px.peerFor(k, nil); err != nil {
+		if err := proxy.AddPeer(laptop.PX, k); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -93,5 +94,74 @@ func TestMemoryTenThousandMappings(t *testing.T) {
 	t.Logf("10,000 mappings: %.0f bytes each, proxy heap %.1f MiB in all (target ≤ 50 MB)", per, total)
 	if total > 50 {
 		t.Errorf("proxy heap %.1f MiB with 10,000 mappings, over 50 MB", total)
+	}
+}
+
+// BenchmarkOutboundPacket is the proxy's per-packet cost on the send side:
+// parse, look up the peer, seal (1400-byte packet); no syscall.
+func BenchmarkOutboundPacket(b *testing.B) {
+	_, laptop, home := pair(b, nil, nil)
+	home.Tun.KeepNone()
+	l4, _ := laptop.Self()
+	v4, _, _ := laptop.PX.ResolveOverlay("home")
+	waitFor(b, "session", func() bool { // resent: a handshake may fail on a loaded machine
+		laptop.Tun.Send(echo(b, l4, v4, 1))
+		time.Sleep(20 * time.Millisecond)
+		return home.Tun.Written() > 0
+	})
+	pkt, _ := packet.Build(packet.Header{Src: netip.AddrPortFrom(l4, 1000), Dst: netip.AddrPortFrom(v4, 2000), Proto: packet.ProtoUDP}, make([]byte, 1400-28))
+	buf := make([]byte, len(pkt))
+	frame := make([]byte, 0, 2048)
+	var pp packet.Parsed
+	b.ReportAllocs()
+	b.SetBytes(int64(len(pkt)))
+	for b.Loop() {
+		copy(buf, pkt)
+		if !proxy.OutboundPacket(laptop.PX, buf, &pp, frame[:0], 1) {
+			b.Fatal("not sent")
+		}
+	}
+}
+
+// BenchmarkInboundPacket is the per-packet cost on the receive side: open,
+// check, queue for the tun write (batched, to an in-memory device).
+func BenchmarkInboundPacket(b *testing.B) {
+	_, laptop, home := pair(b, nil, nil)
+	home.Tun.KeepNone()
+	l4, _ := laptop.Self()
+	h4, _ := home.Self()
+	v4, _, _ := laptop.PX.ResolveOverlay("home")
+	waitFor(b, "session", func() bool { // resent: a handshake may fail on a loaded machine
+		laptop.Tun.Send(echo(b, l4, v4, 1))
+		time.Sleep(20 * time.Millisecond)
+		return home.Tun.Written() > 0
+	})
+	pkt, _ := packet.Build(packet.Header{Src: netip.AddrPortFrom(h4, 2000), Dst: netip.AddrPortFrom(l4, 1000), Proto: packet.ProtoUDP}, make([]byte, 1400-28))
+	seal, r, ok := proxy.Sealer(home.PX, laptop.Ident.Public())
+	if !ok {
+		b.Fatal("home has no session with laptop")
+	}
+	laptop.Tun.KeepNone()
+	const chunk = 4096
+	frames := make([][]byte, chunk)
+	for i := range frames {
+		frames[i] = make([]byte, 0, 2048)
+	}
+	var pp packet.Parsed
+	b.ReportAllocs()
+	b.SetBytes(int64(len(pkt)))
+	for i := 0; b.Loop(); i++ {
+		if i%chunk == 0 {
+			b.StopTimer()
+			for j := range frames {
+				frames[j] = seal(frames[j][:0], pkt)
+			}
+			b.StartTimer()
+		}
+		_ = pp
+		proxy.Inbound(laptop.PX, r, frames[i%chunk])
+		if i%32 == 31 {
+			proxy.FlushInbound(laptop.PX)
+		}
 	}
 }

@@ -14,8 +14,9 @@ import "github.com/i3net/i3net/id"
 // host's packets with TRIGGER_NOT_PRESENT for the peer's private id. The
 // session on that id leads nowhere, so it is dropped and a new handshake
 // starts at once: refused while the peer blocks this host (the handshake
-// then fails and the mapping expires, as for any unreachable peer), accepted
-// again once it unblocks it.
+// then fails, as for any unreachable peer, and the mapping stays), accepted
+// again once it unblocks it: the flow's next packet after the retry back-off
+// handshakes again.
 
 // remoteGone handles TRIGGER_NOT_PRESENT for id x: if x is the private id of
 // a peer with a session, the session is dropped and a handshake begins.
@@ -23,15 +24,7 @@ func (px *Proxy) remoteGone(x id.ID) {
 	if x.IsPublic() {
 		return // a message 1 to a host that is not up: the handshake times out
 	}
-	var gone *peer
-	px.mu.RLock()
-	for _, p := range px.byKey {
-		if r, ok := p.remote(); ok && r == x {
-			gone = p
-			break
-		}
-	}
-	px.mu.RUnlock()
+	gone := px.peers.byRemotePriv(x)
 	if gone == nil {
 		return
 	}

@@ -104,6 +104,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// DefaultMappingTimeout is how long a mapping lives without use (paper §7.2:
+// TCP's keep-alive interval, and longer than programs cache DNS answers).
+const DefaultMappingTimeout = 7200 * time.Second
+
 // DefaultConfig returns a complete configuration but for Identity, BookPath and
 // Servers.
 func DefaultConfig() Config {
@@ -114,7 +118,7 @@ func DefaultConfig() Config {
 		Pool4:            vaddr.DefaultPool4,
 		Pool6:            vaddr.DefaultPool6,
 		Suffix:           "i3",
-		MappingTimeout:   vaddr.DefaultTO,
+		MappingTimeout:   DefaultMappingTimeout,
 		ResolvConf:       "/etc/resolv.conf",
 		UpstreamTimeout:  dns.DefaultForwardBudget,
 		AcceptUnknown:    true,

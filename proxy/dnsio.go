@@ -108,7 +108,6 @@ func (px *Proxy) ResolveOverlay(name string) (v4, v6 netip.Addr, ok bool) {
 		return netip.Addr{}, netip.Addr{}, false
 	}
 	p.touch(px.clk.Now().UnixNano())
-	px.vt.TouchPeer(p.pubID)
 	px.connect(p)
 	return p.local4, p.local6, true
 }
@@ -125,9 +124,7 @@ func (px *Proxy) ReverseOverlay(a netip.Addr) (string, bool) {
 		}
 		return "", true
 	}
-	px.mu.RLock()
-	p := px.byAddr[a]
-	px.mu.RUnlock()
+	p := px.peers.byAddress(a)
 	if p == nil {
 		return "", true
 	}

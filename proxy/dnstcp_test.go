@@ -1,4 +1,4 @@
-package proxy
+package proxy_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	mdns "github.com/miekg/dns"
 	"go.uber.org/goleak"
 
+	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/dns"
 	"github.com/i3net/i3net/proxy/packet"
 )
@@ -19,44 +20,38 @@ import (
 // programStack is a userspace TCP/IP stack standing for the programs of h:
 // its packets go into h's tun device, and what the proxy writes into the
 // device comes back to it.
-func programStack(t *testing.T, h *host) *netstack {
+func programStack(t *testing.T, h *host) *proxy.Netstack {
 	t.Helper()
-	l4, l6 := h.self()
-	ns, err := newNetstack(1360, l4, l6)
+	l4, l6 := h.Self()
+	ns, err := proxy.NewNetstack(1360, l4, l6)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		ns.run(ctx, func(pkt []byte) {
-			select {
-			case h.tun.toProxy <- append([]byte(nil), pkt...):
-			case <-ctx.Done():
-			}
-		})
+		proxy.NetstackRun(ns, ctx, func(pkt []byte) { h.Tun.Send(append([]byte(nil), pkt...)) })
 	})
 	wg.Go(func() {
 		for {
-			select {
-			case p := <-h.tun.fromProxy:
-				ns.inject(p)
-			case <-ctx.Done():
+			p, err := h.Tun.NextContext(ctx)
+			if err != nil {
 				return
 			}
+			proxy.NetstackInject(ns, p)
 		}
 	})
-	t.Cleanup(func() { cancel(); wg.Wait(); ns.close() })
+	t.Cleanup(func() { cancel(); wg.Wait(); proxy.NetstackClose(ns) })
 	return ns
 }
 
 // askTCP sends the queries over one TCP connection to server, all at once,
 // and returns the answers by id.
-func askTCP(t *testing.T, ns *netstack, server netip.AddrPort, qs ...*mdns.Msg) map[uint16]*mdns.Msg {
+func askTCP(t *testing.T, ns *proxy.Netstack, server netip.AddrPort, qs ...*mdns.Msg) map[uint16]*mdns.Msg {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := ns.dialTCP(ctx, server)
+	c, err := proxy.NetstackDial(ns, ctx, server)
 	if err != nil {
 		t.Fatalf("DNS over TCP to %v: %v", server, err)
 	}
@@ -176,11 +171,12 @@ func TestDNSOverTCP(t *testing.T) {
 	running := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, running) }) // runs last
 	up := testUpstream(t)
-	_, laptop, home := pair(t, func(c *Config) { c.Upstreams = []netip.AddrPort{up} }, nil)
-	h4, h6 := home.self()
-	st := laptop.px.Status()
+	_, laptop, home := pair(t, func(c *proxy.Config) { c.Upstreams = []netip.AddrPort{up} }, nil)
+	h4, h6 := home.Self()
+	st := laptop.PX.Status()
 	ns := programStack(t, laptop)
-	for _, server := range []netip.Addr{st.Self.DNS, laptop.px.dns6} {
+	_, dns6 := proxy.DNSAddrs(laptop.PX)
+	for _, server := range []netip.Addr{st.Self.DNS, dns6} {
 		t.Run(server.String(), func(t *testing.T) {
 			got := askTCP(t, ns, netip.AddrPortFrom(server, 53),
 				question(1, "home.i3.", mdns.TypeA),
@@ -211,14 +207,14 @@ func TestDNSOverTCP(t *testing.T) {
 // and returns the answer and its size.
 func askUDP(t *testing.T, h *host, q *mdns.Msg) (*mdns.Msg, int) {
 	t.Helper()
-	l4, _ := h.self()
-	server := netip.AddrPortFrom(h.px.Status().Self.DNS, 53)
+	l4, _ := h.Self()
+	server := netip.AddrPortFrom(h.PX.Status().Self.DNS, 53)
 	pkt, err := packet.Build(packet.Header{Src: netip.AddrPortFrom(l4, 40000), Dst: server, Proto: packet.ProtoUDP}, mustPack(t, q))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.tun.toProxy <- pkt
-	resp := h.recv(t)
+	h.Tun.Send(pkt)
+	resp := h.Tun.Next(t)
 	pp := decode(t, resp)
 	m := new(mdns.Msg)
 	if err := m.Unpack(pp.Payload(resp)); err != nil || m.Id != q.Id {
@@ -233,7 +229,7 @@ func askUDP(t *testing.T, h *host, q *mdns.Msg) (*mdns.Msg, int) {
 // over TCP).
 func TestDNSUDPTruncates(t *testing.T) {
 	up := testUpstream(t)
-	_, laptop, _ := pair(t, func(c *Config) { c.Upstreams = []netip.AddrPort{up} }, nil)
+	_, laptop, _ := pair(t, func(c *proxy.Config) { c.Upstreams = []netip.AddrPort{up} }, nil)
 	m, size := askUDP(t, laptop, question(7, "100.example.org.", mdns.TypeA))
 	if !m.Truncated || size > 512 {
 		t.Fatalf("a 100-record answer over UDP: TC=%v, %d bytes; want TC within 512", m.Truncated, size)
@@ -250,7 +246,7 @@ func TestDNSUDPTruncates(t *testing.T) {
 // program gets SERVFAIL within the forwarding budget (2 s by default),
 // before the 5 s host.recv waits.
 func TestDNSUnreachableUpstream(t *testing.T) {
-	_, laptop, _ := pair(t, func(c *Config) { c.Upstreams = []netip.AddrPort{silentUpstream(t)} }, nil)
+	_, laptop, _ := pair(t, func(c *proxy.Config) { c.Upstreams = []netip.AddrPort{silentUpstream(t)} }, nil)
 	if m, _ := askUDP(t, laptop, question(9, "www.example.org.", mdns.TypeA)); m.Rcode != mdns.RcodeServerFailure {
 		t.Fatalf("rcode %d, want SERVFAIL", m.Rcode)
 	}

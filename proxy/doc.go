@@ -17,6 +17,7 @@
 //	outbound.go  tun → parse → mapping → seal → overlay (batched)
 //	inbound.go   overlay → open → check → tun
 //	handshake.go sessions: private triggers, message 1 / message 2, resets
+//	registry.go  the peers, by key, private ids and address; their liveness
 //
 // The proxy knows nothing of how servers route: it asks the client to send to
 // ids, and gives it every configured server (the client picks the nearest,

@@ -11,7 +11,8 @@ package proxy
 //  3. finish: the session is up; queued packets go out, or a keepalive that
 //     confirms the session to the responder
 //
-// A peer that does not answer within HandshakeTimeout has its mapping expired;
+// A peer that does not answer within HandshakeTimeout is marked unreachable
+// (its mapping stays; the next packet after retryAfterFailure tries again);
 // a peer that restarted and lost its keys is told so with a reset frame and
 // handshakes again.
 
@@ -26,8 +27,6 @@ import (
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/proxy/book"
 	"github.com/i3net/i3net/proxy/session"
-	"github.com/i3net/i3net/proxy/vaddr"
-	"net/netip"
 )
 
 // retryAfterFailure is how long a peer whose handshake failed is left alone.
@@ -36,59 +35,23 @@ const retryAfterFailure = 2 * time.Second
 // maxAccepting bounds the message 1s being accepted at once.
 const maxAccepting = 16
 
-// peerFor returns the peer of key, creating it (and its mapping) if needed.
-// entry is its address book entry, nil for a host the book does not name.
+// peerFor returns the peer of key, registering it (with its addresses) if
+// needed. entry is its address book entry, nil for a host the book does not
+// name.
 func (px *Proxy) peerFor(key identity.PublicKey, entry *book.Entry) (*peer, error) {
-	px.mu.RLock()
-	p := px.byKey[key]
-	px.mu.RUnlock()
-	if p != nil {
-		return p, nil
-	}
-	pubID := key.ID()
 	name := ""
 	if entry != nil {
 		name = entry.Name
 	}
-	v4, v6, _, err := px.vt.Assign(pubID, name)
+	p, err := px.peers.get(key, name, px.clk.Now().UnixNano(), func(p *peer) {
+		if entry != nil {
+			p.plaintext, p.shortcut = entry.Plaintext, entry.Shortcut
+		}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("proxy: no virtual address for %s: %w", key, err)
 	}
-	p = px.newPeer(key, name, v4, v6, id.Random())
-	if entry != nil {
-		p.plaintext, p.shortcut = entry.Plaintext, entry.Shortcut
-	}
-	px.mu.Lock()
-	defer px.mu.Unlock()
-	if q := px.byKey[key]; q != nil { // lost a race with another goroutine
-		return q, nil
-	}
-	px.register(p)
 	return p, nil
-}
-
-func (px *Proxy) newPeer(key identity.PublicKey, name string, v4, v6 netip.Addr, localPriv id.ID) *peer {
-	pubID := key.ID()
-	p := &peer{key: key, pubID: pubID, name: name, local4: v4, local6: v6, localPriv: localPriv, kick: make(chan struct{}, 1)}
-	p.canonical4 = vaddr.Derive(px.cfg.Pool4, pubID)
-	if px.cfg.Pool6.IsValid() {
-		p.canonical6 = vaddr.Derive(px.cfg.Pool6, pubID)
-	}
-	p.touch(px.clk.Now().UnixNano())
-	return p
-}
-
-// register adds p to the lookup maps; px.mu must be held.
-func (px *Proxy) register(p *peer) {
-	px.byKey[p.key] = p
-	px.byLocalPriv[p.localPriv] = p
-	if p.local4.IsValid() {
-		px.byAddr[p.local4] = p
-	}
-	if p.local6.IsValid() {
-		px.byAddr[p.local6] = p
-	}
-	px.dirty.Store(true)
 }
 
 func (px *Proxy) localFlags(p *peer) session.Flags {
@@ -208,9 +171,11 @@ func (px *Proxy) insertPrivate(p *peer) {
 	}
 }
 
-// fail ends a handshake that did not complete: the queued packets are dropped
-// and the mapping expires, so programs get no answer rather than a hang that
-// never ends, and the next DNS answer starts afresh.
+// fail ends a handshake that did not complete: the queued packets are
+// dropped, so programs get no answer rather than a hang that never ends. The
+// mapping stays (only TO without use ends it): the next packet or DNS answer
+// after retryAfterFailure handshakes again, so a flow cut by a block resumes
+// once the peer unblocks this host.
 func (px *Proxy) fail(p *peer, err error) {
 	p.mu.Lock()
 	p.state = peerFailed
@@ -221,9 +186,8 @@ func (px *Proxy) fail(p *peer, err error) {
 	p.mu.Unlock()
 	p.drops.Add(uint64(dropped))
 	px.stats.handshakesFailed.Add(1)
-	px.log.Warn("peer unreachable; mapping expired", "peer", p.describe(), "err", err, "dropped", dropped)
-	px.dropPeer(p)
-	px.vt.Remove(p.pubID)
+	px.log.Warn("peer unreachable; its packets are dropped and it is tried again on the next one",
+		"peer", p.describe(), "err", err, "dropped", dropped, "retry_after", retryAfterFailure)
 }
 
 // acceptLater hands a message 1 to a goroutine: accepting it inserts a trigger
@@ -268,9 +232,7 @@ func (px *Proxy) accept(msg1 []byte) {
 	}
 	px.stats.handshakesAccepted.Add(1)
 	if target == nil {
-		px.mu.RLock()
-		target = px.byKey[acc.Peer]
-		px.mu.RUnlock()
+		target = px.peers.byPeerKey(acc.Peer)
 		if target == nil {
 			return
 		}
@@ -292,7 +254,7 @@ func (px *Proxy) accept(msg1 []byte) {
 	}
 	remote := acc.Session.PeerPrivateID()
 	if !acc.Duplicate {
-		p.remotePriv.Store(&remote)
+		px.peers.setRemote(p, remote)
 		if old := p.sess.Swap(acc.Session); old != nil && old != acc.Session {
 			p.prevSess.Store(old)
 		}
@@ -300,7 +262,6 @@ func (px *Proxy) accept(msg1 []byte) {
 		p.state = peerEstablished
 		p.lastErr = ""
 		p.mu.Unlock()
-		px.dirty.Store(true)
 	}
 	if err := px.client.SendWith([]id.ID{remote}, acc.Message2, p.sendFlags()); err == nil {
 		px.stats.handshakesSent.Add(1)
@@ -330,9 +291,7 @@ func (px *Proxy) admit(key identity.PublicKey) (*peer, error) {
 
 // finish completes this side's handshake with a message 2.
 func (px *Proxy) finish(d client.Delivery) {
-	px.mu.RLock()
-	p := px.byLocalPriv[d.ID]
-	px.mu.RUnlock()
+	p := px.peers.byLocalPriv(d.ID)
 	if p == nil {
 		px.stats.dropUnknownID.Add(1)
 		return
@@ -369,10 +328,9 @@ func (px *Proxy) finish(d client.Delivery) {
 	p.lastErr = ""
 	p.mu.Unlock()
 	remote := s.PeerPrivateID()
-	p.remotePriv.Store(&remote)
+	px.peers.setRemote(p, remote)
 	p.sess.Store(s)
 	p.prevSess.Store(nil)
-	px.dirty.Store(true)
 	p.wake()
 	if !px.flush(p) {
 		// Nothing to send: confirm the session to the responder.
@@ -398,9 +356,7 @@ func (px *Proxy) flush(p *peer) bool {
 
 // reset handles a peer's word that it lost the session (it restarted).
 func (px *Proxy) reset(d client.Delivery) {
-	px.mu.RLock()
-	p := px.byLocalPriv[d.ID]
-	px.mu.RUnlock()
+	p := px.peers.byLocalPriv(d.ID)
 	if p == nil {
 		px.stats.dropUnknownID.Add(1)
 		return

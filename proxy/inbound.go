@@ -81,9 +81,7 @@ func (px *Proxy) inbound(d client.Delivery) {
 		return
 	}
 
-	px.mu.RLock()
-	p := px.byLocalPriv[d.ID]
-	px.mu.RUnlock()
+	p := px.peers.byLocalPriv(d.ID)
 	if p == nil {
 		px.stats.dropUnknownID.Add(1)
 		return

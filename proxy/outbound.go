@@ -91,9 +91,7 @@ func (px *Proxy) outboundPacket(pkt []byte, pp *packet.Parsed, frame []byte, now
 		px.handleDNS(pkt, pp)
 		return nil, r, 0, false
 	}
-	px.mu.RLock()
-	p := px.byAddr[dst]
-	px.mu.RUnlock()
+	p := px.peers.byAddress(dst)
 	if p == nil {
 		px.stats.dropNoMapping.Add(1)
 		return nil, r, 0, false

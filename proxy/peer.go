@@ -10,6 +10,7 @@ import (
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/proxy/session"
+	"github.com/i3net/i3net/proxy/vaddr"
 )
 
 // peer is everything the proxy knows of one remote host: its key and ids, the
@@ -35,7 +36,7 @@ type peer struct {
 	sess     atomic.Pointer[session.Session] // current session, nil before the first handshake
 	prevSess atomic.Pointer[session.Session] // the session it replaced, until the new one is confirmed
 
-	lastUse atomic.Int64 // unix nanoseconds of the last packet or DNS answer
+	lastUse atomic.Int64 // unix nanoseconds of the last packet or DNS answer (touch)
 	lastTx  atomic.Int64
 	lastRx  atomic.Int64
 
@@ -101,7 +102,31 @@ func (p *peer) sendSession() *session.Session {
 	return s
 }
 
-func (p *peer) touch(now int64) { p.lastUse.Store(now) }
+// touchEvery is the resolution of a peer's last use: touch writes the shared
+// timestamp only when it moved by this much, so steady traffic reads it but
+// rarely writes it.
+const touchEvery = int64(100 * time.Millisecond)
+
+// touch records a use of p at now (unix nanoseconds): a packet either way or
+// a DNS answer. It takes no lock and allocates nothing.
+func (p *peer) touch(now int64) {
+	if now-p.lastUse.Load() >= touchEvery {
+		p.lastUse.Store(now)
+	}
+}
+
+// newPeer returns the peer of key with the addresses of m, given the private
+// id localPriv.
+func newPeer(key identity.PublicKey, m vaddr.Mapping, localPriv id.ID) *peer {
+	return &peer{key: key, pubID: key.ID(), name: m.Name, local4: m.V4, local6: m.V6,
+		canonical4: m.Derived4, canonical6: m.Derived6, localPriv: localPriv, kick: make(chan struct{}, 1)}
+}
+
+// mapping returns p's addresses as the state file keeps them.
+func (p *peer) mapping() vaddr.Mapping {
+	return vaddr.Mapping{Peer: p.pubID, Name: p.name, V4: p.local4, V6: p.local6,
+		Derived4: p.canonical4, Derived6: p.canonical6, LastUse: time.Unix(0, p.lastUse.Load()).UTC()}
+}
 
 // sendFlags returns the options of the packets sent to p: a shortcut is
 // allowed when the address book marks p so (paper §5.2; the peer's own book

@@ -40,20 +40,18 @@ type Proxy struct {
 	tun    tun.Device
 	client *client.Client
 	book   *book.Watcher
-	vt     *vaddr.Table
+	peers  *registry // every peer, by key, id and address; their liveness
 	dns    *dns.Responder
 	fwd    *dns.Forwarder // nil: no upstream, other names get SERVFAIL
 	tcpDNS dnsTCP         // DNS over TCP, started by the first segment (dnstcp.go)
 	resp   *session.Responder
 
-	mu          sync.RWMutex
-	byAddr      map[netip.Addr]*peer
-	byLocalPriv map[id.ID]*peer
-	byKey       map[identity.PublicKey]*peer
-	dirty       atomic.Bool   // state changed since the last save
-	accepting   chan struct{} // bounds the message 1s accepted at once
+	accepting chan struct{} // bounds the message 1s accepted at once
+	sweep     clock.Timer   // forgets the peers unused for TO; nil once closed
+	sweepMu   sync.Mutex
 
 	resolvInstalled bool
+	restored        bool // the saved state was read: Close may write it
 	publicTrigger   *client.Handle
 	up              atomic.Bool // the public trigger is in place
 
@@ -74,96 +72,142 @@ type Proxy struct {
 }
 
 // New checks cfg, restores the saved state, creates the tun device, points the
-// resolver at the proxy and opens the overlay client. Run starts the work.
-func New(cfg Config) (px *Proxy, err error) {
+// resolver at the proxy and opens the overlay client. Run starts the work. On
+// an error, whatever New had set up is undone.
+func New(cfg Config) (*Proxy, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	px = &Proxy{
-		cfg:         cfg,
-		log:         cfg.Logger,
-		clk:         clock.OrReal(cfg.Clock),
-		refusedLog:  logthrottle.New(cfg.Clock, client.NumRefusalKinds, logthrottle.DefaultRate, logthrottle.DefaultBurst),
-		ident:       cfg.Identity,
-		ownID:       cfg.Identity.ID(),
-		byAddr:      make(map[netip.Addr]*peer),
-		byLocalPriv: make(map[id.ID]*peer),
-		byKey:       make(map[identity.PublicKey]*peer),
-		accepting:   make(chan struct{}, maxAccepting),
-		started:     time.Now(),
-		in:          newInboundState(),
+	px := newProxy(cfg)
+	if err := px.open(); err != nil {
+		px.Close()
+		return nil, err
+	}
+	return px, nil
+}
+
+// newProxy returns a Proxy with nothing opened yet.
+func newProxy(cfg Config) *Proxy {
+	px := &Proxy{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		clk:        clock.OrReal(cfg.Clock),
+		refusedLog: logthrottle.New(cfg.Clock, client.NumRefusalKinds, logthrottle.DefaultRate, logthrottle.DefaultBurst),
+		ident:      cfg.Identity,
+		ownID:      cfg.Identity.ID(),
+		accepting:  make(chan struct{}, maxAccepting),
+		started:    time.Now(),
+		in:         newInboundState(),
 	}
 	if px.log == nil {
 		px.log = slog.Default()
 	}
 	px.log = px.log.With("role", "proxy")
 	px.ctx, px.cancel = context.WithCancel(context.Background())
-	defer func() {
-		if err != nil {
-			px.Close()
-		}
-	}()
+	return px
+}
 
-	if px.book, err = book.NewWatcher(cfg.BookPath); err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
+// open does New's work in order; Close undoes what is done when it fails.
+func (px *Proxy) open() error {
+	var err error
+	if px.book, err = book.NewWatcher(px.cfg.BookPath); err != nil {
+		return fmt.Errorf("proxy: %w", err)
 	}
+	if err := px.checkControl(); err != nil {
+		return err
+	}
+	if err := px.checkPools(); err != nil {
+		return err
+	}
+	if err := px.openRegistry(); err != nil {
+		return err
+	}
+	if px.resp, err = session.NewResponder(px.ident, session.Options{MaxHandshakeAge: session.DefaultMaxHandshakeAge}); err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	if err := px.restore(); err != nil {
+		return err
+	}
+	px.restored = true
+	if px.cfg.Tun != nil {
+		px.tun = px.cfg.Tun
+	} else if px.tun, err = openTun(px.cfg.TunName, px.cfg.MTU, px.own4, px.cfg.Pool4, px.own6, px.cfg.Pool6); err != nil {
+		return err
+	}
+	if err := px.setupDNS(); err != nil {
+		return err
+	}
+	return px.openClient()
+}
 
+// hostRoute is a route of this host: its destination, and the tun device it
+// goes into ("" for other devices).
+type hostRoute struct {
+	dst netip.Prefix
+	tun string
+}
+
+// checkPools refuses pools that overlap a route of this host. A pool routed
+// whole into a tun device is another proxy's, running in this namespace.
+func (px *Proxy) checkPools() error {
 	routes, err := hostRoutes()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	pools := []netip.Prefix{cfg.Pool4}
-	if cfg.Pool6.IsValid() {
-		pools = append(pools, cfg.Pool6)
+	pools := []netip.Prefix{px.cfg.Pool4}
+	if px.cfg.Pool6.IsValid() {
+		pools = append(pools, px.cfg.Pool6)
 	}
-	if err := vaddr.CheckPools(pools, routes); err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
+	dsts := make([]netip.Prefix, 0, len(routes))
+	for _, r := range routes {
+		if r.tun != "" && (r.dst == px.cfg.Pool4.Masked() || r.dst == px.cfg.Pool6.Masked()) {
+			return fmt.Errorf("proxy: the pool %v is already routed into tun device %s: "+
+				"another i3net proxy runs in this network namespace; stop it first (one proxy per namespace)", r.dst, r.tun)
+		}
+		dsts = append(dsts, r.dst)
 	}
+	if err := vaddr.CheckPools(pools, dsts); err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	return nil
+}
 
+// openRegistry makes the peer registry and this host's own addresses.
+func (px *Proxy) openRegistry() error {
+	cfg := px.cfg
 	vcfg := vaddr.DefaultConfig(px.ownID)
 	vcfg.Pool4, vcfg.Pool6 = cfg.Pool4, cfg.Pool6
-	vcfg.TO = cfg.MappingTimeout
-	vcfg.Clock = px.clk
-	vcfg.OnExpire = px.expired
 	vcfg.Reserved = append(vcfg.Reserved, cfg.Reserved...)
-	if px.vt, err = vaddr.New(vcfg); err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
+	alloc, err := vaddr.New(vcfg)
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
 	}
-	px.own4, px.own6 = px.vt.Self()
+	px.peers = newRegistry(alloc, cfg.MappingTimeout)
+	px.own4, px.own6 = alloc.Self()
 	px.dns4 = vaddr.ServiceAddr(cfg.Pool4)
 	if cfg.Pool6.IsValid() {
 		px.dns6 = vaddr.ServiceAddr(cfg.Pool6)
 	}
+	return nil
+}
 
-	if px.resp, err = session.NewResponder(px.ident, session.Options{MaxHandshakeAge: session.DefaultMaxHandshakeAge}); err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
-	}
-	if err := px.restore(); err != nil {
-		return nil, err
-	}
-
-	if cfg.Tun != nil {
-		px.tun = cfg.Tun
-	} else if px.tun, err = openTun(cfg.TunName, cfg.MTU, px.own4, cfg.Pool4, px.own6, cfg.Pool6); err != nil {
-		return nil, err
-	}
-	if err := px.setupDNS(); err != nil {
-		return nil, err
-	}
-
+// openClient opens the overlay client, given every server: it picks the
+// nearest and fails over.
+func (px *Proxy) openClient() error {
 	ccfg := client.DefaultConfig()
-	ccfg.Servers = cfg.Servers // all of them: the client picks the nearest and fails over
-	ccfg.LocalAddr = cfg.ListenAddr
+	ccfg.Servers = px.cfg.Servers
+	ccfg.LocalAddr = px.cfg.ListenAddr
 	ccfg.Identity = px.ident.PrivateKey()
 	ccfg.Handler = px.inbound
 	ccfg.OnBatchEnd = px.flushInbound
 	ccfg.OnEvent = px.event
-	ccfg.Clock = cfg.Clock
+	ccfg.Clock = px.cfg.Clock
 	ccfg.Logger = px.log
+	var err error
 	if px.client, err = client.New(ccfg); err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
+		return fmt.Errorf("proxy: open the overlay client: %w", err)
 	}
-	return px, nil
+	return nil
 }
 
 // setupDNS makes the responder and, when the proxy manages the host's resolver,
@@ -238,11 +282,10 @@ func (px *Proxy) Run(ctx context.Context) error {
 	px.up.Store(true)
 	px.log.Info("proxy up", "id", px.ownID.Short(), "addr4", px.own4, "addr6", px.own6, "dns", px.dns4, "local", px.client.LocalAddr())
 
-	px.mu.RLock()
-	for _, p := range px.byKey {
+	for _, p := range px.peers.all() {
 		px.spawn(func() { px.insertPrivate(p) })
 	}
-	px.mu.RUnlock()
+	px.startSweep()
 
 	px.spawn(px.readTun)
 	px.spawn(px.maintain)
@@ -284,6 +327,7 @@ func (px *Proxy) Close() error {
 		px.stopping = true
 		px.spawnMu.Unlock()
 		px.cancel()
+		px.stopSweep()
 		if px.tun != nil {
 			px.tun.Close()
 		}
@@ -291,11 +335,10 @@ func (px *Proxy) Close() error {
 			px.client.Close()
 		}
 		px.wg.Wait()
-		if px.vt != nil {
+		if px.restored { // else saving would write over the state with nothing
 			if err := px.save(); err != nil {
 				errs = append(errs, err)
 			}
-			px.vt.Close()
 		}
 		if px.resolvInstalled {
 			if err := resolvconf.Restore(px.cfg.ResolvConf, px.resolvBackup()); err != nil {
@@ -336,53 +379,31 @@ func (px *Proxy) maintain() {
 // trigger given to them is removed, so the overlay drops what they send).
 func (px *Proxy) applyBook() {
 	b := px.book.Book()
-	px.mu.RLock()
-	var cut []*peer
-	for _, p := range px.byKey {
+	for _, p := range px.peers.all() {
 		names := b.Names(p.key)
 		if len(names) == 0 {
 			continue
 		}
-		if e, ok := b.Lookup(names[0]); ok && e.Blocked {
-			cut = append(cut, p)
+		if e, ok := b.Lookup(names[0]); ok && e.Blocked && px.forget(p) {
+			px.log.Info("peer blocked by the address book: private trigger removed", "name", p.name, "id", p.pubID.Short())
 		}
-	}
-	px.mu.RUnlock()
-	for _, p := range cut {
-		px.log.Info("peer blocked by the address book: private trigger removed", "name", p.name, "id", p.pubID.Short())
-		px.dropPeer(p)
-		px.vt.Remove(p.pubID)
 	}
 }
 
-// expired is called by the mapping table for a mapping unused for TO.
-func (px *Proxy) expired(m vaddr.Mapping) {
-	px.mu.RLock()
-	var victim *peer
-	for _, p := range px.byKey {
-		if p.pubID == m.Peer {
-			victim = p
-			break
-		}
+// forget removes p from the registry and ends what this host had with it:
+// its session and the private trigger given to it. It reports whether p was
+// still registered.
+func (px *Proxy) forget(p *peer) bool {
+	if !px.peers.remove(p) {
+		return false
 	}
-	px.mu.RUnlock()
-	if victim != nil {
-		px.dropPeer(victim)
-	}
+	px.end(p)
+	return true
 }
 
-// dropPeer forgets a peer: its session, its private trigger and its addresses.
-func (px *Proxy) dropPeer(p *peer) {
-	px.mu.Lock()
-	delete(px.byKey, p.key)
-	delete(px.byLocalPriv, p.localPriv)
-	for _, a := range []netip.Addr{p.local4, p.local6} {
-		if a.IsValid() && px.byAddr[a] == p {
-			delete(px.byAddr, a)
-		}
-	}
-	px.mu.Unlock()
-	px.dirty.Store(true)
+// end ends what this host had with a peer the registry no longer holds: its
+// session and the private trigger given to it.
+func (px *Proxy) end(p *peer) {
 	px.resp.Forget(p.key)
 	p.mu.Lock()
 	h := p.trig
@@ -397,6 +418,44 @@ func (px *Proxy) dropPeer(p *peer) {
 			defer cancel()
 			h.Remove(ctx)
 		})
+	}
+}
+
+// sweepEvery is how often the peers unused for TO are looked for: a quarter of
+// TO, between 10 ms and 30 s. A peer therefore lives between TO and TO +
+// sweepEvery unused.
+func (px *Proxy) sweepEvery() time.Duration {
+	return max(10*time.Millisecond, min(30*time.Second, px.cfg.MappingTimeout/4))
+}
+
+// startSweep arms the expiry timer on the proxy's clock.
+func (px *Proxy) startSweep() {
+	px.sweepMu.Lock()
+	defer px.sweepMu.Unlock()
+	if px.ctx.Err() == nil && px.sweep == nil {
+		px.sweep = px.clk.AfterFunc(px.sweepEvery(), px.expire)
+	}
+}
+
+func (px *Proxy) stopSweep() {
+	px.sweepMu.Lock()
+	defer px.sweepMu.Unlock()
+	if px.sweep != nil {
+		px.sweep.Stop()
+	}
+}
+
+// expire forgets the peers unused for TO (bug: before, a mapping used only by
+// packets expired as if unused) and re-arms the timer.
+func (px *Proxy) expire() {
+	for _, p := range px.peers.expire(px.clk.Now()) {
+		px.log.Info("mapping unused for the mapping timeout: forgotten", "peer", p.describe(), "timeout", px.cfg.MappingTimeout)
+		px.end(p)
+	}
+	px.sweepMu.Lock()
+	defer px.sweepMu.Unlock()
+	if px.ctx.Err() == nil && px.sweep != nil {
+		px.sweep.Reset(px.sweepEvery())
 	}
 }
 
@@ -422,8 +481,4 @@ func (px *Proxy) event(e client.Event) {
 func (px *Proxy) publicTriggerUp() bool { return px.up.Load() }
 
 // peerByKey returns the peer of key, or nil.
-func (px *Proxy) peerByKey(key identity.PublicKey) *peer {
-	px.mu.RLock()
-	defer px.mu.RUnlock()
-	return px.byKey[key]
-}
+func (px *Proxy) peerByKey(key identity.PublicKey) *peer { return px.peers.byPeerKey(key) }

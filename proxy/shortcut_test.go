@@ -1,10 +1,10 @@
-package proxy
+package proxy_test
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/book"
 )
 
@@ -26,24 +26,24 @@ func TestShortcutBetweenProxies(t *testing.T) {
 			writeBook(t, home, "laptop", laptop, marked)
 			o.start(home, nil)
 			o.start(laptop, nil)
-			l4, _ := laptop.self()
-			v4, _, ok := laptop.px.ResolveOverlay("home")
+			l4, _ := laptop.Self()
+			v4, _, ok := laptop.PX.ResolveOverlay("home")
 			if !ok {
 				t.Fatal("home does not resolve")
 			}
 			for i := range 40 {
-				laptop.tun.toProxy <- echo(t, l4, v4, uint16(i))
-				home.recv(t)
-				home.tun.toProxy <- echo(t, v4, l4, uint16(i))
-				laptop.recv(t)
+				laptop.Tun.Send(echo(t, l4, v4, uint16(i)))
+				home.Tun.Next(t)
+				home.Tun.Send(echo(t, v4, l4, uint16(i)))
+				laptop.Tun.Next(t)
 				time.Sleep(2 * time.Millisecond)
 			}
-			ls, hs := laptop.px.client.Stats(), home.px.client.Stats()
+			ls, hs := proxy.ClientStats(laptop.PX), proxy.ClientStats(home.PX)
 			t.Logf("laptop sent %d of %d straight, home %d of %d", ls.ShortcutSent, ls.Sent, hs.ShortcutSent, hs.Sent)
 			if used := ls.ShortcutSent > 0 && hs.ShortcutSent > 0 && ls.DirectReceived > 0 && hs.DirectReceived > 0; used != marked {
 				t.Errorf("shortcut used %v, want %v: laptop %+v, home %+v", used, marked, ls, hs)
 			}
-			if c := laptop.px.Status().Counters; marked && c["client_shortcut_sent"] == 0 {
+			if c := laptop.PX.Status().Counters; marked && c["client_shortcut_sent"] == 0 {
 				t.Errorf("status counters %v", c)
 			}
 		})
@@ -53,13 +53,7 @@ func TestShortcutBetweenProxies(t *testing.T) {
 // writeBook writes h's address book: peer under name, marked shortcut or not.
 func writeBook(t *testing.T, h *host, name string, peer *host, shortcut bool) {
 	t.Helper()
-	e := book.NewEntry(name, peer.ident.Public())
+	e := book.NewEntry(name, peer.Ident.Public())
 	e.Shortcut = shortcut
-	b, err := book.New(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Save(filepath.Join(h.dir, "book.toml")); err != nil {
-		t.Fatal(err)
-	}
+	h.WriteEntries(t, e)
 }

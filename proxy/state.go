@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/identity"
@@ -34,27 +35,33 @@ type savedPeer struct {
 	Shortcut   bool               `json:"shortcut,omitempty"`
 }
 
-// save writes the state atomically (temp file, rename) if it changed.
+// save writes the state atomically (temp file, rename).
 func (px *Proxy) save() error {
 	if px.cfg.StatePath == "" {
 		return nil
 	}
-	px.dirty.Store(false)
-	st := savedState{Version: stateVersion, Mappings: px.vt.Snapshot()}
-	px.mu.RLock()
-	for _, p := range px.byKey {
+	data, err := json.MarshalIndent(px.peers.state(px.clk.Now()), "", "  ")
+	if err != nil {
+		return fmt.Errorf("proxy: encode state: %w", err)
+	}
+	return writeAtomic(px.cfg.StatePath, data, 0o600)
+}
+
+// state returns what save writes: every peer's mapping and private ids.
+func (r *registry) state(now time.Time) savedState {
+	ps := r.all()
+	ms := make([]vaddr.Mapping, 0, len(ps))
+	st := savedState{Version: stateVersion}
+	for _, p := range ps {
+		ms = append(ms, p.mapping())
 		sp := savedPeer{Key: p.key, Name: p.name, LocalPriv: p.localPriv, Plaintext: p.plaintext, Shortcut: p.shortcut}
 		if r, ok := p.remote(); ok {
 			sp.RemotePriv = &r
 		}
 		st.Peers = append(st.Peers, sp)
 	}
-	px.mu.RUnlock()
-	data, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return fmt.Errorf("proxy: encode state: %w", err)
-	}
-	return writeAtomic(px.cfg.StatePath, data, 0o600)
+	st.Mappings = r.alloc.State(ms, now)
+	return st
 }
 
 // restore reads the saved state, if any. A state that does not fit (another
@@ -76,8 +83,9 @@ func (px *Proxy) restore() error {
 	if err == nil && st.Version != stateVersion {
 		err = fmt.Errorf("state version %d, want %d", st.Version, stateVersion)
 	}
+	var n int
 	if err == nil {
-		err = px.vt.Restore(st.Mappings)
+		n, err = px.peers.restore(st, px.clk.Now())
 	}
 	if err != nil {
 		bad := px.cfg.StatePath + ".bad"
@@ -85,27 +93,43 @@ func (px *Proxy) restore() error {
 		px.log.Warn("saved state not used; starting afresh", "file", px.cfg.StatePath, "moved_to", bad, "err", err)
 		return nil
 	}
-	px.mu.Lock()
-	defer px.mu.Unlock()
-	n := 0
-	for _, sp := range st.Peers {
-		m, ok := px.vt.ByPeer(sp.Key.ID())
-		if !ok || sp.LocalPriv.IsZero() {
-			continue // expired while the proxy was down
-		}
-		p := px.newPeer(sp.Key, sp.Name, m.V4, m.V6, sp.LocalPriv)
-		p.plaintext, p.shortcut = sp.Plaintext, sp.Shortcut
-		if sp.RemotePriv != nil {
-			r := *sp.RemotePriv
-			p.remotePriv.Store(&r)
-		}
-		px.register(p)
-		n++
-	}
 	if n > 0 {
 		px.log.Info("restored mappings from the saved state", "peers", n, "file", px.cfg.StatePath)
 	}
 	return nil
+}
+
+// restore registers the peers of st whose mappings were used less than TO
+// before now, and returns how many; it changes nothing when st does not fit.
+func (r *registry) restore(st savedState, now time.Time) (int, error) {
+	ms, err := r.alloc.Restore(st.Mappings, now, r.to, maxPeers)
+	if err != nil {
+		return 0, err
+	}
+	live := make(map[id.ID]vaddr.Mapping, len(ms))
+	for _, m := range ms {
+		live[m.Peer] = m
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, sp := range st.Peers {
+		m, ok := live[sp.Key.ID()]
+		if !ok || sp.LocalPriv.IsZero() || r.byKey[sp.Key] != nil || r.byLocal.get(sp.LocalPriv) != nil {
+			continue // expired while the proxy was down, or damaged
+		}
+		m.Name = sp.Name
+		p := newPeer(sp.Key, m, sp.LocalPriv)
+		p.lastUse.Store(m.LastUse.UnixNano())
+		p.plaintext, p.shortcut = sp.Plaintext, sp.Shortcut
+		if sp.RemotePriv != nil {
+			x := *sp.RemotePriv
+			p.remotePriv.Store(&x)
+		}
+		r.addLocked(p)
+		n++
+	}
+	return n, nil
 }
 
 // writeAtomic replaces path with data, creating its directory if needed.

@@ -95,8 +95,7 @@ func (px *Proxy) Status() Status {
 		st.Known = px.client.Servers()
 		st.NAT = px.client.NAT()
 	}
-	px.mu.RLock()
-	for _, p := range px.byKey {
+	for _, p := range px.peers.all() {
 		p.mu.Lock()
 		ps := PeerStatus{
 			Name: p.name, Key: p.key.String(), ID: p.pubID.String(), Addr4: p.local4, Addr6: p.local6,
@@ -115,7 +114,6 @@ func (px *Proxy) Status() Status {
 		}
 		st.Peers = append(st.Peers, ps)
 	}
-	px.mu.RUnlock()
 	sort.Slice(st.Peers, func(i, j int) bool {
 		if st.Peers[i].Name != st.Peers[j].Name {
 			return st.Peers[i].Name < st.Peers[j].Name
@@ -152,6 +150,22 @@ func (px *Proxy) counterMap() map[string]uint64 {
 		"drop_seal": c.dropSeal.Load(), "drop_send": c.dropSend.Load(), "drop_tun_write": c.dropTunWrite.Load(),
 		"drop_busy": c.dropBusy.Load(),
 	}
+}
+
+// checkControl refuses to start when another proxy answers on the control
+// socket: it would take the socket (and the state file) from it.
+func (px *Proxy) checkControl() error {
+	path := px.cfg.ControlPath
+	if path == "" {
+		return nil
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return nil // none, or a stale socket of a run that ended: serveControl replaces it
+	}
+	c.Close()
+	return fmt.Errorf("proxy: control socket %s is in use: another i3net proxy runs with this state directory; "+
+		"stop it first, or give this one another --state-dir", path)
 }
 
 // serveControl answers GET /status on the control socket with the Status as

@@ -19,6 +19,7 @@ import (
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/internal/logthrottle"
 	"github.com/i3net/i3net/proxy"
+	"github.com/i3net/i3net/proxy/proxytest"
 	"github.com/i3net/i3net/server"
 	"github.com/i3net/i3net/wire"
 )
@@ -221,17 +222,17 @@ func TestGarbageAtProxy(t *testing.T) {
 	upstream := newRaw(t, "127.0.0.61") // home's DNS upstream
 	go answerJunk(upstream)
 	laptop, home := newHost(t, "laptop"), newHost(t, "home")
-	laptop.writeBook(t, map[string]*identity.Identity{"home": home.ident})
-	home.writeBook(t, map[string]*identity.Identity{"laptop": laptop.ident})
-	home.start(t, via, func(c *proxy.Config) { c.Upstreams = []netip.AddrPort{upstream.addr} })
-	laptop.start(t, via, nil)
-	l4, h4 := laptop.addr(), home.addr()
-	v4, _, _ := laptop.px.ResolveOverlay("home")
-	lv4, lv6, _ := home.px.ResolveOverlay("laptop")
+	laptop.WriteBook(t, map[string]*identity.Identity{"home": home.Ident})
+	home.WriteBook(t, map[string]*identity.Identity{"laptop": laptop.Ident})
+	home.Start(t, via, func(c *proxy.Config) { c.Upstreams = []netip.AddrPort{upstream.addr} })
+	laptop.Start(t, via, nil)
+	l4, h4 := laptop.Addr(), home.Addr()
+	v4, _, _ := laptop.PX.ResolveOverlay("home")
+	lv4, lv6, _ := home.PX.ResolveOverlay("laptop")
 
-	laptop.tun.in <- udp(t, l4, v4, 1)
-	waitFor(t, "a session", func() bool { return home.tun.written.Load() >= 1 })
-	homeLocal := home.px.Status().Local
+	laptop.Tun.Send(udp(t, l4, v4, 1))
+	waitFor(t, "a session", func() bool { return home.Tun.Written() >= 1 })
+	homeLocal := home.PX.Status().Local
 	var homePriv id.ID
 	var frames [][]byte
 	for _, s := range path.seenWhere(func(s seen, p *wire.Packet) bool { return s.host == homeLocal }) {
@@ -248,15 +249,15 @@ func TestGarbageAtProxy(t *testing.T) {
 		t.Fatalf("the path saw home's private id %v and %d frames to home", homePriv.Short(), len(frames))
 	}
 	path.stopRecording()
-	home.tun.keepNone()
-	laptop.tun.keepNone()
-	logLines := home.log.count()
-	c0 := home.px.Status().Counters
+	home.Tun.KeepNone()
+	laptop.Tun.KeepNone()
+	logLines := home.Log.Count()
+	c0 := home.PX.Status().Counters
 
 	// (1) From the overlay.
 	sink := newRaw(t, "127.0.0.62")
 	safe := []netip.AddrPort{sink.addr, path.addr, srv.Addr()}
-	aims := []id.ID{home.ident.ID(), homePriv, id.RandomWithPrefix(homePriv, 128)}
+	aims := []id.ID{home.Ident.ID(), homePriv, id.RandomWithPrefix(homePriv, 128)}
 	heap0 := heapInUse()
 	stop := make(chan struct{})
 	peak := peakHeap(stop)
@@ -269,7 +270,7 @@ func TestGarbageAtProxy(t *testing.T) {
 	elapsed := time.Since(start)
 	quiet()
 	close(stop)
-	c1 := home.px.Status().Counters
+	c1 := home.PX.Status().Counters
 	t.Logf("overlay: %d datagrams to home in %v (%.0f/s); home's client received %d, passed %d to the proxy",
 		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(),
 		c1["client_received"]-c0["client_received"], c1["overlay_in"]-c0["overlay_in"])
@@ -278,45 +279,45 @@ func TestGarbageAtProxy(t *testing.T) {
 	if c1["overlay_in"] == c0["overlay_in"] {
 		t.Error("no garbage reached home's proxy")
 	}
-	if got := home.tun.written.Load(); got != 1 {
+	if got := home.Tun.Written(); got != 1 {
 		t.Errorf("garbage from the overlay made home write %d packets into its tun", got-1)
 	}
 
 	// (2) From the tun.
 	dnsQueries := [][]byte{dnsQuery("laptop.i3.", 1), dnsQuery("laptop.i3.", 28), dnsQuery("home.i3.", 1),
 		dnsQuery("nobody.i3.", 1), dnsQuery("www.example.org.", 1), dnsQuery("1.0.64.100.in-addr.arpa.", 12)}
-	dns := home.px.Status().Self.DNS
+	dns := home.PX.Status().Self.DNS
 	heap0 = heapInUse()
 	stop = make(chan struct{})
 	peak = peakHeap(stop)
 	start = time.Now()
 	j = newJunk(8, safe, aims, dnsQueries)
-	own := []netip.Addr{h4, home.px.Status().Self.Addr6}
+	own := []netip.Addr{h4, home.PX.Status().Self.Addr6}
 	dsts := []netip.Addr{lv4, lv6, h4, dns, netip.MustParseAddr("100.64.0.1"), netip.MustParseAddr("198.51.100.7")}
-	tunOut := home.tun.written.Load()
+	tunOut := home.Tun.Written()
 	for range n {
-		home.tun.in <- j.tunPacket(own, dsts, []netip.Addr{dns})
+		home.Tun.Send(j.tunPacket(own, dsts, []netip.Addr{dns}))
 	}
 	elapsed = time.Since(start)
 	quiet()
 	close(stop)
-	c2 := home.px.Status().Counters
+	c2 := home.PX.Status().Counters
 	t.Logf("tun: %d packets written into home's tun in %v (%.0f/s); home read %d, sent %d to laptop (laptop's "+
 		"program got %d), answered %d DNS queries of %d (forwarded %d)",
 		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), c2["tun_in"]-c1["tun_in"],
-		c2["overlay_out"]-c1["overlay_out"], laptop.tun.written.Load(), home.tun.written.Load()-tunOut,
+		c2["overlay_out"]-c1["overlay_out"], laptop.Tun.Written(), home.Tun.Written()-tunOut,
 		c2["dns_queries"]-c1["dns_queries"], c2["dns_forwarded"]-c1["dns_forwarded"])
 	t.Logf("home's counters after the tun garbage:%s", nonZero(c2))
 	checkGrowth(t, "proxy, tun garbage", heap0, peak())
-	lines := home.log.count() - logLines
-	t.Logf("home logged %d lines during the garbage, by message:%s", lines, logSummary(home.log, logLines))
+	lines := home.Log.Count() - logLines
+	t.Logf("home logged %d lines during the garbage, by message:%s", lines, logSummary(home.Log, logLines))
 	// Refusals from the server's address are logged at most
 	// logthrottle.DefaultBurst + DefaultRate per second per kind, by the
 	// client ("refused") and by the proxy ("server refused a request"); the
 	// rest are counted.
 	secs := math.Ceil(time.Since(garbageStart).Seconds())
 	bound := uint64(client.NumRefusalKinds * (logthrottle.DefaultBurst + int(secs*logthrottle.DefaultRate)))
-	counts := logCounts(home.log, logLines)
+	counts := logCounts(home.Log, logLines)
 	for _, msg := range []string{"refused", "server refused a request"} {
 		if counts[msg] > bound {
 			t.Errorf("home logged %q %d times in %.0f s, bound %d", msg, counts[msg], secs, bound)
@@ -334,18 +335,18 @@ func TestGarbageAtProxy(t *testing.T) {
 	var seq uint32 = 1000
 	waitFor(t, "laptop → home after the garbage", func() bool {
 		seq++
-		laptop.tun.in <- udp(t, l4, v4, seq)
+		laptop.Tun.Send(udp(t, l4, v4, seq))
 		time.Sleep(20 * time.Millisecond)
-		return home.px.Status().Counters["tun_out"] > c2["tun_out"]
+		return home.PX.Status().Counters["tun_out"] > c2["tun_out"]
 	})
-	written := laptop.tun.written.Load()
+	written := laptop.Tun.Written()
 	waitFor(t, "home → laptop after the garbage", func() bool {
 		seq++
-		home.tun.in <- udp(t, h4, lv4, seq)
+		home.Tun.Send(udp(t, h4, lv4, seq))
 		time.Sleep(20 * time.Millisecond)
-		return laptop.tun.written.Load() > written
+		return laptop.Tun.Written() > written
 	})
-	for _, p := range []*proxy.Proxy{home.px, laptop.px} {
+	for _, p := range []*proxy.Proxy{home.PX, laptop.PX} {
 		for _, ps := range p.Status().Peers {
 			if ps.State != "active" {
 				t.Errorf("peer %s: %s (%s)", ps.Name, ps.State, ps.Error)
@@ -355,10 +356,10 @@ func TestGarbageAtProxy(t *testing.T) {
 }
 
 // logSummary counts the lines of l after the first skip by their msg=.
-func logSummary(l *logBuffer, skip int) string { return nonZero(logCounts(l, skip)) }
+func logSummary(l *proxytest.LogBuffer, skip int) string { return nonZero(logCounts(l, skip)) }
 
 // logCounts counts the lines of l after the first skip by message.
-func logCounts(l *logBuffer, skip int) map[string]uint64 {
+func logCounts(l *proxytest.LogBuffer, skip int) map[string]uint64 {
 	counts := map[string]uint64{}
 	for i, line := range strings.Split(l.String(), "\n") {
 		if i < skip || line == "" {

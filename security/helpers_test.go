@@ -5,32 +5,25 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.zx2c4.com/wireguard/tun"
-
 	"github.com/i3net/i3net/client"
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/identity"
-	"github.com/i3net/i3net/proxy"
-	"github.com/i3net/i3net/proxy/book"
 	"github.com/i3net/i3net/proxy/packet"
+	"github.com/i3net/i3net/proxy/proxytest"
 	"github.com/i3net/i3net/server"
 	"github.com/i3net/i3net/wire"
 )
 
 // The actors of the attacks: servers, raw wire-format sockets (attackers,
 // victims), overlay clients (honest hosts), proxies over in-memory tun
-// devices, and a relay that plays the network path.
+// devices (proxytest), and a relay that plays the network path.
 
 // waitTimeout bounds every wait.
 const waitTimeout = 10 * time.Second
@@ -267,213 +260,8 @@ func (h *honest) received(payload []byte) bool {
 	return false
 }
 
-// memTun is an in-memory tun device: what a test puts on in the proxy reads
-// as packets from programs; what the proxy writes is kept (copied) in out.
-type memTun struct {
-	in      chan []byte
-	closed  chan struct{}
-	once    sync.Once
-	events  chan tun.Event
-	mu      sync.Mutex
-	out     [][]byte
-	keep    int // how many written packets out keeps
-	written atomic.Uint64
-}
-
-var _ tun.Device = (*memTun)(nil)
-
-func newMemTun() *memTun {
-	return &memTun{in: make(chan []byte, 256), closed: make(chan struct{}), events: make(chan tun.Event), keep: 100000}
-}
-
-// keepNone makes m count what the proxy writes without keeping it.
-func (m *memTun) keepNone() {
-	m.mu.Lock()
-	m.keep = 0
-	m.mu.Unlock()
-}
-
-func (m *memTun) File() *os.File { return nil }
-
-func (m *memTun) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	select {
-	case <-m.closed:
-		return 0, os.ErrClosed
-	case p := <-m.in:
-		sizes[0] = copy(bufs[0][offset:], p)
-		return 1, nil
-	}
-}
-
-func (m *memTun) Write(bufs [][]byte, offset int) (int, error) {
-	m.mu.Lock()
-	for _, b := range bufs {
-		m.written.Add(1)
-		if len(m.out) < m.keep {
-			m.out = append(m.out, bytes.Clone(b[offset:]))
-		}
-	}
-	m.mu.Unlock()
-	return len(bufs), nil
-}
-
-// packets returns a copy of what the proxy wrote so far.
-func (m *memTun) packets() [][]byte {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([][]byte(nil), m.out...)
-}
-
-func (m *memTun) MTU() (int, error)        { return 1360, nil }
-func (m *memTun) Name() (string, error)    { return "mem0", nil }
-func (m *memTun) Events() <-chan tun.Event { return m.events }
-func (m *memTun) BatchSize() int           { return 1 }
-func (m *memTun) Close() error             { m.once.Do(func() { close(m.closed) }); return nil }
-
-// logBuffer collects a component's log lines (slog text format), the first
-// maxLog bytes of them; it counts them all.
-type logBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	written int // lines
-}
-
-// maxLog bounds what a logBuffer keeps.
-const maxLog = 1 << 20
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.written++
-	if l.b.Len()+len(p) > maxLog {
-		return len(p), nil
-	}
-	return l.b.Write(p)
-}
-
-// count returns how many lines were written.
-func (l *logBuffer) count() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.written
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// lines returns the log lines containing every one of subs.
-func (l *logBuffer) lines(subs ...string) []string {
-	var out []string
-	for _, line := range strings.Split(l.String(), "\n") {
-		ok := line != ""
-		for _, s := range subs {
-			ok = ok && strings.Contains(line, s)
-		}
-		if ok {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
-// host is a proxy of a test: its identity, book, tun device and log.
-type host struct {
-	name  string
-	ident *identity.Identity
-	dir   string
-	tun   *memTun
-	log   *logBuffer
-	px    *proxy.Proxy
-	done  chan error
-}
-
-func newHost(t testing.TB, name string) *host {
-	t.Helper()
-	ident, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &host{name: name, ident: ident, dir: t.TempDir(), log: &logBuffer{}}
-}
-
-// writeBook writes h's address book: each peer under its name, the blocked
-// ones marked so. The proxy picks a change up within a few seconds.
-func (h *host) writeBook(t testing.TB, peers map[string]*identity.Identity, blocked ...string) {
-	t.Helper()
-	var es []book.Entry
-	for n, p := range peers {
-		e := book.NewEntry(n, p.Public())
-		for _, b := range blocked {
-			e.Blocked = e.Blocked || b == n
-		}
-		es = append(es, e)
-	}
-	b, err := book.New(es...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Save(filepath.Join(h.dir, "book.toml")); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// start runs h's proxy against servers until the end of the test, and waits
-// for its public trigger.
-func (h *host) start(t testing.TB, servers []netip.AddrPort, mod func(*proxy.Config)) {
-	t.Helper()
-	cfg := proxy.DefaultConfig()
-	cfg.Identity = h.ident
-	cfg.BookPath = filepath.Join(h.dir, "book.toml")
-	cfg.StatePath = filepath.Join(h.dir, "state.json")
-	cfg.Servers = servers
-	cfg.ListenAddr = netip.MustParseAddrPort("127.0.0.1:0")
-	cfg.ResolvConf = ""
-	cfg.HandshakeTimeout = 3 * time.Second
-	cfg.Logger = slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.tun = newMemTun()
-	cfg.Tun = h.tun
-	if mod != nil {
-		mod(&cfg)
-	}
-	px, err := proxy.New(cfg)
-	if err != nil {
-		t.Fatalf("%s: %v", h.name, err)
-	}
-	h.px = px
-	h.done = make(chan error, 1)
-	go func() { h.done <- px.Run(context.Background()) }()
-	t.Cleanup(func() {
-		px.Close()
-		select {
-		case <-h.done:
-		case <-time.After(waitTimeout):
-			t.Errorf("%s: proxy Run did not return after Close", h.name)
-		}
-	})
-	waitFor(t, h.name+"'s public trigger", func() bool {
-		select {
-		case err := <-h.done:
-			t.Fatalf("%s: proxy stopped: %v\n%s", h.name, err, h.log)
-		default:
-		}
-		return len(h.log.lines("proxy up")) > 0
-	})
-}
-
-// counter returns one of h's proxy counters.
-func (h *host) counter(name string) uint64 {
-	c, ok := h.px.Status().Counters[name]
-	if !ok {
-		panic("no proxy counter " + name)
-	}
-	return c
-}
-
-// addr returns h's own IPv4 tun address.
-func (h *host) addr() netip.Addr { return h.px.Status().Self.Addr4 }
+// newHost returns a proxy host of the shared harness (proxytest.Host).
+func newHost(t testing.TB, name string) *proxytest.Host { return proxytest.NewHost(t, name) }
 
 // udp builds an IPv4 UDP packet from src to dst whose payload starts with the
 // 4-byte sequence number seq.

@@ -28,16 +28,16 @@ func TestReplayedOrAlteredFrameDropped(t *testing.T) {
 	path.attach(srv.Addr())
 	via := []netip.AddrPort{path.addr}
 	laptop, home := newHost(t, "laptop"), newHost(t, "home")
-	laptop.writeBook(t, map[string]*identity.Identity{"home": home.ident})
-	home.writeBook(t, map[string]*identity.Identity{"laptop": laptop.ident})
-	home.start(t, via, nil)
-	laptop.start(t, via, nil)
-	v4, _, ok := laptop.px.ResolveOverlay("home")
+	laptop.WriteBook(t, map[string]*identity.Identity{"home": home.Ident})
+	home.WriteBook(t, map[string]*identity.Identity{"laptop": laptop.Ident})
+	home.Start(t, via, nil)
+	laptop.Start(t, via, nil)
+	v4, _, ok := laptop.PX.ResolveOverlay("home")
 	if !ok {
 		t.Fatal("home does not resolve")
 	}
-	l4 := laptop.addr()
-	homeLocal := home.px.Status().Local
+	l4 := laptop.Addr()
+	homeLocal := home.PX.Status().Local
 	isData := func(p *wire.Packet) bool {
 		return p.Flags&wire.FlagData != 0 && session.TypeOf(p.Payload) == session.TypeData
 	}
@@ -45,9 +45,9 @@ func TestReplayedOrAlteredFrameDropped(t *testing.T) {
 
 	const sent = 5
 	for seq := uint32(1); seq <= sent; seq++ {
-		laptop.tun.in <- udp(t, l4, v4, seq)
+		laptop.Tun.Send(udp(t, l4, v4, seq))
 	}
-	waitFor(t, "home's program to get laptop's packets", func() bool { return home.tun.written.Load() >= sent })
+	waitFor(t, "home's program to get laptop's packets", func() bool { return home.Tun.Written() >= sent })
 	opened := path.seenWhere(dataToHome)
 	if len(opened) < sent {
 		t.Fatalf("the path saw %d data frames to home, want ≥ %d", len(opened), sent)
@@ -58,7 +58,7 @@ func TestReplayedOrAlteredFrameDropped(t *testing.T) {
 		var p wire.Packet
 		return host == homeLocal && p.Decode(b) == nil && isData(&p)
 	})
-	laptop.tun.in <- udp(t, l4, v4, sent+1)
+	laptop.Tun.Send(udp(t, l4, v4, sent+1))
 	var held []byte
 	waitFor(t, "the path to catch laptop's next frame", func() bool {
 		if all := path.seenWhere(dataToHome); len(all) > len(opened) {
@@ -68,7 +68,7 @@ func TestReplayedOrAlteredFrameDropped(t *testing.T) {
 	})
 	path.holding(nil)
 	quiet()
-	if w := home.tun.written.Load(); w != sent {
+	if w := home.Tun.Written(); w != sent {
 		t.Fatalf("home's program got %d packets, laptop sent %d and the path held one back", w, sent)
 	}
 	t.Logf("the path captured %d sealed data frames to home and held one back (%d bytes)", len(opened), len(held))
@@ -84,14 +84,14 @@ func TestReplayedOrAlteredFrameDropped(t *testing.T) {
 		return b
 	}
 	moved := bytes.Clone(held) // to another of home's ids: its public id
-	pub := home.ident.ID()
+	pub := home.Ident.ID()
 	copy(moved[3:3+32], pub[:])
 	var replays [][]byte
 	for _, f := range opened {
 		replays = append(replays, f.b)
 	}
 
-	c0 := home.px.Status().Counters
+	c0 := home.PX.Status().Counters
 	attacks := []struct {
 		name    string
 		bs      [][]byte
@@ -108,19 +108,19 @@ func TestReplayedOrAlteredFrameDropped(t *testing.T) {
 		{"held frame, again", [][]byte{held}, "drop_replay", false},
 	}
 	for _, a := range attacks {
-		before := home.px.Status().Counters
-		written := home.tun.written.Load()
+		before := home.PX.Status().Counters
+		written := home.Tun.Written()
 		for _, b := range a.bs {
 			path.deliver(homeLocal, b)
 		}
 		n := uint64(len(a.bs))
 		var after map[string]uint64
 		waitFor(t, a.name+" to be taken", func() bool {
-			after = home.px.Status().Counters
+			after = home.PX.Status().Counters
 			return after["overlay_in"]-before["overlay_in"] >= n
 		})
 		if a.opens {
-			waitFor(t, "the held packet at home's program", func() bool { return home.tun.written.Load() == written+1 })
+			waitFor(t, "the held packet at home's program", func() bool { return home.Tun.Written() == written+1 })
 		}
 		dropped := uint64(0)
 		for k, v := range after {
@@ -139,16 +139,16 @@ func TestReplayedOrAlteredFrameDropped(t *testing.T) {
 		}
 	}
 	quiet()
-	c1 := home.px.Status().Counters
+	c1 := home.PX.Status().Counters
 	t.Logf("home: drop_replay +%d, drop_auth +%d, drop_malformed +%d, drop_unknown_id +%d; its program got %d packets",
 		c1["drop_replay"]-c0["drop_replay"], c1["drop_auth"]-c0["drop_auth"], c1["drop_malformed"]-c0["drop_malformed"],
-		c1["drop_unknown_id"]-c0["drop_unknown_id"], home.tun.written.Load())
-	if w := home.tun.written.Load(); w != sent+1 {
+		c1["drop_unknown_id"]-c0["drop_unknown_id"], home.Tun.Written())
+	if w := home.Tun.Written(); w != sent+1 {
 		t.Fatalf("home's program got %d packets; laptop sent %d", w, sent+1)
 	}
 	var seqs []uint32
-	for _, b := range home.tun.packets() {
-		seqs = append(seqs, seqOf(t, b, l4, home.addr()))
+	for _, b := range home.Tun.Packets() {
+		seqs = append(seqs, seqOf(t, b, l4, home.Addr()))
 	}
 	t.Logf("home's program got packets %v", seqs)
 	for i, n := range seqs {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"syscall"
 
 	"github.com/i3net/i3net/internal/udpgso"
 	"golang.org/x/net/ipv4"
@@ -130,7 +129,7 @@ func (c *udpConn) ReadBatch(ms []message) (int, error) {
 	for i := 0; i < n; i++ {
 		r, m := &rms[i], &ms[i]
 		m.n = r.N
-		m.trunc = r.Flags&syscall.MSG_TRUNC != 0
+		m.trunc = r.Flags&udpgso.MsgTrunc != 0
 		m.addr = netip.AddrPort{}
 		if ua, ok := r.Addr.(*net.UDPAddr); ok {
 			ap := ua.AddrPort()

@@ -1,10 +1,6 @@
 package udpgso
 
-import (
-	"syscall"
-
-	"golang.org/x/net/ipv4"
-)
+import "golang.org/x/net/ipv4"
 
 // readOOB is the control space of one coalesced receive: the GRO segment size
 // and whatever else the socket asked for (IP_PKTINFO).
@@ -58,7 +54,7 @@ func (c *Conn) ReadBatch(ms []ipv4.Message, flags int) (int, error) {
 		k := copy(d.Buffers[0], m.Buffers[0][r.off:end])
 		d.N, d.Addr, d.Flags = k, m.Addr, m.Flags
 		if k < end-r.off {
-			d.Flags |= syscall.MSG_TRUNC
+			d.Flags |= MsgTrunc
 		}
 		d.NN = copy(d.OOB, m.OOB[:m.NN])
 		out++

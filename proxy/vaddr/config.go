@@ -3,13 +3,11 @@ package vaddr
 import (
 	"fmt"
 	"net/netip"
-	"time"
 
 	"github.com/i3net/i3net/id"
-	"github.com/i3net/i3net/internal/clock"
 )
 
-// Config configures a Table. Start from DefaultConfig; New copies it.
+// Config configures an Allocator. Start from DefaultConfig; New copies it.
 type Config struct {
 	// Self is this host's public id. Derive(Pool4, Self) and Derive(Pool6,
 	// Self) are its own tun addresses, which are never given to a peer.
@@ -21,43 +19,17 @@ type Config struct {
 	// must be set. Default DefaultPool4 and DefaultPool6.
 	Pool4, Pool6 netip.Prefix
 
-	// TO is how long a mapping lives without use. Default DefaultTO (7200 s).
-	TO time.Duration
-
-	// SweepEvery is how often the Table removes expired mappings by itself.
-	// Zero: never; the caller calls Expire. Default DefaultSweepEvery (30 s).
-	SweepEvery time.Duration
-
-	// MaxMappings bounds the number of mappings; Assign fails with ErrFull
-	// beyond it. Default DefaultMaxMappings (65536).
-	MaxMappings int
-
 	// Reserved are addresses never given to a peer, besides the network,
 	// all-ones, service and own addresses. A peer whose derived address is
 	// reserved gets a random one: tests use this to force a collision (the
 	// proxy must then rewrite headers).
 	Reserved []netip.Addr
-
-	// OnExpire, if set, is called for each mapping Expire removes (also from
-	// the sweep timer), after the Table's lock is released, so it may call the
-	// Table. The proxy tears the peer's session down there.
-	OnExpire func(Mapping)
-
-	// Clock tells the time of last use and runs the sweep. Nil: the real clock.
-	Clock clock.Clock
 }
 
 // DefaultConfig returns a complete configuration for the host whose public id
-// is self: both default pools, TO 7200 s, a sweep every 30 s.
+// is self: both default pools.
 func DefaultConfig(self id.ID) Config {
-	return Config{
-		Self:        self,
-		Pool4:       DefaultPool4,
-		Pool6:       DefaultPool6,
-		TO:          DefaultTO,
-		SweepEvery:  DefaultSweepEvery,
-		MaxMappings: DefaultMaxMappings,
-	}
+	return Config{Self: self, Pool4: DefaultPool4, Pool6: DefaultPool6}
 }
 
 // check validates c.
@@ -80,15 +52,6 @@ func (c *Config) check() error {
 		if !c.Pool6.Addr().Is6() {
 			return fmt.Errorf("vaddr: config: Pool6 %v is not IPv6", c.Pool6)
 		}
-	}
-	if c.TO <= 0 {
-		return fmt.Errorf("vaddr: config: TO %v must be positive", c.TO)
-	}
-	if c.SweepEvery < 0 {
-		return fmt.Errorf("vaddr: config: SweepEvery %v is negative", c.SweepEvery)
-	}
-	if c.MaxMappings <= 0 {
-		return fmt.Errorf("vaddr: config: MaxMappings %d must be positive", c.MaxMappings)
 	}
 	if c.Self.IsZero() {
 		return fmt.Errorf("vaddr: config: Self is the zero id")

@@ -1,9 +1,6 @@
 package vaddr
 
-import (
-	"net/netip"
-	"time"
-)
+import "net/netip"
 
 // Default pools.
 var (
@@ -22,24 +19,6 @@ var (
 )
 
 const (
-	// DefaultTO is how long a mapping lives without use (paper §7.2: TCP's
-	// keep-alive interval, and longer than programs cache DNS answers).
-	DefaultTO = 7200 * time.Second
-
-	// DefaultSweepEvery is how often a Table looks for expired mappings. A
-	// mapping therefore lives between TO and TO + DefaultSweepEvery unused.
-	DefaultSweepEvery = 30 * time.Second
-
-	// DefaultMaxMappings bounds the mappings a Table holds, and so the memory
-	// a flood of new peers can take: about 340 bytes each (TestMemory10k),
-	// some 22 MB at the bound.
-	DefaultMaxMappings = 1 << 16
-
-	// touchGranularity is the resolution of a mapping's last use: Touch writes
-	// the shared timestamp only when it moved by at least this much, so the
-	// per-packet path does not write a shared cache line on every packet.
-	touchGranularity = time.Second
-
 	// randomTries is how many random addresses Assign tries before it scans
 	// the pool (small pools only).
 	randomTries = 64

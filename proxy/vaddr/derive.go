@@ -62,7 +62,7 @@ func Derive(pool netip.Prefix, x id.ID) netip.Addr {
 
 // ServiceAddr returns the address of the proxy's DNS responder in pool: the
 // pool's last usable address (all host bits one but the last, e.g.
-// 100.127.255.254 in 100.64.0.0/10). Derive never returns it and Table never
+// 100.127.255.254 in 100.64.0.0/10). Derive never returns it and Allocator never
 // hands it out. It returns the zero Addr for a pool ValidatePool rejects.
 func ServiceAddr(pool netip.Prefix) netip.Addr {
 	if ValidatePool(pool) != nil {

@@ -14,24 +14,23 @@
 // address (ServiceAddr, the last usable address of each pool) are never derived.
 //
 // When a derived address is taken (another peer, this host's own address, a
-// reserved one), Table picks a free address at random, as the paper's proxy
-// did, and reports the mapping as not preserved: the proxy then rewrites
+// reserved one), Allocator picks a free address at random, as the paper's
+// proxy did, and reports the mapping as not preserved: the proxy then rewrites
 // addresses in headers. In the IPv4 default pool (2^22 addresses) a collision
 // among 100 peers has a chance of about 1 in 1000; the IPv6 pool leaves 80 bits
 // for the hash, so there it practically never happens.
 //
-// # Table
+// # Allocator
 //
-// Table holds the mappings address ↔ peer for both families. Lookup and Use are
-// the per-packet operations: one map lookup under a read lock, no allocation.
-// Assign, Remove, Expire and Restore are rare and take the write lock. A mapping
-// unused for TO (7200 s by default, §7.2: longer than TCP's keep-alive and than
-// any program was seen to cache a DNS answer) is removed; packets (Use, Touch)
-// and DNS answers (Assign on a mapped peer) refresh it. Snapshot and Restore
-// move the mappings to and from the proxy's state file, so that open TCP
-// sessions survive a proxy restart.
+// Allocator holds no mappings: the proxy's peer registry is the one index of
+// peers (by key, private id and virtual address) and of their liveness, and
+// Allocator asks it which addresses are taken. Allocator.State and
+// Allocator.Restore are the mappings' part of the proxy's state file: Restore
+// checks a saved state (identity, pools, addresses in their pools, none
+// reserved or twice) and keeps the mappings used less than TO ago, so that
+// open TCP sessions survive a proxy restart.
 //
 // The package knows nothing of tun devices, packets, DNS, sessions or the
-// overlay: it maps ids to addresses and back. Reading the host's routes (for
-// CheckPools) and writing the state file are the caller's.
+// overlay: it gives ids addresses. Reading the host's routes (for CheckPools)
+// and writing the state file are the caller's.
 package vaddr

@@ -37,7 +37,8 @@ func FuzzRestore(f *testing.F) {
 		f.Add([]byte(`null`))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tab, clk := newTestTable(t, self, func(c *Config) { c.Reserved = reserved; c.MaxMappings = 64 })
+		tab, clk := newTestTable(t, self, func(c *Config) { c.Reserved = reserved })
+		tab.max = 64
 		bob := id.FromName("bob")
 		tab.Assign(bob, "bob")
 		before := tab.Snapshot()
@@ -82,7 +83,8 @@ func FuzzRestore(f *testing.F) {
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatal(err)
 		}
-		again, _ := newTestTable(t, self, func(c *Config) { c.Reserved = reserved; c.MaxMappings = 64 })
+		again, _ := newTestTable(t, self, func(c *Config) { c.Reserved = reserved })
+		again.max = 64
 		again.clock = clk
 		if err := again.Restore(back); err != nil {
 			t.Fatalf("a snapshot of a restored table does not restore: %v\n%s", err, b)

@@ -10,9 +10,9 @@ import (
 	"github.com/i3net/i3net/id"
 )
 
-// State is what Snapshot saves and Restore loads: the proxy writes it to its
-// state file (JSON, atomically) and reads it back at start, so that the
-// virtual addresses of open sessions survive a restart (§7.2).
+// State is the mappings as the proxy saves them in its state file (JSON,
+// atomically) and reads them back at start, so that the virtual addresses of
+// open sessions survive a restart (§7.2).
 type State struct {
 	// Version is StateVersion.
 	Version int `json:"version"`
@@ -28,88 +28,78 @@ type State struct {
 	Mappings []Mapping `json:"mappings"`
 }
 
-// Snapshot returns the table's mappings, ordered by peer id.
-func (t *Table) Snapshot() State {
-	s := State{
-		Version: StateVersion,
-		Self:    t.cfg.Self,
-		Pool4:   t.cfg.Pool4,
-		Pool6:   t.cfg.Pool6,
-		Saved:   t.clock.Now().UTC(),
-	}
-	t.mu.RLock()
-	s.Mappings = make([]Mapping, 0, len(t.byPeer))
-	for _, e := range t.byPeer {
-		s.Mappings = append(s.Mappings, e.mapping())
-	}
-	t.mu.RUnlock()
-	slices.SortFunc(s.Mappings, func(a, b Mapping) int { return bytes.Compare(a.Peer[:], b.Peer[:]) })
-	return s
+// State returns the State of mappings (sorted here by peer id) saved at saved.
+func (a *Allocator) State(mappings []Mapping, saved time.Time) State {
+	slices.SortFunc(mappings, func(x, y Mapping) int { return bytes.Compare(x.Peer[:], y.Peer[:]) })
+	return State{Version: StateVersion, Self: a.cfg.Self, Pool4: a.cfg.Pool4, Pool6: a.cfg.Pool6,
+		Saved: saved.UTC(), Mappings: mappings}
 }
 
-// Restore replaces the table's mappings with those of s, except the ones that
-// expired meanwhile (their last use is TO or more ago). The derived addresses
-// are recomputed, not trusted. It refuses, changing nothing, a state of
-// another version, identity or pools, and one whose mappings are inconsistent:
-// an address outside its pool or reserved, an address or peer twice, more
-// than MaxMappings.
-func (t *Table) Restore(s State) error {
+// Restore returns the mappings of s that were used less than to before now.
+// The derived addresses are recomputed, not trusted. It refuses a state of
+// another version, identity or pools, and one whose mappings are
+// inconsistent: an address outside its pool or reserved, an address or peer
+// twice, more than max live mappings.
+func (a *Allocator) Restore(s State, now time.Time, to time.Duration, max int) ([]Mapping, error) {
 	if s.Version != StateVersion {
-		return fmt.Errorf("vaddr: restore: state version %d, want %d", s.Version, StateVersion)
+		return nil, fmt.Errorf("vaddr: restore: state version %d, want %d", s.Version, StateVersion)
 	}
-	if s.Self != t.cfg.Self {
-		return fmt.Errorf("vaddr: restore: state is for id %s, this host is %s", s.Self.Short(), t.cfg.Self.Short())
+	if s.Self != a.cfg.Self {
+		return nil, fmt.Errorf("vaddr: restore: state is for id %s, this host is %s", s.Self.Short(), a.cfg.Self.Short())
 	}
-	if s.Pool4.Masked() != t.cfg.Pool4 || s.Pool6.Masked() != t.cfg.Pool6 {
-		return fmt.Errorf("vaddr: restore: state has pools %v and %v, this host uses %v and %v",
-			s.Pool4, s.Pool6, t.cfg.Pool4, t.cfg.Pool6)
+	if s.Pool4.Masked() != a.cfg.Pool4 || s.Pool6.Masked() != a.cfg.Pool6 {
+		return nil, fmt.Errorf("vaddr: restore: state has pools %v and %v, this host uses %v and %v",
+			s.Pool4, s.Pool6, a.cfg.Pool4, a.cfg.Pool6)
 	}
-	now := t.clock.Now()
-	byAddr := make(map[netip.Addr]*entry, 2*len(s.Mappings))
-	byPeer := make(map[id.ID]*entry, len(s.Mappings))
+	addrs := make(map[netip.Addr]bool, 2*len(s.Mappings))
+	peers := make(map[id.ID]bool, len(s.Mappings))
+	var out []Mapping
 	for i, m := range s.Mappings {
-		if now.Sub(m.LastUse) >= t.cfg.TO {
+		if now.Sub(m.LastUse) >= to {
 			continue
 		}
-		if _, dup := byPeer[m.Peer]; dup || m.Peer == t.cfg.Self || m.Peer.IsZero() {
-			return fmt.Errorf("vaddr: restore: mapping %d: peer %s is zero, this host or twice", i, m.Peer.Short())
+		if peers[m.Peer] || m.Peer == a.cfg.Self || m.Peer.IsZero() {
+			return nil, fmt.Errorf("vaddr: restore: mapping %d: peer %s is zero, this host or twice", i, m.Peer.Short())
 		}
-		e := &entry{m: m}
-		e.m.LastUse = time.Time{}
-		e.m.Derived4, e.m.Derived6 = netip.Addr{}, netip.Addr{}
-		if t.cfg.Pool4.IsValid() {
-			e.m.Derived4 = Derive(t.cfg.Pool4, m.Peer)
+		peers[m.Peer] = true
+		if err := a.checkAddrs(m, addrs); err != nil {
+			return nil, fmt.Errorf("vaddr: restore: mapping %d (%s): %w", i, m.Peer.Short(), err)
 		}
-		if t.cfg.Pool6.IsValid() {
-			e.m.Derived6 = Derive(t.cfg.Pool6, m.Peer)
+		m.Derived4, m.Derived6 = netip.Addr{}, netip.Addr{}
+		if a.cfg.Pool4.IsValid() {
+			m.Derived4 = Derive(a.cfg.Pool4, m.Peer)
 		}
-		for _, c := range []struct {
-			a    netip.Addr
-			pool netip.Prefix
-		}{{m.V4, t.cfg.Pool4}, {m.V6, t.cfg.Pool6}} {
-			if c.a.IsValid() != c.pool.IsValid() || c.a.IsValid() && !c.pool.Contains(c.a) {
-				return fmt.Errorf("vaddr: restore: mapping %d (%s): address %v not in pool %v", i, m.Peer.Short(), c.a, c.pool)
-			}
-			if !c.a.IsValid() {
-				continue
-			}
-			if _, dup := byAddr[c.a]; dup {
-				return fmt.Errorf("vaddr: restore: mapping %d (%s): address %v twice", i, m.Peer.Short(), c.a)
-			}
-			_, res := t.reserved[c.a]
-			if res || isSpecial(c.pool, c.a) || c.a == t.self4 || c.a == t.self6 {
-				return fmt.Errorf("vaddr: restore: mapping %d (%s): address %v is reserved", i, m.Peer.Short(), c.a)
-			}
-			byAddr[c.a] = e
+		if a.cfg.Pool6.IsValid() {
+			m.Derived6 = Derive(a.cfg.Pool6, m.Peer)
 		}
-		e.last.Store(m.LastUse.UnixNano())
-		byPeer[m.Peer] = e
+		out = append(out, m)
 	}
-	if len(byPeer) > t.cfg.MaxMappings {
-		return fmt.Errorf("vaddr: restore: %d mappings, more than MaxMappings %d", len(byPeer), t.cfg.MaxMappings)
+	if len(out) > max {
+		return nil, fmt.Errorf("vaddr: restore: %d mappings, more than the %d allowed", len(out), max)
 	}
-	t.mu.Lock()
-	t.byAddr, t.byPeer = byAddr, byPeer
-	t.mu.Unlock()
+	return out, nil
+}
+
+// checkAddrs checks that m's addresses are in their pools, not reserved and
+// not in seen, and adds them to seen.
+func (a *Allocator) checkAddrs(m Mapping, seen map[netip.Addr]bool) error {
+	for _, c := range []struct {
+		x    netip.Addr
+		pool netip.Prefix
+	}{{m.V4, a.cfg.Pool4}, {m.V6, a.cfg.Pool6}} {
+		if c.x.IsValid() != c.pool.IsValid() || c.x.IsValid() && !c.pool.Contains(c.x) {
+			return fmt.Errorf("address %v not in pool %v", c.x, c.pool)
+		}
+		if !c.x.IsValid() {
+			continue
+		}
+		if seen[c.x] {
+			return fmt.Errorf("address %v twice", c.x)
+		}
+		if a.isReserved(c.pool, c.x) {
+			return fmt.Errorf("address %v is reserved", c.x)
+		}
+		seen[c.x] = true
+	}
 	return nil
 }

@@ -23,7 +23,7 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	clk.Advance(DefaultTO - time.Minute) // bob idle for TO+1min: gone on restore; the others kept
+	clk.Advance(testTO - time.Minute) // bob idle for TO+1min: gone on restore; the others kept
 	snap := tab.Snapshot()
 	for i := 1; i < len(snap.Mappings); i++ {
 		if string(snap.Mappings[i-1].Peer[:]) >= string(snap.Mappings[i].Peer[:]) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -38,7 +39,7 @@ that answers, learns the rest of the overlay's servers from them, and moves to
 the next when one stops answering. A host the address book marks "shortcut"
 is reached directly, bypassing the servers, when it allows that too.
 
-It needs root (or CAP_NET_ADMIN) for the tun device.
+It runs on Linux only, and needs root (or CAP_NET_ADMIN) for the tun device.
 
 Examples:
   i3net proxy --server 198.18.0.1:5610
@@ -163,6 +164,10 @@ func controlPath(dir string) string { return filepath.Join(dir, "proxy.sock") }
 func (a *proxyArgs) run(ctx context.Context, args []string) error {
 	if len(args) > 0 {
 		return usageErrorf("unexpected argument %q", args[0])
+	}
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("i3net proxy runs on Linux only (it needs a tun device and netlink); this is %s, "+
+			"where the other commands (server, id, book, ping) work", runtime.GOOS)
 	}
 	cfg, err := a.config()
 	if err != nil {

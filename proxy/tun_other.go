@@ -1,0 +1,21 @@
+//go:build !linux
+
+package proxy
+
+import (
+	"fmt"
+	"net/netip"
+	"runtime"
+
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+// errLinuxOnly is what New says elsewhere than on Linux: the tun device is
+// configured and the host's routes are read over netlink.
+var errLinuxOnly = fmt.Errorf("proxy: the proxy runs on Linux only (it configures its tun device over netlink); this is %s", runtime.GOOS)
+
+func openTun(string, int, netip.Addr, netip.Prefix, netip.Addr, netip.Prefix) (tun.Device, error) {
+	return nil, errLinuxOnly
+}
+
+func hostRoutes() ([]hostRoute, error) { return nil, errLinuxOnly }
