@@ -329,8 +329,9 @@ func (w *worker) deliver(win id.ID, rest []id.ID, to netip.AddrPort, shortcut bo
 // dataHeader returns the header of a delivered copy: the stack [win,
 // rest...], in w.hdrStack, and the packet's SENDER when sender is set.
 func (w *worker) dataHeader(win id.ID, rest []id.ID, sender bool) wire.DataHeader {
-	ids := append(w.hdrStack[:0], win)
-	h := wire.DataHeader{Flags: w.fw.flags, IDs: append(ids, rest...)}
+	w.hdrStack[0] = win
+	n := 1 + copy(w.hdrStack[1:], rest)
+	h := wire.DataHeader{Flags: w.fw.flags, IDs: w.hdrStack[:n]}
 	if sender {
 		h.Sender = w.fw.sender
 	}

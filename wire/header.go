@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 
 	"github.com/i3net/i3net/id"
 )
@@ -198,13 +199,9 @@ func (h *DataHeader) Len() int {
 
 // AppendTo appends the header to b; Len bytes, no allocation when b has room.
 func (h *DataHeader) AppendTo(b []byte) []byte {
-	b = AppendHeader(b, h.flags(), h.IDs)
-	if h.Sender.IsValid() {
-		var list int
-		b, list = StartOptions(b)
-		b = AppendSender(b, h.Sender)
-		EndOptions(b, list)
-	}
+	n, l := len(b), h.Len()
+	b = slices.Grow(b, l)[:n+l]
+	h.put(b[n:])
 	return b
 }
 
@@ -214,8 +211,27 @@ func (h *DataHeader) AppendTo(b []byte) []byte {
 // be at least Len (it panics otherwise) and b is not otherwise changed.
 func (h *DataHeader) PutBefore(b []byte, end int) int {
 	off := end - h.Len()
-	h.AppendTo(b[off:off:end])
+	h.put(b[off:end])
 	return off
+}
+
+// put writes the header into b, which is Len bytes long. It writes what
+// AppendHeader, StartOptions, AppendSender and EndOptions would, with stores
+// in place of appends: this is the per-packet path of servers and clients.
+func (h *DataHeader) put(b []byte) {
+	if len(h.IDs) > MaxStack {
+		panic("wire: DataHeader: more than MaxStack ids")
+	}
+	b[0], b[1], b[2] = Version, h.flags(), byte(len(h.IDs))
+	n := fixedLen
+	for i := range h.IDs {
+		*(*id.ID)(b[n:]) = h.IDs[i]
+		n += id.Len
+	}
+	if h.Sender.IsValid() {
+		binary.BigEndian.PutUint16(b[n:], uint16(len(b)-n))
+		AppendSender(b[n+listLenSize:n+listLenSize], h.Sender)
+	}
 }
 
 // ipAddrLen returns the size of IPAddr(a)'s encoding.
