@@ -241,23 +241,29 @@ func (c *Client) appendDataHeader(b []byte, stack []id.ID, extra byte) []byte {
 // x?". The answer (CACHE_ADDR) lands in the cache. It allocates nothing.
 func (c *Client) requestHint(x id.ID, server netip.AddrPort) {
 	buf := c.bufs.Get().(*[maxDatagram]byte)
+	if _, err := c.conn.WriteToUDPAddrPort(c.appendHintRequest(buf[:0], x), server); err == nil {
+		c.stats.control.Add(1)
+	}
+	c.bufs.Put(buf)
+}
+
+// appendHintRequest appends the cache request for x: REQUEST_FOR_CACHE,
+// SENDER and, with extensions, EXT_HELLO and the padding that makes it as
+// large as its answer (a server answers no datagram with more bytes than it
+// had).
+func (c *Client) appendHintRequest(b []byte, x id.ID) []byte {
 	self := c.self()
 	stack := [1]id.ID{x}
-	b := wire.AppendHeader(buf[:0], wire.FlagOptions|wire.FlagFirstHop, stack[:])
+	b = wire.AppendHeader(b, wire.FlagOptions|wire.FlagFirstHop, stack[:])
 	b, list := wire.StartOptions(b)
 	b = wire.AppendOption(b, &requestForCache)
 	b = wire.AppendSender(b, self)
 	if !c.cfg.NoExtensions {
 		b = wire.AppendOption(b, &hello)
-		// A server answers no datagram with more bytes than it had: pad to
-		// the size of the answer.
 		b = wire.PadTo(b, hintAnswer(self))
 	}
 	wire.EndOptions(b, list)
-	if _, err := c.conn.WriteToUDPAddrPort(b, server); err == nil {
-		c.stats.control.Add(1)
-	}
-	c.bufs.Put(buf)
+	return b
 }
 
 // Options the client sends as they are.
