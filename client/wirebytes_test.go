@@ -57,3 +57,20 @@ func hintRequest(x id.ID, sender wire.Option, noExt bool) []byte {
 	}
 	return req.AppendTo(nil)
 }
+
+// TestHeaderWritersAllocs: the client's header writers allocate nothing.
+func TestHeaderWritersAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates; run without -race")
+	}
+	var c Client
+	c.stated.Store(newStatedSelf(netip.MustParseAddrPort("[2001:db8::1]:4000")))
+	buf := make([]byte, 0, 2048)
+	stack := []id.ID{id.Random(), id.Random()}
+	if n := testing.AllocsPerRun(1000, func() {
+		_ = c.appendDataHeader(buf[:0], stack, wire.FlagShortcut)
+		_ = c.appendHintRequest(buf[:0], stack[0])
+	}); n != 0 {
+		t.Errorf("%v allocations per header, want 0", n)
+	}
+}
