@@ -1,0 +1,33 @@
+package client
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/i3net/i3net/id"
+)
+
+// TestSendBatchSocketError: when the socket refuses the whole batch (sendmmsg
+// returns -1: here a destination port 0, EINVAL; in the field "network is
+// unreachable" after a host moved), SendBatch returns the error for the first
+// message instead of panicking on the count.
+func TestSendBatchSocketError(t *testing.T) {
+	checkLeaks(t)
+	fake, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	c, _ := newClient(t, fake.LocalAddr().(*net.UDPAddr).AddrPort(), func(c *Config) {
+		c.ListInterval, c.ProbeInterval, c.FailoverAfter, c.AddrCheckInterval = 0, 0, 0, 0
+	})
+	x := id.Random()
+	c.cache.put(x, netip.MustParseAddrPort("127.0.0.1:0"), c.clock.Now())
+	ms := []Message{{Stack: []id.ID{x}, Payload: []byte("a")}, {Stack: []id.ID{x}, Payload: []byte("b")}}
+	n, err := c.SendBatch(ms)
+	if err == nil || n != 0 {
+		t.Fatalf("SendBatch to port 0: sent %d, error %v; want 0 and an error", n, err)
+	}
+	t.Logf("error: %v", err)
+}
