@@ -39,22 +39,15 @@ import (
 	"net/netip"
 
 	"github.com/i3net/i3net/internal/clock"
-	"github.com/i3net/i3net/wire"
 )
 
-// statedSelf is the address the client states and its SENDER option; never
-// changed once published.
+// statedSelf is the address the client states (in SENDER, written into
+// every data header, and in trigger targets); never changed once published.
 type statedSelf struct {
 	addr netip.AddrPort
-	// senderOpt is the encoded SENDER option naming addr, written into
-	// every data header.
-	senderOpt []byte
 }
 
-func newStatedSelf(a netip.AddrPort) *statedSelf {
-	sender := wire.IPAddr(a)
-	return &statedSelf{addr: a, senderOpt: append([]byte{byte(wire.OptSender)}, sender.AppendTo(nil)...)}
-}
+func newStatedSelf(a netip.AddrPort) *statedSelf { return &statedSelf{addr: a} }
 
 // self returns the address the client states as its own.
 func (c *Client) self() netip.AddrPort { return c.stated.Load().addr }

@@ -31,13 +31,10 @@ type Client struct {
 
 	conn  *net.UDPConn
 	bconn batchConn
-	// stated is the address stated in SENDER and trigger targets, with its
-	// encoded SENDER option: replaced whole when the local address changes
-	// (addrwatch.go), read without a lock on the per-packet paths.
+	// stated is the address stated in SENDER and trigger targets: replaced
+	// whole when the local address changes (addrwatch.go), read without a
+	// lock on the per-packet paths.
 	stated atomic.Pointer[statedSelf]
-	// hintAnswerLen is the size of a CACHE_ADDR answer: a hint request is
-	// padded to it.
-	hintAnswerLen int
 
 	bufs    sync.Pool // *[maxDatagram]byte, for single sends and control packets
 	batches sync.Pool // *sendBatch
@@ -93,7 +90,6 @@ func New(cfg Config) (*Client, error) {
 	c.stated.Store(newStatedSelf(self))
 	c.log = cfg.Logger.With("role", "client", "addr", self)
 	c.refusedLog = logthrottle.New(cfg.Clock, NumRefusalKinds, logthrottle.DefaultRate, logthrottle.DefaultBurst)
-	c.hintAnswerLen = hintAnswer(self)
 	c.bufs.New = func() any { return new([maxDatagram]byte) }
 	c.batches.New = func() any { return newSendBatch(c.cfg.BatchSize) }
 	c.servers.init(c)

@@ -12,16 +12,13 @@ const (
 	// maxDatagram is the size of every receive and send buffer.
 	maxDatagram = wire.MaxPacket
 
-	// senderOptMax is the largest SENDER option: type byte and an IPv6 address.
-	senderOptMax = 1 + 1 + 16 + 2
-
 	// maxDataHeader is the largest data header the client writes: 15 ids, the
-	// option list length and a SENDER option.
-	maxDataHeader = 3 + wire.MaxStack*id.Len + 2 + senderOptMax
+	// option list length and an IPv6 SENDER.
+	maxDataHeader = wire.MaxDataHeader
 
 	// MaxPayload is the largest payload Send and SendTo accept with a one-id
 	// stack (IPv6 SENDER); deeper stacks leave 32 bytes less per extra id.
-	MaxPayload = maxDatagram - (3 + id.Len + 2 + senderOptMax)
+	MaxPayload = maxDatagram - (maxDataHeader - (wire.MaxStack-1)*id.Len)
 
 	// socketBuffer is the receive and send buffer asked of the kernel for the
 	// client's socket (capped by net.core.rmem_max / wmem_max).

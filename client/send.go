@@ -19,7 +19,6 @@ package client
 // returned and counted.
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -235,63 +234,54 @@ func (c *Client) route(x id.ID) netip.AddrPort {
 // the flags extra (wire.FlagShortcut), the ids, and an option list holding
 // SENDER.
 func (c *Client) appendDataHeader(b []byte, stack []id.ID, extra byte) []byte {
-	b = append(b, wire.Version, wire.FlagData|wire.FlagOptions|wire.FlagFirstHop|extra, byte(len(stack)))
-	for i := range stack {
-		b = append(b, stack[i][:]...)
-	}
-	opt := c.stated.Load().senderOpt
-	b = binary.BigEndian.AppendUint16(b, uint16(2+len(opt)))
-	return append(b, opt...)
+	h := wire.DataHeader{Flags: wire.FlagFirstHop | extra, IDs: stack, Sender: c.self()}
+	return h.AppendTo(b)
 }
 
 // requestHint sends REQUEST_FOR_CACHE for x to server: "who is responsible for
 // x?". The answer (CACHE_ADDR) lands in the cache. It allocates nothing.
 func (c *Client) requestHint(x id.ID, server netip.AddrPort) {
 	buf := c.bufs.Get().(*[maxDatagram]byte)
-	b := append(buf[:0], wire.Version, wire.FlagOptions|wire.FlagFirstHop, 1)
-	b = append(b, x[:]...)
-	lenAt := len(b)
-	b = append(b, 0, 0, byte(wire.OptRequestForCache))
-	opt := c.stated.Load().senderOpt
-	b = append(b, opt...)
-	if !c.cfg.NoExtensions {
-		b = append(b, helloOpt...)
-		// A server answers no datagram with more bytes than it had: pad to
-		// the size of the answer, a CACHE_ADDR naming a server of our family.
-		want := 3 + 2 + 1 + 1 + id.Len + 2 + wire.NonceLen + len(opt) - 1 + wire.KeyLen
-		if n := want - len(b); n > 0 {
-			n = max(n-3, 0)
-			b = append(b, byte(wire.ExtPadding), byte(n>>8), byte(n))
-			b = append(b, zeroPad[:n]...)
-		}
-	}
-	binary.BigEndian.PutUint16(b[lenAt:], uint16(len(b)-lenAt))
-	if _, err := c.conn.WriteToUDPAddrPort(b, server); err == nil {
+	if _, err := c.conn.WriteToUDPAddrPort(c.appendHintRequest(buf[:0], x), server); err == nil {
 		c.stats.control.Add(1)
 	}
 	c.bufs.Put(buf)
 }
 
-// zeroPad is the body of the EXT_PADDING options of requestHint.
-var zeroPad [64]byte
-
-// zeros pads requests; no answer is more than 128 bytes longer than its
-// request (hintAnswerLen).
-var zeros [128]byte
-
-// hintAnswer returns the size of a CACHE_ADDR answer naming a server of the
-// family of self.
-func hintAnswer(self netip.AddrPort) int {
-	p := wire.Packet{Flags: wire.FlagOptions}
-	p.AddOption(wire.Option{Type: wire.OptCacheAddr, Trigger: wire.Trigger{Target: wire.IPAddr(self)}})
-	return p.HeaderLen()
+// appendHintRequest appends the cache request for x: REQUEST_FOR_CACHE,
+// SENDER and, with extensions, EXT_HELLO and the padding that makes it as
+// large as its answer (a server answers no datagram with more bytes than it
+// had).
+func (c *Client) appendHintRequest(b []byte, x id.ID) []byte {
+	self := c.self()
+	stack := [1]id.ID{x}
+	b = wire.AppendHeader(b, wire.FlagOptions|wire.FlagFirstHop, stack[:])
+	b, list := wire.StartOptions(b)
+	b = wire.AppendOption(b, &requestForCache)
+	b = wire.AppendSender(b, self)
+	if !c.cfg.NoExtensions {
+		b = wire.AppendOption(b, &hello)
+		b = wire.PadTo(b, hintAnswer(self))
+	}
+	wire.EndOptions(b, list)
+	return b
 }
 
-// helloOpt is EXT_HELLO as it appears in an option list.
-var helloOpt = func() []byte {
-	p := wire.Packet{Flags: wire.FlagOptions, Options: []wire.Option{wire.HelloOption()}}
-	return p.AppendTo(nil)[3+2:]
-}()
+// Options the client sends as they are.
+var (
+	requestForCache = wire.Option{Type: wire.OptRequestForCache}
+	hello           = wire.HelloOption()
+)
+
+// zeros pads the payload of shortcut probes (shortcut.go).
+var zeros [128]byte
+
+// hintAnswer returns the size of the answer to a cache request from self: a
+// CACHE_ADDR naming a server of self's address family. It allocates nothing.
+func hintAnswer(self netip.AddrPort) int {
+	o := wire.Option{Type: wire.OptCacheAddr, Trigger: wire.Trigger{Target: wire.IPAddr(self)}}
+	return wire.ControlHeaderLen + wire.OptionLen(&o)
+}
 
 // sendControl encodes p and sends it to server. Control packets are rare
 // (insertions, refreshes, removals), so p may hold allocated options.

@@ -12,16 +12,12 @@ const (
 	// headroom is the room left in front of each received datagram, in bytes,
 	// so that a longer header (a trigger's stack replacing ids[0]) can be
 	// written in place in front of the payload: the largest header is
-	// maxHeader = 505 bytes and a received data packet has at least 35.
+	// wire.MaxDataHeader = 505 bytes and a received data packet has at least 35.
 	headroom = 512
 
 	// bufSize is the size of a datagram buffer: the headroom and the largest
 	// datagram.
 	bufSize = headroom + wire.MaxPacket
-
-	// maxHeader is the size of the largest data header a server writes: 15
-	// ids and an option list holding an IPv6 SENDER (a shortcut delivery).
-	maxHeader = 3 + wire.MaxStack*32 + 2 + 1 + 19
 
 	// maxHopsLimit bounds Config.MaxHops (stack expansions per packet).
 	maxHopsLimit = 16
@@ -49,7 +45,7 @@ const (
 	cachePrefixLen = 128
 
 	// errorMsgMax is the longest EXT_ERROR message, in bytes (wire's limit).
-	errorMsgMax = 200
+	errorMsgMax = wire.MaxErrorMessage
 
 	// readErrorBackoff is how long the receive loop waits after an unexpected
 	// socket error before reading again, so a persistent error cannot spin.
@@ -84,6 +80,10 @@ const (
 	hintRepeat = 500 * time.Millisecond
 
 	// errorReplyLen is the size of an EXT_ERROR reply with an empty message:
-	// header and option list length (5), type and length (3), code and id.
-	errorReplyLen = 3 + 2 + 3 + 2 + 32
+	// header and option list length, type and length, code and id.
+	errorReplyLen = wire.ControlHeaderLen + wire.ExtHeaderLen + wire.ErrorBodyLen
 )
+
+// The headroom holds the largest header a server writes in place (this
+// fails to compile otherwise).
+const _ = uint(headroom - wire.MaxDataHeader)

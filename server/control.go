@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/binary"
 	"net/netip"
 
 	"github.com/i3net/i3net/id"
@@ -333,9 +332,8 @@ func (w *worker) tell(r Refusal, x id.ID, msg string, rq *request) {
 		w.ctr.drop(DropReplyTooBig)
 		return
 	}
-	b := binary.BigEndian.AppendUint16(w.errBody[:0], uint16(r.Code()))
-	b = append(b, x[:]...)
-	b = append(b, msg[:min(len(msg), errorMsgMax, room)]...)
+	e := wire.ErrorBody{Code: r.Code(), ID: x, Message: msg[:min(len(msg), room)]}
+	b := e.AppendTo(w.errBody[:0])
 	rp := w.startReply()
 	rp.Options = append(rp.Options, wire.Option{Type: wire.ExtError, Body: b})
 	if w.sendReply(rq.replyTo) {
@@ -363,7 +361,7 @@ func (w *worker) serverList(rq *request) {
 	if !rq.hello {
 		return
 	}
-	budget := w.budget - (3 + 2 + 3 + 1) // reply header, list length, option, count
+	budget := w.budget - (wire.ControlHeaderLen + wire.ExtHeaderLen + wire.ServerListHeaderLen)
 	addrs := w.listAddrs[:0]
 	add := func(a netip.AddrPort) bool {
 		wa := wire.IPAddr(a)
@@ -387,10 +385,7 @@ func (w *worker) serverList(rq *request) {
 		w.ctr.drop(DropReplyTooBig) // not even one address fits
 		return
 	}
-	b := append(w.listBody[:0], byte(len(addrs)))
-	for i := range addrs {
-		b = addrs[i].AppendTo(b)
-	}
+	b := wire.AppendServerList(w.listBody[:0], addrs)
 	w.listBody = b
 	rp := w.startReply()
 	rp.Options = append(rp.Options, wire.Option{Type: wire.ExtServerList, Body: b})

@@ -27,7 +27,7 @@
 //   - Per datagram: check the length, decode once into a reused wire.Packet,
 //     one limiter probe, one table lookup under a shard's read lock, then act or
 //     count a drop. A delivered copy's header is written in place in front of
-//     the payload (wire.PutDataHeader): forwarding copies and allocates
+//     the payload (wire.DataHeader.PutBefore): forwarding copies and allocates
 //     nothing. Control replies are encoded into a per-worker arena.
 //   - No allocation per packet in steady state (TestZeroAllocs), no log line,
 //     no per-packet goroutine, channel or timer. Insertions may allocate

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -303,28 +302,22 @@ func (w *worker) deliver(win id.ID, rest []id.ID, to netip.AddrPort, shortcut bo
 		fw.shortcut = true
 		w.ctr.inc(cShortcuts)
 	}
+	h := w.dataHeader(win, rest, sender)
 	var b []byte
 	switch {
 	case fw.inplace == nil:
-		var off int
-		if len(rest) == 0 && !sender {
-			off = wire.PutDataHeader(fw.buf[:fw.pay], fw.flags, win)
-		} else {
-			h := w.header(win, rest, sender)
-			off = fw.pay - len(h)
-			copy(fw.buf[off:], h)
-		}
+		off := h.PutBefore(fw.buf[:], fw.pay)
 		fw.inplace, fw.hdrLen = fw.buf[off:fw.end], fw.pay-off
 		b = fw.inplace
 	default:
-		h := w.header(win, rest, sender)
-		if bytes.Equal(fw.inplace[:fw.hdrLen], h) {
+		hb := h.AppendTo(w.hdr[:0])
+		if bytes.Equal(fw.inplace[:fw.hdrLen], hb) {
 			b = fw.inplace
 			break
 		}
 		nb := bufPool.Get().(*packetBuf)
 		w.extra = append(w.extra, nb)
-		n := copy(nb[:], h)
+		n := copy(nb[:], hb)
 		n += copy(nb[n:], fw.buf[fw.pay:fw.end])
 		b = nb[:n]
 	}
@@ -333,23 +326,14 @@ func (w *worker) deliver(win id.ID, rest []id.ID, to netip.AddrPort, shortcut bo
 	return true
 }
 
-// header builds the data header [win, rest...] in w.hdr, with an option list
-// holding the packet's SENDER when sender is set.
-func (w *worker) header(win id.ID, rest []id.ID, sender bool) []byte {
-	flags := w.fw.flags
+// dataHeader returns the header of a delivered copy: the stack [win,
+// rest...], in w.hdrStack, and the packet's SENDER when sender is set.
+func (w *worker) dataHeader(win id.ID, rest []id.ID, sender bool) wire.DataHeader {
+	w.hdrStack[0] = win
+	n := 1 + copy(w.hdrStack[1:], rest)
+	h := wire.DataHeader{Flags: w.fw.flags, IDs: w.hdrStack[:n]}
 	if sender {
-		flags |= wire.FlagOptions
-	}
-	h := append(w.hdr[:0], wire.Version, flags, byte(1+len(rest)))
-	h = append(h, win[:]...)
-	for i := range rest {
-		h = append(h, rest[i][:]...)
-	}
-	if sender {
-		a := wire.IPAddr(w.fw.sender)
-		h = binary.BigEndian.AppendUint16(h, uint16(2+1+a.EncodedLen()))
-		h = append(h, byte(wire.OptSender))
-		h = a.AppendTo(h)
+		h.Sender = w.fw.sender
 	}
 	return h
 }

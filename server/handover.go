@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
@@ -214,7 +213,7 @@ func (h *handover) send(to netip.AddrPort, e *entry, now int64) {
 		r.Trigger.Target = wire.StackAddr(e.stack...)
 	}
 	b := h.outs[to]
-	if len(b)+3+r.EncodedLen() > replicaMTU-wire.RingAuthLen {
+	if len(b)+r.OptionLen() > replicaMTU-wire.RingAuthLen {
 		h.flush(to)
 		b = h.outs[to]
 	}
@@ -222,12 +221,9 @@ func (h *handover) send(to netip.AddrPort, e *entry, now int64) {
 		b = make([]byte, 0, replicaMTU)
 	}
 	if len(b) == 0 {
-		b = append(b, wire.Version, wire.FlagOptions, 0, 0, 0)
+		b = wire.AppendControlHeader(b)
 	}
-	at := len(b)
-	b = append(b, byte(wire.ExtReplicate), 0, 0)
-	b = r.AppendTo(b)
-	binary.BigEndian.PutUint16(b[at+1:], uint16(len(b)-at-3))
+	b = r.AppendOption(b)
 	h.outs[to] = b
 	s.ctr[cReplicasOut].Add(1)
 }

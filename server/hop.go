@@ -110,7 +110,7 @@ func routingID(p *wire.Packet) (id.ID, bool) {
 // reports false when the packet was refused instead (a bad signature).
 func (w *worker) hop(p *wire.Packet, b []byte, to netip.AddrPort, rq *request) bool {
 	if !rq.nat && (rq.sender || !hasRequest(p)) && p.Option(wire.ExtSigChecked) == nil {
-		b[1] &^= wire.FlagFirstHop
+		wire.ClearFlags(b, wire.FlagFirstHop)
 		w.room(0)
 		w.queue(b, to)
 		w.ctr.inc(cHops)
@@ -189,20 +189,11 @@ func (w *worker) hopStack(ids []id.ID, to netip.AddrPort, rq *request) bool {
 	fw := &w.fw
 	nb := bufPool.Get().(*packetBuf)
 	w.extra = append(w.extra, nb)
-	flags := fw.flags
+	h := wire.DataHeader{Flags: fw.flags, IDs: ids}
 	if rq.sender {
-		flags |= wire.FlagOptions
+		h.Sender = rq.replyTo
 	}
-	b := append(nb[:0], wire.Version, flags, byte(len(ids)))
-	for i := range ids {
-		b = append(b, ids[i][:]...)
-	}
-	if rq.sender {
-		a := wire.IPAddr(rq.replyTo)
-		b = binary.BigEndian.AppendUint16(b, uint16(2+1+a.EncodedLen()))
-		b = append(b, byte(wire.OptSender))
-		b = a.AppendTo(b)
-	}
+	b := h.AppendTo(nb[:0])
 	b = append(b, fw.buf[fw.pay:fw.end]...)
 	w.queue(b, to)
 	w.ctr.inc(cHops)

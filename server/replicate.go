@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -30,7 +29,7 @@ type replicaOut struct {
 
 // replicaHeader is the size of an EXT_REPLICATE datagram's header: version,
 // flags (OPTION_LIST), no ids, the option list's length.
-const replicaHeader = 3 + 2
+const replicaHeader = wire.ControlHeaderLen
 
 // replicate queues the change op of trigger t (as installed; lifetime left in
 // nanoseconds; charged to inserter) for the servers after its owner, or for
@@ -44,16 +43,13 @@ func (w *worker) replicate(op uint8, t *wire.Trigger, lifetime int64, inserter n
 	r.Op, r.Trigger, r.Inserter = op, *t, inserter
 	r.Trigger.Nonce = [wire.NonceLen]byte{}
 	r.Lifetime = lifetimeMillis(lifetime)
-	need := 3 + r.EncodedLen()
+	need := r.OptionLen()
 	for _, m := range w.view.Successors(t.ID.Key(), 1+w.replicas) {
 		if m.Data == w.s.public || !w.sameFamily(m.Data.Addr()) {
 			continue
 		}
 		out := w.replicaTo(m.Data, need)
-		b := append(out.buf[:out.n], byte(wire.ExtReplicate), 0, 0)
-		b = r.AppendTo(b)
-		binary.BigEndian.PutUint16(b[out.n+1:], uint16(len(b)-out.n-3))
-		out.n = len(b)
+		out.n = len(r.AppendOption(out.buf[:out.n]))
 		w.ctr.inc(cReplicasOut)
 	}
 }
@@ -81,7 +77,7 @@ func (w *worker) replicaTo(to netip.AddrPort, need int) *replicaOut {
 // datagram.
 func startReplica() *packetBuf {
 	b := bufPool.Get().(*packetBuf)
-	b[0], b[1], b[2] = wire.Version, wire.FlagOptions, 0
+	wire.AppendControlHeader(b[:0])
 	return b
 }
 

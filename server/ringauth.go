@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"hash"
 	"os"
@@ -88,16 +87,16 @@ func newRingAuth(key []byte) *ringAuth {
 	return &ringAuth{mac: hmac.New(sha256.New, deriveKey(key, "i3net ring auth v1"))}
 }
 
-// seal ends datagram b, whose options start at byte 5, with EXT_RING_AUTH
+// seal ends control datagram b (wire.AppendControlHeader) with EXT_RING_AUTH
 // stamped now, sets the option list's length, and returns the datagram. A
 // nil ringAuth only sets the length.
 func (a *ringAuth) seal(b []byte, now time.Time) []byte {
 	if a == nil {
-		putOptionsLen(b)
+		wire.EndControl(b)
 		return b
 	}
 	b, at := wire.AppendRingAuth(b, now.UnixMilli())
-	putOptionsLen(b)
+	wire.EndControl(b)
 	copy(b[at:], a.tag(b[:at]))
 	return b
 }
@@ -130,10 +129,4 @@ func hasReplica(p *wire.Packet) bool {
 		}
 	}
 	return false
-}
-
-// putOptionsLen writes the length of an option-only datagram's option list
-// (its length field included, as the original format counts it).
-func putOptionsLen(b []byte) {
-	binary.BigEndian.PutUint16(b[3:], uint16(len(b)-3))
 }

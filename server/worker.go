@@ -56,15 +56,16 @@ type worker struct {
 
 	// Scratch of the forwarding path: lookup results and expanded stacks per
 	// expansion depth, and the datagram being forwarded.
-	targets [maxHopsLimit + 1][]target
-	stacks  [maxHopsLimit + 1][wire.MaxStack]id.ID
-	hdr     [maxHeader]byte
-	fw      forwarding
+	targets  [maxHopsLimit + 1][]target
+	stacks   [maxHopsLimit + 1][wire.MaxStack]id.ID
+	hdr      [wire.MaxDataHeader]byte // a delivered copy's header, to compare
+	hdrStack [wire.MaxStack]id.ID     // its stack
+	fw       forwarding
 
 	// Scratch of the control path.
 	reply      wire.Packet
 	sigTrig    wire.Trigger
-	errBody    [2 + id.Len + errorMsgMax]byte
+	errBody    [wire.ErrorBodyLen + errorMsgMax]byte
 	listBody   []byte      // EXT_SERVER_LIST answer
 	listAddrs  []wire.Addr // its addresses
 	deferCache bool        // REQUEST_FOR_CACHE on a shortcut data packet: answered after forwarding

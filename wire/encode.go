@@ -8,9 +8,9 @@ import (
 
 // HeaderLen returns the encoded size of p without its payload.
 func (p *Packet) HeaderLen() int {
-	n := 3 + int(p.Stack.N)*id.Len
+	n := StackHeaderLen(int(p.Stack.N))
 	if p.Flags&FlagOptions != 0 {
-		n += 2
+		n += listLenSize
 		for i := range p.Options {
 			n += p.Options[i].encodedLen()
 		}
@@ -21,34 +21,19 @@ func (p *Packet) HeaderLen() int {
 // AppendTo appends the encoding of p to b. FlagOptions in p.Flags decides whether
 // the option list is written; the payload is written when FlagData is set.
 func (p *Packet) AppendTo(b []byte) []byte {
-	b = append(b, Version, p.Flags, p.Stack.N&0x0f)
-	for i := 0; i < int(p.Stack.N); i++ {
-		b = append(b, p.Stack.IDs[i][:]...)
-	}
+	b = AppendHeader(b, p.Flags, p.Stack.Slice())
 	if p.Flags&FlagOptions != 0 {
-		start := len(b)
-		b = append(b, 0, 0)
+		var list int
+		b, list = StartOptions(b)
 		for i := range p.Options {
 			b = p.Options[i].appendTo(b)
 		}
-		binary.BigEndian.PutUint16(b[start:], uint16(len(b)-start))
+		EndOptions(b, list)
 	}
 	if p.Flags&FlagData != 0 {
 		b = append(b, p.Payload...)
 	}
 	return b
-}
-
-// PutDataHeader writes, into the end of dst, the header of a data packet to the
-// one-id stack [x] with flags (FlagData is added), and returns the header's
-// offset in dst: dst[off:] is then header followed by whatever came after dst.
-// The server uses it to rewrite a packet in place in front of its payload.
-func PutDataHeader(dst []byte, flags uint8, x id.ID) int {
-	off := len(dst) - MinHeader
-	h := dst[off:]
-	h[0], h[1], h[2] = Version, flags|FlagData, 1
-	copy(h[3:], x[:])
-	return off
 }
 
 func (o *Option) encodedLen() int {
@@ -60,7 +45,7 @@ func (o *Option) encodedLen() int {
 	case bodyID:
 		return 1 + id.Len
 	case bodyExt:
-		return 3 + len(o.Body)
+		return ExtHeaderLen + len(o.Body)
 	}
 	return 1
 }

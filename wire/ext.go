@@ -134,36 +134,45 @@ func itoa(n int) string {
 	}
 }
 
+// Sizes of an ExtError body, in bytes.
+const (
+	// ErrorBodyLen is the size of an ExtError body without its message:
+	// the code and the id.
+	ErrorBodyLen = 2 + 32
+	// MaxErrorMessage is the longest message an ExtError carries.
+	MaxErrorMessage = 200
+)
+
 // ErrorBody is the body of ExtError: a code, the id the request was about, and a
-// short human-readable message (at most 200 bytes).
+// short human-readable message (at most MaxErrorMessage bytes).
 type ErrorBody struct {
 	Code    ErrorCode
 	ID      [32]byte
 	Message string
 }
 
+// AppendTo appends the body e to b, its message cut to MaxErrorMessage
+// bytes; no allocation when b has room.
+func (e *ErrorBody) AppendTo(b []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(e.Code))
+	b = append(b, e.ID[:]...)
+	return append(b, e.Message[:min(len(e.Message), MaxErrorMessage)]...)
+}
+
 // ErrorOption returns an ExtError option.
 func ErrorOption(e ErrorBody) Option {
-	msg := e.Message
-	if len(msg) > 200 {
-		msg = msg[:200]
-	}
-	body := make([]byte, 0, 2+32+len(msg))
-	body = binary.BigEndian.AppendUint16(body, uint16(e.Code))
-	body = append(body, e.ID[:]...)
-	body = append(body, msg...)
-	return Option{Type: ExtError, Body: body}
+	return Option{Type: ExtError, Body: e.AppendTo(make([]byte, 0, ErrorBodyLen+min(len(e.Message), MaxErrorMessage)))}
 }
 
 // ParseError decodes an ExtError body.
 func ParseError(body []byte) (ErrorBody, error) {
 	var e ErrorBody
-	if len(body) < 34 || len(body) > 34+200 {
+	if len(body) < ErrorBodyLen || len(body) > ErrorBodyLen+MaxErrorMessage {
 		return e, ErrExtBody
 	}
 	e.Code = ErrorCode(binary.BigEndian.Uint16(body))
 	copy(e.ID[:], body[2:])
-	e.Message = string(body[34:])
+	e.Message = string(body[ErrorBodyLen:])
 	return e, nil
 }
 
@@ -171,16 +180,26 @@ func ParseError(body []byte) (ErrorBody, error) {
 // one byte).
 const MaxServerList = 255
 
+// ServerListHeaderLen is the size of an ExtServerList body before its
+// addresses: the count.
+const ServerListHeaderLen = 1
+
 // ServerListOption returns an ExtServerList option carrying addrs (IP
 // addresses), at most MaxServerList of them.
 func ServerListOption(addrs []Addr) Option {
+	return Option{Type: ExtServerList, Body: AppendServerList(nil, addrs)}
+}
+
+// AppendServerList appends the ExtServerList body carrying addrs (IP
+// addresses; beyond MaxServerList, the first MaxServerList) to b; no
+// allocation when b has room.
+func AppendServerList(b []byte, addrs []Addr) []byte {
 	addrs = addrs[:min(len(addrs), MaxServerList)]
-	var body []byte
-	body = append(body, byte(len(addrs)))
+	b = append(b, byte(len(addrs)))
 	for i := range addrs {
-		body = addrs[i].AppendTo(body)
+		b = addrs[i].AppendTo(b)
 	}
-	return Option{Type: ExtServerList, Body: body}
+	return b
 }
 
 // ParseServerList decodes an ExtServerList body, appending to dst.

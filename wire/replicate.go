@@ -51,6 +51,19 @@ func (r *Replica) AppendTo(b []byte) []byte {
 	return a.AppendTo(b)
 }
 
+// OptionLen returns the size of the ExtReplicate option carrying r, its
+// type and length included.
+func (r *Replica) OptionLen() int { return ExtHeaderLen + r.EncodedLen() }
+
+// AppendOption appends the ExtReplicate option carrying r to b, an open
+// option list: OptionLen bytes, no allocation when b has room.
+func (r *Replica) AppendOption(b []byte) []byte {
+	b, at := StartExt(b, ExtReplicate)
+	b = r.AppendTo(b)
+	EndExt(b, at)
+	return b
+}
+
 // ReplicateOption returns an ExtReplicate option carrying r.
 func ReplicateOption(r *Replica) Option {
 	return Option{Type: ExtReplicate, Body: r.AppendTo(make([]byte, 0, r.EncodedLen()))}

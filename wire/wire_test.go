@@ -72,20 +72,6 @@ func TestMinHeaderIs35(t *testing.T) {
 	}
 }
 
-func TestPutDataHeader(t *testing.T) {
-	x := id.Random()
-	buf := make([]byte, 100)
-	copy(buf[60:], "payload!")
-	off := PutDataHeader(buf[:60], FlagShortcut, x)
-	var p Packet
-	if err := p.Decode(buf[off:68]); err != nil {
-		t.Fatal(err)
-	}
-	if p.Stack != StackOf(x) || string(p.Payload) != "payload!" || p.Flags != FlagData|FlagShortcut {
-		t.Fatalf("got %+v", p)
-	}
-}
-
 func TestDecodeErrors(t *testing.T) {
 	good := (&Packet{Flags: FlagOptions, Stack: StackOf(id.Random()), Options: []Option{
 		{Type: OptSender, Addr: IPAddr(netip.MustParseAddrPort("10.0.0.1:1"))}}}).AppendTo(nil)

@@ -24,17 +24,16 @@ type writeScratch struct {
 // messages to one address with equal lengths go out as one coalesced send.
 func (c *Conn) WriteBatch(ms []ipv4.Message, flags int) (int, error) {
 	if len(ms) < 2 || !c.gso.Load() {
-		return c.b.WriteBatch(ms, flags)
+		return c.write(ms, flags)
 	}
 	s := c.writes.Get().(*writeScratch)
 	defer c.putScratch(s)
 	if !s.build(ms, int(c.maxSeg.Load())) {
-		return c.b.WriteBatch(ms, flags)
+		return c.write(ms, flags)
 	}
 	sent := 0 // of ms
 	for off := 0; off < len(s.ms); {
-		k, err := c.b.WriteBatch(s.ms[off:], flags)
-		k = max(k, 0) // a failed sendmmsg reports -1
+		k, err := c.write(s.ms[off:], flags)
 		for i := off; i < off+k; i++ {
 			sent += s.count[i]
 			if s.count[i] > 1 {
@@ -51,7 +50,7 @@ func (c *Conn) WriteBatch(ms []ipv4.Message, flags int) (int, error) {
 		}
 		// The kernel would not take this run coalesced: send it as it came.
 		run := ms[sent : sent+s.count[off]]
-		n, err := c.b.WriteBatch(run, flags)
+		n, err := c.write(run, flags)
 		sent += n
 		if err != nil {
 			return sent, err
@@ -59,6 +58,13 @@ func (c *Conn) WriteBatch(ms []ipv4.Message, flags int) (int, error) {
 		off++
 	}
 	return sent, nil
+}
+
+// write is the wrapped WriteBatch, with the count 0 where x/net's is -1 (on
+// Linux, sendmmsg failing before it sent anything): callers slice by it.
+func (c *Conn) write(ms []ipv4.Message, flags int) (int, error) {
+	n, err := c.b.WriteBatch(ms, flags)
+	return max(n, 0), err
 }
 
 // putScratch drops s's references to the caller's buffers and pools it.
