@@ -267,6 +267,18 @@ func (h *honest) received(payload []byte) bool {
 	return false
 }
 
+// countPrefix returns how many of the payloads kept start with prefix.
+func (h *honest) countPrefix(prefix []byte) (n uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, g := range h.got {
+		if bytes.HasPrefix(g, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
 // memTun is an in-memory tun device: what a test puts on in the proxy reads
 // as packets from programs; what the proxy writes is kept (copied) in out.
 type memTun struct {
