@@ -13,6 +13,7 @@ import (
 
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/internal/clock"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -244,7 +245,7 @@ func TestExpiry(t *testing.T) {
 	s.send(srv.Addr(), dataPacket([]byte("dead"), s.addr, x))
 	s.recvOpt(wire.OptTriggerNotPresent)
 	r.expectNothing(srv.Addr())
-	waitFor(t, "the sweep", func() bool { st := srv.Stats(); return st.Expired == 1 && st.Triggers == 0 })
+	testwait.For(t, "the sweep", func() bool { st := srv.Stats(); return st.Expired == 1 && st.Triggers == 0 })
 }
 
 // TestRefreshKeepsAlive: refreshes within the TTL keep a trigger; a refresh
@@ -506,7 +507,7 @@ func TestRateLimits(t *testing.T) {
 	h.recvRaw()
 	h.expectNothing(srv.Addr())
 	h.sendRaw(srv.Addr(), []byte{0x01, 'c'})
-	waitFor(t, "the fourth ping dropped", func() bool { return srv.Stats().Drops[DropRateLimited] == 1 })
+	testwait.For(t, "the fourth ping dropped", func() bool { return srv.Stats().Drops[DropRateLimited] == 1 })
 	fc.Advance(time.Second) // one more token each
 	h.expectNothing(srv.Addr())
 	st := srv.Stats()
