@@ -13,7 +13,9 @@ import (
 	"github.com/i3net/i3net/client"
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/server"
+	"github.com/i3net/i3net/server/servertest"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -28,10 +30,10 @@ import (
 // (CACHE_ADDR, the end of an EXT_ERROR message, addresses of a server list)
 // or withheld and counted (reply_too_big); padding buys the full answer.
 func TestNoAmplification(t *testing.T) {
-	srv := startServer(t, nil)
+	srv := servertest.Start(t, nil)
 	// limited refuses all but the first insertion of a source: EXT_ERROR
 	// "rate limited" answers the rest.
-	limited := startServer(t, func(c *server.Config) { c.InsertRate, c.InsertBurst = 0.001, 1 })
+	limited := servertest.Start(t, func(c *server.Config) { c.InsertRate, c.InsertBurst = 0.001, 1 })
 	req := newRaw(t, "127.0.0.21")   // the requester
 	third := newRaw(t, "127.0.0.22") // the third party its requests name
 	ownerKey, _ := identity.Generate()
@@ -101,11 +103,11 @@ func TestNoAmplification(t *testing.T) {
 	// exchange sends b from the requester to s and returns the datagrams
 	// that reached the requester and the third party, and the bytes the
 	// server counted out meanwhile.
-	exchange := func(s *server.Server, b []byte) (toReq, toThird [][]byte, out uint64) {
+	exchange := func(s *servertest.Server, b []byte) (toReq, toThird [][]byte, out uint64) {
 		t.Helper()
 		before := s.Stats()
 		req.sendRaw(s.Addr(), b)
-		waitFor(t, "the server to take the request", func() bool { return s.Stats().PacketsIn > before.PacketsIn })
+		testwait.For(t, "the server to take the request", func() bool { return s.Stats().PacketsIn > before.PacketsIn })
 		var wg sync.WaitGroup
 		wg.Add(2)
 		go func() { defer wg.Done(); toReq = req.drain(100 * time.Millisecond) }()
@@ -157,7 +159,7 @@ func TestNoAmplification(t *testing.T) {
 
 	cases := []struct {
 		name  string
-		s     *server.Server
+		s     *servertest.Server
 		b     []byte
 		reply bool // some reply is expected
 		asked bool // the exception: an ACK to where the nonce went
@@ -236,7 +238,7 @@ func TestNoAmplification(t *testing.T) {
 // of packets however long the machine makes that take.
 func TestInsertionFlood(t *testing.T) {
 	const perSource = 64
-	srv := startServer(t, func(c *server.Config) {
+	srv := servertest.Start(t, func(c *server.Config) {
 		c.MaxTriggersPerSource = perSource
 		c.SocketBuffer = server.DefaultConfig().SocketBuffer
 	})
@@ -251,18 +253,18 @@ func TestInsertionFlood(t *testing.T) {
 	if err := send.c.SendTo(x, []byte("before")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "delivery before the flood", func() bool { return recv.received([]byte("before")) })
+	testwait.For(t, "delivery before the flood", func() bool { return recv.received([]byte("before")) })
 
 	before, start := srv.Stats(), time.Now()
 	f := startFlood(srv, flooder)
 	sent := sendSteadily(t, send, x, honestPackets)
-	waitFor(t, "the flooder to reach its insertion rate", func() bool {
+	testwait.For(t, "the flooder to reach its insertion rate", func() bool {
 		return srv.Stats().Refused[server.RefusedRateLimited] > before.Refused[server.RefusedRateLimited]
 	})
 	f.stop()
 	// A marker sent after the honest packets arrives after every one of
 	// them that the server passed on (one socket each way, one worker).
-	waitFor(t, "a marker after the honest traffic", func() bool {
+	testwait.For(t, "a marker after the honest traffic", func() bool {
 		send.c.SendTo(x, []byte("after"))
 		return recv.received([]byte("after"))
 	})
@@ -341,7 +343,7 @@ type flood struct {
 	sent, answered atomic.Uint64
 }
 
-func startFlood(srv *server.Server, from *raw) *flood {
+func startFlood(srv *servertest.Server, from *raw) *flood {
 	f := &flood{halt: make(chan struct{})}
 	f.wg.Add(2)
 	go f.insert(srv, from, srv.Stats().PacketsIn)
@@ -362,7 +364,7 @@ func (f *flood) stopped() bool {
 
 // insert sends the insertions, waiting whenever the server has more than
 // floodWindow of them unread (base: the server's PacketsIn at the start).
-func (f *flood) insert(srv *server.Server, from *raw, base uint64) {
+func (f *flood) insert(srv *servertest.Server, from *raw, base uint64) {
 	defer f.wg.Done()
 	b := insertion(from.addr)
 	for i := 0; !f.stopped(); i++ {
@@ -403,7 +405,7 @@ func (f *flood) answer(srv netip.AddrPort, from *raw) {
 
 // fillToCap has the flooder insert 100 triggers a datagram, within its rate,
 // with their nonces, until the server refuses one over perSource.
-func fillToCap(t *testing.T, srv *server.Server, flooder *raw, perSource int) {
+func fillToCap(t *testing.T, srv *servertest.Server, flooder *raw, perSource int) {
 	t.Helper()
 	flooder.drain(50 * time.Millisecond)
 	batch := make([]wire.Trigger, 100)
@@ -421,10 +423,10 @@ func fillToCap(t *testing.T, srv *server.Server, flooder *raw, perSource int) {
 		}
 		in := srv.Stats().PacketsIn
 		flooder.send(srv.Addr(), p)
-		waitFor(t, "the server to read the batch", func() bool { return srv.Stats().PacketsIn > in })
+		testwait.For(t, "the server to read the batch", func() bool { return srv.Stats().PacketsIn > in })
 	}
 	challenged := 0
-	waitFor(t, "challenges to the batch", func() bool {
+	testwait.For(t, "challenges to the batch", func() bool {
 		send()
 		for _, b := range flooder.drain(50 * time.Millisecond) {
 			var q wire.Packet
@@ -445,7 +447,7 @@ func fillToCap(t *testing.T, srv *server.Server, flooder *raw, perSource int) {
 	for i := range batch {
 		batch[i].Nonce = nonces[batch[i].ID]
 	}
-	waitFor(t, "the per-source cap", func() bool {
+	testwait.For(t, "the per-source cap", func() bool {
 		send()
 		return srv.Stats().Refused[server.RefusedSourceLimit] > 0
 	})

@@ -18,8 +18,10 @@ import (
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/internal/logthrottle"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/server"
+	"github.com/i3net/i3net/server/servertest"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -133,7 +135,7 @@ func serverDrops(st server.Stats) map[string]uint64 {
 // nothing, and still forwards an honest host's packets afterwards.
 func TestGarbageAtServer(t *testing.T) {
 	n := garbageCount(t)
-	srv := startServer(t, func(c *server.Config) {
+	srv := servertest.Start(t, func(c *server.Config) {
 		c.InsertRate, c.InsertBurst = 1e9, 1<<20
 		c.SocketBuffer = server.DefaultConfig().SocketBuffer
 	})
@@ -169,7 +171,7 @@ func TestGarbageAtServer(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	quiet()
+	settle(t, srv.Addr())
 	close(stop)
 
 	st := srv.Stats()
@@ -195,9 +197,8 @@ func TestGarbageAtServer(t *testing.T) {
 			t.Logf("sender: %+v", send.c.Stats())
 		}
 	}()
-	waitFor(t, "an honest packet after the garbage", func() bool {
+	testwait.For(t, "an honest packet after the garbage", func() bool {
 		send.c.SendTo(x, []byte("after the garbage"))
-		time.Sleep(10 * time.Millisecond)
 		return recv.received([]byte("after the garbage"))
 	})
 }
@@ -215,7 +216,7 @@ func TestGarbageAtServer(t *testing.T) {
 func TestGarbageAtProxy(t *testing.T) {
 	n := garbageCount(t)
 	path := newRelay(t)
-	srv := startServer(t, func(c *server.Config) { c.PublicAddr = path.addr })
+	srv := servertest.Start(t, func(c *server.Config) { c.PublicAddr = path.addr })
 	path.attach(srv.Addr())
 	via := []netip.AddrPort{path.addr}
 	upstream := newRaw(t, "127.0.0.61") // home's DNS upstream
@@ -230,7 +231,7 @@ func TestGarbageAtProxy(t *testing.T) {
 	lv4, lv6, _ := home.px.ResolveOverlay("laptop")
 
 	laptop.tun.in <- udp(t, l4, v4, 1)
-	waitFor(t, "a session", func() bool { return home.tun.written.Load() >= 1 })
+	testwait.For(t, "a session", func() bool { return home.tun.written.Load() >= 1 })
 	homeLocal := home.px.Status().Local
 	var homePriv id.ID
 	var frames [][]byte
@@ -248,7 +249,6 @@ func TestGarbageAtProxy(t *testing.T) {
 		t.Fatalf("the path saw home's private id %v and %d frames to home", homePriv.Short(), len(frames))
 	}
 	path.stopRecording()
-	home.tun.keepNone()
 	laptop.tun.keepNone()
 	logLines := home.log.count()
 	c0 := home.px.Status().Counters
@@ -267,7 +267,15 @@ func TestGarbageAtProxy(t *testing.T) {
 		path.deliver(homeLocal, j.datagram())
 	}
 	elapsed := time.Since(start)
-	quiet()
+	// A packet from laptop, on the path like the garbage (from the relay's
+	// socket to home's), lands after it; sent again until one does (the
+	// kernel drops what home cannot read in time).
+	marker := uint32(2)
+	testwait.For(t, "laptop's packet at home after the garbage", func() bool {
+		laptop.tun.in <- udp(t, l4, v4, marker)
+		marker++
+		return home.tun.written.Load() > 1
+	})
 	close(stop)
 	c1 := home.px.Status().Counters
 	t.Logf("overlay: %d datagrams to home in %v (%.0f/s); home's client received %d, passed %d to the proxy",
@@ -278,9 +286,12 @@ func TestGarbageAtProxy(t *testing.T) {
 	if c1["overlay_in"] == c0["overlay_in"] {
 		t.Error("no garbage reached home's proxy")
 	}
-	if got := home.tun.written.Load(); got != 1 {
-		t.Errorf("garbage from the overlay made home write %d packets into its tun", got-1)
+	for _, b := range home.tun.packets()[1:] {
+		if seq := seqOf(t, b, l4, h4); seq < 2 || seq >= marker {
+			t.Errorf("garbage from the overlay made home write packet %d into its tun", seq)
+		}
 	}
+	home.tun.keepNone()
 
 	// (2) From the tun.
 	dnsQueries := [][]byte{dnsQuery("laptop.i3.", 1), dnsQuery("laptop.i3.", 28), dnsQuery("home.i3.", 1),
@@ -298,7 +309,12 @@ func TestGarbageAtProxy(t *testing.T) {
 		home.tun.in <- j.tunPacket(own, dsts, []netip.Addr{dns})
 	}
 	elapsed = time.Since(start)
-	quiet()
+	// Home reads its tun in order, one packet after the other: once it has
+	// read one more, it is done with the garbage.
+	home.tun.in <- udp(t, h4, lv4, 1)
+	testwait.For(t, "home to read the garbage from its tun", func() bool {
+		return home.px.Status().Counters["tun_in"] > c1["tun_in"]+uint64(n)
+	})
 	close(stop)
 	c2 := home.px.Status().Counters
 	t.Logf("tun: %d packets written into home's tun in %v (%.0f/s); home read %d, sent %d to laptop (laptop's "+
@@ -332,17 +348,15 @@ func TestGarbageAtProxy(t *testing.T) {
 
 	// Both still work, both ways.
 	var seq uint32 = 1000
-	waitFor(t, "laptop → home after the garbage", func() bool {
+	testwait.For(t, "laptop → home after the garbage", func() bool {
 		seq++
 		laptop.tun.in <- udp(t, l4, v4, seq)
-		time.Sleep(20 * time.Millisecond)
 		return home.px.Status().Counters["tun_out"] > c2["tun_out"]
 	})
 	written := laptop.tun.written.Load()
-	waitFor(t, "home → laptop after the garbage", func() bool {
+	testwait.For(t, "home → laptop after the garbage", func() bool {
 		seq++
 		home.tun.in <- udp(t, h4, lv4, seq)
-		time.Sleep(20 * time.Millisecond)
 		return laptop.tun.written.Load() > written
 	})
 	for _, p := range []*proxy.Proxy{home.px, laptop.px} {

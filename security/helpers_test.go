@@ -3,6 +3,7 @@ package security
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"log/slog"
@@ -21,63 +22,16 @@ import (
 	"github.com/i3net/i3net/client"
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/book"
 	"github.com/i3net/i3net/proxy/packet"
-	"github.com/i3net/i3net/server"
 	"github.com/i3net/i3net/wire"
 )
 
 // The actors of the attacks: servers, raw wire-format sockets (attackers,
 // victims), overlay clients (honest hosts), proxies over in-memory tun
 // devices, and a relay that plays the network path.
-
-// waitTimeout bounds every wait.
-const waitTimeout = 10 * time.Second
-
-// waitFor polls cond until it holds, failing the test after waitTimeout.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for delay := time.Millisecond; !cond(); delay = min(2*delay, 50*time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", waitTimeout, what)
-		}
-		time.Sleep(delay)
-	}
-}
-
-// quiet lets in-flight datagrams land: loopback delivers within microseconds,
-// but the receivers are goroutines on two shared cores.
-func quiet() { time.Sleep(300 * time.Millisecond) }
-
-// startServer runs a server on 127.0.0.1 (server.TestConfig, changed by edit)
-// until the end of the test.
-func startServer(t testing.TB, edit func(*server.Config)) *server.Server {
-	t.Helper()
-	cfg := server.TestConfig()
-	if edit != nil {
-		edit(&cfg)
-	}
-	s, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(context.Background()) }()
-	t.Cleanup(func() {
-		s.Close()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server Run: %v", err)
-			}
-		case <-time.After(waitTimeout):
-			t.Errorf("server Run did not return after Close")
-		}
-	})
-	return s
-}
 
 // raw is a UDP socket that speaks the wire format by hand, as an attacker or a
 // victim does; it counts what it sends and receives.
@@ -132,11 +86,59 @@ func (r *raw) read(deadline time.Time) ([]byte, netip.AddrPort, error) {
 	return b[:n], from, err
 }
 
+// settle waits until servers have handled every datagram sent to them
+// before: from a socket of its own it pings each server, twice round, and
+// waits for an echo. A server reads its socket in order and has queued what
+// a datagram makes it send (replies, copies, a hop to another server) at its
+// destination before it reads the next one: after the echoes, everything
+// that the datagrams sent before caused, one hop between servers included,
+// is queued where it went.
+func settle(t testing.TB, servers ...netip.AddrPort) {
+	t.Helper()
+	r := newRaw(t, "127.0.0.1")
+	defer r.conn.Close()
+	for range 2 {
+		for _, srv := range servers {
+			r.ping(srv)
+		}
+	}
+}
+
+// ping pings srv until one of its pings comes back, again every 100 ms
+// (the kernel drops what a busy server cannot read in time), failing the
+// test after testwait.Timeout.
+func (r *raw) ping(srv netip.AddrPort) {
+	r.t.Helper()
+	sent := map[string]bool{}
+	deadline := time.Now().Add(testwait.Timeout)
+	for time.Now().Before(deadline) {
+		ping := make([]byte, 17)
+		rand.Read(ping)
+		ping[0] = wire.Version | wire.PingBit
+		r.sendRaw(srv, ping)
+		sent[string(ping)] = true
+		again := time.Now().Add(100 * time.Millisecond)
+		if again.After(deadline) {
+			again = deadline
+		}
+		for {
+			b, from, err := r.read(again)
+			if err != nil {
+				break
+			}
+			if from == srv && sent[string(b)] {
+				return
+			}
+		}
+	}
+	r.t.Fatalf("no ping echo from %v within %v", srv, testwait.Timeout)
+}
+
 // recvOpt returns the next datagram carrying an option of type typ, skipping
-// others, and fails the test when none comes within waitTimeout.
+// others, and fails the test when none comes within testwait.Timeout.
 func (r *raw) recvOpt(typ wire.OptType) *wire.Packet {
 	r.t.Helper()
-	deadline := time.Now().Add(waitTimeout)
+	deadline := time.Now().Add(testwait.Timeout)
 	for {
 		b, _, err := r.read(deadline)
 		if err != nil {
@@ -246,7 +248,7 @@ func newHonest(t testing.TB, servers []netip.AddrPort, key *identity.Identity) *
 
 func (h *honest) insert(t testing.TB, x id.ID) *client.Handle {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), testwait.Timeout)
 	defer cancel()
 	hd, err := h.c.Insert(ctx, client.Trigger{ID: x})
 	if err != nil {
@@ -461,11 +463,11 @@ func (h *host) start(t testing.TB, servers []netip.AddrPort, mod func(*proxy.Con
 		px.Close()
 		select {
 		case <-h.done:
-		case <-time.After(waitTimeout):
+		case <-time.After(testwait.Timeout):
 			t.Errorf("%s: proxy Run did not return after Close", h.name)
 		}
 	})
-	waitFor(t, h.name+"'s public trigger", func() bool {
+	testwait.For(t, h.name+"'s public trigger", func() bool {
 		select {
 		case err := <-h.done:
 			t.Fatalf("%s: proxy stopped: %v\n%s", h.name, err, h.log)
@@ -579,12 +581,16 @@ func (r *relay) close() {
 	r.wg.Wait()
 }
 
-func (r *relay) record(host netip.AddrPort, toward bool, b []byte) {
+// record keeps a copy of b and, for a datagram of the server, reports
+// whether the relay holds it from host: both under one lock, so that what a
+// test sees recorded was held or forwarded by the rule in force then.
+func (r *relay) record(host netip.AddrPort, toward bool, b []byte) (hold bool) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if len(r.seen) < maxSeen && !r.deaf {
 		r.seen = append(r.seen, seen{host: host, toward: toward, b: bytes.Clone(b)})
 	}
-	r.mu.Unlock()
+	return !toward && r.hold != nil && r.hold(host, b)
 }
 
 // downLoop reads what hosts send and forwards it to the server.
@@ -631,8 +637,7 @@ func (r *relay) upFor(host netip.AddrPort) *net.UDPConn {
 				}
 				continue
 			}
-			r.record(host, false, b[:n])
-			if r.holds(host, b[:n]) {
+			if r.record(host, false, b[:n]) {
 				continue
 			}
 			r.ln.WriteToUDPAddrPort(b[:n], host)
@@ -655,13 +660,6 @@ func (r *relay) holding(keep func(host netip.AddrPort, b []byte) bool) {
 	r.mu.Lock()
 	r.hold = keep
 	r.mu.Unlock()
-}
-
-func (r *relay) holds(host netip.AddrPort, b []byte) bool {
-	r.mu.Lock()
-	keep := r.hold
-	r.mu.Unlock()
-	return keep != nil && keep(host, b)
 }
 
 // seenWhere returns copies of the datagrams the relay forwarded that keep

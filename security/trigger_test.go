@@ -9,7 +9,9 @@ import (
 
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/server"
+	"github.com/i3net/i3net/server/servertest"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -21,7 +23,7 @@ import (
 // keeps getting the traffic.
 func TestPublicIDCannotBeTaken(t *testing.T) {
 	path := newRelay(t)
-	srv := startServer(t, func(c *server.Config) {
+	srv := servertest.Start(t, func(c *server.Config) {
 		c.PublicAddr = path.addr
 		// Signatures are good for one second either way, so that an old
 		// one is a few seconds away rather than the default five minutes.
@@ -68,7 +70,7 @@ func TestPublicIDCannotBeTaken(t *testing.T) {
 			t.Fatal("the path saw no signed insertion of the owner")
 		}
 		first := old[0]
-		waitFor(t, "the captured signature to leave its window", func() bool {
+		testwait.For(t, "the captured signature to leave its window", func() bool {
 			return time.Now().Unix() > first.time+2
 		})
 		attacker.sendRaw(srv.Addr(), first.b)
@@ -92,7 +94,7 @@ func TestPublicIDCannotBeTaken(t *testing.T) {
 		if err := sender.c.SendTo(target, msg); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the owner to receive "+string(msg), func() bool { return owner.received(msg) })
+		testwait.For(t, "the owner to receive "+string(msg), func() bool { return owner.received(msg) })
 	}
 	for _, b := range attacker.drain(200 * time.Millisecond) {
 		var p wire.Packet
@@ -116,7 +118,7 @@ func TestPublicIDCannotBeTaken(t *testing.T) {
 // trigger and its traffic, and the replayer receives none of it.
 func TestFreshInsertionReplayedFromElsewhere(t *testing.T) {
 	path := newRelay(t)
-	srv := startServer(t, func(c *server.Config) { c.PublicAddr = path.addr })
+	srv := servertest.Start(t, func(c *server.Config) { c.PublicAddr = path.addr })
 	path.attach(srv.Addr())
 	via := []netip.AddrPort{path.addr}
 	ownerKey, _ := identity.Generate()
@@ -180,7 +182,7 @@ func TestFreshInsertionReplayedFromElsewhere(t *testing.T) {
 	if err := sender.c.SendTo(ownerKey.ID(), msg); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the owner to receive its traffic", func() bool { return owner.received(msg) })
+	testwait.For(t, "the owner to receive its traffic", func() bool { return owner.received(msg) })
 	for _, b := range onPath.drain(300 * time.Millisecond) {
 		var p wire.Packet
 		if p.Decode(b) == nil && p.Flags&wire.FlagData != 0 && string(p.Payload) == string(msg) {
@@ -224,7 +226,7 @@ func ownerInsertions(r *relay, x id.ID) []captured {
 // insertion limit, and no data.
 func TestTriggerAtVictimNeverInstalled(t *testing.T) {
 	cfg := server.TestConfig()
-	srv := startServer(t, nil)
+	srv := servertest.Start(t, nil)
 	victim := newRaw(t, "127.0.0.4")
 	attacker := newRaw(t, "127.0.0.5")
 	x := id.Random()
@@ -253,7 +255,7 @@ func TestTriggerAtVictimNeverInstalled(t *testing.T) {
 	for i := range 100 {
 		attacker.send(srv.Addr(), dataPacket(x, attacker.addr, []byte{byte(i)}))
 	}
-	quiet()
+	settle(t, srv.Addr())
 	elapsed := time.Since(start)
 
 	challenges, refusals, other := 0, 0, 0
@@ -307,7 +309,7 @@ func TestTriggerAtVictimNeverInstalled(t *testing.T) {
 // only if the server stops bounding it (more copies than MaxFanout).
 func TestStackFanoutTowardVictim(t *testing.T) {
 	const triggers = 150
-	srv := startServer(t, func(c *server.Config) { c.MaxFanout = server.DefaultConfig().MaxFanout })
+	srv := servertest.Start(t, func(c *server.Config) { c.MaxFanout = server.DefaultConfig().MaxFanout })
 	victimKey, _ := identity.Generate()
 	victim := newHonest(t, []netip.AddrPort{srv.Addr()}, victimKey)
 	victim.insert(t, victimKey.ID())
@@ -331,7 +333,7 @@ func TestStackFanoutTowardVictim(t *testing.T) {
 	// The challenges come back in one datagram each; those beyond the
 	// request's size are withheld (no amplification), so a few never come.
 	nonces := map[id.ID][wire.NonceLen]byte{}
-	deadline := time.Now().Add(waitTimeout)
+	deadline := time.Now().Add(testwait.Timeout)
 	for len(nonces) < triggers && time.Now().Before(deadline) {
 		idle := time.Now().Add(500 * time.Millisecond)
 		if idle.After(deadline) {
@@ -356,14 +358,15 @@ func TestStackFanoutTowardVictim(t *testing.T) {
 	}
 	before := srv.Stats()
 	attacker.send(srv.Addr(), batch())
-	waitFor(t, "the fan-out triggers", func() bool { return srv.Stats().Installed-before.Installed >= uint64(len(nonces)) })
+	testwait.For(t, "the fan-out triggers", func() bool { return srv.Stats().Installed-before.Installed >= uint64(len(nonces)) })
 
 	got := victim.count.Load()
 	payload := make([]byte, 1000)
 	req := attacker.send(srv.Addr(), dataPacket(x, attacker.addr, payload))
-	waitFor(t, "copies at the victim", func() bool { return victim.count.Load() > got })
-	quiet()
-	copies := victim.count.Load() - got
+	// A marker to the victim, sent after: it arrives after every copy.
+	attacker.send(srv.Addr(), dataPacket(victimKey.ID(), attacker.addr, []byte("marker")))
+	testwait.For(t, "the marker at the victim", func() bool { return victim.received([]byte("marker")) })
+	copies := victim.count.Load() - got - 1
 	factor := float64(copies) * float64(len(payload)+wire.MinHeader+32) / float64(len(req))
 	t.Logf("KNOWN LIMIT: %d stack triggers inserted with 2 datagrams; one %d-byte packet to X reached the victim's "+
 		"public id as %d copies (≈ %.0f× the bytes sent); the server caps copies per packet at MaxFanout = %d "+
