@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,22 +93,25 @@ func (r *raw) read(deadline time.Time) ([]byte, netip.AddrPort, error) {
 // a datagram makes it send (replies, copies, a hop to another server) at its
 // destination before it reads the next one: after the echoes, everything
 // that the datagrams sent before caused, one hop between servers included,
-// is queued where it went.
-func settle(t testing.TB, servers ...netip.AddrPort) {
+// is queued where it went. It returns the bytes of the echoes, which the
+// servers count out.
+func settle(t testing.TB, servers ...netip.AddrPort) (echoed uint64) {
 	t.Helper()
 	r := newRaw(t, "127.0.0.1")
 	defer r.conn.Close()
 	for range 2 {
 		for _, srv := range servers {
-			r.ping(srv)
+			echoed += r.ping(srv)
 		}
 	}
+	return echoed
 }
 
-// ping pings srv until one of its pings comes back, again every 100 ms
-// (the kernel drops what a busy server cannot read in time), failing the
-// test after testwait.Timeout.
-func (r *raw) ping(srv netip.AddrPort) {
+// ping pings srv until the echo of its last ping comes back, pinging again
+// every 100 ms without one (the kernel drops what a busy server cannot read
+// in time), and returns the bytes of the echoes; it fails the test after
+// testwait.Timeout. The echoes of earlier pings come before the last one's.
+func (r *raw) ping(srv netip.AddrPort) (echoed uint64) {
 	r.t.Helper()
 	sent := map[string]bool{}
 	deadline := time.Now().Add(testwait.Timeout)
@@ -127,11 +131,15 @@ func (r *raw) ping(srv netip.AddrPort) {
 				break
 			}
 			if from == srv && sent[string(b)] {
-				return
+				echoed += uint64(len(b))
+				if bytes.Equal(b, ping) {
+					return echoed
+				}
 			}
 		}
 	}
 	r.t.Fatalf("no ping echo from %v within %v", srv, testwait.Timeout)
+	return 0
 }
 
 // recvOpt returns the next datagram carrying an option of type typ, skipping
@@ -151,16 +159,45 @@ func (r *raw) recvOpt(typ wire.OptType) *wire.Packet {
 	}
 }
 
-// drain returns every datagram that arrives until nothing has for idle.
-func (r *raw) drain(idle time.Duration) [][]byte {
+// drain returns every datagram queued at r once servers have settled (see
+// settle): all that they sent because of datagrams sent before.
+func (r *raw) drain(servers ...netip.AddrPort) [][]byte {
+	r.t.Helper()
+	settle(r.t, servers...)
 	var got [][]byte
 	for {
-		b, _, err := r.read(time.Now().Add(idle))
-		if err != nil {
+		b, ok := r.readQueued()
+		if !ok {
 			return got
 		}
 		got = append(got, b)
 	}
+}
+
+// readQueued returns the next datagram queued at r without waiting (a read
+// deadline would not do: one already past when the read starts, on a busy
+// machine, reads nothing).
+func (r *raw) readQueued() ([]byte, bool) {
+	rc, err := r.conn.SyscallConn()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.conn.SetReadDeadline(time.Time{}) // a deadline past would keep rc.Read from reading
+	b := make([]byte, wire.MaxPacket)
+	n := -1
+	rerr := rc.Read(func(fd uintptr) bool {
+		n, _, err = syscall.Recvfrom(int(fd), b, syscall.MSG_DONTWAIT)
+		return true
+	})
+	if rerr != nil {
+		r.t.Fatalf("%v: read: %v", r.addr, rerr)
+	}
+	if err != nil || n < 0 {
+		return nil, false
+	}
+	r.rcvdPkts.Add(1)
+	r.rcvdBytes.Add(uint64(n))
+	return b[:n], true
 }
 
 // insertPacket is an insertion of t as a client sends it: FIRST_HOP, SENDER,

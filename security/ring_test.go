@@ -13,6 +13,17 @@ import (
 	"github.com/i3net/i3net/wire"
 )
 
+// running returns the addresses of the servers of ss still running.
+func running(ss []*servertest.Server) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, s := range ss {
+		if !s.Stopped() {
+			out = append(out, s.Addr())
+		}
+	}
+	return out
+}
+
 // challengeAt waits for a TRIGGER_CHALLENGE for x at r and returns it with the
 // server that sent it.
 func challengeAt(t *testing.T, r *raw, x id.ID) (wire.Trigger, netip.AddrPort) {
@@ -95,7 +106,7 @@ func TestChallengeAcrossRing(t *testing.T) {
 		attacker.send(ss[[]int{a, b, holder}[i%3]].Addr(), insertPacket(tr, attacker.addr))
 	}
 	settle(t, servertest.Addrs(ss...)...)
-	for _, d := range attacker.drain(100 * time.Millisecond) {
+	for _, d := range attacker.drain(running(ss)...) {
 		var p wire.Packet
 		if p.Decode(d) == nil && (p.Option(wire.OptTriggerAck) != nil || p.Option(wire.OptTriggerChallenge) != nil) {
 			t.Fatalf("the attacker got %v for a trigger at the victim", optionTypes(&p))
@@ -124,11 +135,11 @@ func TestChallengeAcrossRing(t *testing.T) {
 	if ss[a].Stats().Installed != 0 {
 		t.Fatal("A installed a trigger it does not own")
 	}
-	honest.drain(100 * time.Millisecond)
+	honest.drain(running(ss)...)
 	deliveredTo := func(r *raw, payload string, via *servertest.Server) bool {
 		t.Helper()
 		sender.send(via.Addr(), dataPacket(x, sender.addr, []byte(payload)))
-		for _, d := range r.drain(200 * time.Millisecond) {
+		for _, d := range r.drain(running(ss)...) {
 			var p wire.Packet
 			if p.Decode(d) == nil && p.Flags&wire.FlagData != 0 && string(p.Payload) == payload {
 				return true
@@ -157,11 +168,11 @@ func TestChallengeAcrossRing(t *testing.T) {
 		t.Fatalf("replicas applied: B %d, successor %d (want 0 and 1, B's own)",
 			ss[b].Stats().ReplicasReceived, ss[holder].Stats().ReplicasReceived)
 	}
-	attacker.drain(50 * time.Millisecond)
+	attacker.drain(running(ss)...)
 	if !deliveredTo(honest, "through A, after the forged replicas", ss[a]) {
 		t.Fatal("after the forged replicas, a packet to x did not reach the honest host")
 	}
-	for _, d := range attacker.drain(100 * time.Millisecond) {
+	for _, d := range attacker.drain(running(ss)...) {
 		var p wire.Packet
 		if p.Decode(d) == nil && p.Flags&wire.FlagData != 0 {
 			t.Fatal("the attacker received a packet to x")
@@ -171,8 +182,7 @@ func TestChallengeAcrossRing(t *testing.T) {
 		ss[b].Stats().Drops[server.DropNotMember], ss[holder].Stats().Drops[server.DropNotMember])
 
 	// B dies; its successor takes x over.
-	ss[b].Ring().Shutdown()
-	ss[b].Close()
+	ss[b].Crash()
 	testwait.For(t, "the others to see B gone", func() bool {
 		return ss[a].Stats().RingMembers == 2 && ss[holder].Stats().RingMembers == 2
 	})
@@ -180,10 +190,10 @@ func TestChallengeAcrossRing(t *testing.T) {
 		t.Fatalf("after B died, server %d owns x, want its successor %d", o, holder)
 	}
 	testwait.For(t, "the takeover of B's copies", func() bool { return ss[holder].Stats().ReplicaTakeovers >= 1 })
-	honest.drain(50 * time.Millisecond)
+	honest.drain(running(ss)...)
 	testwait.For(t, "delivery from the copy after the takeover", func() bool { return deliveredTo(honest, "after the takeover", ss[a]) })
-	victim.drain(100 * time.Millisecond)
-	honest.drain(50 * time.Millisecond)
+	victim.drain(running(ss)...)
+	honest.drain(running(ss)...)
 	before := ss[holder].Stats()
 
 	for _, via := range []*servertest.Server{ss[holder], ss[a]} {
@@ -220,7 +230,7 @@ func TestChallengeAcrossRing(t *testing.T) {
 	if !deliveredTo(honest, "at the end", ss[a]) {
 		t.Fatal("at the end, a packet to x did not reach the honest host")
 	}
-	for _, d := range victim.drain(100 * time.Millisecond) {
+	for _, d := range victim.drain(running(ss)...) {
 		var p wire.Packet
 		if p.Decode(d) == nil && p.Flags&wire.FlagData != 0 {
 			t.Fatal("the victim received a packet to x")
