@@ -294,6 +294,19 @@ func (h *honest) insert(t testing.TB, x id.ID) *client.Handle {
 	return hd
 }
 
+// newOwner returns a fresh identity and an honest client of servers that
+// holds the trigger of its public id.
+func newOwner(t testing.TB, servers []netip.AddrPort) (*identity.Identity, *honest) {
+	t.Helper()
+	key, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHonest(t, servers, key)
+	h.insert(t, key.ID())
+	return key, h
+}
+
 // received reports whether payload arrived.
 func (h *honest) received(payload []byte) bool {
 	h.mu.Lock()

@@ -32,9 +32,7 @@ func TestPublicIDCannotBeTaken(t *testing.T) {
 	path.attach(srv.Addr())
 	via := []netip.AddrPort{path.addr}
 
-	ownerKey, _ := identity.Generate()
-	owner := newHonest(t, via, ownerKey)
-	owner.insert(t, ownerKey.ID())
+	ownerKey, owner := newOwner(t, via)
 	sender := newHonest(t, via, nil)
 	attacker := newRaw(t, "127.0.0.3")
 	attackerKey, _ := identity.Generate()
@@ -121,9 +119,7 @@ func TestFreshInsertionReplayedFromElsewhere(t *testing.T) {
 	srv := servertest.Start(t, func(c *server.Config) { c.PublicAddr = path.addr })
 	path.attach(srv.Addr())
 	via := []netip.AddrPort{path.addr}
-	ownerKey, _ := identity.Generate()
-	owner := newHonest(t, via, ownerKey)
-	owner.insert(t, ownerKey.ID())
+	ownerKey, owner := newOwner(t, via)
 	sender := newHonest(t, via, nil)
 	onPath := newRaw(t, "127.0.0.3")
 
@@ -306,9 +302,7 @@ func TestTriggerAtVictimNeverInstalled(t *testing.T) {
 func TestStackFanoutTowardVictim(t *testing.T) {
 	const triggers = 150
 	srv := servertest.Start(t, func(c *server.Config) { c.MaxFanout = server.DefaultConfig().MaxFanout })
-	victimKey, _ := identity.Generate()
-	victim := newHonest(t, []netip.AddrPort{srv.Addr()}, victimKey)
-	victim.insert(t, victimKey.ID())
+	victimKey, victim := newOwner(t, []netip.AddrPort{srv.Addr()})
 	attacker := newRaw(t, "127.0.0.6")
 	x := id.Random()
 

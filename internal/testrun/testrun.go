@@ -23,9 +23,9 @@ type Runner interface {
 
 // Running is a Runner running in the background.
 type Running struct {
-	name string
-	r    Runner
-	done chan error
+	name    string
+	r       Runner
+	done    chan error
 	once    sync.Once
 	err     error
 	stopped atomic.Bool

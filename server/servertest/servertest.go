@@ -6,6 +6,7 @@ package servertest
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/i3net/i3net/id"
@@ -127,11 +128,15 @@ func Owner(t testing.TB, ring []*Server, from int, x id.ID) int {
 	return -1
 }
 
-// IDOwnedBy returns a random private id that ring[i] owns, as ring[from]
-// sees it: a random one first, and if ring[i]'s part of the ring is too small
-// to hit, one at its position.
-func IDOwnedBy(t testing.TB, ring []*Server, from, i int) id.ID {
+// IDOwnedBy returns a random private id that ring[i] owns, as the first
+// server of ring still running sees it: a random one first, and if ring[i]'s
+// part of the ring is too small to hit, one at its position.
+func IDOwnedBy(t testing.TB, ring []*Server, i int) id.ID {
 	t.Helper()
+	from := slices.IndexFunc(ring, func(s *Server) bool { return !s.Stopped() })
+	if from < 0 {
+		t.Fatal("no server of the ring is running")
+	}
 	for range 1000 {
 		if x := id.Random(); Owner(t, ring, from, x) == i {
 			return x
