@@ -6,16 +6,15 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/i3net/i3net/internal/testwait"
 )
 
 // Test helpers: real memberlist nodes on their own 127.0.0.x, port 0 (as
 // memberlist's own tests do), and a check that no goroutine of the ring or of
 // memberlist outlives the tests. Waits: internal/testwait.
 
-// TestMain fails the package if a goroutine outlives its tests
-// (go.uber.org/goleak, which waits a bounded time for them to end).
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain fails the package if a goroutine outlives its tests.
+func TestMain(m *testing.M) { testwait.Main(m) }
 
 // nextIP hands out 127.0.0.10, .11, …: each node its own loopback address.
 var nextIP atomic.Uint32

@@ -40,21 +40,19 @@ func TestNoAmplification(t *testing.T) {
 
 	// Minimal requests. Without stack ids an insertion goes by its
 	// trigger's id; without SENDER replies go to the observed source.
-	insertion := func(tr wire.Trigger, extra ...wire.Option) []byte {
-		p := &wire.Packet{Flags: wire.FlagFirstHop}
-		p.AddOption(wire.Option{Type: wire.OptTriggerInsert, Trigger: tr})
-		for _, o := range extra {
+	request := func(p *wire.Packet, opts ...wire.Option) []byte {
+		for _, o := range opts {
 			p.AddOption(o)
 		}
 		return p.AppendTo(nil)
 	}
+	insertion := func(tr wire.Trigger, extra ...wire.Option) []byte {
+		first := wire.Option{Type: wire.OptTriggerInsert, Trigger: tr}
+		return request(&wire.Packet{Flags: wire.FlagFirstHop}, append([]wire.Option{first}, extra...)...)
+	}
 	removal := func(tr wire.Trigger, extra ...wire.Option) []byte {
-		p := &wire.Packet{Flags: wire.FlagFirstHop}
-		p.AddOption(wire.Option{Type: wire.OptTriggerRemove, Trigger: tr})
-		for _, o := range extra {
-			p.AddOption(o)
-		}
-		return p.AppendTo(nil)
+		first := wire.Option{Type: wire.OptTriggerRemove, Trigger: tr}
+		return request(&wire.Packet{Flags: wire.FlagFirstHop}, append([]wire.Option{first}, extra...)...)
 	}
 	atThird := func() wire.Trigger {
 		return wire.Trigger{ID: id.Random(), PrefixLen: 256, Target: wire.IPAddr(third.addr)}
@@ -65,19 +63,14 @@ func TestNoAmplification(t *testing.T) {
 	}
 	cacheRequest := func(extra ...wire.Option) []byte {
 		p := &wire.Packet{Flags: wire.FlagFirstHop, Stack: wire.StackOf(id.Random())}
-		p.AddOption(wire.Option{Type: wire.OptRequestForCache})
-		for _, o := range extra {
-			p.AddOption(o)
-		}
-		return p.AppendTo(nil)
+		return request(p, append([]wire.Option{{Type: wire.OptRequestForCache}}, extra...)...)
 	}
 	serverList := func(pad int, hello bool) []byte {
-		p := &wire.Packet{}
-		p.AddOption(wire.Option{Type: wire.ExtServerList, Body: make([]byte, pad)})
+		opts := []wire.Option{{Type: wire.ExtServerList, Body: make([]byte, pad)}}
 		if hello {
-			p.AddOption(wire.HelloOption())
+			opts = append(opts, wire.HelloOption())
 		}
-		return p.AppendTo(nil)
+		return request(&wire.Packet{}, opts...)
 	}
 	// Data without FIRST_HOP: its SENDER (the third party) is believed, as
 	// another server's would be; no payload.

@@ -14,8 +14,6 @@ import (
 	"github.com/i3net/i3net/internal/testrun"
 	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/wire"
-
-	"go.uber.org/goleak"
 )
 
 // Test helpers: a server on 127.0.0.1 in the background, hosts that are raw UDP
@@ -25,9 +23,8 @@ import (
 // waitTimeout bounds every wait of these tests.
 const waitTimeout = testwait.Timeout
 
-// TestMain fails the package if a goroutine outlives its tests
-// (go.uber.org/goleak, which waits a bounded time for them to end).
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain fails the package if a goroutine outlives its tests.
+func TestMain(m *testing.M) { testwait.Main(m) }
 
 // testServer is a Server running in the background; it stops at the end of
 // the test. (servertest, which other packages use, imports this package.)
