@@ -73,16 +73,7 @@ func TestCacheHint(t *testing.T) {
 	if err := c.SendTo(x2, payload("direct")); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 2048)
-	other.SetReadDeadline(time.Now().Add(waitLong))
-	n, from, err := other.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		t.Fatalf("hinted server got nothing: %v", err)
-	}
-	var p wire.Packet
-	if err := p.Decode(buf[:n]); err != nil {
-		t.Fatal(err)
-	}
+	p, from := recvWire(t, other, "the hinted server")
 	sender := p.Option(wire.OptSender)
 	if from != c.LocalAddr() || p.Stack.N != 1 || p.Stack.IDs[0] != x2 || string(p.Payload) != "direct" ||
 		p.Flags&wire.FlagFirstHop == 0 || sender == nil || sender.Addr.IP != c.LocalAddr() {

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/server"
 	"github.com/i3net/i3net/server/servertest"
+	"github.com/i3net/i3net/wire"
 )
 
 // The tests run real UDP on 127.0.0.1 against the real server package, one
@@ -84,6 +86,23 @@ func (in *inbox) empty(t *testing.T, what string) {
 		t.Fatalf("%s: unexpected delivery of %q to %s", what, d.Payload, d.ID.Short())
 	default:
 	}
+}
+
+// recvWire returns the next datagram at c, decoded, and its source; who names
+// c for the failure message.
+func recvWire(t *testing.T, c *net.UDPConn, who string) (*wire.Packet, netip.AddrPort) {
+	t.Helper()
+	buf := make([]byte, wire.MaxPacket)
+	c.SetReadDeadline(time.Now().Add(waitLong))
+	n, from, err := c.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatalf("%s got nothing: %v", who, err)
+	}
+	var p wire.Packet
+	if err := p.Decode(buf[:n]); err != nil {
+		t.Fatalf("%s got %x: %v", who, buf[:n], err)
+	}
+	return &p, from
 }
 
 // newClient starts a client of srv with TestConfig, changed by mod, whose

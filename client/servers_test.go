@@ -164,17 +164,8 @@ func TestRequestsPaddedToAnswers(t *testing.T) {
 	c, _ := newClient(t, fakeAddr, func(c *Config) { c.ListInterval, c.ProbeInterval, c.FailoverAfter = 0, 0, 0 })
 	read := func() *wire.Packet {
 		t.Helper()
-		buf := make([]byte, 4096)
-		fake.SetReadDeadline(time.Now().Add(waitLong))
-		n, _, err := fake.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var p wire.Packet
-		if err := p.Decode(buf[:n]); err != nil {
-			t.Fatal(err)
-		}
-		return &p
+		p, _ := recvWire(t, fake, "the fake server")
+		return p
 	}
 	c.requestHint(id.Random(), fakeAddr)
 	p := read()

@@ -161,16 +161,7 @@ func TestShortcutOffer(t *testing.T) {
 	if err := send.SendWith([]id.ID{x}, payload("straight"), SendShortcut); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 2048)
-	peer.SetReadDeadline(time.Now().Add(waitLong))
-	n, from, err := peer.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		t.Fatalf("the peer got nothing: %v", err)
-	}
-	var p wire.Packet
-	if err := p.Decode(buf[:n]); err != nil {
-		t.Fatal(err)
-	}
+	p, from := recvWire(t, peer, "the peer")
 	if from != send.LocalAddr() || p.Stack.N != 1 || p.Stack.IDs[0] != x || string(p.Payload) != "straight" ||
 		p.Flags&(wire.FlagFirstHop|wire.FlagShortcut) != wire.FlagFirstHop|wire.FlagShortcut {
 		t.Fatalf("the peer got %+v from %v", p, from)
