@@ -228,6 +228,15 @@ func (h *host) insert(srv netip.AddrPort, t wire.Trigger, extra ...wire.Option) 
 	return t
 }
 
+// receiverAndSender opens two hosts: r, with a trigger for a fresh private id
+// at srv (returned as inserted, with its nonce), and s.
+func receiverAndSender(t testing.TB, srv netip.AddrPort) (r, s *host, tr wire.Trigger) {
+	t.Helper()
+	r, s = newHost(t), newHost(t)
+	tr = r.insert(srv, ipTrigger(privateID(), r.addr))
+	return r, s, tr
+}
+
 // expectData receives a data packet and checks its stack and payload.
 func (h *host) expectData(payload []byte, ids ...id.ID) *wire.Packet {
 	h.t.Helper()

@@ -25,9 +25,8 @@ func withSuffix(x id.ID, b byte) id.ID { x[31] = b; return x }
 
 func TestUnicast(t *testing.T) {
 	srv := startServer(t, nil)
-	r, s := newHost(t), newHost(t)
-	x := privateID()
-	r.insert(srv.Addr(), ipTrigger(x, r.addr))
+	r, s, tr := receiverAndSender(t, srv.Addr())
+	x := tr.ID
 
 	s.send(srv.Addr(), dataPacket([]byte("hello"), s.addr, x))
 	p := r.expectData([]byte("hello"), x)
@@ -43,9 +42,8 @@ func TestUnicast(t *testing.T) {
 
 func TestShortcutFlagCarried(t *testing.T) {
 	srv := startServer(t, nil)
-	r, s := newHost(t), newHost(t)
-	x := privateID()
-	r.insert(srv.Addr(), ipTrigger(x, r.addr))
+	r, s, tr := receiverAndSender(t, srv.Addr())
+	x := tr.ID
 	p := dataPacket([]byte("sc"), netip.AddrPort{}, x)
 	p.Flags |= wire.FlagShortcut
 	s.send(srv.Addr(), p)
@@ -141,9 +139,8 @@ func TestStackOfIDs(t *testing.T) {
 // TestPopUnmatched: an unmatched ids[0] is popped when more ids follow.
 func TestPopUnmatched(t *testing.T) {
 	srv := startServer(t, nil)
-	r, s := newHost(t), newHost(t)
-	x := privateID()
-	r.insert(srv.Addr(), ipTrigger(x, r.addr))
+	r, s, tr := receiverAndSender(t, srv.Addr())
+	x := tr.ID
 	s.send(srv.Addr(), dataPacket([]byte("pop"), s.addr, privateID(), x))
 	r.expectData([]byte("pop"), x)
 	s.expectNothing(srv.Addr())
@@ -235,9 +232,8 @@ func TestAdvertiseDestination(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	fc := clock.NewFake()
 	srv := startServer(t, func(c *Config) { c.Clock = fc })
-	r, s := newHost(t), newHost(t)
-	x := privateID()
-	r.insert(srv.Addr(), ipTrigger(x, r.addr))
+	r, s, tr := receiverAndSender(t, srv.Addr())
+	x := tr.ID
 	s.send(srv.Addr(), dataPacket([]byte("live"), s.addr, x))
 	r.expectData([]byte("live"), x)
 
@@ -256,9 +252,8 @@ func TestRefreshKeepsAlive(t *testing.T) {
 	srv := startServer(t, func(c *Config) {
 		c.Clock, c.TriggerTTL, c.SecretRotation = fc, 30*time.Second, 10*time.Second
 	})
-	r, s := newHost(t), newHost(t)
-	x := privateID()
-	tr := r.insert(srv.Addr(), ipTrigger(x, r.addr))
+	r, s, tr := receiverAndSender(t, srv.Addr())
+	x := tr.ID
 	for range 2 {
 		fc.Advance(8 * time.Second)
 		r.send(srv.Addr(), insertPacket(wire.OptTriggerInsert, tr, r.addr))
@@ -280,9 +275,8 @@ func TestRefreshKeepsAlive(t *testing.T) {
 
 func TestRemove(t *testing.T) {
 	srv := startServer(t, nil)
-	r, s := newHost(t), newHost(t)
-	x := privateID()
-	tr := r.insert(srv.Addr(), ipTrigger(x, r.addr))
+	r, s, tr := receiverAndSender(t, srv.Addr())
+	x := tr.ID
 
 	bad := tr
 	bad.Nonce[0] ^= 1
@@ -609,9 +603,8 @@ func TestSignedPublic(t *testing.T) {
 // refresh (its old nonce is now wrong) is challenged and the trigger is back.
 func TestRestart(t *testing.T) {
 	srv := startServer(t, nil)
-	r, s := newHost(t), newHost(t)
-	x := privateID()
-	tr := r.insert(srv.Addr(), ipTrigger(x, r.addr))
+	r, s, tr := receiverAndSender(t, srv.Addr())
+	x := tr.ID
 	addr := srv.Addr()
 	if err := srv.stop(); err != nil {
 		t.Fatalf("Run after Close: %v", err)
