@@ -156,6 +156,9 @@ func TestChallengeAcrossRing(t *testing.T) {
 		Trigger: wire.Trigger{ID: x, PrefixLen: 256, Target: wire.IPAddr(attacker.addr)}}
 	rp := &wire.Packet{Flags: wire.FlagOptions}
 	rp.AddOption(wire.ReplicateOption(&forged))
+	// Counted from here: under load the ring's views can differ for a
+	// moment and move B's own trigger between B and its successor.
+	replicasB, replicasH := ss[b].Stats().ReplicasReceived, ss[holder].Stats().ReplicasReceived
 	for _, i := range []int{b, holder} {
 		for range 5 {
 			attacker.send(ss[i].Addr(), rp)
@@ -164,9 +167,9 @@ func TestChallengeAcrossRing(t *testing.T) {
 	testwait.For(t, "the forged replicas to be dropped", func() bool {
 		return ss[b].Stats().Drops[server.DropNotMember] >= 5 && ss[holder].Stats().Drops[server.DropNotMember] >= 5
 	})
-	if ss[b].Stats().ReplicasReceived != 0 || ss[holder].Stats().ReplicasReceived != 1 {
-		t.Fatalf("replicas applied: B %d, successor %d (want 0 and 1, B's own)",
-			ss[b].Stats().ReplicasReceived, ss[holder].Stats().ReplicasReceived)
+	settle(t, running(ss)...)
+	if db, dh := ss[b].Stats().ReplicasReceived-replicasB, ss[holder].Stats().ReplicasReceived-replicasH; db != 0 || dh != 0 {
+		t.Fatalf("forged replicas applied: B +%d, successor +%d", db, dh)
 	}
 	attacker.drain(running(ss)...)
 	if !deliveredTo(honest, "through A, after the forged replicas", ss[a]) {
