@@ -156,21 +156,18 @@ func TestChallengeAcrossRing(t *testing.T) {
 		Trigger: wire.Trigger{ID: x, PrefixLen: 256, Target: wire.IPAddr(attacker.addr)}}
 	rp := &wire.Packet{Flags: wire.FlagOptions}
 	rp.AddOption(wire.ReplicateOption(&forged))
-	// Counted from here: under load the ring's views can differ for a
-	// moment and move B's own trigger between B and its successor.
-	replicasB, replicasH := ss[b].Stats().ReplicasReceived, ss[holder].Stats().ReplicasReceived
 	for _, i := range []int{b, holder} {
 		for range 5 {
 			attacker.send(ss[i].Addr(), rp)
 		}
 	}
+	// Each forged datagram is dropped as not_member or applied: five drops
+	// each is all of them dropped. (ReplicasReceived would not tell: under
+	// load the ring's views can differ for a moment, and B sends its own
+	// trigger to its successor again.)
 	testwait.For(t, "the forged replicas to be dropped", func() bool {
 		return ss[b].Stats().Drops[server.DropNotMember] >= 5 && ss[holder].Stats().Drops[server.DropNotMember] >= 5
 	})
-	settle(t, running(ss)...)
-	if db, dh := ss[b].Stats().ReplicasReceived-replicasB, ss[holder].Stats().ReplicasReceived-replicasH; db != 0 || dh != 0 {
-		t.Fatalf("forged replicas applied: B +%d, successor +%d", db, dh)
-	}
 	attacker.drain(running(ss)...)
 	if !deliveredTo(honest, "through A, after the forged replicas", ss[a]) {
 		t.Fatal("after the forged replicas, a packet to x did not reach the honest host")
