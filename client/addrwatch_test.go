@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/testwait"
+	"github.com/i3net/i3net/server/servertest"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -18,14 +20,14 @@ import (
 // refresh; packets still reach it. A lookup that fails keeps the address.
 func TestLocalAddressChange(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, nil)
+	srv := servertest.Start(t, nil)
 	var src atomic.Pointer[netip.Addr]
 	var fail atomic.Bool
 	var failed atomic.Int32 // lookups that failed
 	lo := netip.MustParseAddr("127.0.0.1")
 	src.Store(&lo)
 	const refresh = 8 * time.Second // the refresh would come far too late
-	recv, in := newClient(t, srv.addr, func(c *Config) {
+	recv, in := newClient(t, srv.Addr(), func(c *Config) {
 		c.RefreshMin, c.RefreshMax = refresh, refresh
 		c.routeSource = func(netip.AddrPort) (netip.Addr, error) {
 			if fail.Load() {
@@ -44,7 +46,7 @@ func TestLocalAddressChange(t *testing.T) {
 	before := h.State().Acked
 
 	fail.Store(true)
-	eventually(t, "two failed lookups", func() bool { return failed.Load() >= 2 })
+	testwait.For(t, "two failed lookups", func() bool { return failed.Load() >= 2 })
 	if got := recv.LocalAddr(); got.Addr() != lo {
 		t.Fatalf("a failed lookup changed LocalAddr to %v", got)
 	}
@@ -54,7 +56,7 @@ func TestLocalAddressChange(t *testing.T) {
 	src.Store(&moved)
 	changed := time.Now()
 	want := netip.AddrPortFrom(moved, port)
-	eventually(t, "the new address stated", func() bool { return recv.LocalAddr() == want })
+	testwait.For(t, "the new address stated", func() bool { return recv.LocalAddr() == want })
 	var p wire.Packet
 	hdr := recv.appendDataHeader(nil, []id.ID{x}, 0)
 	if err := p.Decode(hdr); err != nil {
@@ -63,7 +65,7 @@ func TestLocalAddressChange(t *testing.T) {
 	if o := p.Option(wire.OptSender); o == nil || o.Addr.IP != want {
 		t.Errorf("SENDER %+v, want %v", o, want)
 	}
-	eventually(t, "the trigger inserted again", func() bool { return h.State().Acked.After(before) })
+	testwait.For(t, "the trigger inserted again", func() bool { return h.State().Acked.After(before) })
 	took := time.Since(changed)
 	t.Logf("trigger inserted again %v after the address changed (checked every %v, refresh every %v)",
 		took.Round(time.Millisecond), recv.cfg.AddrCheckInterval, refresh)
@@ -79,7 +81,7 @@ func TestLocalAddressChange(t *testing.T) {
 
 	// The socket still gets 127.0.0.1's packets (the server saw that source
 	// and kept it, as behind a NAT): delivery goes on.
-	send, _ := newClient(t, srv.addr, nil)
+	send, _ := newClient(t, srv.Addr(), nil)
 	send.SendTo(x, payload("after the move"))
 	if d := in.next(t, "after the move"); string(d.Payload) != "after the move" {
 		t.Fatalf("got %+v", d)

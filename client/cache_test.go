@@ -8,6 +8,8 @@ import (
 
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/internal/clock"
+	"github.com/i3net/i3net/internal/testwait"
+	"github.com/i3net/i3net/server/servertest"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -17,7 +19,7 @@ import (
 // one.
 func TestCacheHint(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, nil)
+	srv := servertest.Start(t, nil)
 	// other stands in for a second overlay server, listed in Servers.
 	other, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
 	if err != nil {
@@ -32,18 +34,18 @@ func TestCacheHint(t *testing.T) {
 	defer stranger.Close()
 
 	clk := clock.NewFake()
-	c, _ := newClient(t, srv.addr, func(cfg *Config) {
+	c, _ := newClient(t, srv.Addr(), func(cfg *Config) {
 		cfg.Servers = append(cfg.Servers, otherAddr)
 		cfg.Clock = clk
 	})
-	recv, in := newClient(t, srv.addr, nil)
+	recv, in := newClient(t, srv.Addr(), nil)
 
 	// Without a hint, the client asks Servers[0], which answers for itself.
 	y := id.Random()
 	c.SendTo(y, payload("ask"))
-	eventually(t, "hint from the server", func() bool {
+	testwait.For(t, "hint from the server", func() bool {
 		s, ok := c.cache.lookup(y, clk.Now())
-		return ok && s == srv.addr
+		return ok && s == srv.Addr()
 	})
 
 	x := id.Random()
@@ -58,7 +60,7 @@ func TestCacheHint(t *testing.T) {
 	hints := c.Stats().CacheHints
 	hint(stranger)
 	hint(other)
-	eventually(t, "hint from the other server", func() bool {
+	testwait.For(t, "hint from the other server", func() bool {
 		s, ok := c.cache.lookup(x, clk.Now())
 		return ok && s == otherAddr
 	})
@@ -71,16 +73,7 @@ func TestCacheHint(t *testing.T) {
 	if err := c.SendTo(x2, payload("direct")); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 2048)
-	other.SetReadDeadline(time.Now().Add(waitLong))
-	n, from, err := other.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		t.Fatalf("hinted server got nothing: %v", err)
-	}
-	var p wire.Packet
-	if err := p.Decode(buf[:n]); err != nil {
-		t.Fatal(err)
-	}
+	p, from := recvWire(t, other, "the hinted server")
 	sender := p.Option(wire.OptSender)
 	if from != c.LocalAddr() || p.Stack.N != 1 || p.Stack.IDs[0] != x2 || string(p.Payload) != "direct" ||
 		p.Flags&wire.FlagFirstHop == 0 || sender == nil || sender.Addr.IP != c.LocalAddr() {

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -10,72 +11,17 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/server"
+	"github.com/i3net/i3net/server/servertest"
+	"github.com/i3net/i3net/wire"
 )
 
 // The tests run real UDP on 127.0.0.1 against the real server package, one
 // server per test, and check that no goroutine of either package outlives the
 // test. They wait with bounded retries, never fixed sleeps.
 
-const waitLong = 5 * time.Second // the most any test waits for one thing
-
-// testServer is an in-process server.
-type testServer struct {
-	tb     testing.TB
-	cfg    server.Config
-	s      *server.Server
-	addr   netip.AddrPort
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-// startServer starts a server with cfg (server.TestConfig() if nil) and stops
-// it at the end of the test.
-func startServer(t testing.TB, cfg *server.Config) *testServer {
-	t.Helper()
-	ts := &testServer{tb: t}
-	if cfg == nil {
-		c := server.TestConfig()
-		cfg = &c
-	}
-	ts.cfg = *cfg
-	ts.start()
-	t.Cleanup(ts.stop)
-	return ts
-}
-
-func (ts *testServer) start() {
-	ts.tb.Helper()
-	s, err := server.New(ts.cfg)
-	if err != nil {
-		ts.tb.Fatalf("server.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ts.s, ts.addr, ts.cancel, ts.done = s, s.Addr(), cancel, make(chan struct{})
-	go func(done chan struct{}) {
-		defer close(done)
-		s.Run(ctx)
-	}(ts.done)
-}
-
-func (ts *testServer) stop() {
-	if ts.s == nil {
-		return
-	}
-	ts.cancel()
-	ts.s.Close()
-	<-ts.done
-	ts.s = nil
-}
-
-// restart stops the server and starts a new one on the same address: it has
-// lost every trigger and rotated its challenge secret.
-func (ts *testServer) restart() {
-	ts.tb.Helper()
-	ts.stop()
-	ts.cfg.ListenAddr = ts.addr.String()
-	ts.start()
-}
+const waitLong = testwait.Timeout // the most any test waits for one thing
 
 // inbox collects what a test client receives.
 type inbox struct {
@@ -142,6 +88,23 @@ func (in *inbox) empty(t *testing.T, what string) {
 	}
 }
 
+// recvWire returns the next datagram at c, decoded, and its source; who names
+// c for the failure message.
+func recvWire(t *testing.T, c *net.UDPConn, who string) (*wire.Packet, netip.AddrPort) {
+	t.Helper()
+	buf := make([]byte, wire.MaxPacket)
+	c.SetReadDeadline(time.Now().Add(waitLong))
+	n, from, err := c.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatalf("%s got nothing: %v", who, err)
+	}
+	var p wire.Packet
+	if err := p.Decode(buf[:n]); err != nil {
+		t.Fatalf("%s got %x: %v", who, buf[:n], err)
+	}
+	return &p, from
+}
+
 // newClient starts a client of srv with TestConfig, changed by mod, whose
 // deliveries and events go to the returned inbox; it is closed at the end of
 // the test.
@@ -174,35 +137,17 @@ func insert(t testing.TB, c *Client, tr Trigger) *Handle {
 	return h
 }
 
-// eventually retries cond every few milliseconds until it holds or waitLong
-// passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLong)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, waitLong)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // checkLeaks fails the test if goroutines of the client or server packages
 // are still running when it ends (after the other cleanups, which run first).
 func checkLeaks(t *testing.T) {
 	t.Cleanup(func() {
 		var stacks string
-		deadline := time.Now().Add(waitLong)
-		for {
-			buf := make([]byte, 1<<20)
+		buf := make([]byte, 1<<20)
+		if !testwait.Poll(testwait.Timeout, func() bool {
 			stacks = string(buf[:runtime.Stack(buf, true)])
-			if !leaked(stacks) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("goroutines leaked:\n%s", stacks)
-			}
-			time.Sleep(5 * time.Millisecond)
+			return !leaked(stacks)
+		}) {
+			t.Fatalf("goroutines leaked:\n%s", stacks)
 		}
 	})
 }
@@ -225,21 +170,21 @@ func payload(s string) []byte { return []byte(s) }
 // the handle's state.
 func TestUnicast(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, nil)
-	recv, in := newClient(t, srv.addr, nil)
-	send, _ := newClient(t, srv.addr, nil)
+	srv := servertest.Start(t, nil)
+	recv, in := newClient(t, srv.Addr(), nil)
+	send, _ := newClient(t, srv.Addr(), nil)
 
 	x := id.Random()
 	h := insert(t, recv, Trigger{ID: x})
 	st := h.State()
-	if st.Acked.IsZero() || st.Server != srv.addr || st.Err != nil || st.Lapsed {
+	if st.Acked.IsZero() || st.Server != srv.Addr() || st.Err != nil || st.Lapsed {
 		t.Fatalf("state after insert: %+v", st)
 	}
 	if err := send.SendTo(x, payload("hello")); err != nil {
 		t.Fatal(err)
 	}
 	d := in.next(t, "unicast")
-	if d.ID != x || string(d.Payload) != "hello" || len(d.Rest) != 0 || d.From != srv.addr {
+	if d.ID != x || string(d.Payload) != "hello" || len(d.Rest) != 0 || d.From != srv.Addr() {
 		t.Fatalf("delivery %+v", d)
 	}
 	if s := recv.Stats(); s.Acks == 0 || s.Delivered != 1 {
@@ -250,15 +195,15 @@ func TestUnicast(t *testing.T) {
 // TestMulticast: three clients insert the same id; one packet reaches all.
 func TestMulticast(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, nil)
+	srv := servertest.Start(t, nil)
 	x := id.Random()
 	var ins []*inbox
 	for range 3 {
-		c, in := newClient(t, srv.addr, nil)
+		c, in := newClient(t, srv.Addr(), nil)
 		insert(t, c, Trigger{ID: x})
 		ins = append(ins, in)
 	}
-	send, _ := newClient(t, srv.addr, nil)
+	send, _ := newClient(t, srv.Addr(), nil)
 	if err := send.SendTo(x, payload("to all")); err != nil {
 		t.Fatal(err)
 	}
@@ -273,17 +218,17 @@ func TestMulticast(t *testing.T) {
 // to the trigger with the longest match only.
 func TestAnycast(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, nil)
+	srv := servertest.Start(t, nil)
 	group := id.Random()
 	a := id.RandomWithPrefix(group, 128)
 	b := id.RandomWithPrefix(group, 128)
 	a[16] = 0x00 // a and b differ at bit 128 at the latest
 	b[16] = 0xff
-	ca, ina := newClient(t, srv.addr, nil)
-	cb, inb := newClient(t, srv.addr, nil)
+	ca, ina := newClient(t, srv.Addr(), nil)
+	cb, inb := newClient(t, srv.Addr(), nil)
 	insert(t, ca, Trigger{ID: a, PrefixLen: 128})
 	insert(t, cb, Trigger{ID: b, PrefixLen: 128})
-	send, _ := newClient(t, srv.addr, nil)
+	send, _ := newClient(t, srv.Addr(), nil)
 
 	nearA := id.RandomWithPrefix(a, 200) // shares 200 bits with a, 128 with b
 	nearB := id.RandomWithPrefix(b, 140)
@@ -309,11 +254,11 @@ func TestAnycast(t *testing.T) {
 // a trigger whose target is a stack forwards to it.
 func TestStack(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, nil)
+	srv := servertest.Start(t, nil)
 	idB, idC := id.Random(), id.Random()
 	var b *Client
 	seenAtB := make(chan []id.ID, 1)
-	b, _ = newClient(t, srv.addr, func(cfg *Config) {
+	b, _ = newClient(t, srv.Addr(), func(cfg *Config) {
 		cfg.Handler = func(d Delivery) {
 			select {
 			case seenAtB <- append([]id.ID{d.ID}, d.Rest...):
@@ -326,10 +271,10 @@ func TestStack(t *testing.T) {
 			}
 		}
 	})
-	c, inc := newClient(t, srv.addr, nil)
+	c, inc := newClient(t, srv.Addr(), nil)
 	insert(t, b, Trigger{ID: idB})
 	insert(t, c, Trigger{ID: idC})
-	a, _ := newClient(t, srv.addr, nil)
+	a, _ := newClient(t, srv.Addr(), nil)
 
 	if err := a.Send([]id.ID{idB, idC}, payload("via b")); err != nil {
 		t.Fatal(err)
@@ -356,12 +301,12 @@ func TestStack(t *testing.T) {
 // TestSendBatch: one SendBatch to several ids, more than a batch, arrives.
 func TestSendBatch(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, nil)
-	recv, in := newClient(t, srv.addr, nil)
+	srv := servertest.Start(t, nil)
+	recv, in := newClient(t, srv.Addr(), nil)
 	x, y := id.Random(), id.Random()
 	insert(t, recv, Trigger{ID: x})
 	insert(t, recv, Trigger{ID: y})
-	send, _ := newClient(t, srv.addr, nil)
+	send, _ := newClient(t, srv.Addr(), nil)
 	stackX, stackY := []id.ID{x}, []id.ID{y}
 	var ms []Message
 	for i := range 20 { // BatchSize is 8 in TestConfig: three sendmmsg
@@ -437,16 +382,16 @@ func TestIPv6(t *testing.T) {
 		t.Skipf("no IPv6 loopback here: %v", err)
 	}
 	s.Close()
-	srv := startServer(t, &scfg)
-	recv, in := newClient(t, srv.addr, nil)
-	send, _ := newClient(t, srv.addr, nil)
+	srv := servertest.Start(t, func(c *server.Config) { c.ListenAddr = scfg.ListenAddr })
+	recv, in := newClient(t, srv.Addr(), nil)
+	send, _ := newClient(t, srv.Addr(), nil)
 	if a := recv.LocalAddr().Addr(); !a.Is6() || !a.IsLoopback() {
 		t.Fatalf("LocalAddr %s, want an IPv6 loopback address", recv.LocalAddr())
 	}
 	x := id.Random()
 	insert(t, recv, Trigger{ID: x})
 	send.SendTo(x, payload("six"))
-	if d := in.next(t, "over IPv6"); string(d.Payload) != "six" || d.From != srv.addr {
+	if d := in.next(t, "over IPv6"); string(d.Payload) != "six" || d.From != srv.Addr() {
 		t.Fatalf("got %+v", d)
 	}
 }

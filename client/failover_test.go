@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/testwait"
+	"github.com/i3net/i3net/server/servertest"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -78,23 +80,23 @@ func TestFailoverOwnerDies(t *testing.T) {
 
 func testFailoverOwnerDies(t *testing.T, after time.Duration) {
 	checkLeaks(t)
-	ring := startRing(t, 3)
-	x := idOwnedBy(t, ring, 1)
-	recv, in := newClient(t, ring[0].addr, func(c *Config) { c.FailoverAfter = after })
-	send, _ := newClient(t, ring[0].addr, func(c *Config) {
+	ring := servertest.StartRing(t, 3, nil)
+	x := servertest.IDOwnedBy(t, ring, 1)
+	recv, in := newClient(t, ring[0].Addr(), func(c *Config) { c.FailoverAfter = after })
+	send, _ := newClient(t, ring[0].Addr(), func(c *Config) {
 		c.FailoverAfter = after
 		c.CacheTTL = DefaultConfig().CacheTTL // the hint would not expire in time by itself
 	})
 	h := insert(t, recv, Trigger{ID: x})
 	s := startStream(t, send, x, 0)
 	in.after(t, 0, "before the crash")
-	eventually(t, "the sender's hint names the owner", func() bool {
+	testwait.For(t, "the sender's hint names the owner", func() bool {
 		a, ok := send.cache.lookup(x, send.clock.Now())
-		return ok && a == ring[1].addr
+		return ok && a == ring[1].Addr()
 	})
 
 	crashed := time.Now()
-	ring[1].crash()
+	ring[1].Crash()
 	resumed := in.after(t, s.seq.Load(), "after the crash")
 	gap := resumed.Sub(crashed)
 	t.Logf("delivery resumed %v after the owner died (FailoverAfter %v)", gap.Round(time.Millisecond), send.cfg.FailoverAfter)
@@ -104,12 +106,12 @@ func testFailoverOwnerDies(t *testing.T, after time.Duration) {
 	if st := send.Stats(); st.Failovers == 0 || st.LivePings == 0 {
 		t.Errorf("sender stats %+v", st)
 	}
-	if a, ok := send.cache.lookup(x, send.clock.Now()); ok && a == ring[1].addr {
+	if a, ok := send.cache.lookup(x, send.clock.Now()); ok && a == ring[1].Addr() {
 		t.Error("the sender still uses a hint naming the dead server")
 	}
-	eventually(t, "the trigger acknowledged by a live server", func() bool {
+	testwait.For(t, "the trigger acknowledged by a live server", func() bool {
 		st := h.State()
-		return st.Server != ring[1].addr && st.Acked.After(crashed)
+		return st.Server != ring[1].Addr() && st.Acked.After(crashed)
 	})
 	t.Logf("receiver's trigger now at %v", h.State().Server)
 }
@@ -119,8 +121,13 @@ func testFailoverOwnerDies(t *testing.T, after time.Duration) {
 // through which packets for new ids go.
 func TestFailoverFirstHopDies(t *testing.T) {
 	checkLeaks(t)
-	ring := startRing(t, 3)
-	send, _ := newClient(t, ring[0].addr, func(c *Config) { c.Servers = addrs(ring...) })
+	ring := servertest.StartRing(t, 3, nil)
+	send, _ := newClient(t, ring[0].Addr(), func(c *Config) {
+		c.Servers = servertest.Addrs(ring...)
+		// Measure picks the first hop once; background rounds could move
+		// it before the crash (round trips vary on a busy machine).
+		c.ProbeInterval = 0
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
 	if err := send.Measure(ctx); err != nil {
@@ -128,7 +135,7 @@ func TestFailoverFirstHopDies(t *testing.T) {
 	}
 	fi := -1
 	for i, s := range ring {
-		if s.addr == send.FirstHop() {
+		if s.Addr() == send.FirstHop() {
 			fi = i
 		}
 	}
@@ -136,16 +143,16 @@ func TestFailoverFirstHopDies(t *testing.T) {
 		t.Fatalf("first hop %v is no server of the ring", send.FirstHop())
 	}
 	a, b := (fi+1)%3, (fi+2)%3
-	recv, in := newClient(t, ring[a].addr, nil)
-	x := idOwnedBy(t, ring, a)
+	recv, in := newClient(t, ring[a].Addr(), nil)
+	x := servertest.IDOwnedBy(t, ring, a)
 	insert(t, recv, Trigger{ID: x})
 	s := startStream(t, send, x, 0)
 	in.after(t, 0, "before the crash")
 
 	crashed := time.Now()
-	ring[fi].crash()
-	eventually(t, "another first hop", func() bool { return send.FirstHop() != ring[fi].addr })
-	t.Logf("first hop moved from %v to %v %v after it died", ring[fi].addr, send.FirstHop(),
+	ring[fi].Crash()
+	testwait.For(t, "another first hop", func() bool { return send.FirstHop() != ring[fi].Addr() })
+	t.Logf("first hop moved from %v to %v %v after it died", ring[fi].Addr(), send.FirstHop(),
 		time.Since(crashed).Round(time.Millisecond))
 	if time.Since(crashed) > maxGap {
 		t.Errorf("the first hop moved only after %v", time.Since(crashed))
@@ -156,9 +163,9 @@ func TestFailoverFirstHopDies(t *testing.T) {
 	}
 	// A new id, owned by the third server: no hint, so through the new
 	// first hop (once the ring agrees ring[fi] is gone).
-	y := idOwnedBy(t, ring, b)
+	y := servertest.IDOwnedBy(t, ring, b)
 	insert(t, recv, Trigger{ID: y})
-	eventually(t, "a packet to a new id", func() bool {
+	testwait.For(t, "a packet to a new id", func() bool {
 		send.SendTo(y, payload("new"))
 		select {
 		case d := <-in.data:
@@ -175,7 +182,7 @@ func TestFailoverFirstHopDies(t *testing.T) {
 // hints naming it are ignored.
 func TestHintToDeadServerDropped(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, nil)
+	srv := servertest.Start(t, nil)
 	silent := func() *net.UDPConn {
 		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
 		if err != nil {
@@ -186,8 +193,8 @@ func TestHintToDeadServerDropped(t *testing.T) {
 	}
 	dead, other := silent(), silent() // other: a known server that never answers
 	deadAddr := dead.LocalAddr().(*net.UDPAddr).AddrPort()
-	recv, in := newClient(t, srv.addr, nil)
-	send, _ := newClient(t, srv.addr, func(c *Config) {
+	recv, in := newClient(t, srv.Addr(), nil)
+	send, _ := newClient(t, srv.Addr(), func(c *Config) {
 		c.Servers = append(c.Servers, deadAddr, other.LocalAddr().(*net.UDPAddr).AddrPort())
 		c.CacheTTL = DefaultConfig().CacheTTL // the hint would not expire in time by itself
 	})

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/server"
+	"github.com/i3net/i3net/server/servertest"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -20,17 +22,17 @@ import (
 // address that is no server moves nothing.
 func TestHandoverHint(t *testing.T) {
 	checkLeaks(t)
-	ring := startRing(t, 2)
-	x := idOwnedBy(t, ring, 1)
+	ring := servertest.StartRing(t, 2, nil)
+	x := servertest.IDOwnedBy(t, ring, 1)
 	const refresh = 8 * time.Second // the refresh would come far too late
-	recv, in := newClient(t, ring[0].addr, func(c *Config) {
+	recv, in := newClient(t, ring[0].Addr(), func(c *Config) {
 		c.stated = netip.MustParseAddrPort("127.0.0.99:4000") // behind a NAT: straight to the owner
 		c.ListInterval, c.ProbeInterval = 0, 0                // the server that joins is unknown until hinted
 		c.RefreshMin, c.RefreshMax = refresh, refresh
 	})
 	h := insert(t, recv, Trigger{ID: x})
-	if st := h.State(); st.Server != ring[1].addr {
-		t.Fatalf("trigger acknowledged by %v, want the owner %v", st.Server, ring[1].addr)
+	if st := h.State(); st.Server != ring[1].Addr() {
+		t.Fatalf("trigger acknowledged by %v, want the owner %v", st.Server, ring[1].Addr())
 	}
 	acked := h.State().Acked
 
@@ -50,32 +52,24 @@ func TestHandoverHint(t *testing.T) {
 	if _, err := forger.WriteToUDPAddrPort(forged.AppendTo(nil), to); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the forged hint dropped", func() bool { return recv.Stats().Dropped > dropped })
+	testwait.For(t, "the forged hint dropped", func() bool { return recv.Stats().Dropped > dropped })
 	if st := recv.Stats(); st.HintMoves != 0 || h.State().Acked != acked {
 		t.Fatalf("a forged hint moved the trigger: %+v", st)
 	}
 
 	// A server joins at x's position: it owns x.
-	cfg := server.TestConfig()
-	cfg.Ring = true
-	cfg.GossipAddr = "127.0.0.1:0"
-	cfg.Join = []string{ring[0].s.Ring().GossipAddr().String()}
 	k := x.Key()
-	cfg.RingPosition = hex.EncodeToString(k[:])
 	joined := time.Now()
-	ring = append(ring, startServer(t, &cfg))
-	eventually(t, "the ring of three converged", func() bool {
-		for _, s := range ring {
-			if s.s.Stats().RingMembers != 3 {
-				return false
-			}
-		}
-		return true
-	})
-	if o := owner(t, ring, x); o != 2 {
+	ring = append(ring, servertest.Start(t, func(c *server.Config) {
+		c.Ring, c.GossipAddr = true, "127.0.0.1:0"
+		c.Join = []string{ring[0].Ring().GossipAddr().String()}
+		c.RingPosition = hex.EncodeToString(k[:])
+	}))
+	testwait.For(t, "the ring of three converged", func() bool { return servertest.Converged(ring, 3) })
+	if o := servertest.Owner(t, ring, 0, x); o != 2 {
 		t.Fatalf("x is owned by server %d after the join, want the new one", o)
 	}
-	eventually(t, "the trigger acknowledged by the new owner", func() bool { return h.State().Server == ring[2].addr })
+	testwait.For(t, "the trigger acknowledged by the new owner", func() bool { return h.State().Server == ring[2].Addr() })
 	took := time.Since(joined)
 	t.Logf("trigger at the new owner %v after it joined (refresh every %v); %d hint moves", took.Round(time.Millisecond),
 		refresh, recv.Stats().HintMoves)
@@ -86,12 +80,12 @@ func TestHandoverHint(t *testing.T) {
 		t.Error("no trigger moved by a hint")
 	}
 
-	send, _ := newClient(t, ring[0].addr, nil)
-	eventually(t, "a packet delivered by the new owner", func() bool {
+	send, _ := newClient(t, ring[0].Addr(), nil)
+	testwait.For(t, "a packet delivered by the new owner", func() bool {
 		send.SendTo(x, payload("after the join"))
 		select {
 		case d := <-in.data:
-			return d.From == ring[2].addr
+			return d.From == ring[2].Addr()
 		case <-time.After(20 * time.Millisecond):
 			return false
 		}

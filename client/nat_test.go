@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/i3net/i3net/server/servertest"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -15,19 +16,23 @@ import (
 // triggers lose ShortcutAllowed, and packets reach the client.
 func TestNATAwareInsertion(t *testing.T) {
 	checkLeaks(t)
-	ring := startRing(t, 2)
-	hops := func() uint64 { return ring[0].s.Stats().Hops }
+	ring := servertest.StartRing(t, 2, nil)
+	hops := func() uint64 { return ring[0].Stats().Hops }
 
 	inside := netip.MustParseAddrPort("127.0.0.99:4000")
-	natted, in := newClient(t, ring[0].addr, func(c *Config) {
+	natted, in := newClient(t, ring[0].Addr(), func(c *Config) {
 		c.stated = inside
 		c.ListInterval, c.ProbeInterval = 0, 0 // ring[0] stays the first hop
+		// No retry through the first hop while the NAT is still unknown:
+		// on a busy machine an answer may take longer than TestConfig's
+		// 100 ms.
+		c.RetryInterval = DefaultConfig().RetryInterval
 	})
 	if n := natted.NAT(); n.Known || n.Behind {
 		t.Fatalf("NAT known before any answer: %+v", n)
 	}
 	before := hops()
-	x := idOwnedBy(t, ring, 1)
+	x := servertest.IDOwnedBy(t, ring, 1)
 	h := insert(t, natted, Trigger{ID: x, Flags: ShortcutAllowed})
 	n := natted.NAT()
 	if !n.Known || !n.Behind || n.Observed.Port() == inside.Port() && n.Observed.Addr() == inside.Addr() ||
@@ -37,8 +42,8 @@ func TestNATAwareInsertion(t *testing.T) {
 	if got := hops() - before; got != 0 {
 		t.Errorf("the first hop sent %d insertions on; behind a NAT they go straight to the owner", got)
 	}
-	if st := h.State(); st.Server != ring[1].addr {
-		t.Errorf("ACK from %v, want the owner %v", st.Server, ring[1].addr)
+	if st := h.State(); st.Server != ring[1].Addr() {
+		t.Errorf("ACK from %v, want the owner %v", st.Server, ring[1].Addr())
 	}
 	h.mu.Lock()
 	flags := h.wt.Flags
@@ -46,12 +51,12 @@ func TestNATAwareInsertion(t *testing.T) {
 	if flags&wire.TriggerShortcut != 0 {
 		t.Error("a trigger inserted behind a NAT allows shortcuts")
 	}
-	y := idOwnedBy(t, ring, 1)
+	y := servertest.IDOwnedBy(t, ring, 1)
 	insert(t, natted, Trigger{ID: y})
 	if got := hops() - before; got != 0 {
 		t.Errorf("the first hop sent %d insertions on", got)
 	}
-	send, _ := newClient(t, ring[0].addr, nil)
+	send, _ := newClient(t, ring[0].Addr(), nil)
 	send.SendTo(x, payload("to the NATed host"))
 	if d := in.next(t, "behind the NAT"); string(d.Payload) != "to the NATed host" {
 		t.Fatalf("got %+v", d)
@@ -59,13 +64,13 @@ func TestNATAwareInsertion(t *testing.T) {
 
 	// Without a NAT (known after a first insertion), an insertion the cache
 	// has no hint for goes through the first hop.
-	plain, _ := newClient(t, ring[0].addr, func(c *Config) { c.ListInterval, c.ProbeInterval = 0, 0 })
-	insert(t, plain, Trigger{ID: idOwnedBy(t, ring, 0)})
+	plain, _ := newClient(t, ring[0].Addr(), func(c *Config) { c.ListInterval, c.ProbeInterval = 0, 0 })
+	insert(t, plain, Trigger{ID: servertest.IDOwnedBy(t, ring, 0)})
 	if n := plain.NAT(); !n.Known || n.Behind || n.Observed != plain.LocalAddr() {
 		t.Fatalf("NAT %+v without a NAT", n)
 	}
 	before = hops()
-	z := idOwnedBy(t, ring, 1)
+	z := servertest.IDOwnedBy(t, ring, 1)
 	if _, ok := plain.cache.lookup(z, plain.clock.Now()); ok {
 		t.Fatal("a hint exists for a fresh id")
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/server/servertest"
 )
 
 // TestPing: the server echoes ping datagrams; PingID goes round through a
@@ -16,24 +17,24 @@ import (
 // ErrNotPresent; a silent address ends with ErrNoAnswer.
 func TestPing(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, nil)
-	c, in := newClient(t, srv.addr, nil)
+	srv := servertest.Start(t, nil)
+	c, in := newClient(t, srv.Addr(), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
 
-	rtt, err := c.Ping(ctx, srv.addr)
+	rtt, err := c.Ping(ctx, srv.Addr())
 	if err != nil || rtt <= 0 {
 		t.Fatalf("Ping: %v, %v", rtt, err)
 	}
-	p, err := c.PingServer(ctx, srv.addr, 100)
-	if err != nil || p.Bytes != 100 || p.From != srv.addr {
+	p, err := c.PingServer(ctx, srv.Addr(), 100)
+	if err != nil || p.Bytes != 100 || p.From != srv.Addr() {
 		t.Fatalf("PingServer: %+v, %v", p, err)
 	}
 
 	x := id.Random()
 	insert(t, c, Trigger{ID: x})
 	p, err = c.PingID(ctx, x, 64)
-	if err != nil || p.Bytes != 64 || p.From != srv.addr || p.RTT <= 0 {
+	if err != nil || p.Bytes != 64 || p.From != srv.Addr() || p.RTT <= 0 {
 		t.Fatalf("PingID: %+v, %v", p, err)
 	}
 	t.Logf("server echo %v, through a trigger %v", rtt, p.RTT)

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/server"
+	"github.com/i3net/i3net/server/servertest"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -117,11 +119,11 @@ func (n *fakeNAT) close() {
 func TestNATRebind(t *testing.T) {
 	checkLeaks(t)
 	nat := newFakeNAT(t)
-	scfg := server.TestConfig()
-	scfg.PublicAddr = addrOf(nat.front) // its hints and lists name the NAT's front
-	scfg.TriggerTTL = time.Minute
-	srv := startServer(t, &scfg)
-	nat.start(srv.addr)
+	srv := servertest.Start(t, func(c *server.Config) {
+		c.PublicAddr = addrOf(nat.front) // its hints and lists name the NAT's front
+		c.TriggerTTL = time.Minute
+	})
+	nat.start(srv.Addr())
 
 	c, in := newClient(t, addrOf(nat.front), func(c *Config) {
 		c.ListInterval, c.ProbeInterval = 0, 0
@@ -147,7 +149,7 @@ func TestNATRebind(t *testing.T) {
 	defer sender.Close()
 	send := func(s string) {
 		p := wire.Packet{Flags: wire.FlagData, Stack: wire.StackOf(x), Payload: payload(s)}
-		if _, err := sender.WriteToUDPAddrPort(p.AppendTo(nil), srv.addr); err != nil {
+		if _, err := sender.WriteToUDPAddrPort(p.AppendTo(nil), srv.Addr()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -158,7 +160,7 @@ func TestNATRebind(t *testing.T) {
 
 	// Right after a NAT check: the next one is NATCheckInterval away.
 	checks := c.Stats().NATChecks
-	eventually(t, "a NAT check", func() bool { return c.Stats().NATChecks > checks })
+	testwait.For(t, "a NAT check", func() bool { return c.Stats().NATChecks > checks })
 	moved := time.Now()
 	now := nat.rebind()
 	deadline := moved.Add(3 * time.Second)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/server/servertest"
 )
 
 // TestSendToAllocs: SendTo, Send and SendBatch allocate nothing in steady
@@ -27,8 +28,8 @@ func TestSendToAllocs(t *testing.T) {
 	}
 	defer sink.Close()
 	sinkAddr := sink.LocalAddr().(*net.UDPAddr).AddrPort()
-	srv := startServer(t, nil)
-	send, _ := newClient(t, srv.addr, func(c *Config) {
+	srv := servertest.Start(t, nil)
+	send, _ := newClient(t, srv.Addr(), func(c *Config) {
 		c.Servers = append(c.Servers, sinkAddr)
 		c.CacheTTL = DefaultConfig().CacheTTL
 		c.ListInterval, c.ProbeInterval, c.FailoverAfter, c.AddrCheckInterval = 0, 0, 0, 0
@@ -71,7 +72,7 @@ func TestSendToAllocs(t *testing.T) {
 func BenchmarkRoundTrip(b *testing.B) {
 	for _, size := range []int{64, 1400} {
 		b.Run(sizeName(size), func(b *testing.B) {
-			srv := startServerB(b)
+			srv := servertest.Start(b, nil).Addr()
 			got := make(chan struct{}, 1)
 			c := newClientB(b, srv, func(d Delivery) { got <- struct{}{} })
 			x := id.Random()
@@ -94,14 +95,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 // a live cache hint, to a socket nobody reads: the client's cost alone.
 func BenchmarkSendTo(b *testing.B) {
 	c, x := sinkClient(b)
-	p := make([]byte, 1000)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(p)))
-	for b.Loop() {
-		if err := c.SendTo(x, p); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchSendTo(b, c, x)
 }
 
 // BenchmarkSendBatch: SendBatch of 32 packets (one sendmmsg with the default
@@ -129,19 +123,12 @@ func BenchmarkSendBatch(b *testing.B) {
 // BenchmarkSendTo for the client's own part. Allocations are the server's and
 // the receiver's batch reads (x/net allocates each datagram's source address).
 func BenchmarkSendToViaServer(b *testing.B) {
-	srv := startServerB(b)
+	srv := servertest.Start(b, nil).Addr()
 	sink := newClientB(b, srv, nil)
 	x := id.Random()
 	insertB(b, sink, x)
 	c := newClientB(b, srv, nil)
-	p := make([]byte, 1000)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(p)))
-	for b.Loop() {
-		if err := c.SendTo(x, p); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchSendTo(b, c, x)
 }
 
 // sinkClient returns a client whose packets to the returned id go, by a cache
@@ -163,11 +150,6 @@ func sizeName(n int) string {
 		return "1400B"
 	}
 	return "64B"
-}
-
-func startServerB(b *testing.B) netip.AddrPort {
-	b.Helper()
-	return startServer(b, nil).addr
 }
 
 func newClientB(b *testing.B, srv netip.AddrPort, h func(Delivery)) *Client {
@@ -205,6 +187,18 @@ func BenchmarkSendToBaseline(b *testing.B) {
 	b.SetBytes(1000)
 	for b.Loop() {
 		if _, err := conn.WriteToUDPAddrPort(p, to); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchSendTo times c.SendTo(x) of 1000-byte payloads.
+func benchSendTo(b *testing.B, c *Client, x id.ID) {
+	p := make([]byte, 1000)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		if err := c.SendTo(x, p); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/testwait"
+	"github.com/i3net/i3net/server/servertest"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -18,35 +20,35 @@ import (
 // through them.
 func TestServerList(t *testing.T) {
 	checkLeaks(t)
-	ring := startRing(t, 3)
-	c, in := newClient(t, ring[0].addr, nil)
-	eventually(t, "the ring's servers learned", func() bool { return len(c.Servers()) == 3 })
+	ring := servertest.StartRing(t, 3, nil)
+	c, in := newClient(t, ring[0].Addr(), nil)
+	testwait.For(t, "the ring's servers learned", func() bool { return len(c.Servers()) == 3 })
 	var got []netip.AddrPort
 	for _, s := range c.Servers() {
 		got = append(got, s.Addr)
-		if s.Configured != (s.Addr == ring[0].addr) {
+		if s.Configured != (s.Addr == ring[0].Addr()) {
 			t.Errorf("%v: configured %v", s.Addr, s.Configured)
 		}
 	}
 	for _, s := range ring {
-		if !slices.Contains(got, s.addr) {
-			t.Errorf("servers %v lack %v", got, s.addr)
+		if !slices.Contains(got, s.Addr()) {
+			t.Errorf("servers %v lack %v", got, s.Addr())
 		}
-		if c.servers.lookup(s.addr) == nil {
-			t.Errorf("%v not believed", s.addr)
+		if c.servers.lookup(s.Addr()) == nil {
+			t.Errorf("%v not believed", s.Addr())
 		}
 	}
 	if st := c.Stats(); st.ServerLists == 0 || st.ListRequests == 0 {
 		t.Errorf("stats %+v", st)
 	}
 	// A trigger another server owns: inserted and served there.
-	x := idOwnedBy(t, ring, 2)
+	x := servertest.IDOwnedBy(t, ring, 2)
 	h := insert(t, c, Trigger{ID: x})
-	if s := h.State().Server; s != ring[2].addr {
-		t.Errorf("ACK from %v, want the owner %v", s, ring[2].addr)
+	if s := h.State().Server; s != ring[2].Addr() {
+		t.Errorf("ACK from %v, want the owner %v", s, ring[2].Addr())
 	}
 	c.SendTo(x, payload("through the ring"))
-	if d := in.next(t, "ring delivery"); string(d.Payload) != "through the ring" || d.From != ring[2].addr {
+	if d := in.next(t, "ring delivery"); string(d.Payload) != "through the ring" || d.From != ring[2].Addr() {
 		t.Fatalf("got %+v", d)
 	}
 }
@@ -54,9 +56,9 @@ func TestServerList(t *testing.T) {
 // TestServerListBounded: MaxServers bounds what lists add.
 func TestServerListBounded(t *testing.T) {
 	checkLeaks(t)
-	ring := startRing(t, 3)
-	c, _ := newClient(t, ring[0].addr, func(c *Config) { c.MaxServers = 2 })
-	eventually(t, "a list received", func() bool { return c.Stats().ServerLists > 0 })
+	ring := servertest.StartRing(t, 3, nil)
+	c, _ := newClient(t, ring[0].Addr(), func(c *Config) { c.MaxServers = 2 })
+	testwait.For(t, "a list received", func() bool { return c.Stats().ServerLists > 0 })
 	if n := len(c.Servers()); n != 2 {
 		t.Fatalf("%d servers known, want MaxServers = 2", n)
 	}
@@ -64,38 +66,40 @@ func TestServerListBounded(t *testing.T) {
 
 // TestFirstHopByRTT: of two servers, the nearer one that answers becomes the
 // first hop, by the background round and by Measure, and packets without a
-// hint go there.
+// hint go there. The far one answers after slowDelay, far more than a server
+// on loopback takes even on a busy machine under -race.
 func TestFirstHopByRTT(t *testing.T) {
 	checkLeaks(t)
-	slow := startSlowServer(t, 20*time.Millisecond)
-	fast := startServer(t, nil)
-	c, in := newClient(t, slow.addr, func(c *Config) { c.Servers = append(c.Servers, fast.addr) })
+	const slowDelay = 200 * time.Millisecond
+	slow := startSlowServer(t, slowDelay)
+	fast := servertest.Start(t, nil)
+	c, in := newClient(t, slow.addr, func(c *Config) { c.Servers = append(c.Servers, fast.Addr()) })
 	if c.FirstHop() != slow.addr { // the first round trips are measured after listWait
 		t.Fatalf("first hop %v before any round trip was measured, want Servers[0]", c.FirstHop())
 	}
-	eventually(t, "the fast server as first hop", func() bool { return c.FirstHop() == fast.addr })
+	testwait.For(t, "the fast server as first hop", func() bool { return c.FirstHop() == fast.Addr() })
 	var slowRTT time.Duration
 	for _, s := range c.Servers() {
 		if s.Addr == slow.addr {
 			slowRTT = s.RTT
 		}
 	}
-	if slowRTT < 20*time.Millisecond {
-		t.Errorf("slow server's RTT %v, want ≥ 20 ms", slowRTT)
+	if slowRTT < slowDelay {
+		t.Errorf("slow server's RTT %v, want ≥ %v", slowRTT, slowDelay)
 	}
-	if s := c.Servers(); !s[0].FirstHop || s[0].Addr != fast.addr || s[0].RTT <= 0 || s[0].RTT >= slowRTT {
+	if s := c.Servers(); !s[0].FirstHop || s[0].Addr != fast.Addr() || s[0].RTT <= 0 || s[0].RTT >= slowRTT {
 		t.Errorf("servers %+v", s)
 	}
 	x := id.Random()
 	insert(t, c, Trigger{ID: x})
 	c.SendTo(x, payload("near"))
-	if d := in.next(t, "through the first hop"); d.From != fast.addr {
+	if d := in.next(t, "through the first hop"); d.From != fast.Addr() {
 		t.Fatalf("delivered by %v", d.From)
 	}
 
 	// With round trips off, Measure picks it all the same.
 	m, _ := newClient(t, slow.addr, func(c *Config) {
-		c.Servers = append(c.Servers, fast.addr)
+		c.Servers = append(c.Servers, fast.Addr())
 		c.ProbeInterval, c.ListInterval = 0, 0
 	})
 	if m.FirstHop() != slow.addr {
@@ -103,7 +107,7 @@ func TestFirstHopByRTT(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
-	if err := m.Measure(ctx); err != nil || m.FirstHop() != fast.addr {
+	if err := m.Measure(ctx); err != nil || m.FirstHop() != fast.Addr() {
 		t.Fatalf("Measure: %v; first hop %v", err, m.FirstHop())
 	}
 }
@@ -160,17 +164,8 @@ func TestRequestsPaddedToAnswers(t *testing.T) {
 	c, _ := newClient(t, fakeAddr, func(c *Config) { c.ListInterval, c.ProbeInterval, c.FailoverAfter = 0, 0, 0 })
 	read := func() *wire.Packet {
 		t.Helper()
-		buf := make([]byte, 4096)
-		fake.SetReadDeadline(time.Now().Add(waitLong))
-		n, _, err := fake.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var p wire.Packet
-		if err := p.Decode(buf[:n]); err != nil {
-			t.Fatal(err)
-		}
-		return &p
+		p, _ := recvWire(t, fake, "the fake server")
+		return p
 	}
 	c.requestHint(id.Random(), fakeAddr)
 	p := read()

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/testwait"
+	"github.com/i3net/i3net/server/servertest"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -27,9 +29,9 @@ func TestShortcutNeedsBoth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkLeaks(t)
-			srv := startServer(t, nil)
-			recv, in := newClient(t, srv.addr, nil)
-			send, _ := newClient(t, srv.addr, nil)
+			srv := servertest.Start(t, nil)
+			recv, in := newClient(t, srv.Addr(), nil)
+			send, _ := newClient(t, srv.Addr(), nil)
 			x := id.Random()
 			var tf TriggerFlags
 			var sf SendFlags
@@ -40,32 +42,42 @@ func TestShortcutNeedsBoth(t *testing.T) {
 				sf = SendShortcut
 			}
 			insert(t, recv, Trigger{ID: x, Flags: tf})
-			direct := 0
-			for i := range 30 {
-				if err := send.SendWith([]id.ID{x}, []byte{byte(i)}, sf); err != nil {
+			want := tt.trigger && tt.packet
+			sent, direct := 0, 0
+			// deliver sends one packet and reports whether it came direct.
+			deliver := func() bool {
+				i := byte(sent)
+				sent++
+				if err := send.SendWith([]id.ID{x}, []byte{i}, sf); err != nil {
 					t.Fatal(err)
 				}
 				d := in.next(t, "packet")
-				if len(d.Payload) != 1 || d.Payload[0] != byte(i) {
+				if len(d.Payload) != 1 || d.Payload[0] != i {
 					t.Fatalf("packet %d: got %q", i, d.Payload)
 				}
 				if d.From == send.LocalAddr() {
 					direct++
-				} else if d.From != srv.addr {
+					return true
+				} else if d.From != srv.Addr() {
 					t.Fatalf("packet %d from %v", i, d.From)
 				}
-				time.Sleep(5 * time.Millisecond)
+				return false
 			}
-			want := tt.trigger && tt.packet
+			if want {
+				testwait.For(t, "a packet over the shortcut", deliver)
+			}
+			for range 30 {
+				deliver()
+			}
 			ss, rs := send.Stats(), recv.Stats()
-			t.Logf("%d of 30 packets took the shortcut; sender %d probes, %d shortcut; receiver %d offers",
-				direct, ss.Probes, ss.ShortcutSent, rs.OffersSent)
+			t.Logf("%d of %d packets took the shortcut; sender %d probes, %d shortcut; receiver %d offers",
+				direct, sent, ss.Probes, ss.ShortcutSent, rs.OffersSent)
 			if (direct > 0) != want || (ss.ShortcutSent > 0) != want || (rs.OffersSent > 0) != want ||
 				rs.DirectReceived != uint64(direct) {
 				t.Errorf("shortcut used %v, want %v: sender %+v, receiver %+v", direct > 0, want, ss, rs)
 			}
 			if want && direct < 20 {
-				t.Errorf("only %d of 30 packets took the shortcut", direct)
+				t.Errorf("only %d of 30 packets after the first direct one took the shortcut", direct-1)
 			}
 			if (ss.Probes > 0) != tt.packet {
 				t.Errorf("%d probes sent", ss.Probes)
@@ -79,8 +91,8 @@ func TestShortcutNeedsBoth(t *testing.T) {
 // to that address.
 func TestShortcutOffer(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, nil)
-	send, _ := newClient(t, srv.addr, func(c *Config) { c.ShortcutTimeout = time.Hour })
+	srv := servertest.Start(t, nil)
+	send, _ := newClient(t, srv.Addr(), func(c *Config) { c.ShortcutTimeout = time.Hour })
 	x := id.Random()
 	if err := send.SendWith([]id.ID{x}, payload("probe"), SendShortcut); err != nil {
 		t.Fatal(err)
@@ -137,7 +149,7 @@ func TestShortcutOffer(t *testing.T) {
 	}
 	for i, tt := range tests {
 		offer(tt.x, tt.named, tt.tok)
-		eventually(t, tt.name+": refused", func() bool { return send.Stats().OffersRefused == uint64(i+1) })
+		testwait.For(t, tt.name+": refused", func() bool { return send.Stats().OffersRefused == uint64(i+1) })
 		expectNothing(tt.name)
 	}
 	if st := send.Stats(); st.OffersAccepted != 0 || st.ShortcutSent != 0 {
@@ -145,20 +157,11 @@ func TestShortcutOffer(t *testing.T) {
 	}
 
 	offer(x, peerAddr, token)
-	eventually(t, "the good offer accepted", func() bool { return send.Stats().OffersAccepted == 1 })
+	testwait.For(t, "the good offer accepted", func() bool { return send.Stats().OffersAccepted == 1 })
 	if err := send.SendWith([]id.ID{x}, payload("straight"), SendShortcut); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 2048)
-	peer.SetReadDeadline(time.Now().Add(waitLong))
-	n, from, err := peer.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		t.Fatalf("the peer got nothing: %v", err)
-	}
-	var p wire.Packet
-	if err := p.Decode(buf[:n]); err != nil {
-		t.Fatal(err)
-	}
+	p, from := recvWire(t, peer, "the peer")
 	if from != send.LocalAddr() || p.Stack.N != 1 || p.Stack.IDs[0] != x || string(p.Payload) != "straight" ||
 		p.Flags&(wire.FlagFirstHop|wire.FlagShortcut) != wire.FlagFirstHop|wire.FlagShortcut {
 		t.Fatalf("the peer got %+v from %v", p, from)
@@ -174,31 +177,31 @@ func TestShortcutOffer(t *testing.T) {
 // sends through the overlay again, and its next probe finds the new address.
 func TestShortcutFallbackAndRecovery(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, nil)
-	r1, _ := newClient(t, srv.addr, nil)
-	send, _ := newClient(t, srv.addr, nil)
+	srv := servertest.Start(t, nil)
+	r1, _ := newClient(t, srv.Addr(), nil)
+	send, _ := newClient(t, srv.Addr(), nil)
 	x := id.Random()
 	h1 := insert(t, r1, Trigger{ID: x, Flags: ShortcutAllowed})
 	startStream(t, send, x, SendShortcut)
-	eventually(t, "the shortcut to the first address", func() bool { return r1.Stats().DirectReceived > 0 })
+	testwait.For(t, "the shortcut to the first address", func() bool { return r1.Stats().DirectReceived > 0 })
 
 	if err := h1.Remove(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	r1.Close()
 	moved := time.Now()
-	r2, in2 := newClient(t, srv.addr, nil)
+	r2, in2 := newClient(t, srv.Addr(), nil)
 	insert(t, r2, Trigger{ID: x, Flags: ShortcutAllowed})
-	eventually(t, "a fallback", func() bool { return send.Stats().ShortcutFallbacks > 0 })
+	testwait.For(t, "a fallback", func() bool { return send.Stats().ShortcutFallbacks > 0 })
 	fellBack := time.Since(moved)
-	eventually(t, "the shortcut to the new address", func() bool { return r2.Stats().DirectReceived > 0 })
+	testwait.For(t, "the shortcut to the new address", func() bool { return r2.Stats().DirectReceived > 0 })
 	recovered := time.Since(moved)
 	t.Logf("receiver moved: fallback after %v, shortcut to the new address after %v (ShortcutTimeout %v)",
 		fellBack.Round(time.Millisecond), recovered.Round(time.Millisecond), send.cfg.ShortcutTimeout)
 	if fellBack > 3*send.cfg.ShortcutTimeout {
 		t.Errorf("fallback took %v", fellBack)
 	}
-	if d := in2.next(t, "at the new address"); d.From != send.LocalAddr() && d.From != srv.addr {
+	if d := in2.next(t, "at the new address"); d.From != send.LocalAddr() && d.From != srv.Addr() {
 		t.Errorf("delivery from %v", d.From)
 	}
 }
@@ -207,8 +210,8 @@ func TestShortcutFallbackAndRecovery(t *testing.T) {
 // (FIRST_HOP set) is delivered only for a trigger that allows shortcuts.
 func TestDirectPacketsNeedShortcutTrigger(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, nil)
-	recv, in := newClient(t, srv.addr, nil)
+	srv := servertest.Start(t, nil)
+	recv, in := newClient(t, srv.Addr(), nil)
 	plain, open := id.Random(), id.Random()
 	insert(t, recv, Trigger{ID: plain})
 	insert(t, recv, Trigger{ID: open, Flags: ShortcutAllowed})
@@ -225,7 +228,7 @@ func TestDirectPacketsNeedShortcutTrigger(t *testing.T) {
 	}
 	dropped := recv.Stats().Dropped
 	direct(plain, "refused")
-	eventually(t, "the packet for a plain trigger dropped", func() bool { return recv.Stats().Dropped > dropped })
+	testwait.For(t, "the packet for a plain trigger dropped", func() bool { return recv.Stats().Dropped > dropped })
 	direct(open, "taken")
 	d := in.next(t, "direct packet")
 	if string(d.Payload) != "taken" || d.ID != open || d.From != host.LocalAddr().(*net.UDPAddr).AddrPort() {

@@ -443,14 +443,16 @@ func (c *Client) allHandles() []*Handle {
 // handlesFor appends to dst the handles an ACK or CHALLENGE for t is about:
 // same id, prefix length and target (any IP target: the first server may have
 // replaced ours with the address it saw, paper §5.1). With t nil, every
-// handle on x.
+// handle on x. It reads h.t, which is fixed at Insert, not h.wt, which the
+// handle's timer rewrites under h.mu.
 func (c *Client) handlesFor(dst []*Handle, x id.ID, t *wire.Trigger) []*Handle {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, h := range c.handles[x] {
 		if t != nil {
-			if h.wt.PrefixLen != t.PrefixLen || h.wt.Target.IsIP() != t.Target.IsIP() ||
-				(!t.Target.IsIP() && h.wt.Target != t.Target) {
+			ipTarget := len(h.t.Target) == 0
+			if uint16(h.t.PrefixLen) != t.PrefixLen || ipTarget != t.Target.IsIP() ||
+				(!ipTarget && wire.StackAddr(h.t.Target...) != t.Target) {
 				continue
 			}
 		}

@@ -10,7 +10,9 @@ import (
 
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/internal/clock"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/server"
+	"github.com/i3net/i3net/server/servertest"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -20,13 +22,11 @@ import (
 // server's is a fake advanced past the TTL.
 func TestExpiry(t *testing.T) {
 	checkLeaks(t)
-	scfg := server.TestConfig()
 	sclock := clock.NewFake()
-	scfg.Clock = sclock
-	srv := startServer(t, &scfg)
+	srv := servertest.Start(t, func(c *server.Config) { c.Clock = sclock })
 	frozen := func(c *Config) { c.Clock = clock.NewFake() }
-	recv, in := newClient(t, srv.addr, frozen)
-	send, sin := newClient(t, srv.addr, frozen)
+	recv, in := newClient(t, srv.Addr(), frozen)
+	send, sin := newClient(t, srv.Addr(), frozen)
 
 	x := id.Random()
 	insert(t, recv, Trigger{ID: x})
@@ -35,16 +35,16 @@ func TestExpiry(t *testing.T) {
 	}
 	in.next(t, "before expiry")
 
-	sclock.Advance(scfg.TriggerTTL + time.Second)
+	sclock.Advance(server.TestConfig().TriggerTTL + time.Second)
 	// The server may expire triggers from a timer the advance started:
 	// retry until the id is reported missing.
-	eventually(t, "NOT_PRESENT after the TTL", func() bool {
+	testwait.For(t, "NOT_PRESENT after the TTL", func() bool {
 		if err := send.SendTo(x, payload("after")); err != nil {
 			t.Fatal(err)
 		}
 		select {
 		case e := <-sin.events:
-			return e.Kind == EventNotPresent && e.ID == x && e.Server == srv.addr
+			return e.Kind == EventNotPresent && e.ID == x && e.Server == srv.Addr()
 		case <-time.After(50 * time.Millisecond):
 			return false
 		}
@@ -67,9 +67,9 @@ func TestExpiry(t *testing.T) {
 // TestRemove: after Remove, packets to the id are reported not present.
 func TestRemove(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, nil)
-	recv, in := newClient(t, srv.addr, nil)
-	send, sin := newClient(t, srv.addr, nil)
+	srv := servertest.Start(t, nil)
+	recv, in := newClient(t, srv.Addr(), nil)
+	send, sin := newClient(t, srv.Addr(), nil)
 	x := id.Random()
 	h := insert(t, recv, Trigger{ID: x})
 	send.SendTo(x, payload("one"))
@@ -82,7 +82,7 @@ func TestRemove(t *testing.T) {
 		t.Error("state not Removed")
 	}
 	// Remove is not acknowledged: send until the server reports the id gone.
-	eventually(t, "NOT_PRESENT after Remove", func() bool {
+	testwait.For(t, "NOT_PRESENT after Remove", func() bool {
 		send.SendTo(x, payload("two"))
 		select {
 		case e := <-sin.events:
@@ -108,13 +108,13 @@ func TestRemove(t *testing.T) {
 // (EXT_ERROR) comes back as a *RefusedError and an event.
 func TestPublicID(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, nil)
+	srv := servertest.Start(t, nil)
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	x := id.FromPublicKey(pub)
 
-	owner, in := newClient(t, srv.addr, func(c *Config) { c.Identity = priv })
+	owner, in := newClient(t, srv.Addr(), func(c *Config) { c.Identity = priv })
 	h := insert(t, owner, Trigger{ID: x})
-	send, _ := newClient(t, srv.addr, nil)
+	send, _ := newClient(t, srv.Addr(), nil)
 	send.SendTo(x, payload("public"))
 	if d := in.next(t, "public id"); d.ID != x || string(d.Payload) != "public" {
 		t.Fatalf("got %+v", d)
@@ -124,7 +124,7 @@ func TestPublicID(t *testing.T) {
 	}
 
 	t.Run("no identity", func(t *testing.T) {
-		c, _ := newClient(t, srv.addr, nil)
+		c, _ := newClient(t, srv.Addr(), nil)
 		_, err := c.Insert(context.Background(), Trigger{ID: x})
 		if err == nil || !strings.Contains(err.Error(), "Config.Identity is not set") || !strings.HasPrefix(err.Error(), "client: insert ") {
 			t.Fatalf("Insert without identity: %v", err)
@@ -133,7 +133,7 @@ func TestPublicID(t *testing.T) {
 
 	t.Run("refused", func(t *testing.T) {
 		_, other, _ := ed25519.GenerateKey(nil)
-		c, cin := newClient(t, srv.addr, func(c *Config) { c.Identity = other })
+		c, cin := newClient(t, srv.Addr(), func(c *Config) { c.Identity = other })
 		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 		defer cancel()
 		start := time.Now()
@@ -142,7 +142,7 @@ func TestPublicID(t *testing.T) {
 		if !errors.As(err, &re) {
 			t.Fatalf("Insert with the wrong key: %v, want a *RefusedError", err)
 		}
-		if re.Code != wire.ErrCodeBadSignature || re.ID != x || re.Server != srv.addr {
+		if re.Code != wire.ErrCodeBadSignature || re.ID != x || re.Server != srv.Addr() {
 			t.Fatalf("refusal %+v", re)
 		}
 		if !strings.Contains(err.Error(), "bad signature") || !strings.HasPrefix(err.Error(), "client: ") {
@@ -162,9 +162,9 @@ func TestPublicID(t *testing.T) {
 // ErrNoAnswer and naming the server.
 func TestInsertNoAnswer(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, nil)
-	addr := srv.addr
-	srv.stop()
+	srv := servertest.Start(t, nil)
+	addr := srv.Addr()
+	srv.Stop()
 	c, _ := newClient(t, addr, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -183,19 +183,19 @@ func TestInsertNoAnswer(t *testing.T) {
 // delivery resumes without the application doing anything.
 func TestServerRestart(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, nil)
-	recv, in := newClient(t, srv.addr, nil)
-	send, _ := newClient(t, srv.addr, nil) // a separate sender: recovery is the refresh's doing alone
+	srv := servertest.Start(t, nil)
+	recv, in := newClient(t, srv.Addr(), nil)
+	send, _ := newClient(t, srv.Addr(), nil) // a separate sender: recovery is the refresh's doing alone
 	x := id.Random()
 	h := insert(t, recv, Trigger{ID: x})
 	send.SendTo(x, payload("before"))
 	in.next(t, "before restart")
 	challenges := recv.Stats().Challenges
 
-	srv.restart()
+	srv.Restart()
 	restarted := time.Now()
 	var took time.Duration
-	eventually(t, "delivery after the restart", func() bool {
+	testwait.For(t, "delivery after the restart", func() bool {
 		send.SendTo(x, payload("after"))
 		select {
 		case d := <-in.data:
@@ -223,17 +223,16 @@ func TestServerRestart(t *testing.T) {
 // (fake clocks on both sides, advanced together).
 func TestRefreshKeepsTrigger(t *testing.T) {
 	checkLeaks(t)
-	scfg := server.TestConfig()
+	ttl := server.TestConfig().TriggerTTL
 	clk := clock.NewFake()
-	scfg.Clock = clk
-	srv := startServer(t, &scfg)
-	recv, in := newClient(t, srv.addr, func(c *Config) {
+	srv := servertest.Start(t, func(c *server.Config) { c.Clock = clk })
+	recv, in := newClient(t, srv.Addr(), func(c *Config) {
 		c.Clock = clk
-		c.TriggerTTL = scfg.TriggerTTL
-		c.RefreshMin, c.RefreshMax = scfg.TriggerTTL/4, scfg.TriggerTTL/3
-		c.RetryInterval = scfg.TriggerTTL / 8
+		c.TriggerTTL = ttl
+		c.RefreshMin, c.RefreshMax = ttl/4, ttl/3
+		c.RetryInterval = ttl / 8
 	})
-	send, _ := newClient(t, srv.addr, nil)
+	send, _ := newClient(t, srv.Addr(), nil)
 	x := id.Random()
 	h := insert(t, recv, Trigger{ID: x})
 	acks := recv.Stats().Acks
@@ -241,7 +240,7 @@ func TestRefreshKeepsTrigger(t *testing.T) {
 	for i := range 8 { // about three TTLs
 		clk.Advance(step)
 		want := acks + uint64(i) + 1
-		eventually(t, "refresh acknowledged", func() bool { return recv.Stats().Acks >= want })
+		testwait.For(t, "refresh acknowledged", func() bool { return recv.Stats().Acks >= want })
 	}
 	send.SendTo(x, payload("still there"))
 	if d := in.next(t, "after three TTLs"); string(d.Payload) != "still there" {
@@ -250,4 +249,33 @@ func TestRefreshKeepsTrigger(t *testing.T) {
 	if st := h.State(); st.Lapsed || st.Err != nil {
 		t.Errorf("state %+v", st)
 	}
+}
+
+// TestHandlesForWhileRefreshing: the receive loop matches an ACK or a
+// CHALLENGE to its handles (handlesFor, under the client's lock) while a
+// handle's timer builds its next insertion (packetLocked, under the handle's
+// lock, which rewrites the trigger's IP target). Run with -race: the match
+// must not read what the timer writes.
+func TestHandlesForWhileRefreshing(t *testing.T) {
+	x := id.Random()
+	c, _ := newClient(t, servertest.Start(t, nil).Addr(), nil)
+	h := insert(t, c, Trigger{ID: x})
+	h.mu.Lock()
+	wt := h.wt
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			h.mu.Lock()
+			h.packetLocked(wire.OptTriggerInsert, wire.SigInsert)
+			h.mu.Unlock()
+		}
+	}()
+	for range 200 {
+		if hs := c.handlesFor(nil, x, &wt); len(hs) != 1 || hs[0] != h {
+			t.Fatalf("handlesFor found %d handles for the trigger", len(hs))
+		}
+	}
+	<-done
 }

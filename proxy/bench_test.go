@@ -9,6 +9,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/packet"
 )
@@ -104,7 +105,7 @@ func BenchmarkOutboundPacket(b *testing.B) {
 	home.Tun.KeepNone()
 	l4, _ := laptop.Self()
 	v4, _, _ := laptop.PX.ResolveOverlay("home")
-	waitFor(b, "session", func() bool { // resent: a handshake may fail on a loaded machine
+	testwait.For(b, "session", func() bool { // resent: a handshake may fail on a loaded machine
 		laptop.Tun.Send(echo(b, l4, v4, 1))
 		time.Sleep(20 * time.Millisecond)
 		return home.Tun.Written() > 0
@@ -131,7 +132,7 @@ func BenchmarkInboundPacket(b *testing.B) {
 	l4, _ := laptop.Self()
 	h4, _ := home.Self()
 	v4, _, _ := laptop.PX.ResolveOverlay("home")
-	waitFor(b, "session", func() bool { // resent: a handshake may fail on a loaded machine
+	testwait.For(b, "session", func() bool { // resent: a handshake may fail on a loaded machine
 		laptop.Tun.Send(echo(b, l4, v4, 1))
 		time.Sleep(20 * time.Millisecond)
 		return home.Tun.Written() > 0

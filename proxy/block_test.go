@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/proxy"
 )
 
@@ -47,7 +48,7 @@ func TestFlowResumesAfterUnblock(t *testing.T) {
 	flowing("before the block", 5*time.Second)
 
 	home.WriteBook(t, book, "laptop")
-	waitFor(t, "laptop's handshake to be refused", func() bool {
+	testwait.For(t, "laptop's handshake to be refused", func() bool {
 		seq++
 		laptop.Tun.Send(echo(t, l4, v4, seq))
 		time.Sleep(50 * time.Millisecond)

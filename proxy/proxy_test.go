@@ -11,6 +11,7 @@ import (
 
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/internal/clock"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/packet"
 	"github.com/i3net/i3net/proxy/proxytest"
@@ -60,18 +61,6 @@ func names(t testing.TB, h *host, peers map[string]*host, blocked ...string) {
 		ids[n] = p.Ident
 	}
 	h.WriteBook(t, ids, blocked...)
-}
-
-// waitFor polls cond every 10 ms for up to 10 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func echo(t testing.TB, src, dst netip.Addr, seq uint16) []byte {
@@ -255,7 +244,7 @@ func TestRestartKeepsAddressesAndReconnects(t *testing.T) {
 	// new laptop send a reset, and laptop's own packets handshake again.
 	home.Tun.Send(echo(t, h4, l4, 2))
 	laptop.Tun.Send(echo(t, l4, v4, 3))
-	waitFor(t, "packets both ways after the restart", func() bool {
+	testwait.For(t, "packets both ways after the restart", func() bool {
 		if _, ok := home.Tun.TryNext(); ok {
 			return true
 		}
@@ -264,7 +253,7 @@ func TestRestartKeepsAddressesAndReconnects(t *testing.T) {
 		return false
 	})
 	home.Tun.Send(echo(t, h4, l4, 5))
-	waitFor(t, "home's packet at the restarted laptop", func() bool {
+	testwait.For(t, "home's packet at the restarted laptop", func() bool {
 		for {
 			p, ok := laptop.Tun.TryNext()
 			if !ok {
@@ -289,7 +278,7 @@ func TestBlockedPeerRefused(t *testing.T) {
 	l4, _ := laptop.Self()
 	v4, _, _ := laptop.PX.ResolveOverlay("home")
 	laptop.Tun.Send(echo(t, l4, v4, 1))
-	waitFor(t, "laptop to give up", func() bool { return laptop.PX.Status().Counters["handshakes_failed"] > 0 })
+	testwait.For(t, "laptop to give up", func() bool { return laptop.PX.Status().Counters["handshakes_failed"] > 0 })
 	if home.PX.Status().Counters["peers_refused"] == 0 {
 		t.Fatal("home did not count the refusal")
 	}
@@ -347,7 +336,7 @@ func TestMappingInUseStays(t *testing.T) {
 			t.Fatalf("after %v of steady packets the mapping of home is gone (TO 1.5s)", time.Duration(i+1)*250*time.Millisecond)
 		}
 	}
-	waitFor(t, "the unused mapping to expire", func() bool {
+	testwait.For(t, "the unused mapping to expire", func() bool {
 		clk.Advance(250 * time.Millisecond)
 		// The log line follows the removal: wait for both.
 		return len(laptop.PX.Status().Peers) == 0 && len(laptop.Log.Lines("mapping unused for the mapping timeout")) > 0

@@ -11,28 +11,23 @@ import (
 // BenchmarkResponsible measures the per-packet lookup: the owner of a key in
 // rings of 3 and 10 members (positions by hash, as by default).
 func BenchmarkResponsible(b *testing.B) {
-	for _, n := range []int{3, 10} {
-		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
-			s := benchSnapshot(n)
-			keys := make([]id.Key128, 1024)
-			for i := range keys {
-				keys[i] = id.Random().Key()
-			}
-			var sink int
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				m := s.Responsible(keys[i&1023])
-				sink += int(m.Data.Port())
-			}
-			_ = sink
-		})
-	}
+	benchRings(b, func(s *Snapshot, k id.Key128) int { return int(s.Responsible(k).Data.Port()) })
 }
 
 // BenchmarkOwnsAndSuccessors measures what a server does per packet and per
 // replicated trigger: does it own the key, and who holds its replica.
 func BenchmarkOwnsAndSuccessors(b *testing.B) {
+	benchRings(b, func(s *Snapshot, k id.Key128) int {
+		n := len(s.Successors(k, 2))
+		if s.Owns(k) {
+			n++
+		}
+		return n
+	})
+}
+
+// benchRings times op on rings of 3 and 10 members, over 1024 random keys.
+func benchRings(b *testing.B, op func(s *Snapshot, k id.Key128) int) {
 	for _, n := range []int{3, 10} {
 		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
 			s := benchSnapshot(n)
@@ -44,11 +39,7 @@ func BenchmarkOwnsAndSuccessors(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				k := keys[i&1023]
-				if s.Owns(k) {
-					sink++
-				}
-				sink += len(s.Successors(k, 2))
+				sink += op(s, keys[i&1023])
 			}
 			_ = sink
 		})

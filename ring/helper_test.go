@@ -5,33 +5,16 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"go.uber.org/goleak"
+	"github.com/i3net/i3net/internal/testwait"
 )
 
 // Test helpers: real memberlist nodes on their own 127.0.0.x, port 0 (as
-// memberlist's own tests do), a bounded poll instead of sleeps, and a check
-// that no goroutine of the ring or of memberlist outlives the tests.
+// memberlist's own tests do), and a check that no goroutine of the ring or of
+// memberlist outlives the tests. Waits: internal/testwait.
 
-// waitTimeout bounds every wait of these tests.
-const waitTimeout = 10 * time.Second
-
-// TestMain fails the package if a goroutine outlives its tests
-// (go.uber.org/goleak, which waits a bounded time for them to end).
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// waitFor polls cond until it holds, failing the test after waitTimeout.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for delay := time.Millisecond; !cond(); delay = min(2*delay, 20*time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(delay)
-	}
-}
+// TestMain fails the package if a goroutine outlives its tests.
+func TestMain(m *testing.M) { testwait.Main(m) }
 
 // nextIP hands out 127.0.0.10, .11, …: each node its own loopback address.
 var nextIP atomic.Uint32

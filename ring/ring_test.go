@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/i3net/i3net/internal/testwait"
 )
 
 // joinAll makes rings[1:] join rings[0] and waits until every member sees
@@ -18,7 +20,7 @@ func joinAll(t *testing.T, rings ...*Ring) {
 			t.Fatalf("join: %d, %v", n, err)
 		}
 	}
-	waitFor(t, "the members to converge", func() bool { return converged(rings, len(rings)) })
+	testwait.For(t, "the members to converge", func() bool { return converged(rings, len(rings)) })
 }
 
 // converged reports whether every ring sees size members, the same ones.
@@ -88,13 +90,13 @@ func TestThreeNodes(t *testing.T) {
 	if err := c.Leave(time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "c's departure", func() bool { return converged([]*Ring{a, b}, 2) })
+	testwait.For(t, "c's departure", func() bool { return converged([]*Ring{a, b}, 2) })
 	c.Shutdown()
 
 	// One that dies without a word is noticed by the failure detector.
 	start := time.Now()
 	b.Shutdown()
-	waitFor(t, "b's death", func() bool { return a.Snapshot().Len() == 1 })
+	testwait.For(t, "b's death", func() bool { return a.Snapshot().Len() == 1 })
 	t.Logf("a dead member was noticed after %v (LAN preset)", time.Since(start).Round(time.Millisecond))
 	if l := a.Local(); !a.Snapshot().Owns(l.Position) || !a.Snapshot().Owns(b.Local().Position) {
 		t.Error("the last member does not own everything")

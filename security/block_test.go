@@ -11,7 +11,9 @@ import (
 
 	"github.com/i3net/i3net/cmd/i3net/cli"
 	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/proxy"
+	"github.com/i3net/i3net/server/servertest"
 )
 
 // Defence 7 (paper §4.1): a host cuts a peer off by dropping the private
@@ -23,7 +25,7 @@ import (
 // marks home unreachable and drops its packets. "i3net book unblock laptop"
 // restores it: laptop's next handshake is accepted and its packets arrive.
 func TestBlockCutsPeerOff(t *testing.T) {
-	srv := startServer(t, nil)
+	srv := servertest.Start(t, nil)
 	via := []netip.AddrPort{srv.Addr()}
 	laptop, home := newHost(t, "laptop"), newHost(t, "home")
 	laptop.WriteBook(t, map[string]*identity.Identity{"home": home.Ident})
@@ -46,25 +48,23 @@ func TestBlockCutsPeerOff(t *testing.T) {
 		laptop.Tun.Send(udp(t, l4, v4, seq))
 		return seq
 	}
-	// arrived reports whether home's program got packet n.
-	arrived := func(n uint32) bool {
+	// arrivedSince reports whether home's program got a packet numbered
+	// first or later.
+	arrivedSince := func(first uint32) bool {
 		for _, b := range home.Tun.Packets() {
-			if len(b) >= 32 && binary.BigEndian.Uint32(b[28:32]) == n && bytes.HasSuffix(b, []byte("i3net security test packet")) {
+			if len(b) >= 32 && binary.BigEndian.Uint32(b[28:32]) >= first && bytes.HasSuffix(b, []byte("i3net security test packet")) {
 				return true
 			}
 		}
 		return false
 	}
+	// reaches sends a packet at every poll until one arrives.
 	reaches := func(what string) {
 		t.Helper()
-		var n uint32
-		waitFor(t, what, func() bool {
-			if n != 0 && arrived(n) {
-				return true
-			}
-			n = send()
-			time.Sleep(20 * time.Millisecond)
-			return arrived(n)
+		first := seq + 1
+		testwait.For(t, what, func() bool {
+			send()
+			return arrivedSince(first)
 		})
 	}
 	book := func(verb string) {
@@ -84,20 +84,19 @@ func TestBlockCutsPeerOff(t *testing.T) {
 	before := srv.Stats()
 
 	book("block")
-	waitFor(t, "home to remove laptop's private trigger", func() bool { return srv.Stats().Removals > before.Removals })
+	testwait.For(t, "home to remove laptop's private trigger", func() bool { return srv.Stats().Removals > before.Removals })
 	if lines := home.Log.Lines("peer blocked by the address book"); len(lines) != 1 {
 		t.Fatalf("home logged %d block lines:\n%s", len(lines), home.Log)
 	}
 	// Laptop's packets now end at the server; laptop is told, handshakes
 	// again, and is refused.
 	written := home.Tun.Written()
-	for range 10 {
+	testwait.For(t, "home to refuse laptop's new handshake", func() bool {
 		send()
-		time.Sleep(10 * time.Millisecond)
-	}
-	waitFor(t, "home to refuse laptop's new handshake", func() bool { return home.Counter("peers_refused") > 0 })
-	waitFor(t, "laptop to give up", func() bool { return laptop.Counter("handshakes_failed") > 0 })
-	quiet()
+		return home.Counter("peers_refused") > 0
+	})
+	testwait.For(t, "laptop to give up", func() bool { return laptop.Counter("handshakes_failed") > 0 })
+	settle(t, srv.Addr())
 	st := srv.Stats()
 	if got := home.Tun.Written() - written; got != 0 {
 		t.Fatalf("%d packets of blocked laptop reached home's program", got)

@@ -3,74 +3,29 @@ package security
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/i3net/i3net/client"
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/proxy/packet"
 	"github.com/i3net/i3net/proxy/proxytest"
-	"github.com/i3net/i3net/server"
 	"github.com/i3net/i3net/wire"
 )
 
 // The actors of the attacks: servers, raw wire-format sockets (attackers,
 // victims), overlay clients (honest hosts), proxies over in-memory tun
 // devices (proxytest), and a relay that plays the network path.
-
-// waitTimeout bounds every wait.
-const waitTimeout = 10 * time.Second
-
-// waitFor polls cond until it holds, failing the test after waitTimeout.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for delay := time.Millisecond; !cond(); delay = min(2*delay, 50*time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", waitTimeout, what)
-		}
-		time.Sleep(delay)
-	}
-}
-
-// quiet lets in-flight datagrams land: loopback delivers within microseconds,
-// but the receivers are goroutines on two shared cores.
-func quiet() { time.Sleep(300 * time.Millisecond) }
-
-// startServer runs a server on 127.0.0.1 (server.TestConfig, changed by edit)
-// until the end of the test.
-func startServer(t testing.TB, edit func(*server.Config)) *server.Server {
-	t.Helper()
-	cfg := server.TestConfig()
-	if edit != nil {
-		edit(&cfg)
-	}
-	s, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(context.Background()) }()
-	t.Cleanup(func() {
-		s.Close()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server Run: %v", err)
-			}
-		case <-time.After(waitTimeout):
-			t.Errorf("server Run did not return after Close")
-		}
-	})
-	return s
-}
 
 // raw is a UDP socket that speaks the wire format by hand, as an attacker or a
 // victim does; it counts what it sends and receives.
@@ -125,11 +80,66 @@ func (r *raw) read(deadline time.Time) ([]byte, netip.AddrPort, error) {
 	return b[:n], from, err
 }
 
+// settle waits until servers have handled every datagram sent to them
+// before: from a socket of its own it pings each server, twice round, and
+// waits for an echo. A server reads its socket in order and has queued what
+// a datagram makes it send (replies, copies, a hop to another server) at its
+// destination before it reads the next one: after the echoes, everything
+// that the datagrams sent before caused, one hop between servers included,
+// is queued where it went. It returns the bytes of the echoes, which the
+// servers count out.
+func settle(t testing.TB, servers ...netip.AddrPort) (echoed uint64) {
+	t.Helper()
+	r := newRaw(t, "127.0.0.1")
+	defer r.conn.Close()
+	for range 2 {
+		for _, srv := range servers {
+			echoed += r.ping(srv)
+		}
+	}
+	return echoed
+}
+
+// ping pings srv until the echo of its last ping comes back, pinging again
+// every 100 ms without one (the kernel drops what a busy server cannot read
+// in time), and returns the bytes of the echoes; it fails the test after
+// testwait.Timeout. The echoes of earlier pings come before the last one's.
+func (r *raw) ping(srv netip.AddrPort) (echoed uint64) {
+	r.t.Helper()
+	sent := map[string]bool{}
+	deadline := time.Now().Add(testwait.Timeout)
+	for time.Now().Before(deadline) {
+		ping := make([]byte, 17)
+		rand.Read(ping)
+		ping[0] = wire.Version | wire.PingBit
+		r.sendRaw(srv, ping)
+		sent[string(ping)] = true
+		again := time.Now().Add(100 * time.Millisecond)
+		if again.After(deadline) {
+			again = deadline
+		}
+		for {
+			b, from, err := r.read(again)
+			if err != nil {
+				break
+			}
+			if from == srv && sent[string(b)] {
+				echoed += uint64(len(b))
+				if bytes.Equal(b, ping) {
+					return echoed
+				}
+			}
+		}
+	}
+	r.t.Fatalf("no ping echo from %v within %v", srv, testwait.Timeout)
+	return 0
+}
+
 // recvOpt returns the next datagram carrying an option of type typ, skipping
-// others, and fails the test when none comes within waitTimeout.
+// others, and fails the test when none comes within testwait.Timeout.
 func (r *raw) recvOpt(typ wire.OptType) *wire.Packet {
 	r.t.Helper()
-	deadline := time.Now().Add(waitTimeout)
+	deadline := time.Now().Add(testwait.Timeout)
 	for {
 		b, _, err := r.read(deadline)
 		if err != nil {
@@ -142,16 +152,45 @@ func (r *raw) recvOpt(typ wire.OptType) *wire.Packet {
 	}
 }
 
-// drain returns every datagram that arrives until nothing has for idle.
-func (r *raw) drain(idle time.Duration) [][]byte {
+// drain returns every datagram queued at r once servers have settled (see
+// settle): all that they sent because of datagrams sent before.
+func (r *raw) drain(servers ...netip.AddrPort) [][]byte {
+	r.t.Helper()
+	settle(r.t, servers...)
 	var got [][]byte
 	for {
-		b, _, err := r.read(time.Now().Add(idle))
-		if err != nil {
+		b, ok := r.readQueued()
+		if !ok {
 			return got
 		}
 		got = append(got, b)
 	}
+}
+
+// readQueued returns the next datagram queued at r without waiting (a read
+// deadline would not do: one already past when the read starts, on a busy
+// machine, reads nothing).
+func (r *raw) readQueued() ([]byte, bool) {
+	rc, err := r.conn.SyscallConn()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.conn.SetReadDeadline(time.Time{}) // a deadline past would keep rc.Read from reading
+	b := make([]byte, wire.MaxPacket)
+	n := -1
+	rerr := rc.Read(func(fd uintptr) bool {
+		n, _, err = syscall.Recvfrom(int(fd), b, syscall.MSG_DONTWAIT)
+		return true
+	})
+	if rerr != nil {
+		r.t.Fatalf("%v: read: %v", r.addr, rerr)
+	}
+	if err != nil || n < 0 {
+		return nil, false
+	}
+	r.rcvdPkts.Add(1)
+	r.rcvdBytes.Add(uint64(n))
+	return b[:n], true
 }
 
 // insertPacket is an insertion of t as a client sends it: FIRST_HOP, SENDER,
@@ -239,13 +278,26 @@ func newHonest(t testing.TB, servers []netip.AddrPort, key *identity.Identity) *
 
 func (h *honest) insert(t testing.TB, x id.ID) *client.Handle {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), testwait.Timeout)
 	defer cancel()
 	hd, err := h.c.Insert(ctx, client.Trigger{ID: x})
 	if err != nil {
 		t.Fatalf("honest insert %v: %v", x.Short(), err)
 	}
 	return hd
+}
+
+// newOwner returns a fresh identity and an honest client of servers that
+// holds the trigger of its public id.
+func newOwner(t testing.TB, servers []netip.AddrPort) (*identity.Identity, *honest) {
+	t.Helper()
+	key, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHonest(t, servers, key)
+	h.insert(t, key.ID())
+	return key, h
 }
 
 // received reports whether payload arrived.
@@ -262,6 +314,18 @@ func (h *honest) received(payload []byte) bool {
 
 // newHost returns a proxy host of the shared harness (proxytest.Host).
 func newHost(t testing.TB, name string) *proxytest.Host { return proxytest.NewHost(t, name) }
+
+// countPrefix returns how many of the payloads kept start with prefix.
+func (h *honest) countPrefix(prefix []byte) (n uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, g := range h.got {
+		if bytes.HasPrefix(g, prefix) {
+			n++
+		}
+	}
+	return n
+}
 
 // udp builds an IPv4 UDP packet from src to dst whose payload starts with the
 // 4-byte sequence number seq.
@@ -355,12 +419,16 @@ func (r *relay) close() {
 	r.wg.Wait()
 }
 
-func (r *relay) record(host netip.AddrPort, toward bool, b []byte) {
+// record keeps a copy of b and, for a datagram of the server, reports
+// whether the relay holds it from host: both under one lock, so that what a
+// test sees recorded was held or forwarded by the rule in force then.
+func (r *relay) record(host netip.AddrPort, toward bool, b []byte) (hold bool) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if len(r.seen) < maxSeen && !r.deaf {
 		r.seen = append(r.seen, seen{host: host, toward: toward, b: bytes.Clone(b)})
 	}
-	r.mu.Unlock()
+	return !toward && r.hold != nil && r.hold(host, b)
 }
 
 // downLoop reads what hosts send and forwards it to the server.
@@ -407,8 +475,7 @@ func (r *relay) upFor(host netip.AddrPort) *net.UDPConn {
 				}
 				continue
 			}
-			r.record(host, false, b[:n])
-			if r.holds(host, b[:n]) {
+			if r.record(host, false, b[:n]) {
 				continue
 			}
 			r.ln.WriteToUDPAddrPort(b[:n], host)
@@ -431,13 +498,6 @@ func (r *relay) holding(keep func(host netip.AddrPort, b []byte) bool) {
 	r.mu.Lock()
 	r.hold = keep
 	r.mu.Unlock()
-}
-
-func (r *relay) holds(host netip.AddrPort, b []byte) bool {
-	r.mu.Lock()
-	keep := r.hold
-	r.mu.Unlock()
-	return keep != nil && keep(host, b)
 }
 
 // seenWhere returns copies of the datagrams the relay forwarded that keep

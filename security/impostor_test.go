@@ -8,9 +8,11 @@ import (
 
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/session"
 	"github.com/i3net/i3net/server"
+	"github.com/i3net/i3net/server/servertest"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -20,7 +22,7 @@ import (
 func insertRaw(t testing.TB, r *raw, srv netip.AddrPort, tr wire.Trigger, extra ...wire.Option) *wire.ErrorBody {
 	t.Helper()
 	r.send(srv, insertPacket(tr, r.addr, extra...))
-	deadline := time.Now().Add(waitTimeout)
+	deadline := time.Now().Add(testwait.Timeout)
 	for {
 		b, _, err := r.read(deadline)
 		if err != nil {
@@ -62,7 +64,7 @@ func TestImpostorCannotAnswerForHome(t *testing.T) {
 	home := wire.Trigger{ID: homeKey.ID(), PrefixLen: 256}
 
 	t.Run("i3net server refuses the insertion", func(t *testing.T) {
-		srv := startServer(t, nil)
+		srv := servertest.Start(t, nil)
 		impostor := newRaw(t, "127.0.0.7")
 		tr := home
 		tr.Target = wire.IPAddr(impostor.addr)
@@ -87,7 +89,7 @@ func TestImpostorCannotAnswerForHome(t *testing.T) {
 
 	t.Run("original-compatible server: the handshake fails", func(t *testing.T) {
 		path := newRelay(t)
-		srv := startServer(t, func(c *server.Config) {
+		srv := servertest.Start(t, func(c *server.Config) {
 			c.RequireSignedPublic = false
 			c.PublicAddr = path.addr
 		})
@@ -113,7 +115,7 @@ func TestImpostorCannotAnswerForHome(t *testing.T) {
 
 		// The impostor receives laptop's message 1 on home's public id.
 		var msg1 []byte
-		deadline := time.Now().Add(waitTimeout)
+		deadline := time.Now().Add(testwait.Timeout)
 		for msg1 == nil {
 			b, _, err := impostor.read(deadline)
 			if err != nil {
@@ -174,13 +176,13 @@ func TestImpostorCannotAnswerForHome(t *testing.T) {
 			impostor.send(srv.Addr(), dataPacket(laptopPriv, impostor.addr, fake))
 		}
 
-		waitFor(t, "laptop to refuse the impostor's message 2", func() bool { return laptop.Counter("drop_auth") >= 3 })
+		testwait.For(t, "laptop to refuse the impostor's message 2", func() bool { return laptop.Counter("drop_auth") >= 3 })
 		lines := laptop.Log.Lines("handshake answer refused", "want_key="+homeKey.Public().String())
 		if len(lines) != 1 {
 			t.Fatalf("want one log line naming home's key, got %d:\n%s", len(lines), laptop.Log)
 		}
 		t.Logf("laptop logged: %s", lines[0])
-		waitFor(t, "laptop to give up on home", func() bool { return laptop.Counter("handshakes_failed") >= 1 })
+		testwait.For(t, "laptop to give up on home", func() bool { return laptop.Counter("handshakes_failed") >= 1 })
 		fail := laptop.Log.Lines("peer unreachable", "did not authenticate with its key "+homeKey.Public().String())
 		if len(fail) != 1 {
 			t.Fatalf("the failure does not name the key mismatch:\n%s", laptop.Log)
@@ -189,7 +191,7 @@ func TestImpostorCannotAnswerForHome(t *testing.T) {
 		// The mapping stays, home marked unreachable (only TO without use
 		// forgets it; bug 6): its packets are dropped until a handshake
 		// with the real home succeeds.
-		waitFor(t, "home marked unreachable", func() bool {
+		testwait.For(t, "home marked unreachable", func() bool {
 			st := laptop.PX.Status()
 			return len(st.Peers) == 1 && st.Peers[0].State == "unreachable"
 		})

@@ -7,70 +7,28 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/server"
+	"github.com/i3net/i3net/server/servertest"
 	"github.com/i3net/i3net/wire"
 )
 
-// startRing starts n servers in one ring on 127.0.0.1 (gossip on free ports,
-// the "lan" failure detector) and waits until each sees all n.
-func startRing(t *testing.T, n int) []*server.Server {
-	t.Helper()
-	var ss []*server.Server
-	for i := range n {
-		ss = append(ss, startServer(t, func(c *server.Config) {
-			c.Ring, c.GossipAddr, c.RingPreset = true, "127.0.0.1:0", "lan"
-			if i > 0 {
-				c.Join = []string{ss[0].Ring().GossipAddr().String()}
-			}
-		}))
-	}
-	waitFor(t, "the ring to converge", func() bool {
-		for _, s := range ss {
-			if s.Stats().RingMembers != uint64(n) {
-				return false
-			}
-		}
-		return true
-	})
-	return ss
-}
-
-// owner returns the index in ss of the server that owns x, as ss[from] sees it.
-func owner(t *testing.T, ss []*server.Server, from int, x id.ID) int {
-	t.Helper()
-	a := ss[from].Ring().Snapshot().Responsible(x.Key()).Data
-	for i, s := range ss {
-		if s.Addr() == a {
-			return i
+// running returns the addresses of the servers of ss still running.
+func running(ss []*servertest.Server) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, s := range ss {
+		if !s.Stopped() {
+			out = append(out, s.Addr())
 		}
 	}
-	t.Fatalf("no server of the ring at %v", a)
-	return -1
-}
-
-// idOwnedBy returns a random private id that ss[i] owns.
-func idOwnedBy(t *testing.T, ss []*server.Server, i int) id.ID {
-	t.Helper()
-	for range 1000 {
-		if x := id.Random(); owner(t, ss, 0, x) == i {
-			return x
-		}
-	}
-	x := id.Random()
-	pos := ss[i].Ring().Local().Position
-	copy(x[:], pos[:])
-	x = x.WithPublic(false)
-	if owner(t, ss, 0, x) != i {
-		t.Fatalf("no id owned by server %d", i)
-	}
-	return x
+	return out
 }
 
 // challengeAt waits for a TRIGGER_CHALLENGE for x at r and returns it with the
 // server that sent it.
 func challengeAt(t *testing.T, r *raw, x id.ID) (wire.Trigger, netip.AddrPort) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
+	deadline := time.Now().Add(testwait.Timeout)
 	for {
 		b, from, err := r.read(deadline)
 		if err != nil {
@@ -86,7 +44,7 @@ func challengeAt(t *testing.T, r *raw, x id.ID) (wire.Trigger, netip.AddrPort) {
 	}
 }
 
-func installed(ss []*server.Server) (n uint64) {
+func installed(ss []*servertest.Server) (n uint64) {
 	for _, s := range ss {
 		if s != nil {
 			n += s.Stats().Installed
@@ -114,9 +72,9 @@ func installed(ss []*server.Server) (n uint64) {
 //     gave the honest host is worth nothing at the new owner (each server
 //     has its own secret): its refresh is challenged again, and answered.
 func TestChallengeAcrossRing(t *testing.T) {
-	ss := startRing(t, 3)
+	ss := servertest.StartRing(t, 3, nil)
 	const b = 1
-	x := idOwnedBy(t, ss, b)
+	x := servertest.IDOwnedBy(t, ss, b)
 	holder := -1 // B's successor: the holder of B's copies, the owner after B
 	for i, s := range ss {
 		if m := ss[0].Ring().Snapshot().Successors(x.Key(), 2); len(m) == 2 && m[1].Data == s.Addr() {
@@ -147,8 +105,8 @@ func TestChallengeAcrossRing(t *testing.T) {
 		rand.Read(tr.Nonce[:])
 		attacker.send(ss[[]int{a, b, holder}[i%3]].Addr(), insertPacket(tr, attacker.addr))
 	}
-	quiet()
-	for _, d := range attacker.drain(100 * time.Millisecond) {
+	settle(t, servertest.Addrs(ss...)...)
+	for _, d := range attacker.drain(running(ss)...) {
 		var p wire.Packet
 		if p.Decode(d) == nil && (p.Option(wire.OptTriggerAck) != nil || p.Option(wire.OptTriggerChallenge) != nil) {
 			t.Fatalf("the attacker got %v for a trigger at the victim", optionTypes(&p))
@@ -172,16 +130,16 @@ func TestChallengeAcrossRing(t *testing.T) {
 	}
 	own.Nonce = ch.Nonce
 	honest.send(ss[a].Addr(), insertPacket(own, honest.addr))
-	waitFor(t, "B to install the honest trigger", func() bool { return ss[b].Stats().Installed == 1 })
-	waitFor(t, "B's successor to hold its copy", func() bool { return ss[holder].Stats().ReplicasReceived >= 1 })
+	testwait.For(t, "B to install the honest trigger", func() bool { return ss[b].Stats().Installed == 1 })
+	testwait.For(t, "B's successor to hold its copy", func() bool { return ss[holder].Stats().ReplicasReceived >= 1 })
 	if ss[a].Stats().Installed != 0 {
 		t.Fatal("A installed a trigger it does not own")
 	}
-	honest.drain(100 * time.Millisecond)
-	deliveredTo := func(r *raw, payload string, via *server.Server) bool {
+	honest.drain(running(ss)...)
+	deliveredTo := func(r *raw, payload string, via *servertest.Server) bool {
 		t.Helper()
 		sender.send(via.Addr(), dataPacket(x, sender.addr, []byte(payload)))
-		for _, d := range r.drain(200 * time.Millisecond) {
+		for _, d := range r.drain(running(ss)...) {
 			var p wire.Packet
 			if p.Decode(d) == nil && p.Flags&wire.FlagData != 0 && string(p.Payload) == payload {
 				return true
@@ -203,18 +161,18 @@ func TestChallengeAcrossRing(t *testing.T) {
 			attacker.send(ss[i].Addr(), rp)
 		}
 	}
-	waitFor(t, "the forged replicas to be dropped", func() bool {
+	// Each forged datagram is dropped as not_member or applied: five drops
+	// each is all of them dropped. (ReplicasReceived would not tell: under
+	// load the ring's views can differ for a moment, and B sends its own
+	// trigger to its successor again.)
+	testwait.For(t, "the forged replicas to be dropped", func() bool {
 		return ss[b].Stats().Drops[server.DropNotMember] >= 5 && ss[holder].Stats().Drops[server.DropNotMember] >= 5
 	})
-	if ss[b].Stats().ReplicasReceived != 0 || ss[holder].Stats().ReplicasReceived != 1 {
-		t.Fatalf("replicas applied: B %d, successor %d (want 0 and 1, B's own)",
-			ss[b].Stats().ReplicasReceived, ss[holder].Stats().ReplicasReceived)
-	}
-	attacker.drain(50 * time.Millisecond)
+	attacker.drain(running(ss)...)
 	if !deliveredTo(honest, "through A, after the forged replicas", ss[a]) {
 		t.Fatal("after the forged replicas, a packet to x did not reach the honest host")
 	}
-	for _, d := range attacker.drain(100 * time.Millisecond) {
+	for _, d := range attacker.drain(running(ss)...) {
 		var p wire.Packet
 		if p.Decode(d) == nil && p.Flags&wire.FlagData != 0 {
 			t.Fatal("the attacker received a packet to x")
@@ -224,22 +182,21 @@ func TestChallengeAcrossRing(t *testing.T) {
 		ss[b].Stats().Drops[server.DropNotMember], ss[holder].Stats().Drops[server.DropNotMember])
 
 	// B dies; its successor takes x over.
-	ss[b].Ring().Shutdown()
-	ss[b].Close()
-	waitFor(t, "the others to see B gone", func() bool {
+	ss[b].Crash()
+	testwait.For(t, "the others to see B gone", func() bool {
 		return ss[a].Stats().RingMembers == 2 && ss[holder].Stats().RingMembers == 2
 	})
-	if o := owner(t, ss, a, x); o != holder {
+	if o := servertest.Owner(t, ss, a, x); o != holder {
 		t.Fatalf("after B died, server %d owns x, want its successor %d", o, holder)
 	}
-	waitFor(t, "the takeover of B's copies", func() bool { return ss[holder].Stats().ReplicaTakeovers >= 1 })
-	honest.drain(50 * time.Millisecond)
-	waitFor(t, "delivery from the copy after the takeover", func() bool { return deliveredTo(honest, "after the takeover", ss[a]) })
-	victim.drain(100 * time.Millisecond)
-	honest.drain(50 * time.Millisecond)
+	testwait.For(t, "the takeover of B's copies", func() bool { return ss[holder].Stats().ReplicaTakeovers >= 1 })
+	honest.drain(running(ss)...)
+	testwait.For(t, "delivery from the copy after the takeover", func() bool { return deliveredTo(honest, "after the takeover", ss[a]) })
+	victim.drain(running(ss)...)
+	honest.drain(running(ss)...)
 	before := ss[holder].Stats()
 
-	for _, via := range []*server.Server{ss[holder], ss[a]} {
+	for _, via := range []*servertest.Server{ss[holder], ss[a]} {
 		attacker.send(via.Addr(), insertPacket(aimed, attacker.addr))
 		ch, from = challengeAt(t, victim, x)
 		if from != ss[holder].Addr() {
@@ -259,7 +216,7 @@ func TestChallengeAcrossRing(t *testing.T) {
 	}
 	own.Nonce = ch.Nonce
 	honest.send(ss[holder].Addr(), insertPacket(own, honest.addr))
-	quiet()
+	settle(t, ss[holder].Addr())
 	after := ss[holder].Stats()
 	if got := after.Installed - before.Installed; got != 0 {
 		t.Fatalf("the new owner installed %d triggers after the takeover", got)
@@ -273,7 +230,7 @@ func TestChallengeAcrossRing(t *testing.T) {
 	if !deliveredTo(honest, "at the end", ss[a]) {
 		t.Fatal("at the end, a packet to x did not reach the honest host")
 	}
-	for _, d := range victim.drain(100 * time.Millisecond) {
+	for _, d := range victim.drain(running(ss)...) {
 		var p wire.Packet
 		if p.Decode(d) == nil && p.Flags&wire.FlagData != 0 {
 			t.Fatal("the victim received a packet to x")

@@ -9,7 +9,9 @@ import (
 
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/server"
+	"github.com/i3net/i3net/server/servertest"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -21,7 +23,7 @@ import (
 // keeps getting the traffic.
 func TestPublicIDCannotBeTaken(t *testing.T) {
 	path := newRelay(t)
-	srv := startServer(t, func(c *server.Config) {
+	srv := servertest.Start(t, func(c *server.Config) {
 		c.PublicAddr = path.addr
 		// Signatures are good for one second either way, so that an old
 		// one is a few seconds away rather than the default five minutes.
@@ -30,9 +32,7 @@ func TestPublicIDCannotBeTaken(t *testing.T) {
 	path.attach(srv.Addr())
 	via := []netip.AddrPort{path.addr}
 
-	ownerKey, _ := identity.Generate()
-	owner := newHonest(t, via, ownerKey)
-	owner.insert(t, ownerKey.ID())
+	ownerKey, owner := newOwner(t, via)
 	sender := newHonest(t, via, nil)
 	attacker := newRaw(t, "127.0.0.3")
 	attackerKey, _ := identity.Generate()
@@ -68,7 +68,7 @@ func TestPublicIDCannotBeTaken(t *testing.T) {
 			t.Fatal("the path saw no signed insertion of the owner")
 		}
 		first := old[0]
-		waitFor(t, "the captured signature to leave its window", func() bool {
+		testwait.For(t, "the captured signature to leave its window", func() bool {
 			return time.Now().Unix() > first.time+2
 		})
 		attacker.sendRaw(srv.Addr(), first.b)
@@ -86,15 +86,15 @@ func TestPublicIDCannotBeTaken(t *testing.T) {
 	}
 	// The owner still gets what is sent to its public id; the attacker
 	// nothing.
-	attacker.drain(50 * time.Millisecond)
+	attacker.drain(srv.Addr())
 	for i := range 20 {
 		msg := []byte("to the owner " + string(rune('a'+i)))
 		if err := sender.c.SendTo(target, msg); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the owner to receive "+string(msg), func() bool { return owner.received(msg) })
+		testwait.For(t, "the owner to receive "+string(msg), func() bool { return owner.received(msg) })
 	}
-	for _, b := range attacker.drain(200 * time.Millisecond) {
+	for _, b := range attacker.drain(srv.Addr()) {
 		var p wire.Packet
 		if p.Decode(b) == nil && p.Flags&wire.FlagData != 0 {
 			t.Fatalf("the attacker received data sent to the owner's public id: %q", p.Payload)
@@ -116,12 +116,10 @@ func TestPublicIDCannotBeTaken(t *testing.T) {
 // trigger and its traffic, and the replayer receives none of it.
 func TestFreshInsertionReplayedFromElsewhere(t *testing.T) {
 	path := newRelay(t)
-	srv := startServer(t, func(c *server.Config) { c.PublicAddr = path.addr })
+	srv := servertest.Start(t, func(c *server.Config) { c.PublicAddr = path.addr })
 	path.attach(srv.Addr())
 	via := []netip.AddrPort{path.addr}
-	ownerKey, _ := identity.Generate()
-	owner := newHonest(t, via, ownerKey)
-	owner.insert(t, ownerKey.ID())
+	ownerKey, owner := newOwner(t, via)
 	sender := newHonest(t, via, nil)
 	onPath := newRaw(t, "127.0.0.3")
 
@@ -133,37 +131,34 @@ func TestFreshInsertionReplayedFromElsewhere(t *testing.T) {
 		onPath.sendRaw(srv.Addr(), fresh.b)
 	}
 	installed, refused := false, 0
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
-		b, _, err := onPath.read(deadline)
-		if err != nil {
-			break
-		}
-		var p wire.Packet
-		if p.Decode(b) != nil {
-			continue
-		}
-		if ch := p.Option(wire.OptTriggerChallenge); ch != nil {
-			// Answer with the same bytes and the nonce: the signature does
-			// not cover it.
-			var q wire.Packet
-			q.Decode(caught[len(caught)-1].b)
-			for i := range q.Options {
-				if q.Options[i].Type == wire.OptTriggerInsert {
-					q.Options[i].Trigger.Nonce = ch.Trigger.Nonce
+	for range 3 { // the replies, the replies to the answers to challenges, …
+		for _, b := range onPath.drain(srv.Addr()) {
+			var p wire.Packet
+			if p.Decode(b) != nil {
+				continue
+			}
+			if ch := p.Option(wire.OptTriggerChallenge); ch != nil {
+				// Answer with the same bytes and the nonce: the signature does
+				// not cover it.
+				var q wire.Packet
+				q.Decode(caught[len(caught)-1].b)
+				for i := range q.Options {
+					if q.Options[i].Type == wire.OptTriggerInsert {
+						q.Options[i].Trigger.Nonce = ch.Trigger.Nonce
+					}
 				}
+				onPath.send(srv.Addr(), &q)
 			}
-			onPath.send(srv.Addr(), &q)
-		}
-		if p.Option(wire.OptTriggerAck) != nil {
-			installed = true
-		}
-		if e := p.Option(wire.ExtError); e != nil {
-			eb, _ := wire.ParseError(e.Body)
-			if eb.Code != wire.ErrCodeBadSignature {
-				t.Errorf("replay refused with code %v (%s), want bad signature", eb.Code, eb.Message)
+			if p.Option(wire.OptTriggerAck) != nil {
+				installed = true
 			}
-			refused++
+			if e := p.Option(wire.ExtError); e != nil {
+				eb, _ := wire.ParseError(e.Body)
+				if eb.Code != wire.ErrCodeBadSignature {
+					t.Errorf("replay refused with code %v (%s), want bad signature", eb.Code, eb.Message)
+				}
+				refused++
+			}
 		}
 	}
 	if installed {
@@ -180,8 +175,8 @@ func TestFreshInsertionReplayedFromElsewhere(t *testing.T) {
 	if err := sender.c.SendTo(ownerKey.ID(), msg); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the owner to receive its traffic", func() bool { return owner.received(msg) })
-	for _, b := range onPath.drain(300 * time.Millisecond) {
+	testwait.For(t, "the owner to receive its traffic", func() bool { return owner.received(msg) })
+	for _, b := range onPath.drain(srv.Addr()) {
 		var p wire.Packet
 		if p.Decode(b) == nil && p.Flags&wire.FlagData != 0 && string(p.Payload) == string(msg) {
 			t.Fatal("the replayer received a copy of the owner's traffic")
@@ -224,7 +219,7 @@ func ownerInsertions(r *relay, x id.ID) []captured {
 // insertion limit, and no data.
 func TestTriggerAtVictimNeverInstalled(t *testing.T) {
 	cfg := server.TestConfig()
-	srv := startServer(t, nil)
+	srv := servertest.Start(t, nil)
 	victim := newRaw(t, "127.0.0.4")
 	attacker := newRaw(t, "127.0.0.5")
 	x := id.Random()
@@ -253,11 +248,10 @@ func TestTriggerAtVictimNeverInstalled(t *testing.T) {
 	for i := range 100 {
 		attacker.send(srv.Addr(), dataPacket(x, attacker.addr, []byte{byte(i)}))
 	}
-	quiet()
 	elapsed := time.Since(start)
 
 	challenges, refusals, other := 0, 0, 0
-	for _, b := range victim.drain(200 * time.Millisecond) {
+	for _, b := range victim.drain(srv.Addr()) {
 		var p wire.Packet
 		switch {
 		case p.Decode(b) != nil:
@@ -307,10 +301,8 @@ func TestTriggerAtVictimNeverInstalled(t *testing.T) {
 // only if the server stops bounding it (more copies than MaxFanout).
 func TestStackFanoutTowardVictim(t *testing.T) {
 	const triggers = 150
-	srv := startServer(t, func(c *server.Config) { c.MaxFanout = server.DefaultConfig().MaxFanout })
-	victimKey, _ := identity.Generate()
-	victim := newHonest(t, []netip.AddrPort{srv.Addr()}, victimKey)
-	victim.insert(t, victimKey.ID())
+	srv := servertest.Start(t, func(c *server.Config) { c.MaxFanout = server.DefaultConfig().MaxFanout })
+	victimKey, victim := newOwner(t, []netip.AddrPort{srv.Addr()})
 	attacker := newRaw(t, "127.0.0.6")
 	x := id.Random()
 
@@ -331,7 +323,7 @@ func TestStackFanoutTowardVictim(t *testing.T) {
 	// The challenges come back in one datagram each; those beyond the
 	// request's size are withheld (no amplification), so a few never come.
 	nonces := map[id.ID][wire.NonceLen]byte{}
-	deadline := time.Now().Add(waitTimeout)
+	deadline := time.Now().Add(testwait.Timeout)
 	for len(nonces) < triggers && time.Now().Before(deadline) {
 		idle := time.Now().Add(500 * time.Millisecond)
 		if idle.After(deadline) {
@@ -356,14 +348,15 @@ func TestStackFanoutTowardVictim(t *testing.T) {
 	}
 	before := srv.Stats()
 	attacker.send(srv.Addr(), batch())
-	waitFor(t, "the fan-out triggers", func() bool { return srv.Stats().Installed-before.Installed >= uint64(len(nonces)) })
+	testwait.For(t, "the fan-out triggers", func() bool { return srv.Stats().Installed-before.Installed >= uint64(len(nonces)) })
 
 	got := victim.count.Load()
 	payload := make([]byte, 1000)
 	req := attacker.send(srv.Addr(), dataPacket(x, attacker.addr, payload))
-	waitFor(t, "copies at the victim", func() bool { return victim.count.Load() > got })
-	quiet()
-	copies := victim.count.Load() - got
+	// A marker to the victim, sent after: it arrives after every copy.
+	attacker.send(srv.Addr(), dataPacket(victimKey.ID(), attacker.addr, []byte("marker")))
+	testwait.For(t, "the marker at the victim", func() bool { return victim.received([]byte("marker")) })
+	copies := victim.count.Load() - got - 1
 	factor := float64(copies) * float64(len(payload)+wire.MinHeader+32) / float64(len(req))
 	t.Logf("KNOWN LIMIT: %d stack triggers inserted with 2 datagrams; one %d-byte packet to X reached the victim's "+
 		"public id as %d copies (≈ %.0f× the bytes sent); the server caps copies per packet at MaxFanout = %d "+

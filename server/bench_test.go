@@ -37,25 +37,7 @@ func BenchmarkForwardInProcess(b *testing.B) {
 	for i := range pkts {
 		pkts[i] = dataPacket(make([]byte, 64), netip.AddrPort{}, ids[(i*7919)%triggers]).AppendTo(nil)
 	}
-	srcs := make([]netip.AddrPort, nsrcs)
-	for i := range srcs {
-		srcs[i] = netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), 4000)
-	}
-	w := s.worker
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; {
-		k := min(len(w.in), b.N-i)
-		for j := range k {
-			m := &w.in[j]
-			m.n = copy(m.buf, pkts[(i+j)%npkts])
-			m.addr = srcs[(i+j)%nsrcs]
-		}
-		w.processBatch(w.in[:k])
-		i += k
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+	s.feedBench(b, pkts, benchSources(nsrcs))
 	if st := s.Stats(); st.Delivered != uint64(b.N) || conn.n != b.N {
 		b.Fatalf("delivered %d of %d (stats %+v)", st.Delivered, b.N, st)
 	}
@@ -146,4 +128,34 @@ func loopback(b *testing.B, send, recv *host, dst netip.AddrPort, pkt []byte) {
 	got := received.Load()
 	b.ReportMetric(float64(got)/last.Sub(start).Seconds(), "packets/s")
 	b.ReportMetric(float64(int64(b.N)-got), "lost")
+}
+
+// benchSources returns n source addresses, 203.0.113.i:4000.
+func benchSources(n int) []netip.AddrPort {
+	srcs := make([]netip.AddrPort, n)
+	for i := range srcs {
+		srcs[i] = netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), 4000)
+	}
+	return srcs
+}
+
+// feedBench hands s's worker b.N datagrams in batches, timed: the i-th is
+// pkts[i%len(pkts)] from srcs[i%len(pkts)%len(srcs)]. It reports packets/s.
+func (s *Server) feedBench(b *testing.B, pkts [][]byte, srcs []netip.AddrPort) {
+	w := s.worker
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; {
+		k := min(len(w.in), b.N-i)
+		for j := range k {
+			m := &w.in[j]
+			p := (i + j) % len(pkts)
+			m.n = copy(m.buf, pkts[p])
+			m.addr = srcs[p%len(srcs)]
+		}
+		w.processBatch(w.in[:k])
+		i += k
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
 }

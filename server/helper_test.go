@@ -2,54 +2,35 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/testrun"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/wire"
-
-	"go.uber.org/goleak"
 )
 
 // Test helpers: a server on 127.0.0.1 in the background, hosts that are raw UDP
-// sockets speaking the wire format, a bounded poll instead of sleeps, an
+// sockets speaking the wire format (waits: internal/testwait), an
 // in-process harness without sockets, and a goroutine leak check.
 
 // waitTimeout bounds every wait of these tests.
-const waitTimeout = 10 * time.Second
+const waitTimeout = testwait.Timeout
 
-// TestMain fails the package if a goroutine outlives its tests
-// (go.uber.org/goleak, which waits a bounded time for them to end).
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// waitFor polls cond until it holds, failing the test after waitTimeout.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for delay := time.Millisecond; !cond(); delay = min(2*delay, 50*time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(delay)
-	}
-}
+// TestMain fails the package if a goroutine outlives its tests.
+func TestMain(m *testing.M) { testwait.Main(m) }
 
 // testServer is a Server running in the background; it stops at the end of
-// the test.
+// the test. (servertest, which other packages use, imports this package.)
 type testServer struct {
 	*Server
-	t    testing.TB
-	once sync.Once
-	errc chan error
-	err  error
+	run *testrun.Running
 }
 
 func startServer(t testing.TB, edit func(*Config)) *testServer {
@@ -62,28 +43,11 @@ func startServer(t testing.TB, edit func(*Config)) *testServer {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ts := &testServer{Server: s, t: t, errc: make(chan error, 1)}
-	go func() { ts.errc <- s.Run(context.Background()) }()
-	t.Cleanup(func() {
-		if err := ts.stop(); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return ts
+	return &testServer{Server: s, run: testrun.Start(t, "server", s)}
 }
 
 // stop closes the server and returns what Run returned.
-func (ts *testServer) stop() error {
-	ts.once.Do(func() {
-		ts.Close()
-		select {
-		case ts.err = <-ts.errc:
-		case <-time.After(waitTimeout):
-			ts.err = errors.New("Run did not return after Close")
-		}
-	})
-	return ts.err
-}
+func (ts *testServer) stop() error { return ts.run.Stop() }
 
 // host is a raw UDP socket that speaks the wire format, as a client would.
 type host struct {
@@ -262,6 +226,15 @@ func (h *host) insert(srv netip.AddrPort, t wire.Trigger, extra ...wire.Option) 
 		h.t.Fatalf("ACK for %v carries %v", t.ID.Short(), got.ID.Short())
 	}
 	return t
+}
+
+// receiverAndSender opens two hosts: r, with a trigger for a fresh private id
+// at srv (returned as inserted, with its nonce), and s.
+func receiverAndSender(t testing.TB, srv netip.AddrPort) (r, s *host, tr wire.Trigger) {
+	t.Helper()
+	r, s = newHost(t), newHost(t)
+	tr = r.insert(srv, ipTrigger(privateID(), r.addr))
+	return r, s, tr
 }
 
 // expectData receives a data packet and checks its stack and payload.

@@ -78,29 +78,12 @@ func benchRingForward(b *testing.B, view *ring.Snapshot, ids []id.ID, distinct i
 		}
 	}
 	const nsrcs = 256
-	srcs := make([]netip.AddrPort, nsrcs)
-	for i := range srcs {
-		srcs[i] = netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), 4000)
-	}
+	srcs := benchSources(nsrcs)
 	pkts := make([][]byte, distinct)
 	for i := range pkts {
 		pkts[i] = dataPacket(make([]byte, 64), srcs[i%nsrcs], ids[(i*7919)%len(ids)]).AppendTo(nil)
 	}
-	w := s.worker
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; {
-		k := min(len(w.in), b.N-i)
-		for j := range k {
-			m := &w.in[j]
-			m.n = copy(m.buf, pkts[(i+j)%distinct])
-			m.addr = srcs[(i+j)%distinct%nsrcs]
-		}
-		w.processBatch(w.in[:k])
-		i += k
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+	s.feedBench(b, pkts, srcs)
 	st := s.Stats()
 	done := st.Delivered
 	if hop {

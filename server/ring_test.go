@@ -254,14 +254,7 @@ func TestReplicateFromMembersOnly(t *testing.T) {
 	pkt.AddOption(wire.ReplicateOption(&rep))
 	b := pkt.AppendTo(nil)
 
-	s.feed(netip.MustParseAddrPort("192.0.2.66:5610"), b)
-	if st := s.Stats(); st.Triggers != 0 || st.Drops[DropNotMember] != 1 {
-		t.Fatalf("from a stranger: triggers %d, not-member drops %d", st.Triggers, st.Drops[DropNotMember])
-	}
-	s.feed(peerA, b)
-	if st := s.Stats(); st.Triggers != 1 || st.ReplicasReceived != 1 {
-		t.Fatalf("from a member: triggers %d, received %d", st.Triggers, st.ReplicasReceived)
-	}
+	s.replicaFromStrangerThenMember(t, b, "")
 	// The copy is inert: a host's packet for x goes to its owner, A.
 	host := netip.MustParseAddrPort("192.0.2.1:4000")
 	s.feed(host, dataPacket([]byte("x"), host, x).AppendTo(nil))
@@ -644,5 +637,20 @@ func TestSigCheckedOnlyFromServers(t *testing.T) {
 	owner.feed(peerA, sent.AppendTo(nil))
 	if st := owner.Stats(); st.Refused[RefusedSignatureReplayed] != 1 {
 		t.Errorf("a checked signature replayed from another host: refused %v", st.Refused)
+	}
+}
+
+// replicaFromStrangerThenMember feeds s the replica datagram b from a stranger,
+// which s drops (not_member), and then from member A, which s applies; what
+// starts the failure messages.
+func (s *Server) replicaFromStrangerThenMember(t *testing.T, b []byte, what string) {
+	t.Helper()
+	s.feed(netip.MustParseAddrPort("192.0.2.66:5610"), b)
+	if st := s.Stats(); st.Triggers != 0 || st.Drops[DropNotMember] != 1 {
+		t.Fatalf("%sfrom a stranger: triggers %d, not-member drops %d", what, st.Triggers, st.Drops[DropNotMember])
+	}
+	s.feed(peerA, b)
+	if st := s.Stats(); st.Triggers != 1 || st.ReplicasReceived != 1 {
+		t.Fatalf("%sfrom a member: triggers %d, received %d", what, st.Triggers, st.ReplicasReceived)
 	}
 }

@@ -50,14 +50,7 @@ func TestRingAuthReplicas(t *testing.T) {
 		}
 	}
 	good := sealed(testRingKey, fc.Now().Add(-20*time.Second)) // within ringAuthSkew
-	s.feed(netip.MustParseAddrPort("192.0.2.66:5610"), good)
-	if st := s.Stats(); st.Triggers != 0 || st.Drops[DropNotMember] != 1 {
-		t.Fatalf("sealed, from a stranger: triggers %d, not-member drops %d", st.Triggers, st.Drops[DropNotMember])
-	}
-	s.feed(peerA, good)
-	if st := s.Stats(); st.Triggers != 1 || st.ReplicasReceived != 1 {
-		t.Fatalf("sealed, from a member: triggers %d, received %d", st.Triggers, st.ReplicasReceived)
-	}
+	s.replicaFromStrangerThenMember(t, good, "sealed, ")
 }
 
 // TestRingAuthSealsReplication: what a server with a ring key replicates

@@ -13,6 +13,7 @@ import (
 
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/internal/clock"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -24,9 +25,8 @@ func withSuffix(x id.ID, b byte) id.ID { x[31] = b; return x }
 
 func TestUnicast(t *testing.T) {
 	srv := startServer(t, nil)
-	r, s := newHost(t), newHost(t)
-	x := privateID()
-	r.insert(srv.Addr(), ipTrigger(x, r.addr))
+	r, s, tr := receiverAndSender(t, srv.Addr())
+	x := tr.ID
 
 	s.send(srv.Addr(), dataPacket([]byte("hello"), s.addr, x))
 	p := r.expectData([]byte("hello"), x)
@@ -42,9 +42,8 @@ func TestUnicast(t *testing.T) {
 
 func TestShortcutFlagCarried(t *testing.T) {
 	srv := startServer(t, nil)
-	r, s := newHost(t), newHost(t)
-	x := privateID()
-	r.insert(srv.Addr(), ipTrigger(x, r.addr))
+	r, s, tr := receiverAndSender(t, srv.Addr())
+	x := tr.ID
 	p := dataPacket([]byte("sc"), netip.AddrPort{}, x)
 	p.Flags |= wire.FlagShortcut
 	s.send(srv.Addr(), p)
@@ -140,9 +139,8 @@ func TestStackOfIDs(t *testing.T) {
 // TestPopUnmatched: an unmatched ids[0] is popped when more ids follow.
 func TestPopUnmatched(t *testing.T) {
 	srv := startServer(t, nil)
-	r, s := newHost(t), newHost(t)
-	x := privateID()
-	r.insert(srv.Addr(), ipTrigger(x, r.addr))
+	r, s, tr := receiverAndSender(t, srv.Addr())
+	x := tr.ID
 	s.send(srv.Addr(), dataPacket([]byte("pop"), s.addr, privateID(), x))
 	r.expectData([]byte("pop"), x)
 	s.expectNothing(srv.Addr())
@@ -234,9 +232,8 @@ func TestAdvertiseDestination(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	fc := clock.NewFake()
 	srv := startServer(t, func(c *Config) { c.Clock = fc })
-	r, s := newHost(t), newHost(t)
-	x := privateID()
-	r.insert(srv.Addr(), ipTrigger(x, r.addr))
+	r, s, tr := receiverAndSender(t, srv.Addr())
+	x := tr.ID
 	s.send(srv.Addr(), dataPacket([]byte("live"), s.addr, x))
 	r.expectData([]byte("live"), x)
 
@@ -244,7 +241,7 @@ func TestExpiry(t *testing.T) {
 	s.send(srv.Addr(), dataPacket([]byte("dead"), s.addr, x))
 	s.recvOpt(wire.OptTriggerNotPresent)
 	r.expectNothing(srv.Addr())
-	waitFor(t, "the sweep", func() bool { st := srv.Stats(); return st.Expired == 1 && st.Triggers == 0 })
+	testwait.For(t, "the sweep", func() bool { st := srv.Stats(); return st.Expired == 1 && st.Triggers == 0 })
 }
 
 // TestRefreshKeepsAlive: refreshes within the TTL keep a trigger; a refresh
@@ -255,9 +252,8 @@ func TestRefreshKeepsAlive(t *testing.T) {
 	srv := startServer(t, func(c *Config) {
 		c.Clock, c.TriggerTTL, c.SecretRotation = fc, 30*time.Second, 10*time.Second
 	})
-	r, s := newHost(t), newHost(t)
-	x := privateID()
-	tr := r.insert(srv.Addr(), ipTrigger(x, r.addr))
+	r, s, tr := receiverAndSender(t, srv.Addr())
+	x := tr.ID
 	for range 2 {
 		fc.Advance(8 * time.Second)
 		r.send(srv.Addr(), insertPacket(wire.OptTriggerInsert, tr, r.addr))
@@ -279,9 +275,8 @@ func TestRefreshKeepsAlive(t *testing.T) {
 
 func TestRemove(t *testing.T) {
 	srv := startServer(t, nil)
-	r, s := newHost(t), newHost(t)
-	x := privateID()
-	tr := r.insert(srv.Addr(), ipTrigger(x, r.addr))
+	r, s, tr := receiverAndSender(t, srv.Addr())
+	x := tr.ID
 
 	bad := tr
 	bad.Nonce[0] ^= 1
@@ -506,7 +501,7 @@ func TestRateLimits(t *testing.T) {
 	h.recvRaw()
 	h.expectNothing(srv.Addr())
 	h.sendRaw(srv.Addr(), []byte{0x01, 'c'})
-	waitFor(t, "the fourth ping dropped", func() bool { return srv.Stats().Drops[DropRateLimited] == 1 })
+	testwait.For(t, "the fourth ping dropped", func() bool { return srv.Stats().Drops[DropRateLimited] == 1 })
 	fc.Advance(time.Second) // one more token each
 	h.expectNothing(srv.Addr())
 	st := srv.Stats()
@@ -608,9 +603,8 @@ func TestSignedPublic(t *testing.T) {
 // refresh (its old nonce is now wrong) is challenged and the trigger is back.
 func TestRestart(t *testing.T) {
 	srv := startServer(t, nil)
-	r, s := newHost(t), newHost(t)
-	x := privateID()
-	tr := r.insert(srv.Addr(), ipTrigger(x, r.addr))
+	r, s, tr := receiverAndSender(t, srv.Addr())
+	x := tr.ID
 	addr := srv.Addr()
 	if err := srv.stop(); err != nil {
 		t.Fatalf("Run after Close: %v", err)
