@@ -120,7 +120,8 @@ func runID(_ context.Context, a idArgs) error {
 	}
 	fmt.Fprintf(Stdout, "key  %s\nid   %s\n\nAnother host adds this one to its address book with:\n\n  %s\n", info.Key, info.ID, info.AddCommand)
 	if !named {
-		fmt.Fprintf(Stdout, "\n(replace %s with the name the other host should reach this one by, e.g. %s.i3)\n", namePlaceholder, "myhost")
+		fmt.Fprintf(Stdout, "\n(replace %s with the name the other host should use for this one: %s there reaches it as %s.i3)\n",
+			namePlaceholder, "myhost", "myhost")
 	}
 	return nil
 }
