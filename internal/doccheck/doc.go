@@ -1,5 +1,6 @@
-// Package doccheck holds no code: its test checks the package doc comments of
-// the whole module, so that godoc shows each package's doc in full.
+// Package doccheck holds no code: its tests check the whole module's source
+// for two house rules, package docs that godoc shows in full and functions
+// (outside tests) of at most MaxFuncLines lines.
 //
 // Every package with Go files (testdata excluded) must have exactly one doc
 // comment, attached to its package clause: a blank line between the two
@@ -14,3 +15,7 @@ package doccheck
 
 // MaxLines is the longest package doc comment allowed, in source lines.
 const MaxLines = 40
+
+// MaxFuncLines is the longest function allowed outside tests, in source lines
+// from its func keyword to its closing brace.
+const MaxFuncLines = 80
