@@ -58,7 +58,7 @@ func TestShortcutProbe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRingLab(t, netlab.NATCone)
+			r := newRingLab(t, netlab.NATCone, presetDefault)
 			x := idOwnedBy(rxID)
 			var rflags, sflags []string
 			if tt.receiver {
@@ -176,7 +176,7 @@ func TestShortcut(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRingLab(t, netlab.NATCone)
+			r := newRingLab(t, netlab.NATCone, presetDefault)
 			w := r.proxies(tt.laptopAllows, tt.office)
 			direct := tt.laptopAllows && tt.office
 			testShortcutUse(t, r, w, direct)
