@@ -69,9 +69,9 @@ func TestShortcutProbe(t *testing.T) {
 			}
 			rcv := r.startReceiver(r.office, x, rflags...)
 			snd := r.startSender(r.laptop, x, sflags...)
-			rs := rcv.waitReceived(t, probeRate/2, 10*time.Second) // half a second: the path is set up
+			rs := rcv.waitReceived(t, probeRate/2, deliveryTimeout) // half a second: the path is set up
 			before := r.scrape()
-			rs = rcv.waitReceived(t, len(rs)+probeRate, 10*time.Second)
+			rs = rcv.waitReceived(t, len(rs)+probeRate, deliveryTimeout)
 			after := r.scrape()
 			direct := 0
 			for _, p := range rs[len(rs)-probeRate:] {
