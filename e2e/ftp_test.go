@@ -75,7 +75,7 @@ vsftpd_log_file=%s
 	confPath := filepath.Join(dir, "vsftpd.conf")
 	writeFile(t, confPath, []byte(conf), 0o600)
 	startDaemon(t, h, "/usr/sbin/vsftpd", confPath)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	if err := netlab.WaitListen(ctx, h, "tcp", 21); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,39 +31,47 @@ const (
 	// srv3, so that it becomes the owner of the receiver's id.
 	joinPosition = 0x78
 
-	// joinLossMax is how many packets a join may lose: those in flight while
-	// the trigger moves (a few milliseconds at probeRate).
-	joinLossMax = 5
 	// joinGapMax is the longest silence accepted when a server joins in
 	// front of the owner: behind a NAT, the receiver must open its NAT
 	// toward the new owner at once (the old owner's hint), not at its next
-	// refresh, 10–15 s later.
+	// refresh, 10–15 s later. Packets may be lost only while the trigger
+	// moves, so within one window of at most this long (lossWindow).
 	joinGapMax = 2 * time.Second
 	// failoverGapMax is the longest silence accepted when the owner of the
 	// receiver's trigger dies: the "lan" failure detector declares it dead
 	// in about a second, and the hosts must then reach its successor.
 	failoverGapMax = 2 * time.Second
 	// resumeTimeout bounds the wait for delivery to resume after a failure
-	// (beyond it the test fails and says so).
-	resumeTimeout = 10 * time.Second
+	// (beyond it the test fails and says so; how soon it resumed is
+	// asserted apart, on the receiver's record).
+	resumeTimeout = 30 * time.Second
+	// deliveryTimeout bounds a wait for packets to arrive or be counted:
+	// generous, for a busy machine (it costs nothing when all goes well).
+	deliveryTimeout = 30 * time.Second
 )
 
 // TestRingDelivery: packets from laptop reach home across a ring of five
 // servers, behind either kind of NAT; after the first packets they take the
 // cached one-hop path, straight to the owner (§2.2): the servers' hop
-// counters stop while deliveries go on.
+// counters stop while the owner delivers probeRate more packets (counted by
+// the owner itself, not by the receiver, which may lag on a busy machine:
+// "receiver-stalled" stops the receiver while the measure starts, which a
+// count at the receiver mistook for fewer deliveries).
 func TestRingDelivery(t *testing.T) {
 	t.Parallel()
 	for _, kind := range []netlab.NATKind{netlab.NATCone, netlab.NATSymmetric} {
 		t.Run(kind.String(), func(t *testing.T) {
 			t.Parallel()
-			testRingDelivery(t, kind)
+			testRingDelivery(t, newRingLab(t, kind, presetDefault), kind, false)
 		})
 	}
+	t.Run("cone-receiver-stalled", func(t *testing.T) {
+		t.Parallel()
+		testRingDelivery(t, newRingLab(t, netlab.NATCone, presetDefault), netlab.NATCone, true)
+	})
 }
 
-func testRingDelivery(t *testing.T, kind netlab.NATKind) {
-	r := newRingLab(t, kind)
+func testRingDelivery(t *testing.T, r *ringLab, kind netlab.NATKind, stall bool) {
 	x := idOwnedBy(rxID)
 	owner := r.owner(x)
 	if owner.name != "srv3" {
@@ -74,18 +83,26 @@ func testRingDelivery(t *testing.T, kind netlab.NATKind) {
 	// The first packets may go through another server, which sends them on
 	// to srv3 and hints the sender; by a quarter second in, the hint is in
 	// use.
-	rs := rcv.waitReceived(t, probeRate/4, 10*time.Second)
+	rcv.waitReceived(t, probeRate/4, deliveryTimeout)
+	if stall {
+		rcv.stall(t, r, owner, probeRate/4)
+	}
 	before := r.scrape()
-	rs = rcv.waitReceived(t, len(rs)+probeRate, 10*time.Second) // one more second
+	if stall {
+		rcv.resume(t)
+	}
+	r.waitDelivered(owner, before, probeRate) // one more second's worth
 	after := r.scrape()
 	last := snd.stopSender(t)
-	rep := report(last, rcv.waitSeq(t, last))
+	rs := rcv.waitSeq(t, last)
+	rep := report(last, rs)
+	final := r.scrape()
 	t.Logf("%v NAT: %v", kind, rep)
 
 	hops := before.sum("ring_hops_total")
 	delivered := after[owner.name]["i3net_server_delivered_total"] - before[owner.name]["i3net_server_delivered_total"]
-	t.Logf("first packets: %v hops, %v hints; during the next %d packets: %v more hops, %v delivered by %s",
-		hops, before.sum("ring_hints_total"), len(rs), after.sum("ring_hops_total")-hops, delivered, owner.name)
+	t.Logf("first packets: %v hops, %v hints; while %s delivered the next %v packets: %v more hops",
+		hops, before.sum("ring_hints_total"), owner.name, delivered, after.sum("ring_hops_total")-hops)
 	if len(rep.missing) > 0 || rep.dups > 0 {
 		t.Errorf("packets lost or duplicated: %v", rep)
 	}
@@ -93,10 +110,12 @@ func testRingDelivery(t *testing.T, kind netlab.NATKind) {
 		t.Logf("no packet or insertion needed a hop: both hosts' first hop was %s, the owner", owner.name)
 	}
 	if d := after.sum("ring_hops_total") - hops; d != 0 {
-		t.Errorf("%v more hops once the sender had its hint, want none (packets should go straight to %s)", d, owner.name)
+		t.Errorf("%v more hops while %s delivered %v packets, want none once the sender had its hint (packets should go straight to %s)",
+			d, owner.name, delivered, owner.name)
 	}
-	if delivered < probeRate*0.9 {
-		t.Errorf("%s delivered %v packets in the second measured, want about %d", owner.name, delivered, probeRate)
+	fromOwner := countFrom(rs, owner)
+	if got := final[owner.name]["i3net_server_delivered_total"]; got < float64(fromOwner) {
+		t.Errorf("%s counts %v packets delivered, but the receiver got %d from it", owner.name, got, fromOwner)
 	}
 	for _, x := range rs[probeRate/4:] {
 		if x.from != owner.data.String() {
@@ -119,15 +138,15 @@ var receivers = []struct {
 
 // TestRingJoin: a server joins in front of the owner of the receiver's id
 // while packets flow; the trigger moves to it (handover) and no packet is
-// lost beyond those in flight. Behind a NAT, the old owner's hint has the
-// receiver insert its trigger at the new owner at once, which opens the NAT
-// toward it.
+// lost beyond those in flight while it moves: every lost packet falls in one
+// window after the join, shorter than joinGapMax. Behind a NAT, the old owner's hint has the receiver
+// insert its trigger at the new owner at once, which opens the NAT toward it.
 func TestRingJoin(t *testing.T) {
 	t.Parallel()
 	for _, rv := range receivers {
 		t.Run(rv.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRingLab(t, netlab.NATCone)
+			r := newRingLab(t, netlab.NATCone, presetDefault)
 			testRingJoin(t, r, rv.host(r))
 		})
 	}
@@ -137,7 +156,7 @@ func testRingJoin(t *testing.T, r *ringLab, at *netlab.Host) {
 	x := idOwnedBy(rxID)
 	rcv := r.startReceiver(at, x)
 	snd := r.startSender(r.laptop, x)
-	rcv.waitReceived(t, probeRate/2, 10*time.Second)
+	rcv.waitReceived(t, probeRate/2, deliveryTimeout)
 
 	joinAt := time.Now()
 	s6 := r.addServer(joinPosition)
@@ -148,7 +167,7 @@ func testRingJoin(t *testing.T, r *ringLab, at *netlab.Host) {
 	}
 	// Delivery goes on, from the new owner, for one more second.
 	rs := rcv.waitFrom(t, r, s6, resumeTimeout)
-	rcv.waitReceived(t, len(rs)+probeRate, 10*time.Second)
+	rcv.waitReceived(t, len(rs)+probeRate, deliveryTimeout)
 	last := snd.stopSender(t)
 	all := rcv.waitSeq(t, last)
 	rep := report(last, all)
@@ -157,8 +176,18 @@ func testRingJoin(t *testing.T, r *ringLab, at *netlab.Host) {
 	t.Logf("join, receiver in %s: %v; longest silence %v (packets %d → %d); %s: %v replicas received, %v delivered",
 		at.Name(), rep, gap.Round(time.Millisecond), b.seq, a.seq, s6.name,
 		c[s6.name]["i3net_server_replicas_received_total"], c[s6.name]["i3net_server_delivered_total"])
-	if len(rep.missing) > joinLossMax {
-		t.Errorf("the join lost %d packets, want at most %d (those in flight): %v", len(rep.missing), joinLossMax, rep)
+	if len(rep.missing) > 0 {
+		w := lossWindow(all, rep.missing)
+		t.Logf("the join lost %d of %d packets (%.1f%%), all between packet %d at %s and packet %d (from %s) %v later",
+			len(rep.missing), rep.sent, 100*float64(len(rep.missing))/float64(rep.sent),
+			w.before.seq, w.before.at.Format("15:04:05.000"), w.after.seq, w.after.from, w.length().Round(time.Millisecond))
+		if !w.before.at.After(joinAt) {
+			t.Errorf("packets were lost before %s joined (after packet %d): %v", s6.name, w.before.seq, rep)
+		}
+		if w.length() > joinGapMax {
+			t.Errorf("packets were lost over %v (packets %d to %d), want only those in flight while the trigger moved, within %v: %v",
+				w.length().Round(time.Millisecond), w.before.seq, w.after.seq, joinGapMax, rep)
+		}
 	}
 	if gap > joinGapMax {
 		t.Errorf("delivery stopped for %v when %s joined, want under %v", gap.Round(time.Millisecond), s6.name, joinGapMax)
@@ -174,7 +203,7 @@ func TestRingFailover(t *testing.T) {
 	for _, rv := range receivers {
 		t.Run(rv.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRingLab(t, netlab.NATCone)
+			r := newRingLab(t, netlab.NATCone, presetFast)
 			testRingFailover(t, r, rv.host(r))
 		})
 	}
@@ -185,14 +214,14 @@ func testRingFailover(t *testing.T, r *ringLab, at *netlab.Host) {
 	owner := r.owner(x)
 	rcv := r.startReceiver(at, x)
 	snd := r.startSender(r.laptop, x)
-	rcv.waitReceived(t, probeRate/2, 10*time.Second)
+	rcv.waitReceived(t, probeRate/2, deliveryTimeout)
 
 	killAt := time.Now()
 	r.kill(owner)
 	next := r.owner(x)
 	rs := rcv.waitFrom(t, r, next, resumeTimeout)
 	resumed := time.Since(killAt)
-	rcv.waitReceived(t, len(rs)+probeRate/2, 10*time.Second)
+	rcv.waitReceived(t, len(rs)+probeRate/2, deliveryTimeout)
 	last := snd.stopSender(t)
 	all := rcv.waitSeq(t, last)
 	rep := report(last, all)
@@ -247,13 +276,14 @@ func (c counters) since(then counters) string {
 	return strings.TrimSuffix(b.String(), "; ")
 }
 
-// waitSeq waits, briefly, until the receiver has packet seq (the sender's
-// last), so that packets in flight when the sender stopped are not counted
-// as lost, and returns what it got.
+// waitSeq waits, bounded by deliveryTimeout, until the receiver has packet
+// seq (the sender's last), so that packets in flight or not yet written down
+// by the receiver when the sender stopped are not counted as lost, and
+// returns what it got.
 func (p *probe) waitSeq(t *testing.T, seq uint64) []rxRecord {
 	t.Helper()
 	var rs []rxRecord
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), deliveryTimeout)
 	defer cancel()
 	_ = netlab.Poll(ctx, 20*time.Millisecond, func() error {
 		rs = p.received()
@@ -263,4 +293,81 @@ func (p *probe) waitSeq(t *testing.T, seq uint64) []rxRecord {
 		return nil
 	})
 	return rs
+}
+
+// waitDelivered waits, bounded by deliveryTimeout, until s counts n more
+// packets delivered than in then, and fails t otherwise with what each
+// server did meanwhile.
+func (r *ringLab) waitDelivered(s *ringServer, then counters, n int) {
+	r.t.Helper()
+	const name = "i3net_server_delivered_total"
+	want := then[s.name][name] + float64(n)
+	ctx, cancel := context.WithTimeout(context.Background(), deliveryTimeout)
+	defer cancel()
+	err := netlab.Poll(ctx, 20*time.Millisecond, func() error {
+		m, err := s.metrics(ctx)
+		if err != nil {
+			return err
+		}
+		if got := m[name]; got < want {
+			return fmt.Errorf("%v delivered", got-then[s.name][name])
+		}
+		return nil
+	})
+	if err != nil {
+		r.t.Fatalf("%s did not deliver %d more packets within %v: %v; meanwhile %s", s.name, n, deliveryTimeout, err, r.scrape().since(then))
+	}
+}
+
+// countFrom returns how many of rs s delivered.
+func countFrom(rs []rxRecord, s *ringServer) int {
+	n := 0
+	for _, x := range rs {
+		if x.from == s.data.String() {
+			n++
+		}
+	}
+	return n
+}
+
+// window is a stretch of time between two packets received.
+type window struct{ before, after rxRecord }
+
+func (w window) length() time.Duration { return w.after.at.Sub(w.before.at) }
+
+// lossWindow returns the packets received around the lost ones (missing,
+// in order, not empty): the one of the highest sequence number below the
+// first lost and the one of the lowest above the last lost. Every lost
+// packet was sent, so would have arrived, between those two.
+func lossWindow(rs []rxRecord, missing []uint64) window {
+	first, last := missing[0], missing[len(missing)-1]
+	var w window
+	for _, x := range rs {
+		if x.seq < first && x.seq > w.before.seq {
+			w.before = x
+		}
+		if x.seq > last && (w.after.seq == 0 || x.seq < w.after.seq) {
+			w.after = x
+		}
+	}
+	return w
+}
+
+// stall stops the receiver (SIGSTOP) until s has delivered n packets it
+// has not read, as a starved process falls behind on a busy machine; resume
+// lets it go on. The test's cleanup resumes it in any case.
+func (p *probe) stall(t *testing.T, r *ringLab, s *ringServer, n int) {
+	t.Helper()
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Signal(syscall.SIGCONT) })
+	r.waitDelivered(s, r.scrape(), n)
+}
+
+func (p *probe) resume(t *testing.T) {
+	t.Helper()
+	if err := p.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -43,8 +43,11 @@ const (
 	// ringMetricsPort is where each server serves Prometheus metrics, on its
 	// internet address.
 	ringMetricsPort = 9610
-	// ringUpTimeout bounds the wait for the servers to see one another.
-	ringUpTimeout = 10 * time.Second
+	// ringUpTimeout bounds the wait for the servers to see one another, and
+	// for a server to start: generous, as every wait for something to
+	// happen (it costs nothing when things go well, and a loaded machine
+	// starts race-built processes slowly).
+	ringUpTimeout = 60 * time.Second
 	// probeReadyTimeout bounds the wait for a receiver's trigger (behind a
 	// NAT, the first insertion through srv1 cannot be challenged: the retry
 	// after the client's 2 s goes straight to the owner its hint names).
@@ -69,9 +72,21 @@ func idOwnedBy(b byte) id.ID {
 	return x
 }
 
+// The failure detector's presets the tests run the servers with (see
+// server.Config.RingPreset). A test of failure detection runs "lan", which
+// notices a dead server in about a second but also declares dead, for a
+// while, a server that cannot answer for half a second, as a starved
+// process on a busy machine may; a test of anything else runs "default",
+// the servers' default, which survives pauses of seconds.
+const (
+	presetFast    = "lan"
+	presetDefault = "default"
+)
+
 // ringLab is a lab with a ring of servers and the two probe hosts.
 type ringLab struct {
 	t       *testing.T
+	preset  string // the servers' --ring-preset
 	lab     *netlabtest.Lab
 	servers []*ringServer
 	laptop  *netlab.Host
@@ -90,13 +105,14 @@ type ringServer struct {
 	killed bool // by kill, so not checked at cleanup
 }
 
-// newRingLab builds the lab with one server per ringPositions, all joined,
+// newRingLab builds the lab with one server per ringPositions, all joined
+// and running the failure detector's preset (presetFast or presetDefault),
 // and home behind a NAT of kind nat. It skips t unless root.
-func newRingLab(t *testing.T, nat netlab.NATKind) *ringLab {
+func newRingLab(t *testing.T, nat netlab.NATKind, preset string) *ringLab {
 	t.Helper()
 	lab := netlabtest.New(t)
 	probeBinary(t)
-	r := &ringLab{t: t, lab: lab}
+	r := &ringLab{t: t, lab: lab, preset: preset}
 	start := time.Now()
 	// Registered after the lab's cleanup, so it runs first, while the
 	// processes are there to be stopped and looked at.
@@ -109,8 +125,8 @@ func newRingLab(t *testing.T, nat netlab.NATKind) *ringLab {
 	r.nat = lab.NATHost("nat", netip.MustParsePrefix(homeLAN), nat)
 	r.home = r.nat.Inside("home")
 	r.waitMembers(len(ringPositions))
-	t.Logf("ring of %d servers up in %v; laptop %v, office %v, home %v behind a %v NAT %v",
-		len(r.servers), time.Since(start).Round(time.Millisecond), r.laptop.Addr4(), r.office.Addr4(), r.home.Addr4(), nat, r.nat.Addr4())
+	t.Logf("ring of %d servers (preset %q) up in %v; laptop %v, office %v, home %v behind a %v NAT %v",
+		len(r.servers), preset, time.Since(start).Round(time.Millisecond), r.laptop.Addr4(), r.office.Addr4(), r.home.Addr4(), nat, r.nat.Addr4())
 	return r
 }
 
@@ -123,7 +139,7 @@ func (r *ringLab) addServer(pos byte) *ringServer {
 	h := r.lab.Host(name)
 	s := &ringServer{name: name, host: h, data: netip.AddrPortFrom(h.Addr4(), serverPort)}
 	s.pos, _ = ring.ParsePosition(position(pos))
-	args := []string{"server", "--listen", s.data.String(), "--ring", "--ring-preset", "lan",
+	args := []string{"server", "--listen", s.data.String(), "--ring", "--ring-preset", r.preset,
 		"--ring-position", position(pos), "--metrics", netip.AddrPortFrom(h.Addr4(), ringMetricsPort).String()}
 	if len(r.servers) > 0 {
 		args = append(args, "--join", netip.AddrPortFrom(r.servers[0].data.Addr(), serverPort+1).String())
@@ -134,7 +150,7 @@ func (r *ringLab) addServer(pos byte) *ringServer {
 	}
 	s.proc = p
 	r.servers = append(r.servers, s)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), ringUpTimeout)
 	defer cancel()
 	if err := netlab.WaitUDP(ctx, h, serverPort); err != nil {
 		t.Fatalf("%s did not start: %v\n%s", name, err, tail(p.Output(), 2048))

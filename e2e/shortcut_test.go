@@ -58,7 +58,7 @@ func TestShortcutProbe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRingLab(t, netlab.NATCone)
+			r := newRingLab(t, netlab.NATCone, presetDefault)
 			x := idOwnedBy(rxID)
 			var rflags, sflags []string
 			if tt.receiver {
@@ -69,9 +69,9 @@ func TestShortcutProbe(t *testing.T) {
 			}
 			rcv := r.startReceiver(r.office, x, rflags...)
 			snd := r.startSender(r.laptop, x, sflags...)
-			rs := rcv.waitReceived(t, probeRate/2, 10*time.Second) // half a second: the path is set up
+			rs := rcv.waitReceived(t, probeRate/2, deliveryTimeout) // half a second: the path is set up
 			before := r.scrape()
-			rs = rcv.waitReceived(t, len(rs)+probeRate, 10*time.Second)
+			rs = rcv.waitReceived(t, len(rs)+probeRate, deliveryTimeout)
 			after := r.scrape()
 			direct := 0
 			for _, p := range rs[len(rs)-probeRate:] {
@@ -176,7 +176,7 @@ func TestShortcut(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRingLab(t, netlab.NATCone)
+			r := newRingLab(t, netlab.NATCone, presetDefault)
 			w := r.proxies(tt.laptopAllows, tt.office)
 			direct := tt.laptopAllows && tt.office
 			testShortcutUse(t, r, w, direct)

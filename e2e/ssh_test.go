@@ -28,7 +28,7 @@ func startSSHD(t *testing.T, h *netlab.Host) *sshd {
 	needProgram(t, "ssh", "ssh-keygen", "/usr/sbin/sshd")
 	dir := t.TempDir()
 	for _, k := range []string{"host_key", "client_key"} {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 		out, err := h.Exec(ctx, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e-"+k, "-f", filepath.Join(dir, k)).CombinedOutput()
 		cancel()
 		if err != nil {
@@ -62,7 +62,7 @@ LogLevel VERBOSE
 		t.Fatal(err)
 	}
 	startDaemon(t, h, "/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	if err := netlab.WaitListen(ctx, h, "tcp", 22); err != nil {
 		t.Fatal(err)

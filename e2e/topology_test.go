@@ -41,7 +41,12 @@ const (
 	serverPort = 5610
 	// proxyReadyTimeout bounds the wait for a proxy to answer "i3net status"
 	// (tun device up, public trigger inserted).
-	proxyReadyTimeout = 15 * time.Second
+	proxyReadyTimeout = startTimeout
+	// startTimeout bounds a wait for a process to start or answer (a
+	// server's socket, a daemon's port, "i3net status"): generous, as every
+	// wait for something to happen, since it costs nothing when all goes
+	// well and a busy machine starts processes slowly.
+	startTimeout = 60 * time.Second
 	// homeLAN is the network behind the NAT.
 	homeLAN = "192.168.1.0/24"
 )
@@ -139,7 +144,7 @@ func newWorld(t *testing.T, opt topoOptions) *world {
 		t.Fatal(err)
 	}
 	w.daemons = append(w.daemons, p)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	if err := netlab.WaitUDP(ctx, w.srv, serverPort); err != nil {
 		t.Fatalf("the overlay server did not start: %v", err)
@@ -171,7 +176,7 @@ func newWorld(t *testing.T, opt topoOptions) *world {
 func (w *world) i3net(ctx context.Context, args ...string) ([]byte, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		ctx, cancel = context.WithTimeout(ctx, startTimeout)
 		defer cancel()
 	}
 	cmd := exec.CommandContext(ctx, i3netBin, args...)
@@ -307,7 +312,7 @@ func (n *node) status(ctx context.Context) (proxy.Status, error) {
 // mustStatus is status that fails the test on error.
 func (n *node) mustStatus(t *testing.T) proxy.Status {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	st, err := n.status(ctx)
 	if err != nil {
@@ -424,8 +429,8 @@ func startUpstreamDNS(t *testing.T, h *netlab.Host) *upstreamDNS {
 		srv.Shutdown()
 		select {
 		case <-done:
-		case <-time.After(2 * time.Second):
-			t.Errorf("upstream DNS server did not stop")
+		case <-time.After(startTimeout):
+			t.Errorf("upstream DNS server did not stop within %v", startTimeout)
 		}
 	})
 	return u

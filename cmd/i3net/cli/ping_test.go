@@ -64,7 +64,7 @@ func TestPing(t *testing.T) {
 		},
 		{
 			name: "several servers",
-			args: []string{"ping", "--server", silent.LocalAddr().String(), "--server", addr, "-c", "2", "-i", "10ms", "--timeout", "300ms"},
+			args: []string{"ping", "--server", silent.LocalAddr().String(), "--server", addr, "-c", "2", "-i", "10ms", "--timeout", "2s"},
 			lines: []string{
 				"PING " + addr + " through trigger ",
 				"2 sent, 2 received, 0% loss",
