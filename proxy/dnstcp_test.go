@@ -14,6 +14,7 @@ import (
 
 	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/dns"
+	"github.com/i3net/i3net/proxy/dns/dnstest"
 	"github.com/i3net/i3net/proxy/packet"
 )
 
@@ -108,30 +109,7 @@ func testUpstream(t *testing.T) netip.AddrPort {
 		}
 		w.WriteMsg(m)
 	})
-	var pc net.PacketConn
-	var ln net.Listener
-	for range 20 { // a port free for both UDP and TCP
-		var err error
-		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
-			break
-		}
-		pc.Close()
-		pc = nil
-	}
-	if pc == nil {
-		t.Fatal("no port free for both UDP and TCP")
-	}
-	for _, s := range []*mdns.Server{{PacketConn: pc, Handler: handler}, {Listener: ln, Handler: handler}} {
-		started := make(chan struct{})
-		s.NotifyStartedFunc = func() { close(started) }
-		go s.ActivateAndServe()
-		<-started
-		t.Cleanup(func() { s.Shutdown() })
-	}
-	return netip.MustParseAddrPort(pc.LocalAddr().String())
+	return dnstest.Start(t, handler)
 }
 
 func mustPack(t *testing.T, m *mdns.Msg) []byte {
@@ -140,26 +118,6 @@ func mustPack(t *testing.T, m *mdns.Msg) []byte {
 		t.Error(err)
 	}
 	return b
-}
-
-// silentUpstream is a UDP socket on 127.0.0.1 that reads queries and never
-// answers.
-func silentUpstream(t *testing.T) netip.AddrPort {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 512)
-		for {
-			if _, _, err := pc.ReadFrom(buf); err != nil {
-				return
-			}
-		}
-	}()
-	return netip.MustParseAddrPort(pc.LocalAddr().String())
 }
 
 // TestDNSOverTCP (bug 4: the proxy dropped TCP to its DNS address, and
@@ -246,7 +204,7 @@ func TestDNSUDPTruncates(t *testing.T) {
 // program gets SERVFAIL within the forwarding budget (2 s by default),
 // before the 5 s host.recv waits.
 func TestDNSUnreachableUpstream(t *testing.T) {
-	_, laptop, _ := pair(t, func(c *proxy.Config) { c.Upstreams = []netip.AddrPort{silentUpstream(t)} }, nil)
+	_, laptop, _ := pair(t, func(c *proxy.Config) { c.Upstreams = []netip.AddrPort{dnstest.SilentUpstream(t)} }, nil)
 	if m, _ := askUDP(t, laptop, question(9, "www.example.org.", mdns.TypeA)); m.Rcode != mdns.RcodeServerFailure {
 		t.Fatalf("rcode %d, want SERVFAIL", m.Rcode)
 	}
