@@ -23,10 +23,7 @@ func TestFlowResumesAfterUnblock(t *testing.T) {
 	o.start(home, nil)
 	o.start(laptop, func(c *proxy.Config) { c.HandshakeTimeout = time.Second })
 	l4, _ := laptop.Self()
-	v4, _, ok := laptop.PX.ResolveOverlay("home")
-	if !ok {
-		t.Fatal("home does not resolve")
-	}
+	v4 := homeAddr4(t, laptop)
 	var seq uint16
 	// flowing sends a packet every 50 ms until one reaches home, or fails
 	// the test after within.

@@ -89,6 +89,28 @@ func decode(t testing.TB, b []byte) packet.Parsed {
 	return pp
 }
 
+// homeAddr4 is the IPv4 address laptop maps the name "home" to; the test
+// fails if the name does not resolve.
+func homeAddr4(t testing.TB, laptop *host) netip.Addr {
+	t.Helper()
+	v4, _, ok := laptop.PX.ResolveOverlay("home")
+	if !ok {
+		t.Fatal("home does not resolve")
+	}
+	return v4
+}
+
+// sessionUp sends one echo from laptop to home and waits until it reaches
+// home's programs; it returns laptop's own IPv4 address and home's mapped one.
+func sessionUp(t testing.TB, laptop, home *host) (l4, v4 netip.Addr) {
+	t.Helper()
+	l4, _ = laptop.Self()
+	v4 = homeAddr4(t, laptop)
+	laptop.Tun.Send(echo(t, l4, v4, 1))
+	home.Tun.Next(t)
+	return l4, v4
+}
+
 // pair starts laptop and home, each naming the other.
 func pair(t testing.TB, modLaptop, modHome func(*proxy.Config)) (o *overlay, laptop, home *host) {
 	o = newOverlay(t)
@@ -210,11 +232,8 @@ func TestCollisionRewrites(t *testing.T) {
 
 func TestSpoofedSourceDropped(t *testing.T) {
 	_, laptop, home := pair(t, nil, nil)
-	l4, _ := laptop.Self()
+	l4, _ := sessionUp(t, laptop, home)
 	h4, _ := home.Self()
-	v4, _, _ := laptop.PX.ResolveOverlay("home")
-	laptop.Tun.Send(echo(t, l4, v4, 1))
-	home.Tun.Next(t) // session up
 	other := netip.MustParseAddr("100.64.0.9")
 	home.Tun.Send(echo(t, other, l4, 2)) // home claims another host's address
 	home.Tun.Send(echo(t, h4, l4, 3))
@@ -229,11 +248,8 @@ func TestSpoofedSourceDropped(t *testing.T) {
 
 func TestRestartKeepsAddressesAndReconnects(t *testing.T) {
 	o, laptop, home := pair(t, nil, nil)
-	l4, _ := laptop.Self()
+	l4, v4 := sessionUp(t, laptop, home)
 	h4, _ := home.Self()
-	v4, _, _ := laptop.PX.ResolveOverlay("home")
-	laptop.Tun.Send(echo(t, l4, v4, 1))
-	home.Tun.Next(t)
 
 	laptop.Stop(t)
 	o.start(laptop, nil)
@@ -317,10 +333,7 @@ func TestMappingInUseStays(t *testing.T) {
 	o.start(home, mod)
 	o.start(laptop, mod)
 	l4, _ := laptop.Self()
-	v4, _, ok := laptop.PX.ResolveOverlay("home")
-	if !ok {
-		t.Fatal("home does not resolve")
-	}
+	v4 := homeAddr4(t, laptop)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("laptop:\n%s\nhome:\n%s", laptop.Log, home.Log)
