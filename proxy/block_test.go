@@ -7,6 +7,7 @@ import (
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/proxy"
+	"github.com/i3net/i3net/proxy/proxytest"
 )
 
 // Bug 6: after home blocked laptop and unblocked it, a flow laptop's program
@@ -35,7 +36,7 @@ func TestFlowResumesAfterUnblock(t *testing.T) {
 			laptop.Tun.Send(echo(t, l4, v4, seq))
 			time.Sleep(50 * time.Millisecond)
 			for p, ok := home.Tun.TryNext(); ok; p, ok = home.Tun.TryNext() {
-				if decode(t, p).Src.Addr() == l4 {
+				if proxytest.Decode(t, p).Src.Addr() == l4 {
 					return
 				}
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/i3net/i3net/proxy/dns"
 	"github.com/i3net/i3net/proxy/dns/dnstest"
 	"github.com/i3net/i3net/proxy/packet"
+	"github.com/i3net/i3net/proxy/proxytest"
 )
 
 // programStack is a userspace TCP/IP stack standing for the programs of h:
@@ -173,7 +174,7 @@ func askUDP(t *testing.T, h *host, q *mdns.Msg) (*mdns.Msg, int) {
 	}
 	h.Tun.Send(pkt)
 	resp := h.Tun.Next(t)
-	pp := decode(t, resp)
+	pp := proxytest.Decode(t, resp)
 	m := new(mdns.Msg)
 	if err := m.Unpack(pp.Payload(resp)); err != nil || m.Id != q.Id {
 		t.Fatalf("answer: %v", err)

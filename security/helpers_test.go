@@ -344,13 +344,7 @@ func udp(t testing.TB, src, dst netip.Addr, seq uint32) []byte {
 // it arrived intact (checksums and addresses).
 func seqOf(t testing.TB, b []byte, src, dst netip.Addr) uint32 {
 	t.Helper()
-	var pp packet.Parsed
-	if err := pp.Decode(b); err != nil {
-		t.Fatalf("tun got %x: %v", b, err)
-	}
-	if err := packet.VerifyChecksums(b); err != nil {
-		t.Fatalf("tun got a packet with bad checksums: %v", err)
-	}
+	pp := proxytest.Decode(t, b)
 	if pp.Src.Addr() != src || pp.Dst.Addr() != dst {
 		t.Fatalf("tun got %v, want %v → %v", pp.String(), src, dst)
 	}
