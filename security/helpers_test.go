@@ -167,6 +167,19 @@ func (r *raw) drain(servers ...netip.AddrPort) [][]byte {
 	}
 }
 
+// dataReceived drains r (see drain) and returns the payload of the first
+// data packet among what it received, and whether there was one.
+func (r *raw) dataReceived(servers ...netip.AddrPort) ([]byte, bool) {
+	r.t.Helper()
+	for _, b := range r.drain(servers...) {
+		var p wire.Packet
+		if p.Decode(b) == nil && p.Flags&wire.FlagData != 0 {
+			return p.Payload, true
+		}
+	}
+	return nil, false
+}
+
 // readQueued returns the next datagram queued at r without waiting (a read
 // deadline would not do: one already past when the read starts, on a busy
 // machine, reads nothing).
