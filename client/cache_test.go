@@ -2,7 +2,6 @@ package client
 
 import (
 	"net"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -21,17 +20,9 @@ func TestCacheHint(t *testing.T) {
 	checkLeaks(t)
 	srv := servertest.Start(t, nil)
 	// other stands in for a second overlay server, listed in Servers.
-	other, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	otherAddr := other.LocalAddr().(*net.UDPAddr).AddrPort()
-	stranger, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stranger.Close()
+	other := listenLoopback(t)
+	otherAddr := addrOf(other)
+	stranger := listenLoopback(t)
 
 	clk := clock.NewFake()
 	c, _ := newClient(t, srv.Addr(), func(cfg *Config) {

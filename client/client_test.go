@@ -105,6 +105,21 @@ func recvWire(t *testing.T, c *net.UDPConn, who string) (*wire.Packet, netip.Add
 	return &p, from
 }
 
+// listenLoopback opens a UDP socket on 127.0.0.1 (an ephemeral port),
+// closed at the end of the test if not before.
+func listenLoopback(t testing.TB) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// addrOf is the address of c.
+func addrOf(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
+
 // newClient starts a client of srv with TestConfig, changed by mod, whose
 // deliveries and events go to the returned inbox; it is closed at the end of
 // the test.

@@ -3,8 +3,6 @@ package client
 import (
 	"context"
 	"encoding/binary"
-	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -183,19 +181,11 @@ func TestFailoverFirstHopDies(t *testing.T) {
 func TestHintToDeadServerDropped(t *testing.T) {
 	checkLeaks(t)
 	srv := servertest.Start(t, nil)
-	silent := func() *net.UDPConn {
-		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	dead, other := silent(), silent() // other: a known server that never answers
-	deadAddr := dead.LocalAddr().(*net.UDPAddr).AddrPort()
+	dead, other := listenLoopback(t), listenLoopback(t) // other: a known server that never answers
+	deadAddr := addrOf(dead)
 	recv, in := newClient(t, srv.Addr(), nil)
 	send, _ := newClient(t, srv.Addr(), func(c *Config) {
-		c.Servers = append(c.Servers, deadAddr, other.LocalAddr().(*net.UDPAddr).AddrPort())
+		c.Servers = append(c.Servers, deadAddr, addrOf(other))
 		c.CacheTTL = DefaultConfig().CacheTTL // the hint would not expire in time by itself
 	})
 	x := id.RandomWithPrefix(id.Random(), 128)

@@ -2,7 +2,6 @@ package client
 
 import (
 	"encoding/hex"
-	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -38,14 +37,10 @@ func TestHandoverHint(t *testing.T) {
 
 	// A forged hint, from an address that is no server, naming itself:
 	// dropped, nothing moves.
-	forger, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer forger.Close()
+	forger := listenLoopback(t)
 	forged := wire.Packet{Flags: wire.FlagOptions}
 	forged.AddOption(wire.Option{Type: wire.OptCacheAddr, Trigger: wire.Trigger{
-		ID: x, PrefixLen: 128, Target: wire.IPAddr(forger.LocalAddr().(*net.UDPAddr).AddrPort()),
+		ID: x, PrefixLen: 128, Target: wire.IPAddr(addrOf(forger)),
 	}})
 	to := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), boundAddr(recv.conn).Port())
 	dropped := recv.Stats().Dropped

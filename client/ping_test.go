@@ -3,8 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"net"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -46,14 +44,10 @@ func TestPing(t *testing.T) {
 		t.Fatalf("PingID of an id without trigger: %v after %v", err, time.Since(start))
 	}
 
-	silent, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
+	silent := listenLoopback(t)
 	sctx, scancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer scancel()
-	if _, err := c.Ping(sctx, silent.LocalAddr().(*net.UDPAddr).AddrPort()); !errors.Is(err, ErrNoAnswer) {
+	if _, err := c.Ping(sctx, addrOf(silent)); !errors.Is(err, ErrNoAnswer) {
 		t.Fatalf("Ping of a silent address: %v", err)
 	}
 }

@@ -31,17 +31,6 @@ type fakeNAT struct {
 	wg     sync.WaitGroup
 }
 
-func listenLoopback(t *testing.T) *net.UDPConn {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func addrOf(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
-
 func newFakeNAT(t *testing.T) *fakeNAT {
 	n := &fakeNAT{t: t, front: listenLoopback(t)}
 	t.Cleanup(n.close)
@@ -146,7 +135,6 @@ func TestNATRebind(t *testing.T) {
 	// The sender is a raw socket: a client would take the server's hints,
 	// which name the NAT's front.
 	sender := listenLoopback(t)
-	defer sender.Close()
 	send := func(s string) {
 		p := wire.Packet{Flags: wire.FlagData, Stack: wire.StackOf(x), Payload: payload(s)}
 		if _, err := sender.WriteToUDPAddrPort(p.AppendTo(nil), srv.Addr()); err != nil {

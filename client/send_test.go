@@ -1,7 +1,6 @@
 package client
 
 import (
-	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -22,12 +21,8 @@ func TestSendToAllocs(t *testing.T) {
 		t.Skip("the race detector allocates; run without -race")
 	}
 	checkLeaks(t)
-	sink, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
-	sinkAddr := sink.LocalAddr().(*net.UDPAddr).AddrPort()
+	sink := listenLoopback(t)
+	sinkAddr := addrOf(sink)
 	srv := servertest.Start(t, nil)
 	send, _ := newClient(t, srv.Addr(), func(c *Config) {
 		c.Servers = append(c.Servers, sinkAddr)
@@ -134,12 +129,8 @@ func BenchmarkSendToViaServer(b *testing.B) {
 // sinkClient returns a client whose packets to the returned id go, by a cache
 // hint, to a socket nobody reads.
 func sinkClient(b *testing.B) (*Client, id.ID) {
-	sink, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { sink.Close() })
-	c := newClientB(b, sink.LocalAddr().(*net.UDPAddr).AddrPort(), nil)
+	sink := listenLoopback(b)
+	c := newClientB(b, addrOf(sink), nil)
 	x := id.Random()
 	c.cache.put(x, c.cfg.Servers[0], c.clock.Now())
 	return c, x
@@ -171,17 +162,9 @@ func insertB(b *testing.B, c *Client, x id.ID) { insert(b, c, Trigger{ID: x}) }
 // BenchmarkSendToBaseline: a bare WriteToUDPAddrPort of the same datagram
 // size to a socket nobody reads: what SendTo costs above it is the client's.
 func BenchmarkSendToBaseline(b *testing.B) {
-	sink, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sink.Close()
-	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	to := sink.LocalAddr().(*net.UDPAddr).AddrPort()
+	sink := listenLoopback(b)
+	conn := listenLoopback(b)
+	to := addrOf(sink)
 	p := make([]byte, 1000+45)
 	b.ReportAllocs()
 	b.SetBytes(1000)

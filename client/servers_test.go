@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -155,12 +154,8 @@ func TestFirstHopIgnoresNoise(t *testing.T) {
 // datagram with no more bytes than it had.
 func TestRequestsPaddedToAnswers(t *testing.T) {
 	checkLeaks(t)
-	fake, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fake.Close()
-	fakeAddr := fake.LocalAddr().(*net.UDPAddr).AddrPort()
+	fake := listenLoopback(t)
+	fakeAddr := addrOf(fake)
 	c, _ := newClient(t, fakeAddr, func(c *Config) { c.ListInterval, c.ProbeInterval, c.FailoverAfter = 0, 0, 0 })
 	read := func() *wire.Packet {
 		t.Helper()

@@ -109,12 +109,8 @@ func TestShortcutOffer(t *testing.T) {
 	}
 
 	listen := func() (*net.UDPConn, netip.AddrPort) {
-		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c, c.LocalAddr().(*net.UDPAddr).AddrPort()
+		c := listenLoopback(t)
+		return c, addrOf(c)
 	}
 	peer, peerAddr := listen()
 	_, elsewhere := listen()
@@ -215,11 +211,7 @@ func TestDirectPacketsNeedShortcutTrigger(t *testing.T) {
 	plain, open := id.Random(), id.Random()
 	insert(t, recv, Trigger{ID: plain})
 	insert(t, recv, Trigger{ID: open, Flags: ShortcutAllowed})
-	host, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer host.Close()
+	host := listenLoopback(t)
 	direct := func(x id.ID, s string) {
 		p := wire.Packet{Flags: wire.FlagData | wire.FlagFirstHop | wire.FlagShortcut, Stack: wire.StackOf(x), Payload: []byte(s)}
 		if _, err := host.WriteToUDPAddrPort(p.AppendTo(nil), recv.LocalAddr()); err != nil {
@@ -231,7 +223,7 @@ func TestDirectPacketsNeedShortcutTrigger(t *testing.T) {
 	testwait.For(t, "the packet for a plain trigger dropped", func() bool { return recv.Stats().Dropped > dropped })
 	direct(open, "taken")
 	d := in.next(t, "direct packet")
-	if string(d.Payload) != "taken" || d.ID != open || d.From != host.LocalAddr().(*net.UDPAddr).AddrPort() {
+	if string(d.Payload) != "taken" || d.ID != open || d.From != addrOf(host) {
 		t.Fatalf("got %+v", d)
 	}
 	in.empty(t, "after the direct packets")

@@ -21,11 +21,8 @@ type slowServer struct {
 
 func startSlowServer(t *testing.T, delay time.Duration) *slowServer {
 	t.Helper()
-	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &slowServer{conn: conn, addr: conn.LocalAddr().(*net.UDPAddr).AddrPort()}
+	conn := listenLoopback(t)
+	s := &slowServer{conn: conn, addr: addrOf(conn)}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

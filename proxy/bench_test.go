@@ -98,18 +98,27 @@ func TestMemoryTenThousandMappings(t *testing.T) {
 	}
 }
 
-// BenchmarkOutboundPacket is the proxy's per-packet cost on the send side:
-// parse, look up the peer, seal (1400-byte packet); no syscall.
-func BenchmarkOutboundPacket(b *testing.B) {
-	_, laptop, home := pair(b, nil, nil)
+// benchSession brings up laptop's session with home (home's tun keeps
+// nothing), resending an echo until one arrives: a handshake may fail on a
+// loaded machine. It returns laptop's own IPv4 address and home's mapped one.
+func benchSession(b *testing.B, laptop, home *host) (l4, v4 netip.Addr) {
+	b.Helper()
 	home.Tun.KeepNone()
-	l4, _ := laptop.Self()
-	v4, _, _ := laptop.PX.ResolveOverlay("home")
-	testwait.For(b, "session", func() bool { // resent: a handshake may fail on a loaded machine
+	l4, _ = laptop.Self()
+	v4 = homeAddr4(b, laptop)
+	testwait.For(b, "session", func() bool {
 		laptop.Tun.Send(echo(b, l4, v4, 1))
 		time.Sleep(20 * time.Millisecond)
 		return home.Tun.Written() > 0
 	})
+	return l4, v4
+}
+
+// BenchmarkOutboundPacket is the proxy's per-packet cost on the send side:
+// parse, look up the peer, seal (1400-byte packet); no syscall.
+func BenchmarkOutboundPacket(b *testing.B) {
+	_, laptop, home := pair(b, nil, nil)
+	l4, v4 := benchSession(b, laptop, home)
 	pkt, _ := packet.Build(packet.Header{Src: netip.AddrPortFrom(l4, 1000), Dst: netip.AddrPortFrom(v4, 2000), Proto: packet.ProtoUDP}, make([]byte, 1400-28))
 	buf := make([]byte, len(pkt))
 	frame := make([]byte, 0, 2048)
@@ -128,15 +137,8 @@ func BenchmarkOutboundPacket(b *testing.B) {
 // check, queue for the tun write (batched, to an in-memory device).
 func BenchmarkInboundPacket(b *testing.B) {
 	_, laptop, home := pair(b, nil, nil)
-	home.Tun.KeepNone()
-	l4, _ := laptop.Self()
+	l4, _ := benchSession(b, laptop, home)
 	h4, _ := home.Self()
-	v4, _, _ := laptop.PX.ResolveOverlay("home")
-	testwait.For(b, "session", func() bool { // resent: a handshake may fail on a loaded machine
-		laptop.Tun.Send(echo(b, l4, v4, 1))
-		time.Sleep(20 * time.Millisecond)
-		return home.Tun.Written() > 0
-	})
 	pkt, _ := packet.Build(packet.Header{Src: netip.AddrPortFrom(h4, 2000), Dst: netip.AddrPortFrom(l4, 1000), Proto: packet.ProtoUDP}, make([]byte, 1400-28))
 	seal, r, ok := proxy.Sealer(home.PX, laptop.Ident.Public())
 	if !ok {

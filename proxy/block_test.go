@@ -7,6 +7,7 @@ import (
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/proxy"
+	"github.com/i3net/i3net/proxy/proxytest"
 )
 
 // Bug 6: after home blocked laptop and unblocked it, a flow laptop's program
@@ -23,10 +24,7 @@ func TestFlowResumesAfterUnblock(t *testing.T) {
 	o.start(home, nil)
 	o.start(laptop, func(c *proxy.Config) { c.HandshakeTimeout = time.Second })
 	l4, _ := laptop.Self()
-	v4, _, ok := laptop.PX.ResolveOverlay("home")
-	if !ok {
-		t.Fatal("home does not resolve")
-	}
+	v4 := homeAddr4(t, laptop)
 	var seq uint16
 	// flowing sends a packet every 50 ms until one reaches home, or fails
 	// the test after within.
@@ -38,7 +36,7 @@ func TestFlowResumesAfterUnblock(t *testing.T) {
 			laptop.Tun.Send(echo(t, l4, v4, seq))
 			time.Sleep(50 * time.Millisecond)
 			for p, ok := home.Tun.TryNext(); ok; p, ok = home.Tun.TryNext() {
-				if decode(t, p).Src.Addr() == l4 {
+				if proxytest.Decode(t, p).Src.Addr() == l4 {
 					return
 				}
 			}

@@ -14,7 +14,9 @@ import (
 
 	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/dns"
+	"github.com/i3net/i3net/proxy/dns/dnstest"
 	"github.com/i3net/i3net/proxy/packet"
+	"github.com/i3net/i3net/proxy/proxytest"
 )
 
 // programStack is a userspace TCP/IP stack standing for the programs of h:
@@ -108,30 +110,7 @@ func testUpstream(t *testing.T) netip.AddrPort {
 		}
 		w.WriteMsg(m)
 	})
-	var pc net.PacketConn
-	var ln net.Listener
-	for range 20 { // a port free for both UDP and TCP
-		var err error
-		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
-			break
-		}
-		pc.Close()
-		pc = nil
-	}
-	if pc == nil {
-		t.Fatal("no port free for both UDP and TCP")
-	}
-	for _, s := range []*mdns.Server{{PacketConn: pc, Handler: handler}, {Listener: ln, Handler: handler}} {
-		started := make(chan struct{})
-		s.NotifyStartedFunc = func() { close(started) }
-		go s.ActivateAndServe()
-		<-started
-		t.Cleanup(func() { s.Shutdown() })
-	}
-	return netip.MustParseAddrPort(pc.LocalAddr().String())
+	return dnstest.Start(t, handler)
 }
 
 func mustPack(t *testing.T, m *mdns.Msg) []byte {
@@ -140,26 +119,6 @@ func mustPack(t *testing.T, m *mdns.Msg) []byte {
 		t.Error(err)
 	}
 	return b
-}
-
-// silentUpstream is a UDP socket on 127.0.0.1 that reads queries and never
-// answers.
-func silentUpstream(t *testing.T) netip.AddrPort {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 512)
-		for {
-			if _, _, err := pc.ReadFrom(buf); err != nil {
-				return
-			}
-		}
-	}()
-	return netip.MustParseAddrPort(pc.LocalAddr().String())
 }
 
 // TestDNSOverTCP (bug 4: the proxy dropped TCP to its DNS address, and
@@ -215,7 +174,7 @@ func askUDP(t *testing.T, h *host, q *mdns.Msg) (*mdns.Msg, int) {
 	}
 	h.Tun.Send(pkt)
 	resp := h.Tun.Next(t)
-	pp := decode(t, resp)
+	pp := proxytest.Decode(t, resp)
 	m := new(mdns.Msg)
 	if err := m.Unpack(pp.Payload(resp)); err != nil || m.Id != q.Id {
 		t.Fatalf("answer: %v", err)
@@ -246,7 +205,7 @@ func TestDNSUDPTruncates(t *testing.T) {
 // program gets SERVFAIL within the forwarding budget (2 s by default),
 // before the 5 s host.recv waits.
 func TestDNSUnreachableUpstream(t *testing.T) {
-	_, laptop, _ := pair(t, func(c *proxy.Config) { c.Upstreams = []netip.AddrPort{silentUpstream(t)} }, nil)
+	_, laptop, _ := pair(t, func(c *proxy.Config) { c.Upstreams = []netip.AddrPort{dnstest.SilentUpstream(t)} }, nil)
 	if m, _ := askUDP(t, laptop, question(9, "www.example.org.", mdns.TypeA)); m.Rcode != mdns.RcodeServerFailure {
 		t.Fatalf("rcode %d, want SERVFAIL", m.Rcode)
 	}

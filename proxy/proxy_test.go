@@ -77,16 +77,36 @@ func echo(t testing.TB, src, dst netip.Addr, seq uint16) []byte {
 	return b
 }
 
-func decode(t testing.TB, b []byte) packet.Parsed {
+// homeAddr4 is the IPv4 address laptop maps the name "home" to; the test
+// fails if the name does not resolve.
+func homeAddr4(t testing.TB, laptop *host) netip.Addr {
 	t.Helper()
-	var pp packet.Parsed
-	if err := pp.Decode(b); err != nil {
-		t.Fatalf("decode %x: %v", b, err)
+	v4, _, ok := laptop.PX.ResolveOverlay("home")
+	if !ok {
+		t.Fatal("home does not resolve")
 	}
-	if err := packet.VerifyChecksums(b); err != nil {
-		t.Fatalf("checksums: %v", err)
-	}
-	return pp
+	return v4
+}
+
+// sessionUp sends one echo from laptop to home and waits until it reaches
+// home's programs; it returns laptop's own IPv4 address and home's mapped one.
+func sessionUp(t testing.TB, laptop, home *host) (l4, v4 netip.Addr) {
+	t.Helper()
+	l4, _ = laptop.Self()
+	v4 = homeAddr4(t, laptop)
+	laptop.Tun.Send(echo(t, l4, v4, 1))
+	home.Tun.Next(t)
+	return l4, v4
+}
+
+// pingPong sends an echo with sequence number seq from laptop (l4) to home
+// (v4, as laptop maps it) and one back, and waits for each to arrive.
+func pingPong(t testing.TB, laptop, home *host, l4, v4 netip.Addr, seq uint16) {
+	t.Helper()
+	laptop.Tun.Send(echo(t, l4, v4, seq))
+	home.Tun.Next(t)
+	home.Tun.Send(echo(t, v4, l4, seq))
+	laptop.Tun.Next(t)
 }
 
 // pair starts laptop and home, each naming the other.
@@ -120,12 +140,12 @@ func TestPacketsBothWaysHeadersPreserved(t *testing.T) {
 			out := echo(t, src, dst, 1)
 			laptop.Tun.Send(out)
 			got := home.Tun.Next(t)
-			pp := decode(t, got)
+			pp := proxytest.Decode(t, got)
 			if pp.Src.Addr() != src || pp.Dst.Addr() != hself || string(got) != string(out) {
 				t.Fatalf("home got %v, want the packet unchanged %v → %v", pp.String(), src, hself)
 			}
 			home.Tun.Send(echo(t, hself, src, 2))
-			back := decode(t, laptop.Tun.Next(t))
+			back := proxytest.Decode(t, laptop.Tun.Next(t))
 			if back.Src.Addr() != dst || back.Dst.Addr() != src {
 				t.Fatalf("laptop got %v", back.String())
 			}
@@ -153,7 +173,7 @@ func TestDNSThroughTun(t *testing.T) {
 		}
 		laptop.Tun.Send(pkt)
 		resp := laptop.Tun.Next(t)
-		pp := decode(t, resp)
+		pp := proxytest.Decode(t, resp)
 		if pp.Src != netip.AddrPortFrom(dnsAddr, 53) || pp.Dst != netip.AddrPortFrom(l4, 40000) {
 			t.Fatalf("DNS answer %v", pp.String())
 		}
@@ -194,12 +214,12 @@ func TestCollisionRewrites(t *testing.T) {
 		t.Fatalf("forced collision: home mapped at %v (its own %v)", v4, h4)
 	}
 	laptop.Tun.Send(echo(t, l4, v4, 1))
-	pp := decode(t, home.Tun.Next(t))
+	pp := proxytest.Decode(t, home.Tun.Next(t))
 	if pp.Dst.Addr() != h4 || pp.Src.Addr() != l4 {
 		t.Fatalf("home got %v, want %v → %v (rewritten to home's own address)", pp.String(), l4, h4)
 	}
 	home.Tun.Send(echo(t, h4, l4, 2))
-	back := decode(t, laptop.Tun.Next(t))
+	back := proxytest.Decode(t, laptop.Tun.Next(t))
 	if back.Src.Addr() != v4 {
 		t.Fatalf("laptop got %v, want the source rewritten to %v", back.String(), v4)
 	}
@@ -210,15 +230,12 @@ func TestCollisionRewrites(t *testing.T) {
 
 func TestSpoofedSourceDropped(t *testing.T) {
 	_, laptop, home := pair(t, nil, nil)
-	l4, _ := laptop.Self()
+	l4, _ := sessionUp(t, laptop, home)
 	h4, _ := home.Self()
-	v4, _, _ := laptop.PX.ResolveOverlay("home")
-	laptop.Tun.Send(echo(t, l4, v4, 1))
-	home.Tun.Next(t) // session up
 	other := netip.MustParseAddr("100.64.0.9")
 	home.Tun.Send(echo(t, other, l4, 2)) // home claims another host's address
 	home.Tun.Send(echo(t, h4, l4, 3))
-	pp := decode(t, laptop.Tun.Next(t))
+	pp := proxytest.Decode(t, laptop.Tun.Next(t))
 	if pp.Src.Addr() != h4 {
 		t.Fatalf("laptop got %v", pp.String())
 	}
@@ -229,11 +246,8 @@ func TestSpoofedSourceDropped(t *testing.T) {
 
 func TestRestartKeepsAddressesAndReconnects(t *testing.T) {
 	o, laptop, home := pair(t, nil, nil)
-	l4, _ := laptop.Self()
+	l4, v4 := sessionUp(t, laptop, home)
 	h4, _ := home.Self()
-	v4, _, _ := laptop.PX.ResolveOverlay("home")
-	laptop.Tun.Send(echo(t, l4, v4, 1))
-	home.Tun.Next(t)
 
 	laptop.Stop(t)
 	o.start(laptop, nil)
@@ -261,7 +275,7 @@ func TestRestartKeepsAddressesAndReconnects(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 				return false
 			}
-			if pp := decode(t, p); pp.Src.Addr() == v4 {
+			if pp := proxytest.Decode(t, p); pp.Src.Addr() == v4 {
 				return true
 			}
 		}
@@ -317,20 +331,14 @@ func TestMappingInUseStays(t *testing.T) {
 	o.start(home, mod)
 	o.start(laptop, mod)
 	l4, _ := laptop.Self()
-	v4, _, ok := laptop.PX.ResolveOverlay("home")
-	if !ok {
-		t.Fatal("home does not resolve")
-	}
+	v4 := homeAddr4(t, laptop)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("laptop:\n%s\nhome:\n%s", laptop.Log, home.Log)
 		}
 	})
 	for i := range 160 {
-		laptop.Tun.Send(echo(t, l4, v4, uint16(i)))
-		home.Tun.Next(t)
-		home.Tun.Send(echo(t, v4, l4, uint16(i)))
-		laptop.Tun.Next(t)
+		pingPong(t, laptop, home, l4, v4, uint16(i))
 		clk.Advance(250 * time.Millisecond)
 		if st := laptop.PX.Status(); len(st.Peers) != 1 {
 			t.Fatalf("after %v of steady packets the mapping of home is gone (TO 1.5s)", time.Duration(i+1)*250*time.Millisecond)

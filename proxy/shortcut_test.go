@@ -27,15 +27,9 @@ func TestShortcutBetweenProxies(t *testing.T) {
 			o.start(home, nil)
 			o.start(laptop, nil)
 			l4, _ := laptop.Self()
-			v4, _, ok := laptop.PX.ResolveOverlay("home")
-			if !ok {
-				t.Fatal("home does not resolve")
-			}
+			v4 := homeAddr4(t, laptop)
 			for i := range 40 {
-				laptop.Tun.Send(echo(t, l4, v4, uint16(i)))
-				home.Tun.Next(t)
-				home.Tun.Send(echo(t, v4, l4, uint16(i)))
-				laptop.Tun.Next(t)
+				pingPong(t, laptop, home, l4, v4, uint16(i))
 				time.Sleep(2 * time.Millisecond)
 			}
 			ls, hs := proxy.ClientStats(laptop.PX), proxy.ClientStats(home.PX)

@@ -167,6 +167,19 @@ func (r *raw) drain(servers ...netip.AddrPort) [][]byte {
 	}
 }
 
+// dataReceived drains r (see drain) and returns the payload of the first
+// data packet among what it received, and whether there was one.
+func (r *raw) dataReceived(servers ...netip.AddrPort) ([]byte, bool) {
+	r.t.Helper()
+	for _, b := range r.drain(servers...) {
+		var p wire.Packet
+		if p.Decode(b) == nil && p.Flags&wire.FlagData != 0 {
+			return p.Payload, true
+		}
+	}
+	return nil, false
+}
+
 // readQueued returns the next datagram queued at r without waiting (a read
 // deadline would not do: one already past when the read starts, on a busy
 // machine, reads nothing).
@@ -344,13 +357,7 @@ func udp(t testing.TB, src, dst netip.Addr, seq uint32) []byte {
 // it arrived intact (checksums and addresses).
 func seqOf(t testing.TB, b []byte, src, dst netip.Addr) uint32 {
 	t.Helper()
-	var pp packet.Parsed
-	if err := pp.Decode(b); err != nil {
-		t.Fatalf("tun got %x: %v", b, err)
-	}
-	if err := packet.VerifyChecksums(b); err != nil {
-		t.Fatalf("tun got a packet with bad checksums: %v", err)
-	}
+	pp := proxytest.Decode(t, b)
 	if pp.Src.Addr() != src || pp.Dst.Addr() != dst {
 		t.Fatalf("tun got %v, want %v → %v", pp.String(), src, dst)
 	}

@@ -1,14 +1,11 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/hex"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/i3net/i3net/wire"
+	"github.com/i3net/i3net/wire/wiretest"
 )
 
 // vectorsFile holds the datagrams captured from the original Berkeley i3
@@ -18,28 +15,9 @@ const vectorsFile = "../wire/testdata/original-vectors.txt"
 // loadVectors returns the captured datagrams by the line of the file they are on.
 func loadVectors(t testing.TB) map[int][]byte {
 	t.Helper()
-	f, err := os.Open(vectorsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	vs := map[int][]byte{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		_, hx, ok := strings.Cut(line, " ")
-		b, err := hex.DecodeString(hx)
-		if !ok || err != nil {
-			t.Fatalf("%s:%d: bad vector line", vectorsFile, n)
-		}
-		vs[n] = b
-	}
-	if len(vs) != 70 {
-		t.Fatalf("%s: %d vectors, want 70", vectorsFile, len(vs))
+	for _, v := range wiretest.LoadVectors(t, vectorsFile) {
+		vs[v.Line] = v.B
 	}
 	return vs
 }

@@ -12,7 +12,7 @@ import (
 // Seeds: testdata/fuzz/FuzzDecode (the 70 original vectors among them).
 func FuzzDecode(f *testing.F) {
 	for _, v := range loadVectors(f) {
-		f.Add(v.b)
+		f.Add(v.B)
 	}
 	for _, p := range samplePackets() {
 		f.Add(p.AppendTo(nil))

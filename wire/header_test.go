@@ -120,8 +120,8 @@ func TestPiecewiseIsPacketEncoding(t *testing.T) {
 	)
 	for _, v := range loadVectors(t) {
 		var p Packet
-		if err := p.Decode(v.b); err != nil {
-			t.Fatalf("vector line %d: %v", v.line, err)
+		if err := p.Decode(v.B); err != nil {
+			t.Fatalf("vector line %d: %v", v.Line, err)
 		}
 		ps = append(ps, p)
 	}
@@ -240,7 +240,7 @@ func TestWritersAllocateNothing(t *testing.T) {
 // datagram that decodes, written back piecewise.
 func FuzzHeaderWriters(f *testing.F) {
 	for _, v := range loadVectors(f) {
-		f.Add(v.b)
+		f.Add(v.B)
 	}
 	for _, p := range samplePackets() {
 		f.Add(p.AppendTo(nil))

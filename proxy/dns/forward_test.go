@@ -11,6 +11,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/i3net/i3net/proxy/dns/dnstest"
 )
 
 // upstream is a tiny DNS server on 127.0.0.1, UDP and TCP on one port, that
@@ -26,82 +28,34 @@ type upstream struct {
 func startUpstream(t *testing.T, rcode int, truncate bool) *upstream {
 	t.Helper()
 	u := &upstream{}
-	var pc net.PacketConn
-	var ln net.Listener
-	for range 20 { // a port free for both UDP and TCP
-		var err error
-		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
+	u.addr = dnstest.Start(t, mdns.HandlerFunc(func(w mdns.ResponseWriter, req *mdns.Msg) {
+		tcp := dnstest.IsTCP(w)
+		if tcp {
+			u.tcpHits.Add(1)
+		} else {
+			u.udpHits.Add(1)
 		}
-		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
-			break
+		m := new(mdns.Msg)
+		m.SetReply(req)
+		m.RecursionAvailable = true
+		m.Rcode = rcode
+		if rcode == 0 {
+			n := 1
+			if req.Question[0].Name == "big." {
+				n = 100
+			}
+			for i := range n {
+				rr, _ := mdns.NewRR(fmt.Sprintf("%s 60 IN A 192.0.2.%d", req.Question[0].Name, 1+i))
+				m.Answer = append(m.Answer, rr)
+			}
 		}
-		pc.Close()
-		pc = nil
-	}
-	if pc == nil {
-		t.Fatal("no port free for both UDP and TCP")
-	}
-	u.addr = netip.MustParseAddrPort(pc.LocalAddr().String())
-	handler := func(tcp bool) mdns.HandlerFunc {
-		return func(w mdns.ResponseWriter, req *mdns.Msg) {
-			if tcp {
-				u.tcpHits.Add(1)
-			} else {
-				u.udpHits.Add(1)
-			}
-			m := new(mdns.Msg)
-			m.SetReply(req)
-			m.RecursionAvailable = true
-			m.Rcode = rcode
-			if rcode == 0 {
-				n := 1
-				if req.Question[0].Name == "big." {
-					n = 100
-				}
-				for i := range n {
-					rr, _ := mdns.NewRR(fmt.Sprintf("%s 60 IN A 192.0.2.%d", req.Question[0].Name, 1+i))
-					m.Answer = append(m.Answer, rr)
-				}
-			}
-			if truncate && !tcp {
-				m.Answer = nil
-				m.Truncated = true
-			}
-			w.WriteMsg(m)
+		if truncate && !tcp {
+			m.Answer = nil
+			m.Truncated = true
 		}
-	}
-	servers := []*mdns.Server{
-		{PacketConn: pc, Handler: handler(false)},
-		{Listener: ln, Handler: handler(true)},
-	}
-	for _, s := range servers {
-		started := make(chan struct{})
-		s.NotifyStartedFunc = func() { close(started) }
-		go s.ActivateAndServe()
-		<-started
-		t.Cleanup(func() { s.Shutdown() })
-	}
+		w.WriteMsg(m)
+	}))
 	return u
-}
-
-// silentUpstream is a UDP socket that reads queries and never answers.
-func silentUpstream(t *testing.T) netip.AddrPort {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 512)
-		for {
-			if _, _, err := pc.ReadFrom(buf); err != nil {
-				return
-			}
-		}
-	}()
-	return netip.MustParseAddrPort(pc.LocalAddr().String())
 }
 
 func newTestForwarder(t *testing.T, budget time.Duration, ups ...netip.AddrPort) *Forwarder {
@@ -143,7 +97,7 @@ func TestForward(t *testing.T) {
 func TestForwardStaggers(t *testing.T) {
 	u := startUpstream(t, 0, false)
 	const budget = 3 * time.Second
-	f := newTestForwarder(t, budget, silentUpstream(t), u.addr)
+	f := newTestForwarder(t, budget, dnstest.SilentUpstream(t), u.addr)
 	start := time.Now()
 	resp, err := f.Forward(context.Background(), query(t, "example.org.", mdns.TypeA, false))
 	if err != nil {
@@ -184,7 +138,7 @@ func TestForwardFailsOverAtOnce(t *testing.T) {
 // and the program got no answer at all).
 func TestForwardBudget(t *testing.T) {
 	const budget = 300 * time.Millisecond
-	f := newTestForwarder(t, budget, silentUpstream(t), silentUpstream(t), silentUpstream(t))
+	f := newTestForwarder(t, budget, dnstest.SilentUpstream(t), dnstest.SilentUpstream(t), dnstest.SilentUpstream(t))
 	start := time.Now()
 	_, err := f.Forward(context.Background(), query(t, "example.org.", mdns.TypeA, false))
 	took := time.Since(start)
@@ -265,7 +219,7 @@ func TestGoPassesTruncatedOn(t *testing.T) {
 }
 
 func TestForwardAllFail(t *testing.T) {
-	f := newTestForwarder(t, 100*time.Millisecond, silentUpstream(t), silentUpstream(t))
+	f := newTestForwarder(t, 100*time.Millisecond, dnstest.SilentUpstream(t), dnstest.SilentUpstream(t))
 	_, err := f.Forward(context.Background(), query(t, "example.org.", mdns.TypeA, false))
 	if !errors.Is(err, ErrNoUpstream) {
 		t.Fatalf("Forward: %v, want ErrNoUpstream", err)
@@ -321,7 +275,7 @@ func TestForwardSkipsStrays(t *testing.T) {
 }
 
 func TestForwarderBoundsInflight(t *testing.T) {
-	f, err := NewForwarder(ForwarderConfig{Upstreams: []netip.AddrPort{silentUpstream(t)}, Budget: 300 * time.Millisecond, MaxInflight: 1})
+	f, err := NewForwarder(ForwarderConfig{Upstreams: []netip.AddrPort{dnstest.SilentUpstream(t)}, Budget: 300 * time.Millisecond, MaxInflight: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,9 +38,7 @@ func FuzzAnswer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		resp, forward, err := r.Answer(b, make([]byte, 0, 512))
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNotQuery) {
-				t.Fatalf("error %v is neither ErrMalformed nor ErrNotQuery", err)
-			}
+			checkRefusal(t, err)
 			if resp != nil || forward {
 				t.Fatal("an error came with an answer or a forward")
 			}
@@ -52,18 +50,9 @@ func FuzzAnswer(f *testing.F) {
 			}
 			return
 		}
-		var q, m mdns.Msg
-		if err := q.Unpack(b); err != nil {
-			t.Fatalf("answered a query miekg cannot unpack: %v", err)
-		}
-		if err := m.Unpack(resp); err != nil {
-			t.Fatalf("answer does not unpack: %v\n%x", err, resp)
-		}
-		if m.Id != q.Id || !m.Response || m.Opcode != q.Opcode {
+		q, m := checkAnswerTo(t, b, resp)
+		if m.Opcode != q.Opcode {
 			t.Fatalf("answer header %+v for query %+v", m.MsgHdr, q.MsgHdr)
-		}
-		if len(q.Question) == 1 && (len(m.Question) != 1 || m.Question[0] != q.Question[0]) {
-			t.Fatalf("answer question %v, query %v", m.Question, q.Question)
 		}
 	})
 }
@@ -127,26 +116,44 @@ func FuzzFail(f *testing.F) {
 		code := int(rcode & 0x0f)
 		resp, err := r.Fail(b, make([]byte, 0, 512), code)
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNotQuery) {
-				t.Fatalf("error %v is neither ErrMalformed nor ErrNotQuery", err)
-			}
+			checkRefusal(t, err)
 			if resp != nil {
 				t.Fatal("an error came with an answer")
 			}
 			return
 		}
-		var q, m mdns.Msg
-		if err := q.Unpack(b); err != nil {
-			t.Fatalf("answered a query miekg cannot unpack: %v", err)
-		}
-		if err := m.Unpack(resp); err != nil {
-			t.Fatalf("answer does not unpack: %v\n%x", err, resp)
-		}
-		if m.Id != q.Id || !m.Response || m.Rcode != code {
+		q, m := checkAnswerTo(t, b, resp)
+		if m.Rcode != code {
 			t.Fatalf("answer header %+v for query %+v, rcode %d", m.MsgHdr, q.MsgHdr, code)
 		}
-		if len(q.Question) == 1 && (len(m.Question) != 1 || m.Question[0] != q.Question[0]) {
-			t.Fatalf("answer question %v, query %v", m.Question, q.Question)
-		}
 	})
+}
+
+// checkRefusal fails the test unless err, an error of Answer or Fail, is
+// ErrMalformed or ErrNotQuery.
+func checkRefusal(t *testing.T, err error) {
+	t.Helper()
+	if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNotQuery) {
+		t.Fatalf("error %v is neither ErrMalformed nor ErrNotQuery", err)
+	}
+}
+
+// checkAnswerTo fails the test unless query b and its answer resp both
+// unpack, the answer is a response with the query's id, and it repeats the
+// query's question when the query had exactly one; it returns both.
+func checkAnswerTo(t *testing.T, b, resp []byte) (q, m mdns.Msg) {
+	t.Helper()
+	if err := q.Unpack(b); err != nil {
+		t.Fatalf("answered a query miekg cannot unpack: %v", err)
+	}
+	if err := m.Unpack(resp); err != nil {
+		t.Fatalf("answer does not unpack: %v\n%x", err, resp)
+	}
+	if m.Id != q.Id || !m.Response {
+		t.Fatalf("answer header %+v for query %+v", m.MsgHdr, q.MsgHdr)
+	}
+	if len(q.Question) == 1 && (len(m.Question) != 1 || m.Question[0] != q.Question[0]) {
+		t.Fatalf("answer question %v, query %v", m.Question, q.Question)
+	}
+	return q, m
 }

@@ -170,65 +170,56 @@ func TestAnswerTTLAndFlags(t *testing.T) {
 
 func TestAnswerOddQueries(t *testing.T) {
 	r, _ := newTestResponder(t, nil)
-	unpack := func(t *testing.T, b []byte) *mdns.Msg {
-		m := new(mdns.Msg)
-		if err := m.Unpack(b); err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
 	t.Run("two questions: FORMERR", func(t *testing.T) {
 		m := new(mdns.Msg)
 		m.SetQuestion("home.i3.", mdns.TypeA)
 		m.Question = append(m.Question, mdns.Question{Name: "x.i3.", Qtype: mdns.TypeA, Qclass: mdns.ClassINET})
-		q, _ := m.Pack()
-		resp, fwd, err := r.Answer(q, nil)
-		if err != nil || fwd || unpack(t, resp).Rcode != mdns.RcodeFormatError {
-			t.Fatalf("Answer = %v %v", fwd, err)
-		}
+		wantRcode(t, r, m, mdns.RcodeFormatError)
 	})
 	t.Run("no question: FORMERR", func(t *testing.T) {
 		m := new(mdns.Msg)
 		m.Id = 7
-		q, _ := m.Pack()
-		resp, fwd, err := r.Answer(q, nil)
-		if err != nil || fwd || unpack(t, resp).Rcode != mdns.RcodeFormatError {
-			t.Fatalf("Answer = %v %v", fwd, err)
-		}
+		wantRcode(t, r, m, mdns.RcodeFormatError)
 	})
 	t.Run("NOTIFY for an overlay name: NOTIMP", func(t *testing.T) {
 		m := new(mdns.Msg)
 		m.SetNotify("home.i3.")
-		q, _ := m.Pack()
-		resp, fwd, err := r.Answer(q, nil)
-		if err != nil || fwd || unpack(t, resp).Rcode != mdns.RcodeNotImplemented {
-			t.Fatalf("Answer = %v %v", fwd, err)
-		}
+		wantRcode(t, r, m, mdns.RcodeNotImplemented)
 	})
 	t.Run("EDNS version 1: BADVERS", func(t *testing.T) {
 		m := new(mdns.Msg)
 		m.SetQuestion("home.i3.", mdns.TypeA)
 		m.SetEdns0(1232, false)
 		m.IsEdns0().SetVersion(1)
-		q, _ := m.Pack()
-		resp, _, err := r.Answer(q, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if a := unpack(t, resp); a.Rcode != mdns.RcodeBadVers || len(a.Answer) != 0 {
-			t.Fatalf("rcode %d, %d answers; want BADVERS and none", a.Rcode, len(a.Answer))
-		}
+		wantRcode(t, r, m, mdns.RcodeBadVers)
 	})
 	t.Run("chaos class: NODATA", func(t *testing.T) {
 		m := new(mdns.Msg)
 		m.SetQuestion("home.i3.", mdns.TypeA)
 		m.Question[0].Qclass = mdns.ClassCHAOS
-		q, _ := m.Pack()
-		resp, _, _ := r.Answer(q, nil)
-		if a := unpack(t, resp); a.Rcode != mdns.RcodeSuccess || len(a.Answer) != 0 {
-			t.Fatalf("rcode %d, %d answers", a.Rcode, len(a.Answer))
-		}
+		wantRcode(t, r, m, mdns.RcodeSuccess)
 	})
+}
+
+// wantRcode has r answer m and fails the test unless r answers itself (no
+// error, no forward) with rcode and no answer records.
+func wantRcode(t *testing.T, r *Responder, m *mdns.Msg, rcode int) {
+	t.Helper()
+	q, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, fwd, err := r.Answer(q, nil)
+	if err != nil || fwd {
+		t.Fatalf("Answer = forward %v, %v; want an answer", fwd, err)
+	}
+	a := new(mdns.Msg)
+	if err := a.Unpack(resp); err != nil {
+		t.Fatal(err)
+	}
+	if a.Rcode != rcode || len(a.Answer) != 0 {
+		t.Fatalf("rcode %d, %d answers; want %d and none", a.Rcode, len(a.Answer), rcode)
+	}
 }
 
 func TestAnswerMalformed(t *testing.T) {

@@ -39,22 +39,9 @@ func TestAppendICMPFragNeeded(t *testing.T) {
 			if len(b) != tt.length {
 				t.Fatalf("length %d, want %d", len(b), tt.length)
 			}
-			p := mustDecode(t, b)
-			o := mustDecode(t, tt.orig)
-			if p.IPVersion != 4 || p.IPProto != ProtoICMPv4 || p.ICMPType != 3 || p.ICMPCode != 4 {
-				t.Errorf("answer is %v", p)
-			}
-			if p.Src.Addr() != o.Dst.Addr() || p.Dst.Addr() != o.Src.Addr() {
-				t.Errorf("answer %v > %v to a packet %v > %v", p.Src, p.Dst, o.Src, o.Dst)
-			}
+			checkICMPAnswer(t, b, tt.orig, 4)
 			if mtu := binary.BigEndian.Uint16(b[20+6:]); int(mtu) != tt.mtu {
 				t.Errorf("next-hop MTU %d, want %d", mtu, tt.mtu)
-			}
-			if q := b[28:]; !bytes.Equal(q, tt.orig[:len(q)]) {
-				t.Errorf("quote is not the start of the original")
-			}
-			if err := VerifyChecksums(b); err != nil {
-				t.Error(err)
 			}
 		})
 	}
@@ -96,24 +83,37 @@ func TestAppendICMPv6PacketTooBig(t *testing.T) {
 			if len(b) != tt.length {
 				t.Fatalf("length %d, want %d", len(b), tt.length)
 			}
-			p := mustDecode(t, b)
-			o := mustDecode(t, tt.orig)
-			if p.IPVersion != 6 || p.IPProto != ProtoICMPv6 || p.ICMPType != 2 || p.ICMPCode != 0 {
-				t.Errorf("answer is %v", p)
-			}
-			if p.Src.Addr() != o.Dst.Addr() || p.Dst.Addr() != o.Src.Addr() {
-				t.Errorf("answer %v > %v to a packet %v > %v", p.Src, p.Dst, o.Src, o.Dst)
-			}
+			checkICMPAnswer(t, b, tt.orig, 6)
 			if mtu := binary.BigEndian.Uint32(b[40+4:]); int(mtu) != tt.mtu {
 				t.Errorf("MTU %d, want %d", mtu, tt.mtu)
 			}
-			if q := b[48:]; !bytes.Equal(q, tt.orig[:len(q)]) {
-				t.Errorf("quote is not the start of the original")
-			}
-			if err := VerifyChecksums(b); err != nil {
-				t.Error(err)
-			}
 		})
+	}
+}
+
+// checkICMPAnswer checks b, the ICMP error of IP version 4 ("fragmentation
+// needed") or 6 ("packet too big") answering orig: from orig's destination to
+// its source, quoting the start of orig after the IP and ICMP headers, with
+// good checksums.
+func checkICMPAnswer(t *testing.T, b, orig []byte, version uint8) {
+	t.Helper()
+	proto, typ, code, headers := ProtoICMPv4, uint8(3), uint8(4), 20+8
+	if version == 6 {
+		proto, typ, code, headers = ProtoICMPv6, 2, 0, 40+8
+	}
+	p := mustDecode(t, b)
+	o := mustDecode(t, orig)
+	if p.IPVersion != version || p.IPProto != proto || p.ICMPType != typ || p.ICMPCode != code {
+		t.Errorf("answer is %v", p)
+	}
+	if p.Src.Addr() != o.Dst.Addr() || p.Dst.Addr() != o.Src.Addr() {
+		t.Errorf("answer %v > %v to a packet %v > %v", p.Src, p.Dst, o.Src, o.Dst)
+	}
+	if q := b[headers:]; !bytes.Equal(q, orig[:len(q)]) {
+		t.Errorf("quote is not the start of the original")
+	}
+	if err := VerifyChecksums(b); err != nil {
+		t.Error(err)
 	}
 }
 

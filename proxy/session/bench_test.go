@@ -7,55 +7,56 @@ import (
 
 const benchPacket = 1400
 
-func BenchmarkSeal(b *testing.B) {
+// forEachMode runs bench as a sub-benchmark for each mode of a session
+// (encrypted, plaintext), on a pair of sessions in that mode.
+func forEachMode(b *testing.B, bench func(b *testing.B, p pair)) {
 	for _, mode := range []struct {
 		name  string
 		flags Flags
 	}{{"encrypted", 0}, {"plaintext", FlagPlaintext}} {
 		b.Run(mode.name, func(b *testing.B) {
-			p := handshake(b, testIdentity(b, 1), testIdentity(b, 2), mode.flags, 0)
-			pkt := make([]byte, benchPacket)
-			buf := make([]byte, 0, benchPacket+Overhead)
-			b.SetBytes(benchPacket)
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := p.sa.Seal(buf[:0], pkt); err != nil {
-					b.Fatal(err)
-				}
-			}
+			bench(b, handshake(b, testIdentity(b, 1), testIdentity(b, 2), mode.flags, 0))
 		})
 	}
 }
 
+func BenchmarkSeal(b *testing.B) {
+	forEachMode(b, func(b *testing.B, p pair) {
+		pkt := make([]byte, benchPacket)
+		buf := make([]byte, 0, benchPacket+Overhead)
+		b.SetBytes(benchPacket)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := p.sa.Seal(buf[:0], pkt); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 func BenchmarkOpen(b *testing.B) {
-	for _, mode := range []struct {
-		name  string
-		flags Flags
-	}{{"encrypted", 0}, {"plaintext", FlagPlaintext}} {
-		b.Run(mode.name, func(b *testing.B) {
-			p := handshake(b, testIdentity(b, 1), testIdentity(b, 2), mode.flags, 0)
-			// Open each of a batch of frames in turn, emptying the replay
-			// window between rounds (1 in 1024 iterations).
-			frames := make([][]byte, 1024)
-			for i := range frames {
-				frames[i] = mustSeal(b, p.sa, make([]byte, benchPacket))
+	forEachMode(b, func(b *testing.B, p pair) {
+		// Open each of a batch of frames in turn, emptying the replay
+		// window between rounds (1 in 1024 iterations).
+		frames := make([][]byte, 1024)
+		for i := range frames {
+			frames[i] = mustSeal(b, p.sa, make([]byte, benchPacket))
+		}
+		out := make([]byte, 0, benchPacket+Overhead)
+		b.SetBytes(benchPacket)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if i == len(frames) {
+				resetWindow(p.sb)
+				i = 0
 			}
-			out := make([]byte, 0, benchPacket+Overhead)
-			b.SetBytes(benchPacket)
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if i == len(frames) {
-					resetWindow(p.sb)
-					i = 0
-				}
-				if _, err := p.sb.Open(out[:0], frames[i]); err != nil {
-					b.Fatal(err)
-				}
-				i++
+			if _, err := p.sb.Open(out[:0], frames[i]); err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+			i++
+		}
+	})
 }
 
 // BenchmarkSealParallel seals from all cores on one session: the cost of

@@ -19,11 +19,9 @@ import (
 // starting or give a peer another's address. Seeds: a real snapshot, with a
 // collision, and a few broken variants.
 func FuzzRestore(f *testing.F) {
-	self := id.FromName("alice")
-	collide := id.FromName("carol")
-	reserved := []netip.Addr{Derive(DefaultPool4, collide)}
+	self, _, _, reserve := collision()
 	{
-		tab, clk := newTestTable(f, self, func(c *Config) { c.Reserved = reserved })
+		tab, clk := newTestTable(f, self, reserve)
 		for _, n := range []string{"bob", "carol", "dave"} {
 			tab.Assign(id.FromName(n), n)
 		}
@@ -37,7 +35,7 @@ func FuzzRestore(f *testing.F) {
 		f.Add([]byte(`null`))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tab, clk := newTestTable(t, self, func(c *Config) { c.Reserved = reserved })
+		tab, clk := newTestTable(t, self, reserve)
 		tab.max = 64
 		bob := id.FromName("bob")
 		tab.Assign(bob, "bob")
@@ -83,7 +81,7 @@ func FuzzRestore(f *testing.F) {
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatal(err)
 		}
-		again, _ := newTestTable(t, self, func(c *Config) { c.Reserved = reserved })
+		again, _ := newTestTable(t, self, reserve)
 		again.max = 64
 		again.clock = clk
 		if err := again.Restore(back); err != nil {

@@ -11,10 +11,7 @@ import (
 )
 
 func TestSnapshotRestoreRoundTrip(t *testing.T) {
-	self := id.FromName("alice")
-	collide := id.FromName("carol")
-	forced := []netip.Addr{Derive(DefaultPool4, collide)}
-	reserve := func(c *Config) { c.Reserved = forced }
+	self, collide, forced, reserve := collision()
 	tab, clk := newTestTable(t, self, reserve)
 	tab.Assign(id.FromName("bob"), "bob")
 	clk.Advance(2 * time.Minute)
@@ -61,7 +58,7 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 			t.Fatalf("Lookup(%v) after restore = %+v", m.V4, l)
 		}
 	}
-	if m, _ := restored.ByPeer(collide); m.Preserved4() || m.Derived4 != forced[0] {
+	if m, _ := restored.ByPeer(collide); m.Preserved4() || m.Derived4 != forced {
 		t.Fatalf("the collision was not restored: %+v", m)
 	}
 	// The restored table goes on working: a new peer avoids restored addresses.

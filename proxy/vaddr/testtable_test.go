@@ -23,6 +23,15 @@ type testTable struct {
 	byPeer map[id.ID]*Mapping
 }
 
+// collision is the setting of the state tests: the host "alice", and a config
+// change (reserve) that reserves forced, the IPv4 address "carol" derives, so
+// that carol's mapping collides and has to take another address.
+func collision() (self, carol id.ID, forced netip.Addr, reserve func(*Config)) {
+	self, carol = id.FromName("alice"), id.FromName("carol")
+	forced = Derive(DefaultPool4, carol)
+	return self, carol, forced, func(c *Config) { c.Reserved = []netip.Addr{forced} }
+}
+
 // newTestTable returns a table for self with a fake clock; change adjusts the
 // default config first.
 func newTestTable(t testing.TB, self id.ID, change func(*Config)) (*testTable, *clock.Fake) {

@@ -69,6 +69,17 @@ func usageErrorf(format string, args ...any) error {
 	return &usageError{err: fmt.Errorf(format, args...)}
 }
 
+// noArgs is the run function of a command that takes no arguments: an
+// argument is a usage error naming it; without one, run runs.
+func noArgs(run func(context.Context) error) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		if len(args) > 0 {
+			return usageErrorf("unexpected argument %q", args[0])
+		}
+		return run(ctx)
+	}
+}
+
 // Run runs the command line args (without the program name) and returns the
 // process exit status: 0 on success, 1 on failure, 2 on bad usage.
 func Run(args []string) int {

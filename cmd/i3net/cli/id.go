@@ -56,12 +56,7 @@ Examples:
 		fs.BoolVar(&a.json, "json", false, "print JSON instead of text")
 		fs.BoolVar(&a.new, "new", false, "make a new identity (refused if one exists, unless --force)")
 		fs.BoolVar(&a.force, "force", false, "with --new: replace the existing identity")
-		return fs, func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageErrorf("unexpected argument %q", args[0])
-			}
-			return runID(ctx, a)
-		}
+		return fs, noArgs(func(ctx context.Context) error { return runID(ctx, a) })
 	},
 }
 

@@ -56,12 +56,7 @@ Examples:
 		intVar(fs, &a.size, "size", 32, fmt.Sprintf("send `N` bytes of payload: %d to %d (%d to %d with --server-only)",
 			minPingSize, maxPingSize, minEchoSize, maxEchoSize))
 		fs.BoolVar(&a.serverOnly, "server-only", false, "ping the server's socket (echo), without a trigger")
-		return fs, func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageErrorf("unexpected argument %q", args[0])
-			}
-			return runPing(ctx, a)
-		}
+		return fs, noArgs(func(ctx context.Context) error { return runPing(ctx, a) })
 	},
 }
 

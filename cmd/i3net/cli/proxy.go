@@ -67,7 +67,7 @@ Examples:
 			fs.BoolVar(&a.onlyBook, "only-book", false, "accept sessions only from hosts in the address book")
 			fs.Var(&a.reserved, "reserve-addr", "never give virtual `ADDR` to a peer: forces a collision and header rewriting, for tests (repeatable)")
 			fs.StringVar(&a.logLevel, "log-level", "info", "`LEVEL` of logs: debug, info, warn, error")
-			return fs, a.run
+			return fs, noArgs(a.run)
 		},
 	})
 }
@@ -161,10 +161,7 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 // "i3net status".
 func controlPath(dir string) string { return filepath.Join(dir, "proxy.sock") }
 
-func (a *proxyArgs) run(ctx context.Context, args []string) error {
-	if len(args) > 0 {
-		return usageErrorf("unexpected argument %q", args[0])
-	}
+func (a *proxyArgs) run(ctx context.Context) error {
 	if runtime.GOOS != "linux" {
 		return fmt.Errorf("i3net proxy runs on Linux only (it needs a tun device and netlink); this is %s, "+
 			"where the other commands (server, id, book, ping) work", runtime.GOOS)

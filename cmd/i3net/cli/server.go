@@ -107,13 +107,10 @@ Examples:
 	Flags: func() (*flag.FlagSet, func(ctx context.Context, args []string) error) {
 		a := &serverArgs{}
 		fs := a.flagSet()
-		return fs, func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageErrorf("unexpected argument %q", args[0])
-			}
+		return fs, noArgs(func(ctx context.Context) error {
 			a.noteSet(fs)
 			return runServer(ctx, *a)
-		}
+		})
 	},
 }
 

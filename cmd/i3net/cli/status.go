@@ -34,10 +34,7 @@ Examples:
 			var state stateFlags
 			state.addDirFlag(fs)
 			asJSON := fs.Bool("json", false, "print the status as JSON")
-			return fs, func(ctx context.Context, args []string) error {
-				if len(args) > 0 {
-					return usageErrorf("unexpected argument %q", args[0])
-				}
+			return fs, noArgs(func(ctx context.Context) error {
 				ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 				defer cancel()
 				sock := controlPath(state.dir)
@@ -56,7 +53,7 @@ Examples:
 				}
 				printStatus(st)
 				return nil
-			}
+			})
 		},
 	})
 }
