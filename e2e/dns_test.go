@@ -13,6 +13,7 @@ import (
 
 	"github.com/i3net/i3net/internal/netlab"
 	"github.com/i3net/i3net/proxy/dns"
+	"github.com/i3net/i3net/proxy/dns/dnstest"
 	"github.com/i3net/i3net/proxy/vaddr"
 )
 
@@ -55,15 +56,7 @@ func silentUpstream(t *testing.T, h *netlab.Host) netip.AddrPort {
 	if err != nil {
 		t.Fatalf("silent upstream in %s: %v", h.Name(), err)
 	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 512)
-		for {
-			if _, _, err := pc.ReadFrom(buf); err != nil {
-				return
-			}
-		}
-	}()
+	dnstest.Silent(t, pc)
 	return at
 }
 
@@ -80,13 +73,7 @@ func startBigUpstream(t *testing.T, h *netlab.Host) netip.AddrPort {
 	if err != nil {
 		t.Fatalf("upstream in %s: %v", h.Name(), err)
 	}
-	for _, s := range []*mdns.Server{{PacketConn: pc, Handler: mdns.HandlerFunc(serveBig)}, {Listener: ln, Handler: mdns.HandlerFunc(serveBig)}} {
-		started := make(chan struct{})
-		s.NotifyStartedFunc = func() { close(started) }
-		go s.ActivateAndServe()
-		<-started
-		t.Cleanup(func() { s.Shutdown() })
-	}
+	dnstest.Serve(t, mdns.HandlerFunc(serveBig), pc, ln)
 	return at
 }
 
@@ -106,7 +93,7 @@ func serveBig(w mdns.ResponseWriter, r *mdns.Msg) {
 		a[3] += byte(i) // the first is upstreamB
 		m.Answer = append(m.Answer, &mdns.A{Hdr: mdns.RR_Header{Name: name, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: 60}, A: net.IP(a[:])})
 	}
-	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
+	if !dnstest.IsTCP(w) {
 		size := mdns.MinMsgSize
 		if o := r.IsEdns0(); o != nil && int(o.UDPSize()) > size {
 			size = int(o.UDPSize())
