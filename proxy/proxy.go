@@ -113,6 +113,7 @@ func (px *Proxy) open() error {
 	if px.book, err = book.NewWatcher(px.cfg.BookPath); err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
+	px.warnBook()
 	if err := px.checkControl(); err != nil {
 		return err
 	}
@@ -375,9 +376,18 @@ func (px *Proxy) maintain() {
 	}
 }
 
+// warnBook logs what the address book holds that a later release will
+// refuse (keys in the old form), with the form to write instead.
+func (px *Proxy) warnBook() {
+	for _, w := range px.book.Book().Warnings() {
+		px.log.Warn("address book: " + w.Error())
+	}
+}
+
 // applyBook cuts off peers the book now blocks (paper §4.1: the private
 // trigger given to them is removed, so the overlay drops what they send).
 func (px *Proxy) applyBook() {
+	px.warnBook()
 	b := px.book.Book()
 	for _, p := range px.peers.all() {
 		names := b.Names(p.key)

@@ -2,8 +2,10 @@ package proxy_test
 
 import (
 	"context"
+	"encoding/base64"
 	"log/slog"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -311,6 +313,28 @@ func TestUnknownNames(t *testing.T) {
 	if _, _, ok := laptop.PX.ResolveOverlay("nosuch"); ok {
 		t.Fatal("unknown name resolved")
 	}
+}
+
+// A book that names a host by a key in the old form (no checksum) still
+// works, and the proxy says so in its log, with the form to write instead,
+// at start and when the book is reloaded.
+func TestOldKeyFormWarned(t *testing.T) {
+	o := newOverlay(t)
+	laptop, home := o.host("laptop"), o.host("home")
+	k := home.Ident.Public()
+	old := identity.LegacyKeyPrefix + base64.RawURLEncoding.EncodeToString(k[:])
+	if err := os.WriteFile(laptop.BookPath(), []byte("[hosts.home]\nkey = \""+old+"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.start(laptop, nil)
+	if _, _, ok := laptop.PX.ResolveOverlay("home"); !ok {
+		t.Fatal("home, named by an old-form key, does not resolve")
+	}
+	lines := laptop.Log.Lines("address book", k.String())
+	if len(lines) == 0 {
+		t.Fatalf("no warning naming the key's new form %s:\n%s", k, laptop.Log)
+	}
+	t.Logf("logged: %s", lines[0])
 }
 
 // Bug 1: packets did not keep a mapping alive (only DNS answers did), so a
