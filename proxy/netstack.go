@@ -128,8 +128,7 @@ func (ns *netstack) run(ctx context.Context, output func(pkt []byte)) {
 
 // listenTCP listens on ap, which must be one of the stack's addresses.
 func (ns *netstack) listenTCP(ap netip.AddrPort) (net.Listener, error) {
-	fa := tcpip.FullAddress{NIC: netstackNIC, Addr: tcpip.AddrFromSlice(ap.Addr().AsSlice()), Port: ap.Port()}
-	ln, err := gonet.ListenTCP(ns.stack, fa, protoOf(ap.Addr()))
+	ln, err := gonet.ListenTCP(ns.stack, fullAddr(ap), protoOf(ap.Addr()))
 	if err != nil {
 		return nil, fmt.Errorf("netstack: listen on %v: %w", ap, err)
 	}
@@ -138,12 +137,16 @@ func (ns *netstack) listenTCP(ap netip.AddrPort) (net.Listener, error) {
 
 // dialTCP connects to ap.
 func (ns *netstack) dialTCP(ctx context.Context, ap netip.AddrPort) (net.Conn, error) {
-	fa := tcpip.FullAddress{NIC: netstackNIC, Addr: tcpip.AddrFromSlice(ap.Addr().AsSlice()), Port: ap.Port()}
-	c, err := gonet.DialContextTCP(ctx, ns.stack, fa, protoOf(ap.Addr()))
+	c, err := gonet.DialContextTCP(ctx, ns.stack, fullAddr(ap), protoOf(ap.Addr()))
 	if err != nil {
 		return nil, fmt.Errorf("netstack: connect to %v: %w", ap, err)
 	}
 	return c, nil
+}
+
+// fullAddr is ap as netstack names it, on the stack's one NIC.
+func fullAddr(ap netip.AddrPort) tcpip.FullAddress {
+	return tcpip.FullAddress{NIC: netstackNIC, Addr: tcpip.AddrFromSlice(ap.Addr().AsSlice()), Port: ap.Port()}
 }
 
 // close stops the stack and waits for its goroutines; connections and

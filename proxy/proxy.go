@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.zx2c4.com/wireguard/tun"
@@ -53,7 +52,6 @@ type Proxy struct {
 	resolvInstalled bool
 	restored        bool // the saved state was read: Close may write it
 	publicTrigger   *client.Handle
-	up              atomic.Bool // the public trigger is in place
 
 	stats counters
 	// refusedLog limits "server refused a request" lines per refusal kind
@@ -280,7 +278,6 @@ func (px *Proxy) Run(ctx context.Context) error {
 		return fmt.Errorf("proxy: insert the public trigger %s through %v: %w", px.ownID.Short(), px.client.FirstHop(), err)
 	}
 	px.publicTrigger = h
-	px.up.Store(true)
 	px.log.Info("proxy up", "id", px.ownID.Short(), "addr4", px.own4, "addr6", px.own6, "dns", px.dns4, "local", px.client.LocalAddr())
 
 	for _, p := range px.peers.all() {
@@ -486,9 +483,6 @@ func (px *Proxy) event(e client.Event) {
 		}
 	}
 }
-
-// publicTriggerUp reports whether Run has inserted the public trigger.
-func (px *Proxy) publicTriggerUp() bool { return px.up.Load() }
 
 // peerByKey returns the peer of key, or nil.
 func (px *Proxy) peerByKey(key identity.PublicKey) *peer { return px.peers.byPeerKey(key) }

@@ -522,19 +522,6 @@ func (r *relay) seenWhere(keep func(s seen, p *wire.Packet) bool) []seen {
 	return out
 }
 
-// injectAs sends b to the server from host's socket, as if host sent it
-// again (the server sees the same source).
-func (r *relay) injectAs(host netip.AddrPort, b []byte) {
-	r.t.Helper()
-	c := r.upFor(host)
-	if c == nil {
-		r.t.Fatalf("relay: no socket for %v", host)
-	}
-	if _, err := c.WriteToUDPAddrPort(b, r.server); err != nil {
-		r.t.Fatalf("relay: inject: %v", err)
-	}
-}
-
 // deliver sends b to host from the relay's address, as if the server sent it.
 func (r *relay) deliver(host netip.AddrPort, b []byte) {
 	r.t.Helper()
