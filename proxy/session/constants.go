@@ -38,6 +38,11 @@ const (
 	// 1.7× as fast as ChaCha20-Poly1305 there), else ChaCha20-Poly1305. The
 	// session package sets it itself (hardwareFlags).
 	FlagAESGCM Flags = 1 << 3
+	// FlagRefused, in a message 2: the responder refuses the initiator (its
+	// key is not on the responder's allowlist) and opens no session; the
+	// private id is zero. The refusal is authenticated like any message 2,
+	// so the initiator can say so at once instead of timing out.
+	FlagRefused Flags = 1 << 4
 )
 
 // Sizes in bytes.

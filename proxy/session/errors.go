@@ -50,6 +50,12 @@ var (
 	// ErrAbandoned: the initiator was abandoned (by the caller, or because
 	// the peer's message 1 won a simultaneous open).
 	ErrAbandoned = errors.New("session: initiator abandoned")
+	// ErrRefusedByPeer: an authenticated message 2 saying the peer refuses
+	// this host (FlagRefused); no session is made.
+	ErrRefusedByPeer = errors.New("session: the peer refused this host")
+	// ErrRefuse is what an AcceptFunc wraps to have the refusal announced to
+	// the initiator (Accepted.Refusal) rather than ignored.
+	ErrRefuse = errors.New("session: refused")
 	// ErrResetMismatch: a reset that names another session than this one.
 	ErrResetMismatch = errors.New("session: reset is for another session")
 )

@@ -211,6 +211,10 @@ func (i *Initiator) finishLocked(body []byte) (*Session, error) {
 	if err := p.parse(plain); err != nil {
 		return nil, fmt.Errorf("session: handshake 2 from %v: %w", i.remote, err)
 	}
+	if p.flags&FlagRefused != 0 {
+		i.abandoned = true // later copies: ErrAbandoned
+		return nil, fmt.Errorf("session: handshake 2 from %v: %w", i.remote, ErrRefusedByPeer)
+	}
 	i.sess = newSession(sessionParams{
 		send:       cs1.UnsafeKey(),
 		recv:       cs2.UnsafeKey(),

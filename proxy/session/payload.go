@@ -104,6 +104,12 @@ func (p *payload2) parse(b []byte) error {
 	copy(p.privID[:], b[:32])
 	p.flags = Flags(b[32])
 	copy(p.ts[:], b[33:45])
+	if p.flags&FlagRefused != 0 {
+		if !p.privID.IsZero() || !p.ts.valid() {
+			return ErrPayload
+		}
+		return nil
+	}
 	if !validPrivateID(p.privID) || !p.ts.valid() {
 		return ErrPayload
 	}

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -44,6 +45,12 @@ type Accepted struct {
 	// Abandoned is this side's own pending Initiator to the same peer, which
 	// lost a simultaneous open and has been abandoned; stop resending it.
 	Abandoned *Initiator
+	// Refusal is set, with Handle's error, when the AcceptFunc refused the
+	// initiator with an error wrapping ErrRefuse: an authenticated message 2
+	// (FlagRefused) to send to RefusalTo, the initiator's private id, so it
+	// learns at once. Nothing else is set and nothing is stored.
+	Refusal   []byte
+	RefusalTo id.ID
 }
 
 // peerState is what a Responder keeps per initiator key.
@@ -179,7 +186,7 @@ func (r *Responder) Handle(msg1 []byte, accept AcceptFunc, now time.Time) (Accep
 	}
 	acc, err := answerMessage1(hs, &p, accept, now)
 	if err != nil {
-		return Accepted{}, err
+		return refusal(hs, &p, err, now), err
 	}
 	r.record(&acc, st, pend, eph, msg1, p.ts)
 	return acc, nil
@@ -270,6 +277,23 @@ func answerMessage1(hs *noise.HandshakeState, p *payload1, accept AcceptFunc, no
 		Message2: msg2,
 		Peer:     p.key,
 	}, nil
+}
+
+// refusal returns, for an AcceptFunc error err that wraps ErrRefuse, the
+// Accepted that carries the authenticated refusal message 2 (FlagRefused, zero
+// private id); for any other error an empty Accepted.
+func refusal(hs *noise.HandshakeState, p *payload1, err error, now time.Time) Accepted {
+	if !errors.Is(err, ErrRefuse) {
+		return Accepted{}
+	}
+	p2 := payload2{flags: FlagRefused, ts: stamp(now)}
+	var pb2 [Payload2Len]byte
+	msg2, _, _, werr := hs.WriteMessage(make([]byte, 1, Handshake2Len), p2.appendTo(pb2[:0]))
+	if werr != nil {
+		return Accepted{}
+	}
+	msg2[0] = byte(TypeHandshake2)
+	return Accepted{Refusal: msg2, RefusalTo: p.privID, Peer: p.key}
 }
 
 // record stores an accepted message 1: acc replaces the peer's previous state
