@@ -282,7 +282,10 @@ func (w *worker) checkSignature(p *wire.Packet, t *wire.Trigger, op byte, rq *re
 	if now, skew := w.now/1e9, w.skew/1e9; s.Time < now-skew || s.Time > now+skew {
 		return RefusedBadSignature, "signature time too far from the server's clock"
 	}
-	if id.FromPublicKey(s.PublicKey[:]) != t.ID {
+	// A key owns the 128-bit prefix of its public id: the members of an
+	// anycast group sharing the key keep the prefix and choose their suffixes
+	// (paper §2.1); the overlay never matches fewer than 128 bits.
+	if id.CommonPrefixLen(id.FromPublicKey(s.PublicKey[:]), t.ID) < id.Bits/2 {
 		return RefusedBadSignature, "signing key does not own this id"
 	}
 	if !(rq.peer && p.Option(wire.ExtSigChecked) != nil) && !s.Verify(op, t) {

@@ -599,6 +599,28 @@ func TestSignedPublic(t *testing.T) {
 	}
 }
 
+// A key owns the 128-bit prefix of its public id: an anycast member (the
+// prefix, its own suffix) inserts signed by the key; an id with another
+// prefix is refused.
+func TestSignedPublicAnycastMember(t *testing.T) {
+	fc := clock.NewFake()
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	member := id.FromPublicKey(pub)
+	member[id.Len-1] ^= 0xff // another suffix
+	other := id.FromPublicKey(pub)
+	other[3] ^= 0x01 // another prefix
+	srv := startServer(t, func(c *Config) { c.Clock, c.RequireSignedPublic = fc, true })
+	h := newHost(t)
+	tr := ipTrigger(member, h.addr)
+	h.insert(srv.Addr(), tr, wire.HelloOption(), wire.Sign(priv, wire.SigInsert, &tr, fc.Now()))
+
+	bad := ipTrigger(other, h.addr)
+	h.send(srv.Addr(), insertPacket(wire.OptTriggerInsert, bad, h.addr, wire.HelloOption(), wire.Sign(priv, wire.SigInsert, &bad, fc.Now())))
+	if code := errorCode(t, h.recv()); code != wire.ErrCodeBadSignature {
+		t.Errorf("an id outside the key's prefix: code %v, want %v", code, wire.ErrCodeBadSignature)
+	}
+}
+
 // TestRestart: a server restarted on the same address is empty; a host's next
 // refresh (its old nonce is now wrong) is challenged and the trigger is back.
 func TestRestart(t *testing.T) {
