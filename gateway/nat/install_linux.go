@@ -30,6 +30,12 @@ type Rules struct {
 // A gateway that restarts calls Install again and closes only the newest
 // Rules: Close of an earlier one would delete the table the later Install
 // loaded.
+//
+// Two things on the host are the deployer's: another table's forward chain
+// with policy drop still drops what this table accepts (nftables asks every
+// base chain), and with IPv6 forwarding on, Linux ignores router
+// advertisements on interfaces whose accept_ra is 1, so a gateway that
+// takes its own IPv6 address from SLAAC needs accept_ra=2 on its uplink.
 func Install(cfg Config) (*Rules, error) {
 	cfg, err := cfg.validate()
 	if err != nil {

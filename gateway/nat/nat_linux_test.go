@@ -358,4 +358,3 @@ func dropEffectiveCap(c int) (restore func() error, err error) {
 	}
 	return func() error { return unix.Capset(&hdr, &saved[0]) }, nil
 }
-
