@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ import (
 // httpPort is where the intranet's web server listens.
 const httpPort = 8080
 
-// startWeb starts python3's web server on h's address af, serving a file
+// startWeb starts python3's web server on h's address at, serving a file
 // hello.txt, and returns the process (its log names each client) and the
 // file's content.
 func startWeb(t *testing.T, h *netlab.Host, at netip.Addr) (*netlab.Proc, string) {
@@ -32,7 +33,7 @@ func startWeb(t *testing.T, h *netlab.Host, at netip.Addr) (*netlab.Proc, string
 	dir := t.TempDir()
 	body := "hello from the intranet\n"
 	must(t, os.WriteFile(filepath.Join(dir, "hello.txt"), []byte(body), 0o644))
-	p := startDaemon(t, h, "python3", "-u", "-m", "http.server", "--bind", at.String(), "--directory", dir, "8080")
+	p := startDaemon(t, h, "python3", "-u", "-m", "http.server", "--bind", at.String(), "--directory", dir, strconv.Itoa(httpPort))
 	ctx, cancel := context.WithTimeout(context.Background(), testwait.Timeout)
 	defer cancel()
 	must(t, netlab.WaitListen(ctx, h, "tcp", httpPort))
