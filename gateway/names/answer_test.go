@@ -196,6 +196,7 @@ func TestAnswerUpstreamFailure(t *testing.T) {
 // name, another name is answered; then the first is too.
 func TestAnswerDoesNotBlockOthers(t *testing.T) {
 	in := startIntranet(t)
+	in.slow.Store(true)
 	a := newAnswerer(t, testwait.Timeout, 0, in.addr)
 	slow := make(chan []byte, 1)
 	slowQuery := clientQuery(t, "slow.corp.example.", mdns.TypeA)

@@ -50,23 +50,32 @@ type Pattern struct {
 // labels of 1–63 letters, digits, hyphens and underscores, joined by dots, at
 // most 253 characters.
 func ParsePattern(s string) (Pattern, error) {
+	p, err := parsePattern(s)
+	if err != nil {
+		return Pattern{}, fmt.Errorf("pattern %q: %w", s, err)
+	}
+	return p, nil
+}
+
+// parsePattern is ParsePattern; its errors do not repeat s.
+func parsePattern(s string) (Pattern, error) {
 	if expr, ok := strings.CutPrefix(s, "re:"); ok {
 		return parseRegexp(expr)
 	}
 	name := strings.ToLower(strings.TrimSuffix(s, "."))
 	switch {
 	case name == "":
-		return Pattern{}, fmt.Errorf("pattern %q: empty: %s", s, patternForms)
+		return Pattern{}, fmt.Errorf("empty: %s", patternForms)
 	case name == "*":
 		return Pattern{kind: kindAll}, nil
 	case strings.HasPrefix(name, "*."):
 		if err := checkName(name[2:]); err != nil {
-			return Pattern{}, fmt.Errorf("pattern %q: %v: %s", s, err, patternForms)
+			return Pattern{}, fmt.Errorf("%v: %s", err, patternForms)
 		}
 		return Pattern{kind: kindUnder, name: name[1:]}, nil
 	}
 	if err := checkName(name); err != nil {
-		return Pattern{}, fmt.Errorf("pattern %q: %v: %s", s, err, patternForms)
+		return Pattern{}, fmt.Errorf("%v: %s", err, patternForms)
 	}
 	return Pattern{kind: kindExact, name: name}, nil
 }
@@ -74,7 +83,7 @@ func ParsePattern(s string) (Pattern, error) {
 // parseRegexp compiles the EXPR of "re:EXPR".
 func parseRegexp(expr string) (Pattern, error) {
 	if expr == "" {
-		return Pattern{}, fmt.Errorf(`pattern "re:": empty regular expression: want re:EXPR, e.g. "re:(wiki|git)\.corp\.example"`)
+		return Pattern{}, errors.New(`empty regular expression: want re:EXPR, e.g. "re:(wiki|git)\.corp\.example"`)
 	}
 	_, err := regexp.Compile(expr) // alone first: "a)|(b" must not escape the anchors
 	var re *regexp.Regexp
@@ -82,7 +91,7 @@ func parseRegexp(expr string) (Pattern, error) {
 		re, err = regexp.Compile(`^(?i:` + expr + `)$`)
 	}
 	if err != nil {
-		return Pattern{}, fmt.Errorf("pattern %q: want re: and a Go regular expression (pkg.go.dev/regexp/syntax): %v", "re:"+expr, err)
+		return Pattern{}, fmt.Errorf("want re: and a Go regular expression (pkg.go.dev/regexp/syntax): %v", err)
 	}
 	return Pattern{kind: kindRegexp, re: re, expr: expr}, nil
 }

@@ -98,7 +98,7 @@ func Compile(cfgs []RuleConfig) (*Rules, error) {
 
 // compileRule checks the rule at index i.
 func compileRule(i int, c RuleConfig) (Rule, error) {
-	p, err := ParsePattern(c.Match)
+	p, err := parsePattern(c.Match)
 	if err != nil {
 		return Rule{}, &ConfigError{i, "match", c.Match, err.Error()}
 	}
