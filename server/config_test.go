@@ -65,6 +65,11 @@ max_triggers = 1000
 			wantErr: []string{`server: test.toml:2: join = "198.18.0.1:5611": want a list of strings, e.g. ["198.18.0.1:5611"]`},
 		},
 		{
+			name:    "list element of the wrong type",
+			text:    "join = [\"198.18.0.1:5611\", 5]\n",
+			wantErr: []string{`server: test.toml:1: join[1] = 5: want a string in quotes`},
+		},
+		{
 			name:    "number given as a string",
 			text:    "max_hops = \"8\"\n",
 			wantErr: []string{`server: test.toml:1: max_hops = "8": want a whole number, without quotes`},

@@ -89,12 +89,12 @@ func (c *checker) value(t reflect.Type, v any, key []string) {
 		if table, ok := v.(map[string]any); ok {
 			c.table(t, table, key)
 		} else {
-			c.refuse(key, v, "want a table: ["+c.m.KeyString(key...)+"] on a line of its own, or { key = value, … }")
+			c.refuse(key, v, c.tableProblem(key))
 		}
 	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
 		table, ok := v.(map[string]any)
 		if !ok {
-			c.refuse(key, v, "want a table: ["+c.m.KeyString(key...)+"] on a line of its own, or { key = value, … }")
+			c.refuse(key, v, c.tableProblem(key))
 			return
 		}
 		for k, e := range table {
@@ -109,7 +109,11 @@ func (c *checker) value(t reflect.Type, v any, key []string) {
 func (c *checker) list(t reflect.Type, v any, key []string) {
 	elems, ok := asList(v)
 	if !ok {
-		c.refuse(key, v, listProblem(t.Elem(), v))
+		msg := listProblem(t.Elem(), v)
+		if elem := t.Elem(); elem.Kind() == reflect.Struct && !isValue(elem) {
+			msg = fmt.Sprintf("want a list of tables: a [[%s]] section for each, or [{ key = value, … }, …]", c.m.KeyString(key...))
+		}
+		c.refuse(key, v, msg)
 		return
 	}
 	if t.Kind() == reflect.Array && len(elems) > t.Len() {
@@ -119,6 +123,18 @@ func (c *checker) list(t reflect.Type, v any, key []string) {
 	for i, e := range elems {
 		c.value(t.Elem(), e, appendKey(key, strconv.Itoa(i)))
 	}
+}
+
+// tableProblem says what a table at key wants: a [KEY] section, or, for an
+// element of an array of tables, a [[KEY]] one.
+func (c *checker) tableProblem(key []string) string {
+	if n := len(key) - 1; n > 0 {
+		parent, _ := c.m.lookup(key[:n])
+		if _, ok := asList(parent); ok {
+			return fmt.Sprintf("want a table: a [[%s]] section, or { key = value, … }", c.m.KeyString(key[:n]...))
+		}
+	}
+	return fmt.Sprintf("want a table: a [%s] section, or { key = value, … }", c.m.KeyString(key...))
 }
 
 func (c *checker) refuse(key []string, v any, msg string) {

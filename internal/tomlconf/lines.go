@@ -176,17 +176,27 @@ func (s *lineScanner) inlineTable(path []string) {
 
 // set notes that path is set at line, and its enclosing tables (implicitly)
 // too. A key keeps its first line, but its own line replaces one noted for a
-// longer key.
+// longer key. Every key noted has its enclosing ones noted, so the walk up
+// stops at the first one known (a deep list costs its depth, not its cube).
 func (s *lineScanner) set(path []string, line int, explicit bool) {
-	for n := len(path) - 1; n > 0 && explicit; n-- {
-		s.set(path[:n], line, false)
-	}
 	k := joinKey(path)
 	if _, ok := s.lines[k]; ok && !(explicit && s.implicit[k]) {
 		return
 	}
 	s.lines[k] = line
 	s.implicit[k] = !explicit
+	for p := k; ; {
+		i := strings.LastIndexByte(p, 0)
+		if i < 0 {
+			return
+		}
+		p = p[:i]
+		if _, ok := s.lines[p]; ok {
+			return
+		}
+		s.lines[p] = line
+		s.implicit[p] = true
+	}
 }
 
 // key reads a dotted key (bare, "basic" and 'literal' parts) and returns its

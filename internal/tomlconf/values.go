@@ -160,9 +160,6 @@ func listProblem(elem reflect.Type, v any) string {
 	default:
 		noun, example = kindList(elem)
 	}
-	if elem.Kind() == reflect.Struct && !isValue(elem) {
-		return "want a list of tables: a [[KEY]] section for each, or [{ key = value }, …]"
-	}
 	if isValue(elem) && valueProblem(elem, v) == "" {
 		example = "[" + tomlText(v) + "]"
 	}
