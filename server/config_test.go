@@ -62,7 +62,12 @@ max_triggers = 1000
 		{
 			name:    "list given as a string",
 			text:    "ring = true\njoin = \"198.18.0.1:5611\"\n",
-			wantErr: []string{`server: test.toml:2: join = "198.18.0.1:5611": want a list of strings, e.g. ["198.18.0.1:5611", "198.18.0.2:5611"]`},
+			wantErr: []string{`server: test.toml:2: join = "198.18.0.1:5611": want a list of strings, e.g. ["198.18.0.1:5611"]`},
+		},
+		{
+			name:    "list element of the wrong type",
+			text:    "join = [\"198.18.0.1:5611\", 5]\n",
+			wantErr: []string{`server: test.toml:1: join[1] = 5: want a string in quotes`},
 		},
 		{
 			name:    "number given as a string",
