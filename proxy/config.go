@@ -12,6 +12,7 @@ import (
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/internal/clock"
 	"github.com/i3net/i3net/proxy/dns"
+	"github.com/i3net/i3net/proxy/rules"
 	"github.com/i3net/i3net/proxy/vaddr"
 )
 
@@ -99,6 +100,15 @@ type Config struct {
 	// ControlPath is the unix socket "i3net status" reads. Empty: none.
 	ControlPath string
 
+	// Rules send names to i3-to-IP gateways (paper §4.4.1, §7.3): the first
+	// rule whose pattern matches a name the programs ask for decides: through
+	// a gateway (its address book name), directly (the upstreams), or
+	// refused. Nil: every name outside the overlay suffix goes upstream.
+	Rules *rules.Rules
+
+	// Gateway, if set, makes this proxy an i3-to-IP gateway (gateway.go).
+	Gateway *GatewayMode
+
 	// Clock and Logger: nil means the real clock and slog.Default().
 	Clock  clock.Clock
 	Logger *slog.Logger
@@ -153,6 +163,9 @@ func (c *Config) validate() error {
 	}
 	if c.MappingTimeout <= 0 || c.HandshakeTimeout <= 0 || c.SaveInterval <= 0 {
 		errs = append(errs, errors.New("timeouts must be positive"))
+	}
+	if c.Gateway != nil {
+		errs = append(errs, c.Gateway.validate()...)
 	}
 	if c.UpstreamTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("upstream timeout %v: must be positive (--upstream-timeout)", c.UpstreamTimeout))

@@ -37,6 +37,9 @@ func (px *Proxy) handleDNS(pkt []byte, pp *packet.Parsed) {
 		px.writeUDP(from, to, dns.FitUDP(query, resp))
 		return
 	}
+	if px.routeByRule(query, func(query, resp []byte) { px.writeUDP(from, to, dns.FitUDP(query, resp)) }) {
+		return
+	}
 	if px.fwd == nil {
 		// No upstream: say so at once rather than let the program time out.
 		px.answerServfail(from, to, query)

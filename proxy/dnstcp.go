@@ -82,6 +82,15 @@ func (px *Proxy) answerTCP(ctx context.Context, query []byte) []byte {
 	if !forward {
 		return resp
 	}
+	answer := make(chan []byte, 1)
+	if px.routeByRule(query, func(_, resp []byte) { answer <- resp }) {
+		select {
+		case resp := <-answer:
+			return resp
+		case <-ctx.Done():
+			return nil
+		}
+	}
 	if px.fwd != nil {
 		px.stats.dnsForwarded.Add(1)
 		if resp, err := px.fwd.Forward(ctx, query); err == nil {

@@ -72,7 +72,7 @@ func (px *Proxy) connect(p *peer) {
 	p.mu.Lock()
 	switch {
 	case p.state == peerConnecting,
-		p.state == peerFailed && now.Sub(p.failedAt) < retryAfterFailure,
+		(p.state == peerFailed || p.state == peerRefused) && now.Sub(p.failedAt) < retryAfterFailure,
 		p.state == peerEstablished && p.sess.Load() != nil:
 		p.mu.Unlock()
 		return
@@ -102,7 +102,7 @@ func (px *Proxy) initiate(p *peer) {
 	msg1 := init.Message1()
 	backoff := 200 * time.Millisecond
 	for {
-		if err := px.client.SendTo(p.pubID, msg1); err == nil {
+		if err := px.client.SendTo(anycastTarget(p), msg1); err == nil {
 			px.stats.handshakesSent.Add(1)
 		}
 		t := time.NewTimer(backoff)
@@ -186,8 +186,33 @@ func (px *Proxy) fail(p *peer, err error) {
 	p.mu.Unlock()
 	p.drops.Add(uint64(dropped))
 	px.stats.handshakesFailed.Add(1)
+	px.failQueries(p, false)
 	px.log.Warn("peer unreachable; its packets are dropped and it is tried again on the next one",
 		"peer", p.describe(), "err", err, "dropped", dropped, "retry_after", retryAfterFailure)
+}
+
+// refusedBy records that p refused this host (an authenticated refusal: a
+// gateway whose allowlist does not name this host's key): the queued packets
+// are dropped and the names asked of it answered REFUSED at once, so the
+// programs fail promptly; it is tried again, as after a failure, on the next
+// packet after retryAfterFailure.
+func (px *Proxy) refusedBy(p *peer) {
+	msg := fmt.Sprintf("refused by %s: its allowlist does not name this host's key %s (ask its operator to add it)",
+		p.describe(), px.ident.Public())
+	p.mu.Lock()
+	p.state = peerRefused
+	p.failedAt = px.clk.Now()
+	logIt := p.lastErr != msg
+	p.lastErr = msg
+	dropped := len(p.queue)
+	p.queue = nil
+	p.mu.Unlock()
+	p.drops.Add(uint64(dropped))
+	px.stats.gwRefused.Add(1)
+	px.failQueries(p, true)
+	if logIt {
+		px.log.Warn("peer refused this host", "peer", p.describe(), "err", msg, "dropped", dropped)
+	}
 }
 
 // acceptLater hands a message 1 to a goroutine: accepting it inserts a trigger
@@ -225,6 +250,9 @@ func (px *Proxy) accept(msg1 []byte) {
 		case errors.Is(err, errRefused):
 			px.stats.refusedPeers.Add(1)
 			px.log.Warn("handshake refused", "err", err)
+			if acc.Refusal != nil && px.client.SendTo(acc.RefusalTo, acc.Refusal) == nil {
+				px.stats.handshakesSent.Add(1)
+			}
 		default:
 			px.stats.dropAuth.Add(1)
 		}
@@ -279,12 +307,12 @@ func (px *Proxy) admit(key identity.PublicKey) (*peer, error) {
 	if names := b.Names(key); len(names) > 0 {
 		e, _ := b.Lookup(names[0])
 		if e.Blocked {
-			return nil, fmt.Errorf("%w: %s (%s) is blocked in the address book", errRefused, e.Name, key)
+			return nil, px.refusal(fmt.Errorf("%w: %s (%s) is blocked in the address book", errRefused, e.Name, key))
 		}
 		return px.peerFor(key, &e)
 	}
 	if !px.cfg.AcceptUnknown {
-		return nil, fmt.Errorf("%w: %s is not in the address book", errRefused, key)
+		return nil, px.refusal(fmt.Errorf("%w: %s is not in the address book", errRefused, key))
 	}
 	return px.peerFor(key, nil)
 }
@@ -304,6 +332,12 @@ func (px *Proxy) finish(d client.Delivery) {
 		return
 	}
 	s, err := init.Finish(d.Payload)
+	if errors.Is(err, session.ErrRefusedByPeer) {
+		p.init = nil
+		p.mu.Unlock()
+		px.refusedBy(p)
+		return
+	}
 	if err != nil {
 		first := false
 		if errors.Is(err, session.ErrAuth) {

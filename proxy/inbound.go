@@ -63,7 +63,7 @@ func (px *Proxy) inbound(d client.Delivery) {
 	in := &px.in
 	switch session.TypeOf(d.Payload) {
 	case session.TypeHandshake1:
-		if d.ID != px.ownID {
+		if d.ID != px.ownID && d.ID != px.publicTriggerID() {
 			px.stats.dropUnknownID.Add(1)
 			return
 		}
@@ -113,20 +113,16 @@ func (px *Proxy) inbound(d client.Delivery) {
 	if len(pkt) == 0 {
 		return // keepalive
 	}
+	if isControl(pkt) {
+		px.control(p, pkt)
+		return
+	}
 	if err := in.pp.Decode(pkt); err != nil {
 		px.stats.dropMalformed.Add(1)
 		return
 	}
-	src, dst := in.pp.Src.Addr(), in.pp.Dst.Addr()
-	if src != p.canonicalFor(src) || (dst != px.own4 && dst != px.own6) || !src.IsValid() {
-		px.stats.dropSpoofed.Add(1)
+	if !px.checkInbound(p, pkt, now) {
 		return
-	}
-	if local := p.localFor(src); local != src {
-		if in.pp.SetSrcAddr(pkt, local) != nil {
-			px.stats.dropMalformed.Add(1)
-			return
-		}
 	}
 	p.touch(now)
 	p.rxPackets.Add(1)
@@ -135,6 +131,40 @@ func (px *Proxy) inbound(d client.Delivery) {
 	if len(in.out) == cap(in.out) {
 		px.flushInbound()
 	}
+}
+
+// checkInbound is step 4 and 5 for an opened packet pkt (decoded in
+// px.in.pp) from p: the source must be p's own address, or, from a gateway,
+// the real address of one of its targets (rewritten to the target's virtual
+// address here); the destination must be this host, or, on a gateway, an
+// address it serves. It counts and reports false for a packet to drop.
+func (px *Proxy) checkInbound(p *peer, pkt []byte, now int64) bool {
+	pp := &px.in.pp
+	src, dst := pp.Src.Addr(), pp.Dst.Addr()
+	if dst != px.own4 && dst != px.own6 && !px.serves(dst) {
+		if px.gw != nil {
+			px.stats.dropNotServed.Add(1)
+		} else {
+			px.stats.dropSpoofed.Add(1)
+		}
+		return false
+	}
+	from := p
+	if src != p.canonicalFor(src) || !src.IsValid() {
+		if from = p.targets.get(src); from == nil {
+			px.stats.dropSpoofed.Add(1)
+			return false
+		}
+		from.touch(now)
+		from.rxPackets.Add(1)
+	}
+	if local := from.localFor(src); local != src {
+		if pp.SetSrcAddr(pkt, local) != nil {
+			px.stats.dropMalformed.Add(1)
+			return false
+		}
+	}
+	return true
 }
 
 func (px *Proxy) countOpenError(err error) {

@@ -96,12 +96,21 @@ func (px *Proxy) outboundPacket(pkt []byte, pp *packet.Parsed, frame []byte, now
 		px.stats.dropNoMapping.Add(1)
 		return nil, r, 0, false
 	}
+	if len(pkt) > px.cfg.MTU {
+		px.tooBig(pkt, pp)
+		return nil, r, 0, false
+	}
 	p.touch(now)
 	if canon := p.canonicalFor(dst); canon != dst {
 		if pp.SetDstAddr(pkt, canon) != nil {
 			px.stats.dropMalformed.Add(1)
 			return nil, r, 0, false
 		}
+	}
+	if p.via != nil { // a host behind a gateway: the gateway's session carries it
+		p.txPackets.Add(1)
+		p = p.via
+		p.touch(now)
 	}
 	s := p.sendSession()
 	r, known := p.remote()

@@ -33,6 +33,17 @@ type peer struct {
 	localPriv  id.ID
 	remotePriv atomic.Pointer[id.ID]
 
+	// A target (a host reached through a gateway, target.go) has via, its
+	// gateway's peer, and real, its address in the gateway's network; it has
+	// no session or private id of its own. A gateway's peer has targets.
+	via     *peer
+	real    netip.Addr
+	targets targetSet
+	// gateway: this peer is used as an i3-to-IP gateway (a name rule names
+	// it): message 1s go to its anycast prefix and its silence is probed.
+	gateway atomic.Bool
+	probeAt atomic.Int64 // when a probe went to this gateway (gwwatch.go); 0: none
+
 	sess     atomic.Pointer[session.Session] // current session, nil before the first handshake
 	prevSess atomic.Pointer[session.Session] // the session it replaced, until the new one is confirmed
 
@@ -67,7 +78,8 @@ const (
 	peerIdle        peerState = iota // mapping only: nothing sent yet
 	peerConnecting                   // private trigger and handshake under way
 	peerEstablished                  // a session exists
-	peerFailed                       // the last handshake timed out or was refused
+	peerFailed                       // the last handshake timed out
+	peerRefused                      // the peer said it refuses this host (a gateway's allowlist)
 )
 
 func (s peerState) String() string {
@@ -80,6 +92,8 @@ func (s peerState) String() string {
 		return "active"
 	case peerFailed:
 		return "unreachable"
+	case peerRefused:
+		return "refused"
 	}
 	return "?"
 }

@@ -45,8 +45,11 @@ type Proxy struct {
 	tcpDNS dnsTCP         // DNS over TCP, started by the first segment (dnstcp.go)
 	resp   *session.Responder
 
-	accepting chan struct{} // bounds the message 1s accepted at once
-	sweep     clock.Timer   // forgets the peers unused for TO; nil once closed
+	accepting chan struct{}  // bounds the message 1s accepted at once
+	gw        *GatewayMode   // nil unless this proxy is an i3-to-IP gateway
+	gwBusy    chan struct{}  // bounds the name queries a gateway resolves at once
+	queries   gatewayQueries // names this host asked gateways (clientgw.go)
+	sweep     clock.Timer    // forgets the peers unused for TO; nil once closed
 	sweepMu   sync.Mutex
 
 	resolvInstalled bool
@@ -94,6 +97,8 @@ func newProxy(cfg Config) *Proxy {
 		ident:      cfg.Identity,
 		ownID:      cfg.Identity.ID(),
 		accepting:  make(chan struct{}, maxAccepting),
+		gw:         cfg.Gateway,
+		gwBusy:     make(chan struct{}, maxGatewayQueries),
 		started:    time.Now(),
 		in:         newInboundState(),
 	}
@@ -271,7 +276,7 @@ func (px *Proxy) Run(ctx context.Context) error {
 		px.cancel()
 	}()
 	ictx, cancel := context.WithTimeout(px.ctx, 10*time.Second)
-	h, err := px.client.Insert(ictx, client.Trigger{ID: px.ownID})
+	h, err := px.client.Insert(ictx, client.Trigger{ID: px.publicTriggerID()})
 	cancel()
 	if err != nil {
 		px.Close()
@@ -287,6 +292,9 @@ func (px *Proxy) Run(ctx context.Context) error {
 
 	px.spawn(px.readTun)
 	px.spawn(px.maintain)
+	if px.cfg.Rules != nil {
+		px.spawn(px.watchGateways)
+	}
 	if px.cfg.ControlPath != "" {
 		if err := px.serveControl(); err != nil {
 			px.Close()

@@ -41,15 +41,17 @@ type registry struct {
 
 	mu       sync.RWMutex
 	byKey    map[identity.PublicKey]*peer
-	byRemote map[id.ID]*peer // private id the peer gave this host → peer
+	byRemote map[id.ID]*peer     // private id the peer gave this host → peer
+	byTarget map[targetKey]*peer // hosts reached through a gateway (target.go)
 }
 
 func newRegistry(alloc *vaddr.Allocator, to time.Duration) *registry {
 	return &registry{alloc: alloc, to: to, newID: id.Random,
 		byKey: make(map[identity.PublicKey]*peer), byRemote: make(map[id.ID]*peer),
-		byAddr4: newIndex(hashAddr, func(p *peer) netip.Addr { return p.local4 }),
-		byAddr6: newIndex(hashAddr, func(p *peer) netip.Addr { return p.local6 }),
-		byLocal: newIndex(hashID, func(p *peer) id.ID { return p.localPriv }),
+		byTarget: make(map[targetKey]*peer),
+		byAddr4:  newIndex(hashAddr, func(p *peer) netip.Addr { return p.local4 }),
+		byAddr6:  newIndex(hashAddr, func(p *peer) netip.Addr { return p.local6 }),
+		byLocal:  newIndex(hashID, func(p *peer) id.ID { return p.localPriv }),
 	}
 }
 
@@ -115,12 +117,7 @@ func (r *registry) taken(a netip.Addr) bool { return r.byAddress(a) != nil }
 func (r *registry) addLocked(p *peer) {
 	r.byKey[p.key] = p
 	r.byLocal.put(p.localPriv, p)
-	if p.local4.IsValid() {
-		r.byAddr4.put(p.local4, p)
-	}
-	if p.local6.IsValid() {
-		r.byAddr6.put(p.local6, p)
-	}
+	r.putAddrLocked(p)
 	if x, ok := p.remote(); ok {
 		r.byRemote[x] = p
 	}
@@ -135,12 +132,35 @@ func (r *registry) remove(p *peer) bool {
 	}
 	delete(r.byKey, p.key)
 	r.byLocal.del(p.localPriv, p)
-	r.byAddr4.del(p.local4, p)
-	r.byAddr6.del(p.local6, p)
+	r.delAddrLocked(p)
 	if x, ok := p.remote(); ok && r.byRemote[x] == p {
 		delete(r.byRemote, x)
 	}
+	for _, t := range p.targets.all() {
+		r.removeTargetLocked(t)
+	}
 	return true
+}
+
+// putAddrLocked indexes p's virtual addresses; r.mu is held for writing.
+func (r *registry) putAddrLocked(p *peer) {
+	if p.local4.IsValid() {
+		r.byAddr4.put(p.local4, p)
+	}
+	if p.local6.IsValid() {
+		r.byAddr6.put(p.local6, p)
+	}
+}
+
+// delAddrLocked removes p's virtual addresses from the index; r.mu is held
+// for writing.
+func (r *registry) delAddrLocked(p *peer) {
+	if p.local4.IsValid() {
+		r.byAddr4.del(p.local4, p)
+	}
+	if p.local6.IsValid() {
+		r.byAddr6.del(p.local6, p)
+	}
 }
 
 // setRemote records that p gave this host the private id x (a handshake).
@@ -175,12 +195,20 @@ func (r *registry) len() int {
 }
 
 // expire removes and returns the peers unused for TO at now: no packet either
-// way and no DNS answer.
+// way and no DNS answer. Targets unused for TO go too (they hold only an
+// address), and so do the targets of a gateway that goes.
 func (r *registry) expire(now time.Time) []*peer {
 	var gone []*peer
 	for _, p := range r.all() {
 		if now.UnixNano()-p.lastUse.Load() >= int64(r.to) && r.remove(p) {
 			gone = append(gone, p)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range r.byTarget {
+		if now.UnixNano()-t.lastUse.Load() >= int64(r.to) {
+			r.removeTargetLocked(t)
 		}
 	}
 	return gone

@@ -32,6 +32,11 @@ type counters struct {
 	dropMalformed, dropNoMapping, dropNoSession, dropUnknownID atomic.Uint64
 	dropAuth, dropReplay, dropSpoofed, dropSeal, dropSend      atomic.Uint64
 	dropTunWrite, dropBusy                                     atomic.Uint64
+
+	dropTooBig, icmpTooBig, dropNotServed atomic.Uint64
+	// gateway: name queries and probes carried in sessions (control.go)
+	gwQueries, gwAnswers, gwTimeouts, gwRefused, gwProbes, gwFailovers atomic.Uint64
+	dropControl                                                        atomic.Uint64
 }
 
 // Status is what "i3net status" shows: this host, its servers and its peers.
@@ -48,6 +53,10 @@ type Status struct {
 	Peers    []PeerStatus      `json:"peers"`
 	Counters map[string]uint64 `json:"counters"`
 	Uptime   time.Duration     `json:"uptime_ns"`
+	// Rules are the name rules (clientgw.go), with their gateways' state.
+	Rules []RuleStatus `json:"rules,omitempty"`
+	// Gateway is set when this host is an i3-to-IP gateway.
+	Gateway *GatewayStatus `json:"gateway,omitempty"`
 }
 
 // SelfStatus describes this host.
@@ -78,6 +87,8 @@ type PeerStatus struct {
 	RxBytes   uint64     `json:"rx_bytes"`
 	Dropped   uint64     `json:"dropped"`
 	Error     string     `json:"error,omitempty"`
+	// Targets are the hosts reached through this peer as a gateway.
+	Targets []TargetStatus `json:"targets,omitempty"`
 }
 
 // Status returns a snapshot of the proxy's state.
@@ -106,6 +117,7 @@ func (px *Proxy) Status() Status {
 			RxPackets: p.rxPackets.Load(), RxBytes: p.rxBytes.Load(), Dropped: p.drops.Load(),
 		}
 		p.mu.Unlock()
+		ps.Targets = targetStatus(p)
 		if s := p.sess.Load(); s != nil {
 			ps.Mode, ps.Cipher = "encrypted", s.Cipher()
 			if s.Plaintext() {
@@ -120,6 +132,8 @@ func (px *Proxy) Status() Status {
 		}
 		return st.Peers[i].Key < st.Peers[j].Key
 	})
+	st.Rules = px.ruleStatus(st.Peers)
+	st.Gateway = px.gatewayStatus()
 	return st
 }
 
@@ -148,7 +162,11 @@ func (px *Proxy) counterMap() map[string]uint64 {
 		"drop_no_session": c.dropNoSession.Load(), "drop_unknown_id": c.dropUnknownID.Load(),
 		"drop_auth": c.dropAuth.Load(), "drop_replay": c.dropReplay.Load(), "drop_spoofed": c.dropSpoofed.Load(),
 		"drop_seal": c.dropSeal.Load(), "drop_send": c.dropSend.Load(), "drop_tun_write": c.dropTunWrite.Load(),
-		"drop_busy": c.dropBusy.Load(),
+		"drop_busy": c.dropBusy.Load(), "drop_too_big": c.dropTooBig.Load(), "icmp_too_big": c.icmpTooBig.Load(),
+		"drop_not_served": c.dropNotServed.Load(), "drop_control": c.dropControl.Load(),
+		"gateway_queries": c.gwQueries.Load(), "gateway_answers": c.gwAnswers.Load(),
+		"gateway_timeouts": c.gwTimeouts.Load(), "gateway_refused": c.gwRefused.Load(),
+		"gateway_probes": c.gwProbes.Load(), "gateway_failovers": c.gwFailovers.Load(),
 	}
 }
 

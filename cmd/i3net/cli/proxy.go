@@ -41,8 +41,15 @@ is reached directly, bypassing the servers, when it allows that too.
 
 It runs on Linux only, and needs root (or CAP_NET_ADMIN) for the tun device.
 
+Names outside the overlay can go through an i3-to-IP gateway (see "i3net
+gateway"): ordered rules in the --config file send "*.corp.example" to the
+gateway the address book names office-gw, which resolves them in its network;
+the programs get virtual addresses, so several intranets with the same address
+range are reached at once.
+
 Examples:
   i3net proxy --server 198.18.0.1:5610
+  i3net proxy --config /etc/i3net/proxy.toml
   i3net proxy --server 198.18.0.1:5610 --server 198.18.0.2:5610 --server 198.18.0.3:5610
   i3net proxy --server 198.18.0.1:5610 --state-dir /tmp/i3 --no-resolv-conf
   i3net status`,
@@ -52,6 +59,7 @@ Examples:
 			a.state.addDirFlag(fs)
 			a.state.addBookFlag(fs)
 			def := proxy.DefaultConfig()
+			fs.StringVar(&a.configFile, "config", "", "configuration `FILE` (TOML): servers, upstreams and name rules ([[rule]] match/via/action); flags add to it")
 			fs.Var(&a.servers, "server", "overlay server `ADDR:PORT` (repeat for several: the nearest is used, the others on failure)")
 			fs.StringVar(&a.listen, "listen", "", "UDP `ADDR:PORT` of the overlay client (default: any free port)")
 			fs.StringVar(&a.tun, "tun", def.TunName, "tun device `NAME`")
@@ -74,6 +82,7 @@ Examples:
 
 type proxyArgs struct {
 	state      stateFlags
+	configFile string
 	servers    addrList
 	upstreams  addrList
 	upstreamTO time.Duration
@@ -115,8 +124,17 @@ func (l *addrList) Set(v string) error {
 
 func (a *proxyArgs) config() (proxy.Config, error) {
 	cfg := proxy.DefaultConfig()
+	if a.configFile != "" {
+		f, rs, err := loadProxyFile(a.configFile)
+		if err != nil {
+			return cfg, err
+		}
+		a.servers = append(f.Servers, a.servers...)
+		a.upstreams = append(f.Upstreams, a.upstreams...)
+		cfg.Rules = rs
+	}
 	if len(a.servers) == 0 {
-		return cfg, usageErrorf("no overlay server: give one with --server ADDR:PORT")
+		return cfg, usageErrorf("no overlay server: give one with --server ADDR:PORT (or servers in the --config file)")
 	}
 	ident, err := identity.Load(a.state.identityPath())
 	if err != nil {

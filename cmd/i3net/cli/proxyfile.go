@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"errors"
+	"net/netip"
+	"strconv"
+
+	"github.com/i3net/i3net/internal/tomlconf"
+	"github.com/i3net/i3net/proxy/rules"
+)
+
+// proxyFile is the proxy's configuration file (--config, TOML): what is
+// easier kept in a file than in flags. Flags add to it.
+type proxyFile struct {
+	// Servers are overlay servers, as --server.
+	Servers []netip.AddrPort `toml:"servers"`
+	// Upstreams are the resolvers of other names, as --upstream.
+	Upstreams []netip.AddrPort `toml:"upstreams"`
+	// Rule is the ordered list of name rules (paper §4.4.1, §7.3):
+	//
+	//	[[rule]]
+	//	match = "*.corp.example"   # or "corp.example", "*", "re:REGEXP"
+	//	via = "office-gw"          # a gateway, by address book name
+	//	[[rule]]
+	//	match = "*.ads.example"
+	//	action = "refuse"          # or "direct": the upstream resolvers
+	Rule []rules.RuleConfig `toml:"rule"`
+}
+
+// loadProxyFile reads the proxy's configuration file and compiles its
+// rules; every error names the file, the line and the key.
+func loadProxyFile(path string) (proxyFile, *rules.Rules, error) {
+	var f proxyFile
+	meta, err := tomlconf.Load("proxy", path, &f)
+	if err != nil {
+		return f, nil, err
+	}
+	if len(f.Rule) == 0 {
+		return f, nil, nil
+	}
+	rs, err := rules.Compile(f.Rule)
+	var ce *rules.ConfigError
+	if errors.As(err, &ce) {
+		return f, nil, meta.ValueErrorf([]string{"rule", strconv.Itoa(ce.Index), ce.Key}, ce.Value, "%s", ce.Msg)
+	}
+	return f, rs, err
+}
