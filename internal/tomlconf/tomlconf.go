@@ -52,7 +52,7 @@ func Load(prefix, path string, dst any) (Meta, error) {
 // Decode decodes text (named name in errors) into dst, a pointer to a struct
 // whose fields carry toml tags; a key not in the text keeps dst's value. It
 // returns every problem it finds, as *Error values in line order (joined with
-// errors.Join when there are several, at most maxProblems): a syntax error,
+// errors.Join when there are several, at most ten): a syntax error,
 // a value of the wrong type or form, an unknown key. dst is written only when
 // there is none.
 func Decode(prefix, name string, text []byte, dst any) (Meta, error) {
