@@ -52,7 +52,7 @@ func Load(prefix, path string, dst any) (Meta, error) {
 // Decode decodes text (named name in errors) into dst, a pointer to a struct
 // whose fields carry toml tags; a key not in the text keeps dst's value. It
 // returns every problem it finds, as *Error values in line order (joined with
-// errors.Join when there are several, at most maxProblems): a syntax error,
+// errors.Join when there are several, at most ten): a syntax error,
 // a value of the wrong type or form, an unknown key. dst is written only when
 // there is none.
 func Decode(prefix, name string, text []byte, dst any) (Meta, error) {
@@ -71,6 +71,7 @@ func Decode(prefix, name string, text []byte, dst any) (Meta, error) {
 	// Decode into a copy, so that dst is untouched if the decoder still refuses.
 	tmp := reflect.New(rv.Elem().Type())
 	tmp.Elem().Set(rv.Elem())
+	cloneMaps(tmp.Elem())
 	md, err := toml.NewDecoder(bytes.NewReader(text)).Decode(tmp.Interface())
 	if err != nil {
 		return m, m.decodeError(err)
@@ -78,6 +79,26 @@ func Decode(prefix, name string, text []byte, dst any) (Meta, error) {
 	m.md = md
 	rv.Elem().Set(tmp.Elem())
 	return m, nil
+}
+
+// cloneMaps replaces each map in the fields of struct v (and of its nested
+// structs) by a copy: the decoder adds a file's entries to a map it finds,
+// which must not be the caller's defaults.
+func cloneMaps(v reflect.Value) {
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch {
+		case !f.CanSet():
+		case f.Kind() == reflect.Struct:
+			cloneMaps(f)
+		case f.Kind() == reflect.Map && !f.IsNil():
+			m := reflect.MakeMapWithSize(f.Type(), f.Len())
+			for it := f.MapRange(); it.Next(); {
+				m.SetMapIndex(it.Key(), it.Value())
+			}
+			f.Set(m)
+		}
+	}
 }
 
 // Error is one problem at one place of a configuration file. Its text is

@@ -233,6 +233,19 @@ func TestDecodeErrorsInLineOrder(t *testing.T) {
 	}
 }
 
+// TestDecodeKeepsDefaults: decoding over a value whose map holds defaults
+// adds to a copy, not to the caller's map.
+func TestDecodeKeepsDefaults(t *testing.T) {
+	defaults := map[string]netip.Addr{"dns": netip.MustParseAddr("10.1.0.53")}
+	c := testConfig{Hosts: defaults}
+	if _, err := Decode("", "t", []byte("[hosts]\nwiki = \"10.1.0.10\"\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Hosts) != 2 || len(defaults) != 1 {
+		t.Errorf("decoded %v; defaults now %v", c.Hosts, defaults)
+	}
+}
+
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gw.toml")
