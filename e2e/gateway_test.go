@@ -57,6 +57,7 @@ func TestGatewayIntranets(t *testing.T) {
 	})
 
 	t.Run("http", func(t *testing.T) {
+		seen := nftCounter(t, office.server, "tcp dport 80")
 		url := "http://" + serverAddr.String() + "/"
 		for _, in := range []*intranet{office, other} {
 			got, err := curlGet(t, ctx, in.gw.Host, url)
@@ -73,6 +74,9 @@ func TestGatewayIntranets(t *testing.T) {
 		}
 		if c := office.web.clients(); len(c) != 2 || c[0] != office.gw.LAN().Gateway4().String() {
 			t.Errorf("office's nginx saw clients %v, want the router's LAN address %v twice", c, office.gw.LAN().Gateway4())
+		}
+		if n := seen(); n < 10 {
+			t.Errorf("the counter of packets to port 80 on office's server shows %d, want at least 10", n)
 		}
 	})
 
@@ -153,6 +157,9 @@ func TestGatewayPrograms(t *testing.T) {
 		t.Run("nxdomain", func(t *testing.T) { t.Parallel(); testGatewayNXDOMAIN(t, g) })
 	})
 	t.Run("unlisted", func(t *testing.T) { testUnlisted(t, unlisted, ogw) })
+	st := g.laptop.rawStatus(t)
+	t.Logf("laptop's status: rules %v; peers %v", st["rules"], st["peers"])
+	t.Logf("office-gw's status: gateway %v", ogw.rawStatus(t)["gateway"])
 }
 
 // testGatewayCurl fetches office's page and its 20 MB file by name: the
