@@ -193,8 +193,8 @@ func (n *node) rawStatus(t *testing.T) map[string]any {
 	return st
 }
 
-// gatewayCounters returns the numbers of the "gateway" object of a
-// gateway's status whose names contain part, by name.
+// gatewayCounters returns the numbers of a gateway's status, in its
+// "gateway" object and its "counters", whose names contain part, by name.
 func gatewayCounters(st map[string]any, part string) map[string]float64 {
 	found := map[string]float64{}
 	var walk func(prefix string, v any)
@@ -211,5 +211,6 @@ func gatewayCounters(st map[string]any, part string) map[string]float64 {
 		}
 	}
 	walk("gateway", st["gateway"])
+	walk("counters", st["counters"])
 	return found
 }
