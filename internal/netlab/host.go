@@ -244,7 +244,7 @@ func (h *Host) MoveTo(n *Net) error {
 			return fmt.Errorf("netlab: %s: leaving %s: %w", h.name, old, err)
 		}
 	}
-	if err := n.attach(h); err != nil {
+	if err := n.attach(h, netip.Addr{}); err != nil {
 		return fmt.Errorf("netlab: %s: joining %s: %w", h.name, n, err)
 	}
 	return nil

@@ -145,3 +145,16 @@ func (n *NAT) LAN() *Net { return n.lan }
 func (n *NAT) Inside(name string) (*Host, error) {
 	return n.lan.Host(name)
 }
+
+// InsideAt creates a host on the NAT's LAN at addr (a server at a known
+// address, say 10.1.0.10), which must be a free host address of the LAN.
+func (n *NAT) InsideAt(name string, addr netip.Addr) (*Host, error) {
+	lan := n.lan.p4
+	if !lan.IsValid() {
+		lan = n.lan.p6
+	}
+	if !lan.Contains(addr) {
+		return nil, fmt.Errorf("netlab: %s: host %q: %v is not in %s's prefix %v", n.lab.prefix, name, addr, n.lan, lan)
+	}
+	return n.lan.hostAt(name, addr)
+}

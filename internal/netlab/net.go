@@ -54,12 +54,18 @@ func (n *Net) Gateway6() netip.Addr { return n.gw6 }
 // Host creates a host attached to this net with its next free addresses and,
 // when the net has a router, a default route through it.
 func (n *Net) Host(name string) (*Host, error) {
+	return n.hostAt(name, netip.Addr{})
+}
+
+// hostAt is Host with the host's address of at's family chosen: at, unless
+// at is invalid.
+func (n *Net) hostAt(name string, at netip.Addr) (*Host, error) {
 	l := n.lab
 	h, err := l.newHost(name)
 	if err != nil {
 		return nil, fmt.Errorf("netlab: %s: host %q: %w", l.prefix, name, err)
 	}
-	if err := n.attach(h); err != nil {
+	if err := n.attach(h, at); err != nil {
 		return nil, fmt.Errorf("netlab: %s: host %q on %s: %w", l.prefix, name, n, err)
 	}
 	return h, nil
@@ -105,9 +111,9 @@ func (l *Lab) newInternet(p4, p6 netip.Prefix) (*Net, error) {
 }
 
 // attach connects h to n: a veth pair with Uplink in h and its peer enslaved
-// to n's bridge, the next free addresses, and the default routes through n's
-// router if it has one.
-func (n *Net) attach(h *Host) error {
+// to n's bridge, the next free addresses (or, for at's family, at when it is
+// valid), and the default routes through n's router if it has one.
+func (n *Net) attach(h *Host, at netip.Addr) error {
 	l := n.lab
 	l.mu.Lock()
 	if h.net != nil {
@@ -118,8 +124,8 @@ func (n *Net) attach(h *Host) error {
 		l.mu.Unlock()
 		return fmt.Errorf("%s routes %s and cannot join it", h.name, n)
 	}
-	a4, err4 := n.alloc(n.p4, n.gw4)
-	a6, err6 := n.alloc(n.p6, n.gw6)
+	a4, err4 := n.allocAt(n.p4, n.gw4, at)
+	a6, err6 := n.allocAt(n.p6, n.gw6, at)
 	if err := errors.Join(err4, err6); err != nil {
 		l.mu.Unlock()
 		return err
@@ -217,6 +223,18 @@ func (n *Net) alloc(p netip.Prefix, gw netip.Addr) (netip.Addr, error) {
 		a = a.Next()
 	}
 	return netip.Addr{}, fmt.Errorf("no free address in %v", p)
+}
+
+// allocAt is alloc, except that it returns at when at is of p's family:
+// an error if at is not a free host address of p. The caller holds lab.mu.
+func (n *Net) allocAt(p netip.Prefix, gw, at netip.Addr) (netip.Addr, error) {
+	if !at.IsValid() || !p.IsValid() || at.Is4() != p.Addr().Is4() {
+		return n.alloc(p, gw)
+	}
+	if !usable(p, at) || at == gw || n.used[at] {
+		return netip.Addr{}, fmt.Errorf("%v is not a free host address of %s (%v)", at, n, p)
+	}
+	return at, nil
 }
 
 // usable reports whether a is a host address of p: inside it, not its network

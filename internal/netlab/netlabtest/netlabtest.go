@@ -115,3 +115,23 @@ func (n *NAT) Inside(name string) *netlab.Host {
 	}
 	return h
 }
+
+// InsideAt is netlab.NAT.InsideAt, failing t on error.
+func (n *NAT) InsideAt(name string, addr netip.Addr) *netlab.Host {
+	n.t.Helper()
+	h, err := n.NAT.InsideAt(name, addr)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return h
+}
+
+// AddRouter is netlab.NAT.AddRouter, failing t on error.
+func (n *NAT) AddRouter(name string) *netlab.Router {
+	n.t.Helper()
+	r, err := n.NAT.AddRouter(name)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return r
+}

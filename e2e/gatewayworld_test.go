@@ -1,0 +1,216 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/i3net/i3net/internal/netlab"
+	"github.com/i3net/i3net/internal/netlab/netlabtest"
+)
+
+// The gateway's world: the overlay server srv1 and an upstream DNS server
+// in web on the internet, laptops running "i3net proxy" with name rules,
+// and intranets (gatewaylab_test.go) each behind one or two hosts running
+// "i3net gateway":
+//
+//	laptop  ──┐                     ┌── gwoffice ── 10.1.0.0/24 (wiki .10, dns .53)
+//	laptop2 ──┤ "internet" bridge   ├── gwb ────────┘ (anycast: a second gateway)
+//	srv1, web ┘                     └── gwlab ──── 10.1.0.0/24 (its own .10 and .53)
+
+// gwWorld is a world (topology_test.go) whose laptops reach intranets
+// through gateways. Its laptop node exists (identity, resolv.conf) but its
+// proxy starts only with startLaptop, once the gateways are known.
+type gwWorld struct {
+	*world
+}
+
+// gateway is a node running "i3net gateway" for an intranet.
+type gateway struct {
+	*node
+	in      *intranet
+	lanAddr netip.Addr // its address on the intranet: what the intranet sees
+}
+
+// newGatewayWorld builds the internet part of the gateway's world and makes
+// laptop's identity. It skips t unless root and unless the i3net binary has
+// a gateway command.
+func newGatewayWorld(t *testing.T) *gwWorld {
+	t.Helper()
+	lab := netlabtest.New(t)
+	needGatewayCommand(t)
+	w := &world{t: t, lab: lab}
+	w.srv = lab.Host("srv1")
+	w.web = lab.Host("web")
+	w.dns = startUpstreamDNS(t, w.web)
+	t.Cleanup(w.checkDaemons)
+	w.srvAddr = netip.AddrPortFrom(w.srv.Addr4(), serverPort)
+	p, err := w.srv.Start(i3netBin, "server", "--listen", w.srvAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.daemons = append(w.daemons, p)
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if err := netlab.WaitUDP(ctx, w.srv, serverPort); err != nil {
+		t.Fatalf("the overlay server did not start: %v", err)
+	}
+	g := &gwWorld{world: w}
+	w.laptop = g.newLaptop("laptop")
+	return g
+}
+
+// needGatewayCommand skips t when the i3net binary has no gateway command
+// (the harness exists before the gateway does).
+func needGatewayCommand(t *testing.T) {
+	t.Helper()
+	if i3netBin == "" {
+		t.Fatal("e2e: no i3net binary (TestMain did not build it)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, i3netBin, "gateway", "--help").CombinedOutput()
+	if strings.Contains(string(out), `unknown command "gateway"`) {
+		t.Skip("e2e: skipping: this i3net has no gateway command yet")
+	}
+}
+
+// newLaptop creates a host on the internet with an identity and a
+// resolv.conf naming the upstream DNS server in web, for a proxy to start.
+func (g *gwWorld) newLaptop(name string) *node {
+	t := g.t
+	t.Helper()
+	n := &node{Host: g.lab.Host(name), w: g.world}
+	n.resolvConf = fmt.Sprintf("# e2e: the upstream resolver in web\nnameserver %s\noptions timeout:2 attempts:1\n", g.web.Addr4())
+	if err := n.SetResolvConf(n.resolvConf); err != nil {
+		t.Fatal(err)
+	}
+	n.dir = filepath.Join(t.TempDir(), name)
+	n.makeIdentity()
+	return n
+}
+
+// laptopRules are the laptops' name rules: each intranet's names through
+// its gateway, and a domain no gateway serves through office's.
+const laptopRules = `# e2e: name rules
+[[rule]]
+match = "*.corp.example"
+via = "office-gw"
+
+[[rule]]
+match = "*.lab.example"
+via = "lab-gw"
+
+[[rule]]
+match = "*.elsewhere.example"
+via = "office-gw"
+`
+
+// startLaptop writes n's proxy.toml with rules, starts its proxy and waits
+// until it answers "i3net status".
+func (g *gwWorld) startLaptop(n *node, rules string) {
+	t := g.t
+	t.Helper()
+	conf := filepath.Join(n.dir, "proxy.toml")
+	writeFile(t, conf, []byte(rules), 0o600)
+	n.proxyArgs = append(n.proxyArgs, "--config", conf)
+	n.startProxy(t)
+	n.waitProxy(t)
+}
+
+// addGateway starts "i3net gateway" in h for intranet in, reachable at
+// lanAddr on it, letting in the laptop named "laptop" only. anycast is its
+// member name, empty for a lone gateway; with same, it shares same's
+// identity (an anycast group).
+func (g *gwWorld) addGateway(in *intranet, h *netlab.Host, lanAddr netip.Addr, anycast string, same *gateway) *gateway {
+	t := g.t
+	t.Helper()
+	gw := &gateway{node: &node{Host: h, w: g.world}, in: in, lanAddr: lanAddr}
+	gw.dir = filepath.Join(t.TempDir(), h.Name())
+	if same != nil {
+		pem, err := os.ReadFile(filepath.Join(same.dir, "identity.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(gw.dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(gw.dir, "identity.pem"), pem, 0o600)
+	}
+	gw.makeIdentity()
+	if same != nil && gw.key != same.key {
+		t.Fatalf("%s: i3net id shows key %s after copying %s's identity (key %s)", h.Name(), gw.key, same.Name(), same.key)
+	}
+	gw.bookAdd("laptop", g.laptop.key)
+	conf := fmt.Sprintf("# e2e: the gateway of %s\nservers = [%q]\nserve_names = [\"*.%s\"]\nserve_cidrs = [%q]\nresolvers = [%q]\n",
+		in.domain, g.srvAddr, in.domain, intranetLAN, netip.AddrPortFrom(intraDNSAddr, 53))
+	if anycast != "" {
+		conf += fmt.Sprintf("anycast = %q\n", anycast)
+	}
+	confPath := filepath.Join(gw.dir, "gateway.toml")
+	writeFile(t, confPath, []byte(conf), 0o600)
+	p, err := h.Start(i3netBin, "gateway", "--state-dir", gw.dir, "--config", confPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.proxy = p
+	g.daemons = append(g.daemons, p)
+	gw.waitProxy(t)
+	return gw
+}
+
+// forget removes p from the processes checkDaemons expects to exit 0 (one
+// the test killed on purpose).
+func (g *gwWorld) forget(p *netlab.Proc) {
+	for i, d := range g.daemons {
+		if d == p {
+			g.daemons = append(g.daemons[:i], g.daemons[i+1:]...)
+			return
+		}
+	}
+}
+
+// rawStatus returns "i3net status --json" of n as generic JSON, for fields
+// the typed proxy.Status may not have (a gateway's counters).
+func (n *node) rawStatus(t *testing.T) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	out, err := n.w.i3net(ctx, "status", "--state-dir", n.dir, "--json")
+	if err != nil {
+		t.Fatalf("%s: %v", n.Name(), err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(out, &st); err != nil {
+		t.Fatalf("%s: i3net status --json: %v: %s", n.Name(), err, out)
+	}
+	return st
+}
+
+// gatewayCounters returns the numbers of a gateway's status, in its
+// "gateway" object and its "counters", whose names contain part, by name.
+func gatewayCounters(st map[string]any, part string) map[string]float64 {
+	found := map[string]float64{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				walk(prefix+"."+k, x)
+			}
+		case float64:
+			if strings.Contains(strings.ToLower(prefix), part) {
+				found[prefix] = v
+			}
+		}
+	}
+	walk("gateway", st["gateway"])
+	walk("counters", st["counters"])
+	return found
+}
