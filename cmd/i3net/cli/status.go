@@ -132,6 +132,8 @@ func printStatus(st proxy.Status) {
 			fmt.Fprintf(Stdout, "# %s: %s\n", p.Name, p.Error)
 		}
 	}
+	printRules(st)
+	printGateway(st.Gateway)
 }
 
 func humanBytes(n uint64) string {

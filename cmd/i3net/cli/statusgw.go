@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/i3net/i3net/proxy"
+)
+
+// printRules shows the name rules, each gateway's state and the hosts
+// reached through it.
+func printRules(st proxy.Status) {
+	if len(st.Rules) == 0 {
+		return
+	}
+	fmt.Fprintln(Stdout)
+	tw := tabwriter.NewWriter(Stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "RULE\tACTION\tGATEWAY\tSTATE\tFLOWS")
+	for _, r := range st.Rules {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", r.Match, r.Action, dash(r.Via), dash(r.State), r.Flows)
+	}
+	tw.Flush()
+	for _, p := range st.Peers {
+		if len(p.Targets) == 0 {
+			continue
+		}
+		fmt.Fprintf(Stdout, "# through %s:\n", p.Name)
+		tw := tabwriter.NewWriter(Stdout, 0, 8, 2, ' ', 0)
+		for _, t := range p.Targets {
+			fmt.Fprintf(tw, "  %s\t%s\t→ %s\t%d pkts out\t%d pkts in\t%s ago\n", dash(t.Name), t.Addr, t.Real,
+				t.TxPackets, t.RxPackets, time.Since(t.LastUse).Round(time.Second))
+		}
+		tw.Flush()
+	}
+}
+
+// printGateway shows what a gateway serves and its counters.
+func printGateway(g *proxy.GatewayStatus) {
+	if g == nil {
+		return
+	}
+	fmt.Fprintf(Stdout, "\n# gateway: serves names %s, addresses %s; resolvers %s",
+		strings.Join(g.ServeNames, " "), strings.Join(g.ServeCIDRs, " "), strings.Join(g.Resolvers, " "))
+	if g.Anycast != "" {
+		fmt.Fprintf(Stdout, "; anycast member %q", g.Anycast)
+	}
+	fmt.Fprintln(Stdout)
+	keys := make([]string, 0, len(g.Counters))
+	for k := range g.Counters {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, g.Counters[k]))
+	}
+	fmt.Fprintf(Stdout, "# %s\n", strings.Join(parts, ", "))
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
