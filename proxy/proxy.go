@@ -384,8 +384,18 @@ func (px *Proxy) maintain() {
 // warnBook logs what the address book holds that a later release will
 // refuse (keys in the old form), with the form to write instead.
 func (px *Proxy) warnBook() {
-	for _, w := range px.book.Book().Warnings() {
+	b := px.book.Book()
+	for _, w := range b.Warnings() {
 		px.log.Warn("address book: " + w.Error())
+	}
+	if px.cfg.Rules == nil {
+		return
+	}
+	for _, r := range px.cfg.Rules.All() {
+		if _, ok := b.Lookup(r.Via); r.Via != "" && !ok {
+			px.log.Warn("a name rule's gateway is not in the address book: its names fail until it is added",
+				"rule", r.Pattern.String(), "gateway", r.Via, "add", "i3net book add "+r.Via+" KEY")
+		}
 	}
 }
 
