@@ -28,11 +28,14 @@ func (px *Proxy) handleDNS(pkt []byte, pp *packet.Parsed) {
 	px.stats.dnsQueries.Add(1)
 	query := pp.Payload(pkt)
 	resp, forward, err := px.dns.Answer(query, px.dnsBuf[:0])
+	from, to := pp.Dst, pp.Src
 	if err != nil {
-		px.stats.dnsErrors.Add(1)
+		// An answer that cannot be made: say so rather than let the
+		// program wait for its time-out (a query that is not DNS at all
+		// gets nothing: Fail refuses it too).
+		px.answerServfail(from, to, query)
 		return
 	}
-	from, to := pp.Dst, pp.Src
 	if !forward {
 		px.writeUDP(from, to, dns.FitUDP(query, resp))
 		return

@@ -107,6 +107,13 @@ func TestGatewayCarriesNamedHost(t *testing.T) {
 	if back.Src.Addr() != v || back.Dst.Addr() != l4 {
 		t.Fatalf("the laptop got %v, want %v → %v", back.String(), v, l4)
 	}
+	// The virtual address names the host (ping, ssh and servers' logs look
+	// their peer up): its real name, not under the overlay's suffix.
+	rev, _ := mdns.ReverseAddr(v.String())
+	m, _ := askUDP(t, laptop, question(12, rev, mdns.TypePTR))
+	if len(m.Answer) != 1 || m.Answer[0].(*mdns.PTR).Ptr != "wiki.corp.example." {
+		t.Fatalf("PTR of %v: rcode %d, %v; want wiki.corp.example.", v, m.Rcode, m.Answer)
+	}
 	st := laptop.PX.Status()
 	if len(st.Rules) != 1 || st.Rules[0].State != "active" || st.Rules[0].Flows != 1 {
 		t.Fatalf("rules in status: %+v", st.Rules)

@@ -14,9 +14,10 @@ import (
 // upstream that cannot know.
 type ReverseResolver interface {
 	// ReverseOverlay returns the overlay name (without the suffix) of a
-	// virtual address. owned reports whether addr is in the proxy's pools at
-	// all: an owned address without a name gets NXDOMAIN, one not owned goes
-	// upstream.
+	// virtual address, or a fully qualified name (ending in a dot: a host
+	// reached through a gateway), which is answered as it is. owned reports
+	// whether addr is in the proxy's pools at all: an owned address without a
+	// name gets NXDOMAIN, one not owned goes upstream.
 	ReverseOverlay(addr netip.Addr) (name string, owned bool)
 }
 
@@ -39,9 +40,13 @@ func (r *Responder) answerPTR(s *state, m *mdns.Msg, question mdns.Question, nam
 	if label == "" {
 		m.Rcode = mdns.RcodeNameError
 	} else {
+		ptr := label + r.suffix
+		if strings.HasSuffix(label, ".") {
+			ptr = label
+		}
 		m.Answer = append(m.Answer, &mdns.PTR{
 			Hdr: mdns.RR_Header{Name: question.Name, Rrtype: mdns.TypePTR, Class: mdns.ClassINET, Ttl: r.ttl},
-			Ptr: label + r.suffix,
+			Ptr: ptr,
 		})
 	}
 	resp, _, err = r.pack(m, dst)
