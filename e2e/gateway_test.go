@@ -155,6 +155,7 @@ func TestGatewayPrograms(t *testing.T) {
 		t.Run("two-intranets", func(t *testing.T) { t.Parallel(); testTwoIntranets(t, g, office, lab) })
 		t.Run("not-served", func(t *testing.T) { t.Parallel(); testNotServed(t, g, ogw) })
 		t.Run("nxdomain", func(t *testing.T) { t.Parallel(); testGatewayNXDOMAIN(t, g) })
+		t.Run("other-names", func(t *testing.T) { t.Parallel(); testOtherNames(t, g) })
 	})
 	t.Run("unlisted", func(t *testing.T) { testUnlisted(t, unlisted, ogw) })
 	st := g.laptop.rawStatus(t)
@@ -211,6 +212,48 @@ func testGatewayPing(t *testing.T, g *gwWorld) {
 	if n := pingReceived(t, out); n < 3 || err != nil {
 		t.Errorf("ping wiki.corp.example: %d of 3 replies (%v):\n%s", n, err, out)
 	}
+	t.Logf("%s", out)
+}
+
+// testOtherNames checks the names around the rules: a name no rule matches
+// goes to laptop's upstream resolver, and the reverse name of a gateway
+// target's virtual address (which ping looks up for every reply, ssh and
+// servers' logs too) gets an answer within a second.
+func testOtherNames(t *testing.T, g *gwWorld) {
+	out, status, _ := digIn(t, g.laptop.Host, upstreamName)
+	if a := digAddrs(out); status != "NOERROR" || !slices.Equal(a, []string{upstreamA.String()}) {
+		t.Errorf("dig %s (no rule): %s %v, want %v from the upstream resolver:\n%s", upstreamName, status, a, upstreamA, out)
+	}
+	a := digAddrs(mustDig(t, g.laptop.Host, "wiki.corp.example"))
+	if len(a) != 1 {
+		t.Fatalf("dig wiki.corp.example: addresses %v, want one", a)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	b, _ := run(t, ctx, g.laptop.Host, "dig", "+tries=1", "+time=3", "-x", a[0])
+	out = string(b)
+	took, ok := digQueryTime(out)
+	if status := digStatus(out); !ok || took > time.Second || (status != "NOERROR" && status != "NXDOMAIN") {
+		dnsCounters := map[string]uint64{}
+		for k, v := range g.laptop.mustStatus(t).Counters {
+			if strings.Contains(k, "dns") {
+				dnsCounters[k] = v
+			}
+		}
+		t.Errorf("reverse lookup of wiki.corp.example's virtual address %s: status %q after %v (answered: %v), want a PTR or NXDOMAIN within a second; laptop's DNS counters %v:\n%s",
+			a[0], status, took, ok, dnsCounters, out)
+	}
+	t.Logf("reverse lookup of %s: %s", a[0], out)
+}
+
+// mustDig is digIn's output, failing t unless the status is NOERROR.
+func mustDig(t *testing.T, h *netlab.Host, name string) string {
+	t.Helper()
+	out, status, _ := digIn(t, h, name)
+	if status != "NOERROR" {
+		t.Fatalf("dig %s: %s:\n%s", name, status, out)
+	}
+	return out
 }
 
 // testGatewayFTP lists and gets a file from vsftpd on office's server in
