@@ -3,7 +3,8 @@
 // runs one server and native clients in this process, on loopback; the lab
 // part builds hosts out of network namespaces (internal/netlab), runs i3net
 // servers and proxies in them as separate processes, and has unmodified curl
-// and ping reach a host behind a NAT by name. Whatever the demo started is
+// and ping reach a host behind a NAT by name, then an intranet's web server
+// through an i3-to-IP gateway ("i3net gateway"). Whatever the demo started is
 // stopped and removed when it ends, fails or is interrupted.
 //
 // Each part is a list of phases, run in order; each phase is a function that

@@ -19,11 +19,12 @@ import (
 )
 
 // The lab part builds hosts out of network namespaces, joins three overlay
-// servers into one ring, and has real programs reach a host behind a NAT by
-// name through the proxies:
+// servers into one ring, has real programs reach a host behind a NAT by name
+// through the proxies, then an intranet's hosts, which run nothing of i3net,
+// through the i3-to-IP gateway on its router (gateway.go):
 //
-//	laptop  ──┐  "internet" bridge   ┌── nat ── home (192.168.1.0/24)
-//	srv1..3 ──┘  198.18.0.0/15       ┘
+//	laptop  ──┐  "internet" bridge   ┌── nat ─────── home (192.168.1.0/24)
+//	srv1..3 ──┘  198.18.0.0/15       └── office-gw ── wiki .10, dns .53 (10.1.0.0/24)
 
 // procTail is how much of each process's output a failed demo prints.
 const procTail = 1024
@@ -40,7 +41,9 @@ type labDemo struct {
 	laptop, home *netlab.Host
 	nat          *netlab.NAT
 	ring         *demoRing
-	ids          map[string]id.ID // home's and laptop's public ids
+	ids          map[string]id.ID  // home's and laptop's public ids
+	keys         map[string]string // public keys (i3pk1…) by host
+	office       office            // the intranet behind office-gw (gateway.go)
 }
 
 // runLab runs the lab part; whatever happens, it stops every process and
@@ -60,13 +63,14 @@ func runLab(ctx context.Context, n *narrator, self string) (err error) {
 	if err != nil {
 		return err
 	}
-	d := &labDemo{n: n, self: self, dir: dir, lab: lab, ids: map[string]id.ID{}}
+	d := &labDemo{n: n, self: self, dir: dir, lab: lab, ids: map[string]id.ID{}, keys: map[string]string{}}
 	defer func() {
 		showOutput := err != nil && !errors.Is(ctx.Err(), context.Canceled) // failed, not interrupted
 		err = errors.Join(err, d.cleanup(showOutput))
 	}()
 	return runPhases(ctx, d.buildHosts, d.startRing, d.identities, d.startProxies,
-		d.serveWeb, d.reachHome, d.serverCounters, d.proxyStatus)
+		d.serveWeb, d.reachHome, d.serverCounters, d.proxyStatus,
+		d.buildOffice, d.startGateway, d.reachOffice, d.gatewayStatus)
 }
 
 // checkLab says what the lab part needs that this machine, running goos,
@@ -83,6 +87,9 @@ func checkLab(goos string) error {
 			return fmt.Errorf("the demonstration needs %s: run ./scripts/demo, which installs it", tool)
 		}
 	}
+	if _, err := netlab.Dnsmasq(); err != nil {
+		return fmt.Errorf("the demonstration's intranet needs a DNS server: %w; run ./scripts/demo, which installs it", err)
+	}
 	return nil
 }
 
@@ -92,6 +99,9 @@ func (d *labDemo) cleanup(showOutput bool) error {
 	d.n.say("cleaning up: stopping every process and deleting every namespace the demo made")
 	if d.web != nil {
 		d.web.Close()
+	}
+	if d.office.web != nil {
+		d.office.web.Close()
 	}
 	err := d.lab.Close()
 	if showOutput {
@@ -140,26 +150,14 @@ func (d *labDemo) startRing(ctx context.Context) error {
 // naming the other, and says which server will hold each one's trigger.
 func (d *labDemo) identities(ctx context.Context) error {
 	d.n.chapter("Identities and address books")
-	keys := map[string]string{}
 	for _, h := range []string{"home", "laptop"} {
-		out, err := exec.CommandContext(ctx, d.self, "id", "--state-dir", d.stateDir(h), "--json").Output()
-		if err != nil {
-			return fmt.Errorf("i3net id for %s: %w", h, err)
+		if err := d.newIdentity(ctx, h); err != nil {
+			return err
 		}
-		var info struct{ Key, ID string }
-		if err := json.Unmarshal(out, &info); err != nil {
-			return fmt.Errorf("i3net id --json for %s: %w", h, err)
-		}
-		keys[h] = info.Key
-		if d.ids[h], err = id.Parse(info.ID); err != nil {
-			return fmt.Errorf("i3net id for %s: %w", h, err)
-		}
-		d.n.say("%s's public key %s (public id %s…)", h, info.Key, info.ID[:8])
 	}
 	for _, c := range [][2]string{{"laptop", "home"}, {"home", "laptop"}} {
-		out, err := exec.CommandContext(ctx, d.self, "book", "add", c[1], keys[c[1]], "--state-dir", d.stateDir(c[0])).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("i3net book add: %v: %s", err, out)
+		if err := d.bookAdd(ctx, c[0], c[1]); err != nil {
+			return err
 		}
 	}
 	d.n.say("laptop's book: home → home's key; home's book: laptop → laptop's key")
@@ -171,22 +169,71 @@ func (d *labDemo) identities(ctx context.Context) error {
 	return nil
 }
 
+// newIdentity runs "i3net id" for host, keeps its key and public id, and
+// says them.
+func (d *labDemo) newIdentity(ctx context.Context, host string) error {
+	out, err := exec.CommandContext(ctx, d.self, "id", "--state-dir", d.stateDir(host), "--json").Output()
+	if err != nil {
+		return fmt.Errorf("i3net id for %s: %w", host, err)
+	}
+	var info struct{ Key, ID string }
+	if err := json.Unmarshal(out, &info); err != nil {
+		return fmt.Errorf("i3net id --json for %s: %w", host, err)
+	}
+	d.keys[host] = info.Key
+	if d.ids[host], err = id.Parse(info.ID); err != nil {
+		return fmt.Errorf("i3net id for %s: %w", host, err)
+	}
+	d.n.say("%s's public key %s (public id %s…)", host, info.Key, info.ID[:8])
+	return nil
+}
+
+// bookAdd adds peer, by its key, to host's address book.
+func (d *labDemo) bookAdd(ctx context.Context, host, peer string) error {
+	out, err := exec.CommandContext(ctx, d.self, "book", "add", peer, d.keys[peer], "--state-dir", d.stateDir(host)).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("i3net book add %s on %s: %v: %s", peer, host, err, out)
+	}
+	return nil
+}
+
+// waitStatus waits until "i3net status" on h answers with a status that ok
+// accepts.
+func (d *labDemo) waitStatus(ctx context.Context, h *netlab.Host, ok func(status string) bool) error {
+	return netlab.Poll(ctx, 50*time.Millisecond, func() error {
+		out, err := h.Run(ctx, d.self, "status", "--state-dir", d.stateDir(h.Name()))
+		if err != nil {
+			return err
+		}
+		if !ok(string(out)) {
+			return fmt.Errorf("i3net status on %s: not yet:\n%s", h.Name(), out)
+		}
+		return nil
+	})
+}
+
 // startProxies starts a proxy on home and on laptop, given srv1's address
-// only, and waits for each to answer "i3net status".
+// only, and waits for each to answer "i3net status". laptop's proxy also
+// gets its name rules (proxy.toml), for the gateway's chapters.
 func (d *labDemo) startProxies(ctx context.Context) error {
 	d.n.chapter("Proxies on both hosts, given srv1's address")
 	srvAddr := d.ring.servers[0].data
+	rules, err := d.writeLaptopRules()
+	if err != nil {
+		return err
+	}
 	for _, h := range []*netlab.Host{d.home, d.laptop} {
-		if _, err := h.Start(d.self, "proxy", "--server", srvAddr.String(), "--state-dir", d.stateDir(h.Name()), "--log-level", "warn"); err != nil {
+		args := []string{"proxy", "--server", srvAddr.String(), "--state-dir", d.stateDir(h.Name()), "--log-level", "warn"}
+		if h == d.laptop {
+			args = append(args, "--config", rules)
+		}
+		if _, err := h.Start(d.self, args...); err != nil {
 			return err
 		}
 	}
 	for _, h := range []*netlab.Host{d.home, d.laptop} {
 		start := time.Now()
-		if err := netlab.Poll(ctx, 50*time.Millisecond, func() error {
-			_, err := h.Run(ctx, d.self, "status", "--state-dir", d.stateDir(h.Name()))
-			return err
-		}); err != nil {
+		if err := d.waitStatus(ctx, h, func(string) bool { return true }); err != nil {
 			return fmt.Errorf("the proxy on %s did not come up: %w", h.Name(), err)
 		}
 		d.n.say("proxy up on %s after %v: tun device, DNS on the virtual pool, public trigger inserted", h.Name(), time.Since(start).Round(time.Millisecond))
@@ -254,9 +301,7 @@ func (d *labDemo) proxyStatus(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
-		d.n.say("  %s", l)
-	}
+	d.sayLines(strings.Split(string(out), "\n"))
 	return nil
 }
 
