@@ -81,6 +81,20 @@ func (g *gatewayQueries) takeAll(gw *peer) []*gatewayQuery {
 	return out
 }
 
+// pending returns the queries waiting for gw, by request number, leaving
+// them waiting.
+func (g *gatewayQueries) pending(gw *peer) map[uint32]*gatewayQuery {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make(map[uint32]*gatewayQuery)
+	for n, q := range g.m {
+		if q.gw == gw {
+			out[n] = q
+		}
+	}
+	return out
+}
+
 // routeByRule decides a name outside the overlay by the rules: it reports
 // false when the name goes upstream (no rule, or "direct"); otherwise reply
 // gets the answer, now (refused) or later (from the gateway). query is only

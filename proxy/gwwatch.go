@@ -8,11 +8,12 @@ import "time"
 // probe unanswered for gatewayProbeWait means the gateway is gone: the
 // session is dropped and a new handshake goes to the gateway's anycast
 // prefix, where another member of its group answers if there is one (paper
-// §2.1), so new connections work again within about a second and a half.
+// §2.1); the names asked meanwhile are asked again of it. New connections
+// work again within about a second.
 const (
-	gatewayWatchEvery = 200 * time.Millisecond
-	gatewayQuietAfter = 600 * time.Millisecond
-	gatewayProbeWait  = 600 * time.Millisecond
+	gatewayWatchEvery = 100 * time.Millisecond
+	gatewayQuietAfter = 300 * time.Millisecond
+	gatewayProbeWait  = 500 * time.Millisecond
 )
 
 // watchGateways checks the gateways in use until the proxy stops.
@@ -73,5 +74,10 @@ func (px *Proxy) gatewayGone(p *peer) {
 		p.state = peerIdle
 	}
 	p.mu.Unlock()
+	// The names asked of the dead gateway are asked again of the one that
+	// answers the new handshake (they wait in the queue meanwhile).
+	for n, q := range px.queries.pending(p) {
+		p.enqueue(appendControl(make([]byte, 0, controlHeaderLen+len(q.query)), controlQuery, n, q.query))
+	}
 	px.connect(p)
 }

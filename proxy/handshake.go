@@ -100,7 +100,7 @@ func (px *Proxy) initiate(p *peer) {
 	p.init, p.badAnswer = init, 0
 	p.mu.Unlock()
 	msg1 := init.Message1()
-	backoff := 200 * time.Millisecond
+	backoff, sends := 200*time.Millisecond, 0
 	for {
 		if err := px.client.SendTo(anycastTarget(p), msg1); err == nil {
 			px.stats.handshakesSent.Add(1)
@@ -136,9 +136,26 @@ func (px *Proxy) initiate(p *peer) {
 		if done {
 			return // finished, or abandoned to the peer's own handshake
 		}
-		backoff = min(2*backoff, 2*time.Second)
+		backoff = nextBackoff(p, backoff, sends)
+		sends++
 	}
 }
+
+// nextBackoff is the wait before the next resend of message 1 to p, after
+// sends resends waited backoff: doubling up to 2 s, but for a gateway flat
+// at first, since each resend goes to another random member of its anycast
+// group and may reach a live one when the last one died (gatewayFastResends
+// tries: all miss a live member of two with probability 2^-n).
+func nextBackoff(p *peer, backoff time.Duration, sends int) time.Duration {
+	if p.gateway.Load() && sends < gatewayFastResends {
+		return backoff
+	}
+	return min(2*backoff, 2*time.Second)
+}
+
+// gatewayFastResends is how many resends of message 1 to a gateway wait only
+// the first backoff.
+const gatewayFastResends = 6
 
 // ensureTrigger inserts the private trigger given to p, once; it allows
 // shortcuts (§5.2) when the address book marks p so.
