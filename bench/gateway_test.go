@@ -34,17 +34,7 @@ const gatewayLookups = 50
 // answered from a cache. Run it once:
 // go test -run '^$' -bench Gateway -benchtime 1x ./bench/ (bench/run does).
 func BenchmarkGateway(b *testing.B) {
-	for _, tool := range []string{"iperf3", "/usr/sbin/dnsmasq"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			b.Skipf("bench: %s is not installed (scripts/deps installs it)", tool)
-		}
-	}
-	secs := 10
-	if s := os.Getenv("I3NET_BENCH_SECONDS"); s != "" {
-		secs, _ = strconv.Atoi(s)
-	}
-	lab := netlabtest.New(b)
-	bin := buildI3net(b)
+	lab, bin, secs := setUp(b, "iperf3", "/usr/sbin/dnsmasq")
 	if out, _ := exec.Command(bin, "gateway", "--help").CombinedOutput(); strings.Contains(string(out), "unknown command") {
 		b.Skip("bench: this i3net has no gateway command yet")
 	}

@@ -26,17 +26,7 @@ import (
 // figure as a ratio to the direct one. All overlay paths are encrypted. Run it once:
 // go test -run '^$' -bench Paths -benchtime 1x ./bench/ (bench/run does).
 func BenchmarkPaths(b *testing.B) {
-	for _, tool := range []string{"iperf3", "ping"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			b.Skipf("bench: %s is not installed (scripts/deps installs it)", tool)
-		}
-	}
-	secs := 10
-	if s := os.Getenv("I3NET_BENCH_SECONDS"); s != "" {
-		secs, _ = strconv.Atoi(s)
-	}
-	lab := netlabtest.New(b)
-	bin := buildI3net(b)
+	lab, bin, secs := setUp(b, "iperf3", "ping")
 	srv := lab.Host("srv")
 	laptop := lab.Host("laptop")
 	direct := lab.Host("direct") // a host on the internet, for the direct path
@@ -148,6 +138,22 @@ func BenchmarkPaths(b *testing.B) {
 	fmt.Fprintf(os.Stderr, "overlay relay   %8.2f   %.2f    %13.0f   %.2f    %.3f\n", o.tcp/1e9, o.tcp/d.tcp, o.udp, o.udp/d.udp, o.rtt)
 	fmt.Fprintf(os.Stderr, "shortcut        %8.2f   %.2f    %13.0f   %.2f    %.3f   (%d packets sent straight to office)\n",
 		sc.tcp/1e9, sc.tcp/d.tcp, sc.udp, sc.udp/d.udp, sc.rtt, straight)
+}
+
+// setUp skips b unless the tools are installed and a lab can be built here,
+// and returns the lab, the i3net binary and the seconds each iperf3 run
+// lasts ($I3NET_BENCH_SECONDS, default 10).
+func setUp(b *testing.B, tools ...string) (*netlabtest.Lab, string, int) {
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			b.Skipf("bench: %s is not installed (scripts/deps installs it)", tool)
+		}
+	}
+	secs := 10
+	if s := os.Getenv("I3NET_BENCH_SECONDS"); s != "" {
+		secs, _ = strconv.Atoi(s)
+	}
+	return netlabtest.New(b), buildI3net(b), secs
 }
 
 func buildI3net(b *testing.B) string {

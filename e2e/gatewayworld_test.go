@@ -50,17 +50,7 @@ func newGatewayWorld(t *testing.T) *gwWorld {
 	w.web = lab.Host("web")
 	w.dns = startUpstreamDNS(t, w.web)
 	t.Cleanup(w.checkDaemons)
-	w.srvAddr = netip.AddrPortFrom(w.srv.Addr4(), serverPort)
-	p, err := w.srv.Start(i3netBin, "server", "--listen", w.srvAddr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.daemons = append(w.daemons, p)
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	if err := netlab.WaitUDP(ctx, w.srv, serverPort); err != nil {
-		t.Fatalf("the overlay server did not start: %v", err)
-	}
+	w.startServer()
 	g := &gwWorld{world: w}
 	w.laptop = g.newLaptop("laptop")
 	return g

@@ -138,17 +138,7 @@ func newWorld(t *testing.T, opt topoOptions) *world {
 	// processes are still there to be stopped and looked at.
 	t.Cleanup(w.checkDaemons)
 
-	w.srvAddr = netip.AddrPortFrom(w.srv.Addr4(), serverPort)
-	p, err := w.srv.Start(i3netBin, "server", "--listen", w.srvAddr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.daemons = append(w.daemons, p)
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	if err := netlab.WaitUDP(ctx, w.srv, serverPort); err != nil {
-		t.Fatalf("the overlay server did not start: %v", err)
-	}
+	w.startServer()
 
 	// Identities, and address books naming each other.
 	for _, n := range []*node{w.laptop, w.home} {
@@ -169,6 +159,23 @@ func newWorld(t *testing.T, opt topoOptions) *world {
 		time.Since(start).Round(time.Millisecond), w.srvAddr, w.web.Addr4(), w.laptop.Addr4(),
 		w.home.Addr4(), opt.nat, w.nat.Addr4(), w.laptop.self.Addr4, w.home.self.Addr4)
 	return w
+}
+
+// startServer starts "i3net server" in srv1 and waits until it listens.
+func (w *world) startServer() {
+	t := w.t
+	t.Helper()
+	w.srvAddr = netip.AddrPortFrom(w.srv.Addr4(), serverPort)
+	p, err := w.srv.Start(i3netBin, "server", "--listen", w.srvAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.daemons = append(w.daemons, p)
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if err := netlab.WaitUDP(ctx, w.srv, serverPort); err != nil {
+		t.Fatalf("the overlay server did not start: %v", err)
+	}
 }
 
 // i3net runs the i3net binary outside the namespaces (id, book and status
