@@ -81,9 +81,10 @@ func (g *Gateway) proxyConfig(pcfg proxy.Config) proxy.Config {
 // Proxy returns the gateway's proxy (for its status).
 func (g *Gateway) Proxy() *proxy.Proxy { return g.px }
 
-// Run carries the clients' flows until ctx ends, then removes the NAT rules
-// (the kernel's connection tracking keeps the flows' state, so a gateway
-// restarted at once carries them on).
+// Run carries the clients' flows until ctx ends, then turns forwarding off
+// and leaves the NAT table, whose chains keep the kernel translating the
+// flows' existing NAT bindings, so a gateway started again carries them on
+// (nat.Rules.Close).
 func (g *Gateway) Run(ctx context.Context) error {
 	err := g.px.Run(ctx)
 	return errors.Join(err, g.rules.Close())

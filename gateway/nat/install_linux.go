@@ -108,10 +108,24 @@ func (r *Rules) Counters() (Counters, error) {
 	return c, nil
 }
 
-// Close deletes the table and puts the forwarding settings back as Install
-// found them. Flows then go on through conntrack's existing NAT mappings,
-// unfiltered, until they end. Later calls return nil.
+// Close puts the forwarding settings back as Install found them and leaves
+// the table in place, so that a gateway started again keeps its flows: the
+// kernel translates the flows' existing NAT bindings only while a NAT chain
+// is registered in the namespace, and without one a reply from the network
+// meets no socket at the gateway's address and is answered with a reset
+// (TestStopStartKeepsFlow). With forwarding off the table carries nothing.
+// Remove deletes it too. Later calls return nil.
 func (r *Rules) Close() error {
+	return r.close(false)
+}
+
+// Remove is Close, and deletes the table too: for a gateway that is gone
+// for good (its flows' NAT bindings stop being translated).
+func (r *Rules) Remove() error {
+	return r.close(true)
+}
+
+func (r *Rules) close(remove bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -119,9 +133,11 @@ func (r *Rules) Close() error {
 	}
 	r.closed = true
 	var errs []error
-	r.conn.DelTable(table(r.cfg))
-	if err := r.conn.Flush(); err != nil {
-		errs = append(errs, fmt.Errorf("delete table inet %s: %w", r.cfg.Table, err))
+	if remove {
+		r.conn.DelTable(table(r.cfg))
+		if err := r.conn.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("delete table inet %s: %w", r.cfg.Table, err))
+		}
 	}
 	if err := restore(r.settings); err != nil {
 		errs = append(errs, err)

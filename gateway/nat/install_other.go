@@ -26,3 +26,6 @@ func (r *Rules) Counters() (Counters, error) { return Counters{}, errNeedsLinux 
 
 // Close does nothing.
 func (r *Rules) Close() error { return nil }
+
+// Remove does nothing.
+func (r *Rules) Remove() error { return nil }

@@ -226,6 +226,72 @@ func TestRestartKeepsFlow(t *testing.T) {
 	}
 }
 
+// TestStopStartKeepsFlow: a gateway stopped cleanly (Close) and started
+// again keeps an established flow, even when the intranet's host sends while
+// it is stopped. The flow's NAT binding lives in its conntrack entry, but the
+// kernel translates only while a NAT chain is registered in the namespace:
+// with the table deleted, the host's segment to the gateway's address was
+// not translated back, met no socket there, and the gateway's kernel reset
+// the connection. So Close leaves the table (forwarding off).
+func TestStopStartKeepsFlow(t *testing.T) {
+	tp := newTopo(t, false)
+	first := tp.install(t)
+	to := netip.AddrPortFrom(tp.intranet.Addr4(), 8085)
+	ln, err := tp.intranet.Listen("tcp", to)
+	must(t, err)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	c, err := tp.client.Dial(context.Background(), "tcp", to)
+	must(t, err)
+	defer c.Close()
+	server := <-accepted
+	if server == nil {
+		t.Fatal("the intranet host accepted nothing")
+	}
+	defer server.Close()
+	br := bufio.NewReader(c)
+	say(t, server, br, "before the stop")
+	must(t, tp.gw.Do(first.Close))
+	_, err = server.Write([]byte("while stopped\n")) // reaches the stopped gateway
+	must(t, err)
+	waitUnanswered(t, server)
+	tp.install(t)
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if line, err := br.ReadString('\n'); err != nil || line != "while stopped\n" {
+		t.Fatalf("after the restart the client read %q, %v; want the line sent while the gateway was stopped", line, err)
+	}
+}
+
+// waitUnanswered waits, bounded, until the last segment c sent went
+// unanswered (TCP retransmitted it) or the connection was reset.
+func waitUnanswered(t *testing.T, c net.Conn) {
+	t.Helper()
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	must(t, err)
+	testwait.For(t, "the segment sent while the gateway is stopped goes unanswered", func() bool {
+		var info *unix.TCPInfo
+		raw.Control(func(fd uintptr) { info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
+		return err != nil || info.Total_retrans >= 1 || info.State != 1 // 1: TCP_ESTABLISHED
+	})
+}
+
+// say sends line from the intranet's side and reads it on the client's.
+func say(t *testing.T, server net.Conn, br *bufio.Reader, line string) {
+	t.Helper()
+	_, err := server.Write([]byte(line + "\n"))
+	must(t, err)
+	if got, err := br.ReadString('\n'); err != nil || got != line+"\n" {
+		t.Fatalf("the client read %q, %v; want %q", got, err, line)
+	}
+}
+
 // echoOnce accepts one connection, reports its peer and echoes lines.
 func echoOnce(ln net.Listener, peer chan<- net.Addr) {
 	c, err := ln.Accept()
@@ -261,8 +327,8 @@ func exchange(t *testing.T, c net.Conn, br *bufio.Reader, what string) {
 	}
 }
 
-// TestCloseRemovesTable: Close deletes the table and turns forwarding back
-// off, as Install found it.
+// TestCloseRemovesTable: Close turns forwarding back off, as Install found
+// it, and leaves the table for a restart; Remove deletes it.
 func TestCloseRemovesTable(t *testing.T) {
 	tp := newTopo(t, true)
 	tp.cfg.Pools = append(tp.cfg.Pools, netip.MustParsePrefix("100.64.0.0/10"))
@@ -275,11 +341,20 @@ func TestCloseRemovesTable(t *testing.T) {
 	if got := kernelState(t, tp.gw.Host, tp.cfg.Table); got != "table yes, forwarding 1 1" {
 		t.Fatalf("after Install: %s", got)
 	}
-	must(t, r.Close())
-	if got := kernelState(t, tp.gw.Host, tp.cfg.Table); got != "table no, forwarding 0 0" {
-		t.Fatalf("after Close: %s, want no table and forwarding off as before", got)
+	must(t, tp.gw.Do(r.Close))
+	if got := kernelState(t, tp.gw.Host, tp.cfg.Table); got != "table yes, forwarding 0 0" {
+		t.Fatalf("after Close: %s, want the table kept and forwarding off as before", got)
 	}
 	must(t, r.Close())
+	must(t, tp.gw.Do(func() error {
+		var err error
+		r, err = Install(tp.cfg)
+		return err
+	}))
+	must(t, tp.gw.Do(r.Remove))
+	if got := kernelState(t, tp.gw.Host, tp.cfg.Table); got != "table no, forwarding 0 0" {
+		t.Fatalf("after Remove: %s, want no table and forwarding off as before", got)
+	}
 	if _, err := r.Counters(); err == nil {
 		t.Fatal("Counters after Close should fail")
 	}
