@@ -420,12 +420,14 @@ func testUnlisted(t *testing.T, laptop2 *node, gw *gateway) {
 
 // anycastBound is the bound on the move of new connections to the
 // surviving gateway of an anycast group after the one in use dies.
-// anycastMargin is what the measurement itself adds: the figure is taken
-// when the first curl that succeeds has finished, and curls start only every
-// pollEvery, each through "ip netns exec" (50–150 ms from fork to the first
-// packet on a loaded 2-core machine; the test logs what one curl took just
-// before the kill). Measured 1.24–2.03 s (median 1.5 s, 8 runs, other builds
-// running); the gateway watch's own budget is about 1.5 s (proxy/gwwatch.go).
+// The figure is taken when the first curl that succeeds has finished, so the
+// curl's own run (process start-up through "ip netns exec", its lookup and
+// request: 40 ms on a quiet machine, 300 ms and more under the full suite)
+// is the harness's, not the system's: the bound applies to the figure less
+// one curl's run, measured just before the kill, and anycastMargin covers
+// pollEvery and the scatter of curls' run times. Measured about 1.0 s on a
+// quiet machine; the gateway watch's own budget is about 1 s
+// (proxy/gwwatch.go).
 const (
 	anycastBound  = 2 * time.Second
 	anycastMargin = 250 * time.Millisecond
@@ -479,10 +481,11 @@ func TestGatewayAnycast(t *testing.T) {
 		t.Errorf("after the kill nginx saw %s, want the surviving gateway %s (%v)", c[len(c)-1], other.Name(), other.lanAddr)
 	}
 	switch {
-	case moved > anycastBound+anycastMargin:
-		t.Errorf("new connections succeeded %v after the kill of the gateway in use, want within %v (+%v for the harness)", moved, anycastBound, anycastMargin)
-	case moved > anycastBound:
-		t.Logf("note: %v is over the issue's %v by less than the harness's margin %v", moved, anycastBound, anycastMargin)
+	case moved-oneCurl > anycastBound+anycastMargin:
+		t.Errorf("new connections succeeded %v after the kill of the gateway in use (%v less one curl's run), want within %v (+%v for the harness)",
+			moved, moved-oneCurl, anycastBound, anycastMargin)
+	case moved-oneCurl > anycastBound:
+		t.Logf("note: %v is over the issue's %v by less than the harness's margin %v", moved-oneCurl, anycastBound, anycastMargin)
 	}
 }
 

@@ -69,6 +69,7 @@ func (px *Proxy) gatewayGone(p *peer) {
 		"gateway", p.describe())
 	p.sess.Store(nil)
 	p.prevSess.Store(nil)
+	p.spread.Store(true)
 	p.mu.Lock()
 	if p.state == peerEstablished {
 		p.state = peerIdle

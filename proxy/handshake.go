@@ -102,8 +102,10 @@ func (px *Proxy) initiate(p *peer) {
 	msg1 := init.Message1()
 	backoff, sends := 200*time.Millisecond, 0
 	for {
-		if err := px.client.SendTo(anycastTarget(p), msg1); err == nil {
-			px.stats.handshakesSent.Add(1)
+		for range copiesOfMessage1(p) {
+			if err := px.client.SendTo(anycastTarget(p), msg1); err == nil {
+				px.stats.handshakesSent.Add(1)
+			}
 		}
 		t := time.NewTimer(backoff)
 		select {
@@ -151,6 +153,18 @@ func nextBackoff(p *peer, backoff time.Duration, sends int) time.Duration {
 		return backoff
 	}
 	return min(2*backoff, 2*time.Second)
+}
+
+// copiesOfMessage1 is how many copies of message 1 go to p at each send:
+// one, but after p's gateway died (gwwatch.go) several, each to another
+// random member of its anycast group, so that one reaches a live member at
+// once (all of 4 miss the live one of two members with probability 1/16). A
+// member that is alive but not chosen answers too; its session is not used.
+func copiesOfMessage1(p *peer) int {
+	if p.spread.Load() {
+		return 4
+	}
+	return 1
 }
 
 // gatewayFastResends is how many resends of message 1 to a gateway wait only
@@ -378,6 +392,7 @@ func (px *Proxy) finish(d client.Delivery) {
 	p.state = peerEstablished
 	p.lastErr = ""
 	p.mu.Unlock()
+	p.spread.Store(false)
 	remote := s.PeerPrivateID()
 	px.peers.setRemote(p, remote)
 	p.sess.Store(s)

@@ -43,6 +43,7 @@ type peer struct {
 	// it): message 1s go to its anycast prefix and its silence is probed.
 	gateway atomic.Bool
 	probeAt atomic.Int64 // when a probe went to this gateway (gwwatch.go); 0: none
+	spread  atomic.Bool  // the gateway died: message 1 goes to several members (copiesOfMessage1)
 
 	sess     atomic.Pointer[session.Session] // current session, nil before the first handshake
 	prevSess atomic.Pointer[session.Session] // the session it replaced, until the new one is confirmed
