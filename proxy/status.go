@@ -57,6 +57,8 @@ type Status struct {
 	Rules []RuleStatus `json:"rules,omitempty"`
 	// Gateway is set when this host is an i3-to-IP gateway.
 	Gateway *GatewayStatus `json:"gateway,omitempty"`
+	// Middlebox is set when this is an i3net middlebox (statusmb.go).
+	Middlebox *MiddleboxStatus `json:"middlebox,omitempty"`
 }
 
 // SelfStatus describes this host.
