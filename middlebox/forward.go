@@ -39,10 +39,10 @@ const (
 
 // forwardState is owned by the client's receive goroutine.
 type forwardState struct {
-	bufs   [][]byte                  // forwardBatch buffers for tagged frames
+	bufs   [][]byte                   // forwardBatch buffers for tagged frames
 	stacks [][wire.MaxStack - 1]id.ID // the rest of each frame's stack
-	hosts  []*host                   // whose trigger each frame came on
-	msgs   []client.Message          // the frames of this batch
+	hosts  []*host                    // whose trigger each frame came on
+	msgs   []client.Message           // the frames of this batch
 
 	idsBufs [][]byte // forwardBatch buffers of idsBufLen bytes
 	idsOut  [][]byte // the packets of this batch, each idsBufs[i][:idsOffset+len]

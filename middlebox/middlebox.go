@@ -37,8 +37,8 @@ type Options struct {
 // host is one host the middlebox serves.
 type host struct {
 	cfg     HostConfig
-	pubID   id.ID       // where alerts go
-	trigger id.ID       // this member's trigger for it
+	pubID   id.ID        // where alerts go
+	trigger id.ID        // this member's trigger for it
 	fwd     *pass.Tagger // the receive goroutine's
 	alert   *pass.Tagger // the event-log goroutine's
 

@@ -287,3 +287,35 @@ func newIdent(t testing.TB) *identity.Identity {
 	}
 	return x
 }
+
+// Two members of an anycast group share the identity and differ in their
+// triggers' member byte: a frame goes to the member whose byte is closest to
+// the one the host picked; when a member stops, its frames go to the other.
+func TestAnycastMembers(t *testing.T) {
+	w := newWorld(t, func(c *Config) { c.Anycast = "mb-a" })
+	cfgB := w.mb.cfg
+	cfgB.Anycast = "mb-b"
+	mbB, _ := startMiddlebox(t, cfgB, w.mbIdent)
+	ma, mb := pass.Member("mb-a"), pass.Member("mb-b")
+	if ma == mb || w.mb.hosts[0].trigger == mbB.hosts[0].trigger || w.mb.self != mbB.self {
+		t.Fatalf("members a and b: bytes %d %d, triggers %s %s", ma, mb, w.mb.hosts[0].trigger, mbB.hosts[0].trigger)
+	}
+	send := func(member byte, n int) {
+		t.Helper()
+		frame, _ := plaintextFrame(t, addrA, addrB, uint16(n))
+		if err := w.a.c.Send([]id.ID{w.hostTrigger(member), w.bID}, frame); err != nil {
+			t.Fatal(err)
+		}
+		w.b.next(t, n)
+	}
+	send(ma, 0)
+	send(mb, 1)
+	if counter(w.mb, "forwarded") != 1 || counter(mbB, "forwarded") != 1 {
+		t.Fatalf("forwarded by a %d, by b %d: want 1 each", counter(w.mb, "forwarded"), counter(mbB, "forwarded"))
+	}
+	w.mb.Close()
+	send(ma, 2)
+	if counter(mbB, "forwarded") != 2 {
+		t.Fatalf("b forwarded %d, want a's frame too once a stopped", counter(mbB, "forwarded"))
+	}
+}

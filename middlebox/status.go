@@ -79,7 +79,7 @@ func (m *Middlebox) counterMap() map[string]uint64 {
 		"to_ids": c.toIDS.Load(), "ids_write_errors": c.idsWriteErrors.Load(), "ids_malformed": c.idsMalformed.Load(),
 		"alerts_sent": c.alertsSent.Load(), "alerts_unmatched": c.alertsUnmatched.Load(),
 		"alerts_failed": c.alertsFailed.Load(),
-		"eve_lines": c.eveLines.Load(), "eve_bad_lines": c.eveBad.Load(),
+		"eve_lines":     c.eveLines.Load(), "eve_bad_lines": c.eveBad.Load(),
 		"eve_reopened": c.eveReopened.Load(), "eve_skipped_long": c.eveSkipped.Load(),
 	}
 }

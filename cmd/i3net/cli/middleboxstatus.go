@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -45,21 +46,25 @@ func printMiddlebox(st proxy.Status) {
 	fmt.Fprintf(Stdout, "# %s\n", counterLine(st.Counters))
 }
 
-// counterLine writes the non-zero counters in name order.
+// mainCounters are the middlebox's counters always shown.
+var mainCounters = []string{"forwarded", "to_ids", "alerts_sent", "alerts_unmatched", "drop_unknown_host", "drop_malformed"}
+
+// counterLine writes the main counters, then the others that are not zero,
+// in name order.
 func counterLine(cs map[string]uint64) string {
+	var parts []string
+	for _, k := range mainCounters {
+		parts = append(parts, fmt.Sprintf("%s %d", k, cs[k]))
+	}
 	keys := make([]string, 0, len(cs))
 	for k, v := range cs {
-		if v != 0 {
+		if v != 0 && !slices.Contains(mainCounters, k) {
 			keys = append(keys, k)
 		}
 	}
 	sort.Strings(keys)
-	var parts []string
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%s %d", k, cs[k]))
-	}
-	if len(parts) == 0 {
-		return "no traffic yet"
 	}
 	return strings.Join(parts, ", ")
 }
