@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 )
 
@@ -41,8 +42,13 @@ func newFollower(path string) *follower {
 // bytes) and calls line for each whole line, without its newline; line's
 // slice is reused after it returns.
 func (fl *follower) poll(line func([]byte)) error {
-	if fl.f == nil && !fl.open() {
-		return nil
+	if fl.f == nil {
+		if err := fl.open(); err != nil {
+			return err
+		}
+		if fl.f == nil {
+			return nil
+		}
 	}
 	if st, err := fl.f.Stat(); err == nil && st.Size() < fl.off {
 		fl.rewind() // truncated
@@ -56,24 +62,28 @@ func (fl *follower) poll(line func([]byte)) error {
 		// (when it comes) is read from its start.
 		fl.close()
 		fl.reopened++
-		if err == nil && fl.open() {
+		if err == nil && fl.open() == nil && fl.f != nil {
 			return fl.read(line)
 		}
 	}
 	return nil
 }
 
-// open opens the file, at its end the first time, else at its start.
-func (fl *follower) open() bool {
+// open opens the file, at its end the first time, else at its start. A
+// file that does not exist (yet) is no error: fl.f stays nil.
+func (fl *follower) open() error {
 	f, err := os.Open(fl.path)
 	if err != nil {
 		fl.fromEnd = false // created later: every line is new
-		return false
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return false
+		return err
 	}
 	fl.f, fl.fi, fl.off = f, fi, 0
 	if fl.fromEnd {
@@ -81,7 +91,7 @@ func (fl *follower) open() bool {
 		fl.long = fl.off > 0 && !fl.endsLine() // a line half written: skip its rest
 	}
 	fl.fromEnd = false
-	return true
+	return nil
 }
 
 // endsLine reports whether the file's byte before off is a newline.

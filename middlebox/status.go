@@ -68,12 +68,20 @@ func (m *Middlebox) hostStatus(h *host) proxy.MiddleboxHostStatus {
 	return hs
 }
 
+// counterMap returns the status's counters: the middlebox's and its
+// overlay client's.
 func (m *Middlebox) counterMap() map[string]uint64 {
-	c := &m.stats
 	cs := m.client.Stats()
+	out := m.middleboxCounters()
+	out["client_received"], out["client_dropped"], out["client_failovers"] = cs.Received, cs.Dropped, cs.Failovers
+	out["client_send_errors"], out["not_present"] = cs.SendErrors, cs.NotPresent
+	return out
+}
+
+// middleboxCounters returns the middlebox's own counters.
+func (m *Middlebox) middleboxCounters() map[string]uint64 {
+	c := &m.stats
 	return map[string]uint64{
-		"client_received": cs.Received, "client_dropped": cs.Dropped, "client_failovers": cs.Failovers,
-		"client_send_errors": cs.SendErrors, "not_present": cs.NotPresent,
 		"forwarded": c.forwarded.Load(), "drop_unknown_host": c.dropUnknownHost.Load(),
 		"drop_malformed": c.dropMalformed.Load(), "drop_send": c.dropSend.Load(),
 		"to_ids": c.toIDS.Load(), "ids_write_errors": c.idsWriteErrors.Load(), "ids_malformed": c.idsMalformed.Load(),
