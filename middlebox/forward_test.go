@@ -1,6 +1,7 @@
 package middlebox
 
 import (
+	"errors"
 	"log/slog"
 	"net/netip"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/i3net/i3net/client"
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/middlebox/pass"
+	"github.com/i3net/i3net/proxy/proxytest"
 )
 
 // bareMiddlebox returns a middlebox serving one host, with an IDS batch and
@@ -58,5 +60,38 @@ func BenchmarkForward(b *testing.B) {
 	b.SetBytes(int64(len(frame)))
 	for b.Loop() {
 		forwardOne(m, d)
+	}
+}
+
+// failingTun is an IDS device whose writes fail.
+type failingTun struct{ *proxytest.Tun }
+
+func (failingTun) Write([][]byte, int) (int, error) { return 0, errors.New("no buffer space") }
+
+// A failed write into the IDS device is counted and forwarding goes on.
+func TestIDSWriteFails(t *testing.T) {
+	m, trig := bareMiddlebox(t)
+	m.ids = failingTun{proxytest.NewTun()}
+	frame, _ := plaintextFrame(t, addrA, addrB, 1)
+	m.forward(client.Delivery{ID: trig, Rest: []id.ID{id.Random()}, Payload: frame})
+	m.writeIDS()
+	if m.stats.idsWriteErrors.Load() != 1 || m.stats.toIDS.Load() != 0 || len(m.fwd.msgs) != 1 || len(m.fwd.idsOut) != 0 {
+		t.Fatalf("errors %d, to_ids %d, frames queued %d, packets left %d: want 1, 0, 1, 0",
+			m.stats.idsWriteErrors.Load(), m.stats.toIDS.Load(), len(m.fwd.msgs), len(m.fwd.idsOut))
+	}
+}
+
+// The flow table keeps at most its size, forgetting the pair noted first,
+// and finds a pair either way round.
+func TestFlowTable(t *testing.T) {
+	ft := newFlowTable(3)
+	h1, h2 := &host{}, &host{}
+	addr := func(i byte) netip.Addr { return netip.AddrFrom4([4]byte{100, 64, 0, i}) }
+	for i := byte(1); i <= 4; i++ {
+		ft.note(addr(0), addr(i), h1)
+	}
+	ft.note(addr(2), addr(0), h2) // seen again, now another host's: updated in place
+	if ft.size() != 3 || ft.lookup(addr(0), addr(1)) != nil || ft.lookup(addr(4), addr(0)) != h1 || ft.lookup(addr(0), addr(2)) != h2 {
+		t.Fatalf("size %d; pair 1 %v, pair 4 %v, pair 2 %v", ft.size(), ft.lookup(addr(0), addr(1)), ft.lookup(addr(4), addr(0)), ft.lookup(addr(0), addr(2)))
 	}
 }

@@ -79,22 +79,31 @@ func New(cfg Config, opt Options) (*Middlebox, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkControl(opt.ControlPath); err != nil {
+	if err := m.open(); err != nil {
+		m.cancel()
 		return nil, err
 	}
+	return m, nil
+}
+
+// open opens what New sets up, in order, closing what it opened on an error.
+func (m *Middlebox) open() error {
+	if err := checkControl(m.opt.ControlPath); err != nil {
+		return err
+	}
 	if err := m.openIDS(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := m.openClient(); err != nil {
 		m.closeIDS()
-		return nil, err
+		return err
 	}
 	if err := m.serveControl(); err != nil {
 		m.client.Close()
 		m.closeIDS()
-		return nil, err
+		return err
 	}
-	return m, nil
+	return nil
 }
 
 // newMiddlebox returns the middlebox's state, nothing opened yet.
