@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/client"
+	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/middlebox/pass"
 	"github.com/i3net/i3net/proxy/packet"
 	"github.com/i3net/i3net/proxy/session"
 	"github.com/i3net/i3net/wire"
@@ -67,13 +69,22 @@ func (px *Proxy) inbound(d client.Delivery) {
 			px.stats.dropUnknownID.Add(1)
 			return
 		}
-		px.acceptLater(d.Payload)
+		px.acceptLater(untag(d.Payload, session.Handshake1Len))
 		return
 	case session.TypeHandshake2:
+		d.Payload = untag(d.Payload, session.Handshake2Len)
 		px.finish(d)
 		return
 	case session.TypeReset:
+		d.Payload = untag(d.Payload, session.ResetLen)
 		px.reset(d)
+		return
+	case pass.TypeAlert:
+		if d.ID == px.ownID {
+			px.alertFrame(d.Payload)
+		} else {
+			px.stats.dropUnknownID.Add(1)
+		}
 		return
 	case session.TypeData, session.TypePlaintext, session.TypeKeepalive:
 	default:
@@ -92,15 +103,19 @@ func (px *Proxy) inbound(d client.Delivery) {
 		px.sendReset(p)
 		return
 	}
+	frame, ok := px.passed(p, s, d.Payload)
+	if !ok {
+		return
+	}
 	buf := in.bufs[len(in.out)]
-	out, err := s.Open(buf[:tunOffset], d.Payload)
+	out, err := s.Open(buf[:tunOffset], frame)
 	if err != nil {
 		prev := p.prevSess.Load()
 		if prev == nil {
 			px.countOpenError(err)
 			return
 		}
-		if out, err = prev.Open(buf[:tunOffset], d.Payload); err != nil {
+		if out, err = prev.Open(buf[:tunOffset], frame); err != nil {
 			px.countOpenError(err)
 			return
 		}
@@ -196,7 +211,8 @@ func (px *Proxy) sendReset(p *peer) {
 	p.lastReset = now
 	p.mu.Unlock()
 	frame := session.AppendReset(nil, px.ident, p.localPriv, r, now)
-	if px.client.SendTo(r, frame) == nil {
+	var st [2]id.ID
+	if px.client.Send(p.stack(r, &st), frame) == nil {
 		px.stats.resetsSent.Add(1)
 	}
 }
