@@ -63,35 +63,9 @@ func (px *Proxy) flushInbound() {
 func (px *Proxy) inbound(d client.Delivery) {
 	px.stats.overlayIn.Add(1)
 	in := &px.in
-	switch session.TypeOf(d.Payload) {
-	case session.TypeHandshake1:
-		if d.ID != px.ownID && d.ID != px.publicTriggerID() {
-			px.stats.dropUnknownID.Add(1)
-			return
-		}
-		px.acceptLater(untag(d.Payload, session.Handshake1Len))
-		return
-	case session.TypeHandshake2:
-		d.Payload = untag(d.Payload, session.Handshake2Len)
-		px.finish(d)
-		return
-	case session.TypeReset:
-		d.Payload = untag(d.Payload, session.ResetLen)
-		px.reset(d)
-		return
-	case pass.TypeAlert:
-		if d.ID == px.ownID {
-			px.alertFrame(d.Payload)
-		} else {
-			px.stats.dropUnknownID.Add(1)
-		}
-		return
-	case session.TypeData, session.TypePlaintext, session.TypeKeepalive:
-	default:
-		px.stats.dropMalformed.Add(1)
+	if !px.inboundData(d) {
 		return
 	}
-
 	p := px.peers.byLocalPriv(d.ID)
 	if p == nil {
 		px.stats.dropUnknownID.Add(1)
@@ -180,6 +154,38 @@ func (px *Proxy) checkInbound(p *peer, pkt []byte, now int64) bool {
 		}
 	}
 	return true
+}
+
+// inboundData is step 1: it hands frames other than a session's data to
+// their handlers (handshakes, resets, a middlebox's alerts; those that came
+// through a middlebox lose its tag) and reports whether d is data for the
+// rest of the inbound path.
+func (px *Proxy) inboundData(d client.Delivery) bool {
+	switch session.TypeOf(d.Payload) {
+	case session.TypeHandshake1:
+		if d.ID != px.ownID && d.ID != px.publicTriggerID() {
+			px.stats.dropUnknownID.Add(1)
+			return false
+		}
+		px.acceptLater(untag(d.Payload, session.Handshake1Len))
+	case session.TypeHandshake2:
+		d.Payload = untag(d.Payload, session.Handshake2Len)
+		px.finish(d)
+	case session.TypeReset:
+		d.Payload = untag(d.Payload, session.ResetLen)
+		px.reset(d)
+	case pass.TypeAlert:
+		if d.ID == px.ownID {
+			px.alertFrame(d.Payload)
+		} else {
+			px.stats.dropUnknownID.Add(1)
+		}
+	case session.TypeData, session.TypePlaintext, session.TypeKeepalive:
+		return true
+	default:
+		px.stats.dropMalformed.Add(1)
+	}
+	return false
 }
 
 func (px *Proxy) countOpenError(err error) {
