@@ -51,11 +51,16 @@ func (px *Proxy) control(p *peer, msg []byte) {
 	case kind == controlQuery && px.gw != nil:
 		px.answerQueryLater(p, n, body)
 	case kind == controlProbe:
+		// A failover probe came through a live member of the middlebox's
+		// group: go through it too, and answer through it.
+		px.probeAnswered(p, n)
 		px.sendControl(p, appendControl(nil, controlProbeAnswer, n, nil))
 	case kind == controlAnswer:
 		px.gatewayAnswered(p, n, body)
 	case kind == controlProbeAnswer:
-		// lastRx moved: that is the answer (gwwatch.go)
+		// lastRx moved: that is the answer (gwwatch.go); an answer to a
+		// failover probe names the middlebox member it came through
+		px.probeAnswered(p, n)
 	default:
 		px.stats.dropControl.Add(1)
 	}

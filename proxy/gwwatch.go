@@ -1,6 +1,10 @@
 package proxy
 
-import "time"
+import (
+	"time"
+
+	"github.com/i3net/i3net/id"
+)
 
 // A gateway that dies leaves its triggers in the overlay until they expire,
 // so packets to it vanish without a word. A host that has sent to a gateway
@@ -67,14 +71,60 @@ func (px *Proxy) checkGateway(p *peer, now int64) {
 	}
 }
 
-// middleboxGone sends p's frames through another member of its middlebox's
-// anycast group: the session with p stays (the middlebox keeps no state of
-// it), and the probe goes again, through the new member.
+// middleboxGone looks for a live member of the anycast group of the
+// middlebox on p's path: it probes p through each of memberCandidates member
+// bytes at once (the overlay takes each to the member whose byte shares the
+// most leading bits with it), and the first answer moves p's frames to the
+// member it came through (control: probeAnswered). The session with p stays:
+// the middlebox keeps no state of it.
 func (px *Proxy) middleboxGone(p *peer) {
+	rt := p.route.Load()
+	s := p.sendSession()
+	r, ok := p.remote()
+	if rt == nil || s == nil || !ok {
+		return
+	}
 	px.stats.mbFailovers.Add(1)
-	px.log.Warn("the middlebox on the path stopped answering: trying another member of its anycast group",
+	px.log.Warn("the middlebox on the path stopped answering: looking for another member of its anycast group",
 		"peer", p.describe())
-	p.reroute()
+	now := px.clk.Now().UnixNano()
+	p.probeAt.Store(now)
+	for i := range memberCandidates {
+		via := *rt
+		via[id.Len-1] = byte(i * (256 / memberCandidates))
+		msg := appendControl(nil, controlProbe, probeViaFlag|uint32(via[id.Len-1]), nil)
+		frame, err := s.Seal(nil, msg)
+		if err != nil {
+			return
+		}
+		px.client.Send([]id.ID{via, r}, frame)
+	}
+}
+
+// memberCandidates is how many member bytes a failover probes through: every
+// member whose byte's top four bits no other member shares is reached.
+const memberCandidates = 16
+
+// probeViaFlag marks, in a probe's request number, the member byte it went
+// through (the low byte), for probeAnswered.
+const probeViaFlag = 1 << 16
+
+// probeAnswered moves p's frames to the member of its middlebox's group that
+// carried the failover probe n (or its answer), if n names one: that member
+// is alive. Both ends do so, so each one's answers find the other.
+func (px *Proxy) probeAnswered(p *peer, n uint32) {
+	if n&probeViaFlag == 0 {
+		return
+	}
+	rt := p.route.Load()
+	if rt == nil || rt[id.Len-1] == byte(n) {
+		return
+	}
+	next := *rt
+	next[id.Len-1] = byte(n)
+	if p.route.CompareAndSwap(rt, &next) {
+		px.log.Info("the session goes through another member of the middlebox's anycast group", "peer", p.describe())
+	}
 }
 
 // gatewayGone drops the session with a gateway that stopped answering and

@@ -142,23 +142,6 @@ func (p *peer) stack(r id.ID, buf *[2]id.ID) []id.ID {
 	return buf[:1]
 }
 
-// reroute sends p's frames to another member of its middlebox's anycast
-// group (the one in use stopped answering): the member byte's top bit
-// flipped the first time, a random byte after that.
-func (p *peer) reroute() {
-	rt := p.route.Load()
-	if rt == nil {
-		return
-	}
-	next := *rt
-	if p.rerouted.Add(1) == 1 {
-		next[id.Len-1] ^= 0x80
-	} else {
-		next[id.Len-1] = randomByte()
-	}
-	p.route.Store(&next)
-}
-
 // passed returns a data frame of p's session s without its middlebox tag,
 // checked when this host imposes the middlebox, or false for a frame that
 // did not pass it (counted). Frames of sessions without a middlebox are

@@ -47,10 +47,9 @@ type peer struct {
 
 	// Middlebox (middlebox.go): mbIn is the one this host imposes on the
 	// peer (its tags are checked), route the id frames to the peer go
-	// through first (nil: straight), rerouted how often it was changed.
-	mbIn     atomic.Pointer[middlebox]
-	route    atomic.Pointer[id.ID]
-	rerouted atomic.Int32
+	// through first (nil: straight).
+	mbIn  atomic.Pointer[middlebox]
+	route atomic.Pointer[id.ID]
 
 	sess     atomic.Pointer[session.Session] // current session, nil before the first handshake
 	prevSess atomic.Pointer[session.Session] // the session it replaced, until the new one is confirmed

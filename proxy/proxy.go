@@ -295,9 +295,7 @@ func (px *Proxy) Run(ctx context.Context) error {
 
 	px.spawn(px.readTun)
 	px.spawn(px.maintain)
-	if px.cfg.Rules != nil {
-		px.spawn(px.watchGateways)
-	}
+	px.spawn(px.watchGateways)
 	if px.cfg.ControlPath != "" {
 		if err := px.serveControl(); err != nil {
 			px.Close()
