@@ -1,0 +1,253 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/i3net/i3net/internal/netlab"
+)
+
+// Suricata running live beside a middlebox (issue 11, the paper's §6.4.1,
+// where Bro played this part): it reads the IDS tun the middlebox writes
+// every plaintext packet into, and writes eve.json with alert, http and ftp
+// events, which the middlebox follows to send alerts to the host they
+// concern. The test writes its configuration: only the test's rules, one
+// packet thread, small memory caps, no checksum checks (the middlebox hands
+// over packets whose checksums a tun's offloads may have left unfinished).
+
+// suricataReadyTimeout bounds the wait for Suricata to start capturing.
+const suricataReadyTimeout = startTimeout
+
+// idsRules are the rules of the middlebox tests: the paper's eggdrop upload
+// (the FTP command that stores a file of that name) and an HTTP request
+// path, and nothing else.
+const idsRules = `alert ftp any any -> any any (msg:"i3net e2e: FTP upload of eggdrop"; flow:to_server,established; content:"STOR"; nocase; content:"eggdrop"; distance:0; nocase; classtype:trojan-activity; sid:3100001; rev:1;)
+alert http any any -> any any (msg:"i3net e2e: HTTP GET of /ids-probe"; flow:to_server,established; http.method; content:"GET"; http.uri; content:"/ids-probe"; sid:3100002; rev:1;)
+`
+
+// suricata is one Suricata process reading an interface of a host.
+type suricata struct {
+	dir  string // its log directory: eve.json, suricata.log
+	eve  string // eve.json
+	proc *netlab.Proc
+}
+
+// eveEvent is the part of an eve.json record the tests look at.
+type eveEvent struct {
+	Timestamp string `json:"timestamp"`
+	EventType string `json:"event_type"`
+	SrcIP     string `json:"src_ip"`
+	SrcPort   int    `json:"src_port"`
+	DestIP    string `json:"dest_ip"`
+	DestPort  int    `json:"dest_port"`
+	Proto     string `json:"proto"`
+	AppProto  string `json:"app_proto"`
+	Alert     struct {
+		Signature   string `json:"signature"`
+		SignatureID int    `json:"signature_id"`
+	} `json:"alert"`
+	HTTP struct {
+		Hostname string `json:"hostname"`
+		URL      string `json:"url"`
+		Method   string `json:"http_method"`
+		Status   int    `json:"status"`
+	} `json:"http"`
+	FTP struct {
+		Command     string `json:"command"`
+		CommandData string `json:"command_data"`
+	} `json:"ftp"`
+}
+
+func (e eveEvent) String() string {
+	s := fmt.Sprintf("%s %s %s:%d -> %s:%d", e.EventType, e.Proto, e.SrcIP, e.SrcPort, e.DestIP, e.DestPort)
+	switch e.EventType {
+	case "alert":
+		s += fmt.Sprintf(" [%d] %q", e.Alert.SignatureID, e.Alert.Signature)
+	case "http":
+		s += fmt.Sprintf(" %s %s%s %d", e.HTTP.Method, e.HTTP.Hostname, e.HTTP.URL, e.HTTP.Status)
+	case "ftp":
+		s += fmt.Sprintf(" %s %s", e.FTP.Command, e.FTP.CommandData)
+	}
+	return s
+}
+
+// suricataYAML is the configuration the tests run Suricata with; %[1]s is
+// the log directory, %[2]s the interface.
+const suricataYAML = `%%YAML 1.1
+---
+# i3net e2e: Suricata live on one interface, the test's rules only.
+vars:
+  address-groups:
+    HOME_NET: "any"
+    EXTERNAL_NET: "any"
+  port-groups:
+    HTTP_PORTS: "any"
+    FTP_PORTS: "21"
+default-log-dir: %[1]s
+default-rule-path: %[1]s
+rule-files:
+  - e2e.rules
+classification-file: /etc/suricata/classification.config
+reference-config-file: /etc/suricata/reference.config
+runmode: single
+max-pending-packets: 256
+outputs:
+  - eve-log:
+      enabled: yes
+      filetype: regular
+      filename: eve.json
+      types:
+        - alert
+        - http
+        - ftp
+logging:
+  default-log-level: info
+  outputs:
+    - console:
+        enabled: no
+    - file:
+        enabled: yes
+        level: info
+        filename: suricata.log
+af-packet:
+  - interface: %[2]s
+    threads: 1
+    cluster-id: 99
+    cluster-type: cluster_flow
+    defrag: no
+    use-mmap: yes
+    ring-size: 2048
+    checksum-checks: no
+app-layer:
+  protocols:
+    http:
+      enabled: yes
+    ftp:
+      enabled: yes
+      memcap: 8mb
+flow:
+  memcap: 16mb
+  hash-size: 4096
+  prealloc: 1000
+stream:
+  memcap: 32mb
+  checksum-validation: no
+  reassembly:
+    memcap: 64mb
+    depth: 1mb
+defrag:
+  memcap: 8mb
+host:
+  memcap: 8mb
+detect:
+  profile: low
+mpm-algo: ac
+spm-algo: bm
+unix-command:
+  enabled: no
+`
+
+// startSuricata runs Suricata in h, capturing live on iface (af-packet),
+// with rules, and returns once it says its engine started and eve.json
+// exists. It stops with the test.
+func startSuricata(t *testing.T, h *netlab.Host, iface, rules string) *suricata {
+	t.Helper()
+	needProgram(t, "suricata")
+	s := &suricata{dir: t.TempDir()}
+	s.eve = filepath.Join(s.dir, "eve.json")
+	conf := filepath.Join(s.dir, "suricata.yaml")
+	writeFile(t, conf, []byte(fmt.Sprintf(suricataYAML, s.dir, iface)), 0o600)
+	writeFile(t, filepath.Join(s.dir, "e2e.rules"), []byte(rules), 0o600)
+	s.proc = startDaemon(t, h, "suricata", "-c", conf, "--af-packet="+iface, "-l", s.dir,
+		"-k", "none", "--pidfile", filepath.Join(s.dir, "suricata.pid"))
+	ctx, cancel := context.WithTimeout(context.Background(), suricataReadyTimeout)
+	defer cancel()
+	err := netlab.Poll(ctx, 50*time.Millisecond, func() error {
+		select {
+		case <-s.proc.Done():
+			return nil
+		default:
+		}
+		log := strings.ToLower(s.log())
+		if !strings.Contains(log, "engine started") {
+			return fmt.Errorf("no \"engine started\" in suricata.log yet")
+		}
+		if _, err := os.Stat(s.eve); err != nil {
+			return err
+		}
+		return nil
+	})
+	select {
+	case <-s.proc.Done():
+		t.Fatalf("suricata exited (%v):\n%s\n%s", s.proc.Wait(), tail(s.proc.Output(), 2048), tail([]byte(s.log()), 2048))
+	default:
+	}
+	if err != nil {
+		t.Fatalf("suricata did not start capturing on %s in %s within %v: %v\n%s", iface, h.Name(), suricataReadyTimeout, err, tail([]byte(s.log()), 2048))
+	}
+	return s
+}
+
+// log returns suricata.log so far.
+func (s *suricata) log() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "suricata.log"))
+	return string(b)
+}
+
+// events returns every complete record of eve.json so far.
+func (s *suricata) events() []eveEvent {
+	b, _ := os.ReadFile(s.eve)
+	var evs []eveEvent
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var e eveEvent
+		if json.Unmarshal(sc.Bytes(), &e) == nil {
+			evs = append(evs, e)
+		}
+	}
+	return evs
+}
+
+// waitEvent waits, bounded by timeout, for an eve.json record that match
+// accepts, and returns it; on time-out it fails t, listing what eve.json
+// holds.
+func (s *suricata) waitEvent(t *testing.T, timeout time.Duration, what string, match func(eveEvent) bool) eveEvent {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var found eveEvent
+	err := netlab.Poll(ctx, 50*time.Millisecond, func() error {
+		for _, e := range s.events() {
+			if match(e) {
+				found = e
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s in eve.json", what)
+	})
+	if err != nil {
+		t.Fatalf("suricata: no %s within %v; eve.json:\n%s", what, timeout, s.describe())
+	}
+	return found
+}
+
+// describe lists eve.json's records, one a line, for a failure message.
+func (s *suricata) describe() string {
+	var b strings.Builder
+	for _, e := range s.events() {
+		b.WriteString(e.String() + "\n")
+	}
+	if b.Len() == 0 {
+		return "(empty)\n" + tail([]byte(s.log()), 1024)
+	}
+	return b.String()
+}
