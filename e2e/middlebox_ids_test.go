@@ -160,9 +160,25 @@ unix-command:
 // exists. It stops with the test.
 func startSuricata(t *testing.T, h *netlab.Host, iface, rules string) *suricata {
 	t.Helper()
+	s := newSuricata(t)
+	s.start(t, h, iface, rules)
+	return s
+}
+
+// newSuricata makes Suricata's log directory, so that eve.json's path is
+// known before it starts (a middlebox's configuration names it).
+func newSuricata(t *testing.T) *suricata {
+	t.Helper()
 	needProgram(t, "suricata")
 	s := &suricata{dir: t.TempDir()}
 	s.eve = filepath.Join(s.dir, "eve.json")
+	return s
+}
+
+// start runs Suricata in h on iface with rules and waits, bounded, until it
+// says its engine started and eve.json exists.
+func (s *suricata) start(t *testing.T, h *netlab.Host, iface, rules string) {
+	t.Helper()
 	conf := filepath.Join(s.dir, "suricata.yaml")
 	writeFile(t, conf, []byte(fmt.Sprintf(suricataYAML, s.dir, iface)), 0o600)
 	writeFile(t, filepath.Join(s.dir, "e2e.rules"), []byte(rules), 0o600)
@@ -176,14 +192,11 @@ func startSuricata(t *testing.T, h *netlab.Host, iface, rules string) *suricata 
 			return nil
 		default:
 		}
-		log := strings.ToLower(s.log())
-		if !strings.Contains(log, "engine started") {
+		if !strings.Contains(strings.ToLower(s.log()), "engine started") {
 			return fmt.Errorf("no \"engine started\" in suricata.log yet")
 		}
-		if _, err := os.Stat(s.eve); err != nil {
-			return err
-		}
-		return nil
+		_, err := os.Stat(s.eve)
+		return err
 	})
 	select {
 	case <-s.proc.Done():
@@ -193,7 +206,6 @@ func startSuricata(t *testing.T, h *netlab.Host, iface, rules string) *suricata 
 	if err != nil {
 		t.Fatalf("suricata did not start capturing on %s in %s within %v: %v\n%s", iface, h.Name(), suricataReadyTimeout, err, tail([]byte(s.log()), 2048))
 	}
-	return s
 }
 
 // log returns suricata.log so far.
