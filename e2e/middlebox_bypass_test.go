@@ -165,4 +165,3 @@ func udpFrom(pkt []byte, src netip.AddrPort) ([]byte, bool) {
 	}
 	return udp[8:end], true
 }
-

@@ -79,82 +79,6 @@ func (e eveEvent) String() string {
 	return s
 }
 
-// suricataYAML is the configuration the tests run Suricata with; %[1]s is
-// the log directory, %[2]s the interface.
-const suricataYAML = `%%YAML 1.1
----
-# i3net e2e: Suricata live on one interface, the test's rules only.
-vars:
-  address-groups:
-    HOME_NET: "any"
-    EXTERNAL_NET: "any"
-  port-groups:
-    HTTP_PORTS: "any"
-    FTP_PORTS: "21"
-default-log-dir: %[1]s
-default-rule-path: %[1]s
-rule-files:
-  - e2e.rules
-classification-file: /etc/suricata/classification.config
-reference-config-file: /etc/suricata/reference.config
-runmode: single
-max-pending-packets: 256
-outputs:
-  - eve-log:
-      enabled: yes
-      filetype: regular
-      filename: eve.json
-      types:
-        - alert
-        - http
-        - ftp
-logging:
-  default-log-level: info
-  outputs:
-    - console:
-        enabled: no
-    - file:
-        enabled: yes
-        level: info
-        filename: suricata.log
-af-packet:
-  - interface: %[2]s
-    threads: 1
-    cluster-id: 99
-    cluster-type: cluster_flow
-    defrag: no
-    use-mmap: yes
-    ring-size: 2048
-    checksum-checks: no
-app-layer:
-  protocols:
-    http:
-      enabled: yes
-    ftp:
-      enabled: yes
-      memcap: 8mb
-flow:
-  memcap: 16mb
-  hash-size: 4096
-  prealloc: 1000
-stream:
-  memcap: 32mb
-  checksum-validation: no
-  reassembly:
-    memcap: 64mb
-    depth: 1mb
-defrag:
-  memcap: 8mb
-host:
-  memcap: 8mb
-detect:
-  profile: low
-mpm-algo: ac
-spm-algo: bm
-unix-command:
-  enabled: no
-`
-
 // startSuricata runs Suricata in h, capturing live on iface (af-packet),
 // with rules, and returns once it says its engine started and eve.json
 // exists. It stops with the test.
@@ -171,41 +95,26 @@ func newSuricata(t *testing.T) *suricata {
 	t.Helper()
 	needProgram(t, "suricata")
 	s := &suricata{dir: t.TempDir()}
-	s.eve = filepath.Join(s.dir, "eve.json")
+	s.eve = filepath.Join(s.dir, netlab.SuricataEve)
 	return s
 }
 
-// start runs Suricata in h on iface with rules and waits, bounded, until it
-// says its engine started and eve.json exists.
+// start runs Suricata in h on iface with rules (Host.StartSuricata) and
+// waits, bounded, until it captures; it stops with the test.
 func (s *suricata) start(t *testing.T, h *netlab.Host, iface, rules string) {
 	t.Helper()
-	conf := filepath.Join(s.dir, "suricata.yaml")
-	writeFile(t, conf, []byte(fmt.Sprintf(suricataYAML, s.dir, iface)), 0o600)
-	writeFile(t, filepath.Join(s.dir, "e2e.rules"), []byte(rules), 0o600)
-	s.proc = startDaemon(t, h, "suricata", "-c", conf, "--af-packet="+iface, "-l", s.dir,
-		"-k", "none", "--pidfile", filepath.Join(s.dir, "suricata.pid"))
 	ctx, cancel := context.WithTimeout(context.Background(), suricataReadyTimeout)
 	defer cancel()
-	err := netlab.Poll(ctx, 50*time.Millisecond, func() error {
-		select {
-		case <-s.proc.Done():
-			return nil
-		default:
-		}
-		if !strings.Contains(strings.ToLower(s.log()), "engine started") {
-			return fmt.Errorf("no \"engine started\" in suricata.log yet")
-		}
-		_, err := os.Stat(s.eve)
-		return err
-	})
-	select {
-	case <-s.proc.Done():
-		t.Fatalf("suricata exited (%v):\n%s\n%s", s.proc.Wait(), tail(s.proc.Output(), 2048), tail([]byte(s.log()), 2048))
-	default:
-	}
+	p, err := h.StartSuricata(ctx, s.dir, iface, rules)
 	if err != nil {
-		t.Fatalf("suricata did not start capturing on %s in %s within %v: %v\n%s", iface, h.Name(), suricataReadyTimeout, err, tail([]byte(s.log()), 2048))
+		t.Fatal(err)
 	}
+	s.proc = p
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
 }
 
 // log returns suricata.log so far.
