@@ -95,6 +95,30 @@ func (g *gatewayQueries) pending(gw *peer) map[uint32]*gatewayQuery {
 	return out
 }
 
+// connectGateways opens the sessions with the gateways the rules name, so
+// that the first name a program asks of one costs one round trip, not a
+// handshake too (and a gateway that refuses this host is known before).
+// Gateways the book does not name yet are skipped (warnBook says so); it runs
+// at start and when the book changes.
+func (px *Proxy) connectGateways() {
+	if px.cfg.Rules == nil {
+		return
+	}
+	b := px.book.Book()
+	for _, r := range px.cfg.Rules.All() {
+		e, ok := b.Lookup(r.Via)
+		if r.Via == "" || !ok || e.Blocked {
+			continue
+		}
+		gw, err := px.peerFor(e.Key, &e)
+		if err != nil {
+			continue
+		}
+		gw.gateway.Store(true)
+		px.connect(gw)
+	}
+}
+
 // routeByRule decides a name outside the overlay by the rules: it reports
 // false when the name goes upstream (no rule, or "direct"); otherwise reply
 // gets the answer, now (refused) or later (from the gateway). query is only

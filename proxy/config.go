@@ -109,6 +109,12 @@ type Config struct {
 	// Gateway, if set, makes this proxy an i3-to-IP gateway (gateway.go).
 	Gateway *GatewayMode
 
+	// Middlebox, if set, is the book name of a middlebox (§6.4) this host
+	// imposes on every session (middlebox.go): peers send through it, and
+	// their data is accepted only when it passed it. A book entry's own
+	// middlebox applies to that peer instead.
+	Middlebox string
+
 	// Clock and Logger: nil means the real clock and slog.Default().
 	Clock  clock.Clock
 	Logger *slog.Logger

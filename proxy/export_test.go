@@ -17,7 +17,8 @@ import (
 // OutboundPacket runs the outbound path for one packet read from the tun
 // device and reports whether it produced a frame to send.
 func OutboundPacket(px *Proxy, pkt []byte, pp *packet.Parsed, frame []byte, now int64) bool {
-	_, _, _, ok := px.outboundPacket(pkt, pp, frame, now)
+	var st [2]id.ID
+	_, _, _, ok := px.outboundPacket(pkt, pp, frame, &st, now)
 	return ok
 }
 

@@ -9,7 +9,9 @@ import "time"
 // session is dropped and a new handshake goes to the gateway's anycast
 // prefix, where another member of its group answers if there is one (paper
 // §2.1); the names asked meanwhile are asked again of it. New connections
-// work again within about a second.
+// work again within about a second. A session through a middlebox is
+// watched the same way; when the probe goes unanswered, its frames go
+// through another member of the middlebox's group (middleboxGone).
 const (
 	gatewayWatchEvery = 100 * time.Millisecond
 	gatewayQuietAfter = 300 * time.Millisecond
@@ -28,7 +30,7 @@ func (px *Proxy) watchGateways() {
 		}
 		now := px.clk.Now().UnixNano()
 		for _, p := range px.peers.all() {
-			if p.gateway.Load() {
+			if p.gateway.Load() || p.route.Load() != nil {
 				px.checkGateway(p, now)
 			}
 		}
@@ -57,8 +59,22 @@ func (px *Proxy) checkGateway(p *peer, now int64) {
 		p.probeAt.Store(0)
 	case now-probe >= int64(gatewayProbeWait):
 		p.probeAt.Store(0)
+		if p.route.Load() != nil {
+			px.middleboxGone(p)
+			return
+		}
 		px.gatewayGone(p)
 	}
+}
+
+// middleboxGone sends p's frames through another member of its middlebox's
+// anycast group: the session with p stays (the middlebox keeps no state of
+// it), and the probe goes again, through the new member.
+func (px *Proxy) middleboxGone(p *peer) {
+	px.stats.mbFailovers.Add(1)
+	px.log.Warn("the middlebox on the path stopped answering: trying another member of its anycast group",
+		"peer", p.describe())
+	p.reroute()
 }
 
 // gatewayGone drops the session with a gateway that stopped answering and

@@ -56,7 +56,7 @@ func (px *Proxy) peerFor(key identity.PublicKey, entry *book.Entry) (*peer, erro
 
 func (px *Proxy) localFlags(p *peer) session.Flags {
 	f := session.FlagPreserveHeaders
-	if p.plaintext {
+	if p.plaintext || px.imposedFor(p) != nil { // a middlebox's IDS must read it
 		f |= session.FlagPlaintext
 	}
 	if p.shortcut {
@@ -91,7 +91,8 @@ func (px *Proxy) initiate(p *peer) {
 		px.fail(p, err)
 		return
 	}
-	init, err := px.resp.Initiate(p.key, p.localPriv, px.localFlags(p), px.clk.Now())
+	via := px.viaFor(p)
+	init, err := px.resp.InitiateVia(p.key, p.localPriv, px.localFlags(p), via, px.clk.Now())
 	if err != nil {
 		px.fail(p, err)
 		return
@@ -103,7 +104,7 @@ func (px *Proxy) initiate(p *peer) {
 	backoff, sends := 200*time.Millisecond, 0
 	for {
 		for range copiesOfMessage1(p) {
-			if err := px.client.SendTo(anycastTarget(p), msg1); err == nil {
+			if err := px.client.Send(viaStack(via, anycastTarget(p)), msg1); err == nil {
 				px.stats.handshakesSent.Add(1)
 			}
 		}
@@ -265,13 +266,13 @@ func (px *Proxy) acceptLater(msg1 []byte) {
 // accept answers a message 1 as responder.
 func (px *Proxy) accept(msg1 []byte) {
 	var target *peer
-	acc, err := px.resp.Handle(msg1, func(key identity.PublicKey, _ session.Flags) (id.ID, session.Flags, error) {
-		p, err := px.admit(key)
+	acc, err := px.resp.Handle(msg1, func(h session.Hello) (session.Reply, error) {
+		p, err := px.admit(h.Key)
 		if err != nil {
-			return id.ID{}, 0, err
+			return session.Reply{}, err
 		}
 		target = p
-		return p.localPriv, px.localFlags(p), nil
+		return session.Reply{PrivID: p.localPriv, Flags: px.localFlags(p), Via: px.viaFor(p)}, nil
 	}, px.clk.Now())
 	if err != nil {
 		switch {
@@ -313,6 +314,7 @@ func (px *Proxy) accept(msg1 []byte) {
 	}
 	remote := acc.Session.PeerPrivateID()
 	if !acc.Duplicate {
+		p.useRoute(acc.Session)
 		px.peers.setRemote(p, remote)
 		if old := p.sess.Swap(acc.Session); old != nil && old != acc.Session {
 			p.prevSess.Store(old)
@@ -322,7 +324,8 @@ func (px *Proxy) accept(msg1 []byte) {
 		p.lastErr = ""
 		p.mu.Unlock()
 	}
-	if err := px.client.SendWith([]id.ID{remote}, acc.Message2, p.sendFlags()); err == nil {
+	var st [2]id.ID
+	if err := px.client.SendWith(p.stack(remote, &st), acc.Message2, p.sendFlags()); err == nil {
 		px.stats.handshakesSent.Add(1)
 	}
 	px.flush(p)
@@ -394,6 +397,7 @@ func (px *Proxy) finish(d client.Delivery) {
 	p.mu.Unlock()
 	p.spread.Store(false)
 	remote := s.PeerPrivateID()
+	p.useRoute(s)
 	px.peers.setRemote(p, remote)
 	p.sess.Store(s)
 	p.prevSess.Store(nil)
@@ -401,7 +405,8 @@ func (px *Proxy) finish(d client.Delivery) {
 	if !px.flush(p) {
 		// Nothing to send: confirm the session to the responder.
 		if ka, err := s.Keepalive(nil); err == nil {
-			px.client.SendWith([]id.ID{remote}, ka, p.sendFlags())
+			var st [2]id.ID
+			px.client.SendWith(p.stack(remote, &st), ka, p.sendFlags())
 		}
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/client"
+	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/middlebox/pass"
 	"github.com/i3net/i3net/proxy/packet"
 	"github.com/i3net/i3net/proxy/session"
 	"github.com/i3net/i3net/wire"
@@ -61,26 +63,9 @@ func (px *Proxy) flushInbound() {
 func (px *Proxy) inbound(d client.Delivery) {
 	px.stats.overlayIn.Add(1)
 	in := &px.in
-	switch session.TypeOf(d.Payload) {
-	case session.TypeHandshake1:
-		if d.ID != px.ownID && d.ID != px.publicTriggerID() {
-			px.stats.dropUnknownID.Add(1)
-			return
-		}
-		px.acceptLater(d.Payload)
-		return
-	case session.TypeHandshake2:
-		px.finish(d)
-		return
-	case session.TypeReset:
-		px.reset(d)
-		return
-	case session.TypeData, session.TypePlaintext, session.TypeKeepalive:
-	default:
-		px.stats.dropMalformed.Add(1)
+	if !px.inboundData(d) {
 		return
 	}
-
 	p := px.peers.byLocalPriv(d.ID)
 	if p == nil {
 		px.stats.dropUnknownID.Add(1)
@@ -92,15 +77,19 @@ func (px *Proxy) inbound(d client.Delivery) {
 		px.sendReset(p)
 		return
 	}
+	frame, ok := px.passed(p, s, d.Payload)
+	if !ok {
+		return
+	}
 	buf := in.bufs[len(in.out)]
-	out, err := s.Open(buf[:tunOffset], d.Payload)
+	out, err := s.Open(buf[:tunOffset], frame)
 	if err != nil {
 		prev := p.prevSess.Load()
 		if prev == nil {
 			px.countOpenError(err)
 			return
 		}
-		if out, err = prev.Open(buf[:tunOffset], d.Payload); err != nil {
+		if out, err = prev.Open(buf[:tunOffset], frame); err != nil {
 			px.countOpenError(err)
 			return
 		}
@@ -167,6 +156,38 @@ func (px *Proxy) checkInbound(p *peer, pkt []byte, now int64) bool {
 	return true
 }
 
+// inboundData is step 1: it hands frames other than a session's data to
+// their handlers (handshakes, resets, a middlebox's alerts; those that came
+// through a middlebox lose its tag) and reports whether d is data for the
+// rest of the inbound path.
+func (px *Proxy) inboundData(d client.Delivery) bool {
+	switch session.TypeOf(d.Payload) {
+	case session.TypeHandshake1:
+		if d.ID != px.ownID && d.ID != px.publicTriggerID() {
+			px.stats.dropUnknownID.Add(1)
+			return false
+		}
+		px.acceptLater(untag(d.Payload, session.Handshake1Len))
+	case session.TypeHandshake2:
+		d.Payload = untag(d.Payload, session.Handshake2Len)
+		px.finish(d)
+	case session.TypeReset:
+		d.Payload = untag(d.Payload, session.ResetLen)
+		px.reset(d)
+	case pass.TypeAlert:
+		if d.ID == px.ownID {
+			px.alertFrame(d.Payload)
+		} else {
+			px.stats.dropUnknownID.Add(1)
+		}
+	case session.TypeData, session.TypePlaintext, session.TypeKeepalive:
+		return true
+	default:
+		px.stats.dropMalformed.Add(1)
+	}
+	return false
+}
+
 func (px *Proxy) countOpenError(err error) {
 	switch err {
 	case session.ErrReplay, session.ErrTooOld:
@@ -196,7 +217,8 @@ func (px *Proxy) sendReset(p *peer) {
 	p.lastReset = now
 	p.mu.Unlock()
 	frame := session.AppendReset(nil, px.ident, p.localPriv, r, now)
-	if px.client.SendTo(r, frame) == nil {
+	var st [2]id.ID
+	if px.client.Send(p.stack(r, &st), frame) == nil {
 		px.stats.resetsSent.Add(1)
 	}
 }

@@ -32,7 +32,7 @@ func (px *Proxy) readTun() {
 	bufs := make([][]byte, batch)
 	sizes := make([]int, batch)
 	frames := make([][]byte, batch)
-	stacks := make([][1]id.ID, batch)
+	stacks := make([][2]id.ID, batch)
 	msgs := make([]client.Message, 0, batch)
 	// Packets read from the tun device are at most its MTU (tun splits the
 	// kernel's large offloaded segments), so buffers of the MTU suffice.
@@ -47,12 +47,11 @@ func (px *Proxy) readTun() {
 		now := px.clk.Now().UnixNano()
 		msgs = msgs[:0]
 		for i := 0; i < n; i++ {
-			frame, r, f, ok := px.outboundPacket(bufs[i][tunOffset:tunOffset+sizes[i]], &pp, frames[len(msgs)][:0], now)
+			frame, stack, f, ok := px.outboundPacket(bufs[i][tunOffset:tunOffset+sizes[i]], &pp, frames[len(msgs)][:0], &stacks[len(msgs)], now)
 			if !ok {
 				continue
 			}
-			stacks[len(msgs)][0] = r
-			msgs = append(msgs, client.Message{Stack: stacks[len(msgs)][:], Payload: frame, Flags: f})
+			msgs = append(msgs, client.Message{Stack: stack, Payload: frame, Flags: f})
 		}
 		if len(msgs) > 0 {
 			sent, _ := px.client.SendBatch(msgs)
@@ -77,34 +76,36 @@ func (px *Proxy) readTun() {
 }
 
 // outboundPacket is stages 2–5 for one packet read from the tun device: it
-// returns the frame to send to the peer's private id r with the options f,
-// sealed into frame's capacity, or ok=false when the packet was handled
-// otherwise (DNS, queued for a handshake) or dropped (counted).
-func (px *Proxy) outboundPacket(pkt []byte, pp *packet.Parsed, frame []byte, now int64) (_ []byte, r id.ID, f client.SendFlags, ok bool) {
+// returns the frame to send to the stack (the peer's private id, after its
+// middlebox if the session has one; held in st) with the options f, sealed
+// into frame's capacity, or ok=false when the packet was handled otherwise
+// (DNS, queued for a handshake) or dropped (counted).
+func (px *Proxy) outboundPacket(pkt []byte, pp *packet.Parsed, frame []byte, st *[2]id.ID, now int64) (_ []byte, stack []id.ID, f client.SendFlags, ok bool) {
+	var r id.ID
 	px.stats.tunIn.Add(1)
 	if err := pp.Decode(pkt); err != nil {
 		px.stats.dropMalformed.Add(1)
-		return nil, r, 0, false
+		return nil, nil, 0, false
 	}
 	dst := pp.Dst.Addr()
 	if dst == px.dns4 || dst == px.dns6 {
 		px.handleDNS(pkt, pp)
-		return nil, r, 0, false
+		return nil, nil, 0, false
 	}
 	p := px.peers.byAddress(dst)
 	if p == nil {
 		px.stats.dropNoMapping.Add(1)
-		return nil, r, 0, false
+		return nil, nil, 0, false
 	}
 	if len(pkt) > px.cfg.MTU {
 		px.tooBig(pkt, pp)
-		return nil, r, 0, false
+		return nil, nil, 0, false
 	}
 	p.touch(now)
 	if canon := p.canonicalFor(dst); canon != dst {
 		if pp.SetDstAddr(pkt, canon) != nil {
 			px.stats.dropMalformed.Add(1)
-			return nil, r, 0, false
+			return nil, nil, 0, false
 		}
 	}
 	if p.via != nil { // a host behind a gateway: the gateway's session carries it
@@ -117,7 +118,7 @@ func (px *Proxy) outboundPacket(pkt []byte, pp *packet.Parsed, frame []byte, now
 	if s == nil || !known {
 		p.enqueue(pkt)
 		px.connect(p)
-		return nil, r, 0, false
+		return nil, nil, 0, false
 	}
 	frame, err := s.Seal(frame, pkt)
 	if err != nil {
@@ -126,12 +127,12 @@ func (px *Proxy) outboundPacket(pkt []byte, pp *packet.Parsed, frame []byte, now
 			p.sess.Store(nil)
 			px.connect(p)
 		}
-		return nil, r, 0, false
+		return nil, nil, 0, false
 	}
 	p.txPackets.Add(1)
 	p.txBytes.Add(uint64(len(pkt)))
 	p.lastTx.Store(now)
-	return frame, r, p.sendFlags(), true
+	return frame, p.stack(r, st), p.sendFlags(), true
 }
 
 // sendNow seals and sends pkt to p at once (queued packets, once the session
@@ -142,7 +143,8 @@ func (px *Proxy) sendNow(p *peer, s *session.Session, r id.ID, pkt []byte) {
 		px.stats.dropSeal.Add(1)
 		return
 	}
-	if err := px.client.SendWith([]id.ID{r}, frame, p.sendFlags()); err != nil {
+	var st [2]id.ID
+	if err := px.client.SendWith(p.stack(r, &st), frame, p.sendFlags()); err != nil {
 		px.stats.dropSend.Add(1)
 		return
 	}

@@ -45,6 +45,13 @@ type peer struct {
 	probeAt atomic.Int64 // when a probe went to this gateway (gwwatch.go); 0: none
 	spread  atomic.Bool  // the gateway died: message 1 goes to several members (copiesOfMessage1)
 
+	// Middlebox (middlebox.go): mbIn is the one this host imposes on the
+	// peer (its tags are checked), route the id frames to the peer go
+	// through first (nil: straight), rerouted how often it was changed.
+	mbIn     atomic.Pointer[middlebox]
+	route    atomic.Pointer[id.ID]
+	rerouted atomic.Int32
+
 	sess     atomic.Pointer[session.Session] // current session, nil before the first handshake
 	prevSess atomic.Pointer[session.Session] // the session it replaced, until the new one is confirmed
 

@@ -49,6 +49,8 @@ type Proxy struct {
 	gw        *GatewayMode   // nil unless this proxy is an i3-to-IP gateway
 	gwBusy    chan struct{}  // bounds the name queries a gateway resolves at once
 	queries   gatewayQueries // names this host asked gateways (clientgw.go)
+	mbs       middleboxes    // the middleboxes this host imposes (middlebox.go)
+	alerts    alertLog       // what their IDSes said (alerts.go)
 	sweep     clock.Timer    // forgets the peers unused for TO; nil once closed
 	sweepMu   sync.Mutex
 
@@ -288,6 +290,7 @@ func (px *Proxy) Run(ctx context.Context) error {
 	for _, p := range px.peers.all() {
 		px.spawn(func() { px.insertPrivate(p) })
 	}
+	px.connectGateways()
 	px.startSweep()
 
 	px.spawn(px.readTun)
@@ -403,6 +406,7 @@ func (px *Proxy) warnBook() {
 // trigger given to them is removed, so the overlay drops what they send).
 func (px *Proxy) applyBook() {
 	px.warnBook()
+	px.connectGateways()
 	b := px.book.Book()
 	for _, p := range px.peers.all() {
 		names := b.Names(p.key)

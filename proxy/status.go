@@ -34,6 +34,7 @@ type counters struct {
 	dropTunWrite, dropBusy                                     atomic.Uint64
 
 	dropTooBig, icmpTooBig, dropNotServed atomic.Uint64
+	dropBypassed, mbAlerts, mbFailovers   atomic.Uint64
 	// gateway: name queries and probes carried in sessions (control.go)
 	gwQueries, gwAnswers, gwTimeouts, gwRefused, gwProbes, gwFailovers atomic.Uint64
 	dropControl                                                        atomic.Uint64
@@ -57,6 +58,8 @@ type Status struct {
 	Rules []RuleStatus `json:"rules,omitempty"`
 	// Gateway is set when this host is an i3-to-IP gateway.
 	Gateway *GatewayStatus `json:"gateway,omitempty"`
+	// Alerts are the newest IDS alerts of the middleboxes this host imposes.
+	Alerts []AlertStatus `json:"alerts,omitempty"`
 }
 
 // SelfStatus describes this host.
@@ -89,6 +92,8 @@ type PeerStatus struct {
 	Error     string     `json:"error,omitempty"`
 	// Targets are the hosts reached through this peer as a gateway.
 	Targets []TargetStatus `json:"targets,omitempty"`
+	// Middlebox names the middlebox the session goes through, if any.
+	Middlebox string `json:"middlebox,omitempty"`
 }
 
 // Status returns a snapshot of the proxy's state.
@@ -119,6 +124,7 @@ func (px *Proxy) Status() Status {
 		p.mu.Unlock()
 		ps.Targets = targetStatus(p)
 		if s := p.sess.Load(); s != nil {
+			ps.Middlebox = px.describeVia(s)
 			ps.Mode, ps.Cipher = "encrypted", s.Cipher()
 			if s.Plaintext() {
 				ps.Mode = "plaintext"
@@ -134,6 +140,7 @@ func (px *Proxy) Status() Status {
 	})
 	st.Rules = px.ruleStatus(st.Peers)
 	st.Gateway = px.gatewayStatus()
+	st.Alerts = px.alerts.all()
 	return st
 }
 
@@ -164,7 +171,9 @@ func (px *Proxy) counterMap() map[string]uint64 {
 		"drop_seal": c.dropSeal.Load(), "drop_send": c.dropSend.Load(), "drop_tun_write": c.dropTunWrite.Load(),
 		"drop_busy": c.dropBusy.Load(), "drop_too_big": c.dropTooBig.Load(), "icmp_too_big": c.icmpTooBig.Load(),
 		"drop_not_served": c.dropNotServed.Load(), "drop_control": c.dropControl.Load(),
-		"gateway_queries": c.gwQueries.Load(), "gateway_answers": c.gwAnswers.Load(),
+		"drop_bypassed": c.dropBypassed.Load(), "middlebox_alerts": c.mbAlerts.Load(),
+		"middlebox_failovers": c.mbFailovers.Load(),
+		"gateway_queries":     c.gwQueries.Load(), "gateway_answers": c.gwAnswers.Load(),
 		"gateway_timeouts": c.gwTimeouts.Load(), "gateway_refused": c.gwRefused.Load(),
 		"gateway_probes": c.gwProbes.Load(), "gateway_failovers": c.gwFailovers.Load(),
 	}

@@ -40,6 +40,10 @@ type Entry struct {
 	// Blocked refuses the host: the proxy drops the private trigger it gave it
 	// and answers nothing (§4.1). Default false.
 	Blocked bool `json:"blocked"`
+	// Middlebox, if set, is the book name of a middlebox (§6.4) this host's
+	// sessions with the host go through: data in clear for its IDS, and
+	// accepted from the host only when the middlebox passed it.
+	Middlebox string `json:"middlebox,omitempty"`
 	// Comment is free text for people; Save keeps it.
 	Comment string `json:"comment,omitempty"`
 }
@@ -65,6 +69,9 @@ func (e Entry) Options() []string {
 	if e.Blocked {
 		o = append(o, "blocked")
 	}
+	if e.Middlebox != "" {
+		o = append(o, "middlebox "+e.Middlebox)
+	}
 	return o
 }
 
@@ -82,6 +89,9 @@ func samePeerOptions(a, b Entry) (diff []string, ok bool) {
 	}
 	if a.Blocked != b.Blocked {
 		diff = append(diff, "blocked")
+	}
+	if a.Middlebox != b.Middlebox {
+		diff = append(diff, "middlebox")
 	}
 	return diff, len(diff) == 0
 }

@@ -120,9 +120,10 @@ const (
 	fieldPreserveHeaders = "preserve_headers"
 	fieldBlocked         = "blocked"
 	fieldComment         = "comment"
+	fieldMiddlebox       = "middlebox"
 )
 
-var knownFields = []string{fieldKey, fieldID, fieldShortcut, fieldPlaintext, fieldPreserveHeaders, fieldBlocked, fieldComment}
+var knownFields = []string{fieldKey, fieldID, fieldShortcut, fieldPlaintext, fieldPreserveHeaders, fieldBlocked, fieldMiddlebox, fieldComment}
 
 // parser walks the keys of a decoded file in document order. It does not
 // decode into a struct: BurntSushi/toml matches struct fields regardless of
@@ -244,6 +245,14 @@ func (p *parser) field(h *host, k toml.Key) {
 		h.e.Blocked, _ = p.boolean(h, k, v)
 	case fieldComment:
 		h.e.Comment, _ = p.str(h, k, v)
+	case fieldMiddlebox:
+		if s, ok := p.str(h, k, v); ok {
+			if err := CheckName(s); err != nil {
+				p.hostErrorf(h, k, "want the book name of a middlebox: %w", err)
+				return
+			}
+			h.e.Middlebox = strings.ToLower(s)
+		}
 	default:
 		if isTable(v) && len(h.key) == 2 {
 			dotted := h.key[1] + "." + name

@@ -116,12 +116,12 @@ key = "KEY2"
 		{
 			name:    "unknown field",
 			text:    "[hosts.home]\nkey = \"KEY1\"\nshortcutt = true\n",
-			wantErr: `book.toml:3: hosts.home.shortcutt: unknown key (a host has key, id, shortcut, plaintext, preserve_headers, blocked, comment)`,
+			wantErr: `book.toml:3: hosts.home.shortcutt: unknown key (a host has key, id, shortcut, plaintext, preserve_headers, blocked, middlebox, comment)`,
 		},
 		{
 			name:    "field in the wrong case",
 			text:    "[hosts.home]\nKey = \"KEY1\"\n",
-			wantErr: `book.toml:2: hosts.home.Key: unknown key (a host has key, id, shortcut, plaintext, preserve_headers, blocked, comment)`,
+			wantErr: `book.toml:2: hosts.home.Key: unknown key (a host has key, id, shortcut, plaintext, preserve_headers, blocked, middlebox, comment)`,
 		},
 		{
 			name:    "unknown top-level table",

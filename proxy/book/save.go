@@ -15,7 +15,7 @@ const header = `# i3net address book: the names this host resolves under the ove
 # This file is managed by "i3net book" (add, rm, block, ...), and editing it by
 # hand is fine: a running proxy reloads it within seconds. When "i3net book"
 # rewrites it, it keeps every host and its comment = "...", but not comments
-# written with '#'. Keys: key (required), shortcut, plaintext, preserve_headers,
+# written with '#'. Keys: key (required), shortcut, plaintext, preserve_headers, middlebox,
 # blocked, comment, id (optional check). See docs/book.md.
 `
 
@@ -41,6 +41,9 @@ func (b *Book) Encode() []byte {
 		}
 		if e.Blocked {
 			w.WriteString("blocked = true\n")
+		}
+		if e.Middlebox != "" {
+			fmt.Fprintf(&w, "middlebox = %q\n", e.Middlebox)
 		}
 		if e.Comment != "" {
 			w.WriteString("comment = ")

@@ -8,7 +8,7 @@ const (
 	// protocol (and its version) for a handshake to complete at all.
 	Prologue = "i3net session v1"
 	// Version is the handshake payload version carried in message 1.
-	Version = 1
+	Version = 2
 )
 
 // Frame types: the first byte of every message two proxies exchange.
@@ -63,11 +63,11 @@ const (
 	TimestampLen = 12
 
 	// Payload1Len is the plaintext payload of message 1: version, initiator
-	// Ed25519 key, initiator private id, flags, timestamp.
-	Payload1Len = 1 + 32 + 32 + 1 + TimestampLen
+	// Ed25519 key, initiator private id, flags, timestamp, via.
+	Payload1Len = 1 + 32 + 32 + 1 + TimestampLen + 32
 	// Payload2Len is the plaintext payload of message 2: responder private id,
-	// flags, timestamp.
-	Payload2Len = 32 + 1 + TimestampLen
+	// flags, timestamp, via.
+	Payload2Len = 32 + 1 + TimestampLen + 32
 	// Handshake1Len is the size of a message 1 frame: type, ephemeral key,
 	// encrypted static key, encrypted payload.
 	Handshake1Len = 1 + KeyLen + (KeyLen + TagLen) + (Payload1Len + TagLen)

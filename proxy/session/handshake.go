@@ -23,6 +23,9 @@ type Options struct {
 	// Flags are what an initiator announces in message 1 (the responder's
 	// come from its AcceptFunc).
 	Flags Flags
+	// Via is the middlebox an initiator asks the responder to send through
+	// (§6.4), zero for none (the responder's comes from its AcceptFunc).
+	Via id.ID
 	// Rand is the source of ephemeral keys; nil means crypto/rand. Tests set
 	// it to a fixed stream to make handshakes reproducible.
 	Rand io.Reader
@@ -77,6 +80,7 @@ type Initiator struct {
 	remoteX [KeyLen]byte
 	privID  id.ID
 	flags   Flags
+	via     id.ID
 	ts      timestamp
 	eph     [KeyLen]byte // ephemeral private key: rebuilds the state after a bad message 2
 	msg1    []byte
@@ -114,6 +118,7 @@ func NewInitiator(local *identity.Identity, remote identity.PublicKey, localPriv
 		remoteX: remoteX,
 		privID:  localPrivID,
 		flags:   opts.Flags | hardwareFlags(),
+		via:     opts.Via,
 		ts:      stamp(now),
 	}
 	if _, err := io.ReadFull(opts.rand(), i.eph[:]); err != nil {
@@ -133,7 +138,7 @@ func (i *Initiator) build() (*noise.HandshakeState, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("session: handshake state: %w", err)
 	}
-	p := payload1{version: Version, key: i.local.Public(), privID: i.privID, flags: i.flags, ts: i.ts}
+	p := payload1{version: Version, key: i.local.Public(), privID: i.privID, flags: i.flags, ts: i.ts, via: i.via}
 	var pb [Payload1Len]byte
 	msg, _, _, err := hs.WriteMessage(make([]byte, 1, Handshake1Len), p.appendTo(pb[:0]))
 	if err != nil {
@@ -225,6 +230,8 @@ func (i *Initiator) finishLocked(body []byte) (*Session, error) {
 		localFlags: i.flags,
 		peerFlags:  p.flags,
 		peerTime:   p.ts,
+		localVia:   i.via,
+		peerVia:    p.via,
 	})
 	return i.sess, nil
 }

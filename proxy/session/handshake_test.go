@@ -261,9 +261,9 @@ func TestAcceptRefuses(t *testing.T) {
 	rb, _ := NewResponder(b, Options{})
 	notInBook := errors.New("not in the address book")
 	var saw identity.PublicKey
-	_, err := rb.Handle(ia.Message1(), func(peer identity.PublicKey, _ Flags) (id.ID, Flags, error) {
-		saw = peer
-		return id.ID{}, 0, notInBook
+	_, err := rb.Handle(ia.Message1(), func(h Hello) (Reply, error) {
+		saw = h.Key
+		return Reply{}, notInBook
 	}, t0)
 	if !errors.Is(err, notInBook) || saw != a.Public() {
 		t.Fatalf("refusal: %v (peer %v)", err, saw)

@@ -46,11 +46,11 @@ func testPrivID(b byte) id.ID {
 // acceptWith returns an AcceptFunc that accepts everyone with privID and
 // flags and counts its calls.
 func acceptWith(privID id.ID, flags Flags, calls *int) AcceptFunc {
-	return func(identity.PublicKey, Flags) (id.ID, Flags, error) {
+	return func(Hello) (Reply, error) {
 		if calls != nil {
 			*calls++
 		}
-		return privID, flags, nil
+		return Reply{PrivID: privID, Flags: flags}, nil
 	}
 }
 

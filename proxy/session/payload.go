@@ -46,12 +46,15 @@ func (ts timestamp) valid() bool {
 //	bytes 33–64  initiator's private id: where the responder sends
 //	byte 65      flags
 //	bytes 66–77  TAI64N timestamp (replay protection)
+//	bytes 78–109 via: the id of the middlebox (§6.4) the peer must send
+//	             through, first on its stack; zero: none
 type payload1 struct {
 	version uint8
 	key     identity.PublicKey
 	privID  id.ID
 	flags   Flags
 	ts      timestamp
+	via     id.ID
 }
 
 func (p *payload1) appendTo(b []byte) []byte {
@@ -59,7 +62,8 @@ func (p *payload1) appendTo(b []byte) []byte {
 	b = append(b, p.key[:]...)
 	b = append(b, p.privID[:]...)
 	b = append(b, byte(p.flags))
-	return append(b, p.ts[:]...)
+	b = append(b, p.ts[:]...)
+	return append(b, p.via[:]...)
 }
 
 func (p *payload1) parse(b []byte) error {
@@ -74,6 +78,7 @@ func (p *payload1) parse(b []byte) error {
 	copy(p.privID[:], b[33:65])
 	p.flags = Flags(b[65])
 	copy(p.ts[:], b[66:78])
+	copy(p.via[:], b[78:110])
 	if !validPrivateID(p.privID) || !p.ts.valid() {
 		return ErrPayload
 	}
@@ -85,16 +90,19 @@ func (p *payload1) parse(b []byte) error {
 //	bytes 0–31   responder's private id: where the initiator sends
 //	byte 32      flags
 //	bytes 33–44  TAI64N timestamp (resets older than it are refused)
+//	bytes 45–76  via, as in payload1
 type payload2 struct {
 	privID id.ID
 	flags  Flags
 	ts     timestamp
+	via    id.ID
 }
 
 func (p *payload2) appendTo(b []byte) []byte {
 	b = append(b, p.privID[:]...)
 	b = append(b, byte(p.flags))
-	return append(b, p.ts[:]...)
+	b = append(b, p.ts[:]...)
+	return append(b, p.via[:]...)
 }
 
 func (p *payload2) parse(b []byte) error {
@@ -104,6 +112,7 @@ func (p *payload2) parse(b []byte) error {
 	copy(p.privID[:], b[:32])
 	p.flags = Flags(b[32])
 	copy(p.ts[:], b[33:45])
+	copy(p.via[:], b[45:77])
 	if p.flags&FlagRefused != 0 {
 		if !p.privID.IsZero() || !p.ts.valid() {
 			return ErrPayload

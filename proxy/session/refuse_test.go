@@ -15,8 +15,8 @@ import (
 // taken for one.
 func TestRefusalIsAnnouncedAndAuthenticated(t *testing.T) {
 	a, b, mallory := testIdentity(t, 1), testIdentity(t, 2), testIdentity(t, 3)
-	refuse := func(identity.PublicKey, Flags) (id.ID, Flags, error) {
-		return id.ID{}, 0, fmt.Errorf("%w: not on the allowlist", ErrRefuse)
+	refuse := func(Hello) (Reply, error) {
+		return Reply{}, fmt.Errorf("%w: not on the allowlist", ErrRefuse)
 	}
 	rb, _ := NewResponder(b, Options{})
 	ia, _ := NewInitiator(a, b.Public(), testPrivID(0xa1), Options{}, t0)
@@ -44,8 +44,8 @@ func TestRefusalIsAnnouncedAndAuthenticated(t *testing.T) {
 
 	// An AcceptFunc error without ErrRefuse is silent (no message 2).
 	ia2, _ := NewInitiator(a, b.Public(), testPrivID(0xa2), Options{}, t0.Add(1))
-	acc2, err := rb.Handle(ia2.Message1(), func(identity.PublicKey, Flags) (id.ID, Flags, error) {
-		return id.ID{}, 0, errors.New("busy")
+	acc2, err := rb.Handle(ia2.Message1(), func(Hello) (Reply, error) {
+		return Reply{}, errors.New("busy")
 	}, t0.Add(1))
 	if err == nil || acc2.Refusal != nil {
 		t.Fatalf("a silent refusal: %+v, %v", acc2, err)
@@ -59,4 +59,40 @@ func mustInitiatorTo(t *testing.T, from, to *identity.Identity) *Initiator {
 		t.Fatal(err)
 	}
 	return i
+}
+
+// Each side's via (the middlebox it asks the other to send through) reaches
+// the other in the handshake, and the session says which applies.
+func TestViaInHandshake(t *testing.T) {
+	a, b := testIdentity(t, 1), testIdentity(t, 2)
+	viaA, viaB := testPrivID(0x7a), testPrivID(0x7b)
+	rb, _ := NewResponder(b, Options{})
+	ia, _ := NewInitiator(a, b.Public(), testPrivID(0xa1), Options{Via: viaA}, t0)
+	var saw id.ID
+	acc, err := rb.Handle(ia.Message1(), func(h Hello) (Reply, error) {
+		saw = h.Via
+		return Reply{PrivID: testPrivID(0xb1), Via: viaB}, nil
+	}, t0)
+	if err != nil || saw != viaA {
+		t.Fatalf("the responder saw via %v (%v), want %v", saw.Short(), err, viaA.Short())
+	}
+	sa, err := ia.Finish(acc.Message2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, local := sa.Via(); v != viaA || !local {
+		t.Fatalf("initiator's session: via %v local %v; its own comes first", v.Short(), local)
+	}
+	if v, local := acc.Session.Via(); v != viaB || !local {
+		t.Fatalf("responder's session: via %v local %v", v.Short(), local)
+	}
+	ib, _ := NewInitiator(a, b.Public(), testPrivID(0xa2), Options{}, t0.Add(1))
+	acc2, _ := rb.Handle(ib.Message1(), func(Hello) (Reply, error) { return Reply{PrivID: testPrivID(0xb2), Via: viaB}, nil }, t0.Add(1))
+	sb, err := ib.Finish(acc2.Message2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, local := sb.Via(); v != viaB || local {
+		t.Fatalf("an initiator without a via: session via %v local %v, want the responder's", v.Short(), local)
+	}
 }

@@ -21,7 +21,21 @@ import (
 // or an error to refuse the peer (not in the address book, policy); the
 // error is returned from Handle, wrapped. It runs under the Responder's lock:
 // it must not call the Responder.
-type AcceptFunc func(peer identity.PublicKey, peerFlags Flags) (localPrivID id.ID, localFlags Flags, err error)
+type AcceptFunc func(hello Hello) (Reply, error)
+
+// Hello is what a message 1 that authenticated says of its initiator.
+type Hello struct {
+	Key   identity.PublicKey // the initiator's key, proven
+	Flags Flags              // its flags
+	Via   id.ID              // the middlebox it asks this side to send through; zero: none
+}
+
+// Reply is the responder's side of a session it accepts.
+type Reply struct {
+	PrivID id.ID // the private id the initiator must send to
+	Flags  Flags // this side's flags
+	Via    id.ID // the middlebox this side asks the initiator to send through; zero: none
+}
 
 // Accepted is the outcome of a message 1 that Handle accepted.
 type Accepted struct {
@@ -105,8 +119,14 @@ func NewResponder(local *identity.Identity, opts Options) (*Responder, error) {
 // meanwhile settles the simultaneous open (see Handle). A previous pending
 // Initiator to remote is abandoned.
 func (r *Responder) Initiate(remote identity.PublicKey, localPrivID id.ID, flags Flags, now time.Time) (*Initiator, error) {
+	return r.InitiateVia(remote, localPrivID, flags, id.ID{}, now)
+}
+
+// InitiateVia is Initiate asking the peer to send through the middlebox id
+// via (Options.Via).
+func (r *Responder) InitiateVia(remote identity.PublicKey, localPrivID id.ID, flags Flags, via id.ID, now time.Time) (*Initiator, error) {
 	opts := r.opts
-	opts.Flags = flags
+	opts.Flags, opts.Via = flags, via
 	i, err := NewInitiator(r.local, remote, localPrivID, opts, now)
 	if err != nil {
 		return nil, err
@@ -248,7 +268,8 @@ func (r *Responder) checkFresh(st *peerState, p *payload1, now time.Time) error 
 // answerMessage1 asks accept for the private id and flags, writes message 2
 // with hs and makes the session (step 5 of Handle).
 func answerMessage1(hs *noise.HandshakeState, p *payload1, accept AcceptFunc, now time.Time) (Accepted, error) {
-	localPriv, localFlags, err := accept(p.key, p.flags)
+	reply, err := accept(Hello{Key: p.key, Flags: p.flags, Via: p.via})
+	localPriv, localFlags := reply.PrivID, reply.Flags
 	if err != nil {
 		return Accepted{}, fmt.Errorf("session: handshake 1 from %v refused: %w", p.key, err)
 	}
@@ -256,7 +277,7 @@ func answerMessage1(hs *noise.HandshakeState, p *payload1, accept AcceptFunc, no
 		return Accepted{}, fmt.Errorf("session: handshake 1 from %v: local private id %s: %w", p.key, localPriv.Short(), ErrKey)
 	}
 	localFlags |= hardwareFlags()
-	p2 := payload2{privID: localPriv, flags: localFlags, ts: stamp(now)}
+	p2 := payload2{privID: localPriv, flags: localFlags, ts: stamp(now), via: reply.Via}
 	var pb2 [Payload2Len]byte
 	msg2, cs1, cs2, err := hs.WriteMessage(make([]byte, 1, Handshake2Len), p2.appendTo(pb2[:0]))
 	if err != nil {
@@ -273,6 +294,8 @@ func answerMessage1(hs *noise.HandshakeState, p *payload1, accept AcceptFunc, no
 			localFlags: localFlags,
 			peerFlags:  p.flags,
 			peerTime:   p.ts,
+			localVia:   reply.Via,
+			peerVia:    p.via,
 		}),
 		Message2: msg2,
 		Peer:     p.key,

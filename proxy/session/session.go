@@ -33,6 +33,8 @@ type Session struct {
 	localFlags Flags
 	peerFlags  Flags
 	peerTime   timestamp // the peer's handshake timestamp: older resets are stale
+	localVia   id.ID     // the middlebox this side asked the peer to send through
+	peerVia    id.ID     // the middlebox the peer asked this side to send through
 }
 
 // sessionParams are what a completed handshake hands to newSession.
@@ -43,6 +45,7 @@ type sessionParams struct {
 	localPriv, peerPriv   id.ID
 	localFlags, peerFlags Flags
 	peerTime              timestamp
+	localVia, peerVia     id.ID
 }
 
 func newSession(p sessionParams) *Session {
@@ -64,6 +67,8 @@ func newSession(p sessionParams) *Session {
 		localFlags: p.localFlags,
 		peerFlags:  p.peerFlags,
 		peerTime:   p.peerTime,
+		localVia:   p.localVia,
+		peerVia:    p.peerVia,
 	}
 	s.confirmed.Store(p.initiator) // message 2 proved the responder
 	return s
@@ -202,6 +207,16 @@ func (s *Session) Peer() identity.PublicKey { return s.peer }
 // PeerPrivateID returns the private id the peer receives on: send frames
 // there.
 func (s *Session) PeerPrivateID() id.ID { return s.peerPriv }
+
+// Via returns the middlebox (§6.4) the session's frames go through, first on
+// their stack, and whether this side imposed it: the one this side asked
+// for, else the one the peer asked for; zero when none.
+func (s *Session) Via() (via id.ID, local bool) {
+	if !s.localVia.IsZero() {
+		return s.localVia, true
+	}
+	return s.peerVia, false
+}
 
 // LocalPrivateID returns the private id this side receives the peer's
 // frames on.

@@ -103,6 +103,7 @@ Examples:
 			var a bookAddArgs
 			fs.BoolVar(&a.shortcut, "shortcut", false, "allow a direct path to the host, off the overlay (§5.2)")
 			fs.BoolVar(&a.plaintext, "plaintext", false, "don't encrypt data to the host (e.g. an IDS must read it)")
+			fs.StringVar(&a.middlebox, "middlebox", "", "send the sessions with the host through the middlebox the book names `NAME` (its IDS reads them)")
 			fs.BoolVar(&a.noPreserveHeaders, "no-preserve-headers", false, "don't derive the host's virtual address from its id (§3.3)")
 			fs.StringVar(&a.comment, "comment", "", "a note for people, kept in the file")
 			fs.BoolVar(&a.replace, "replace", false, "replace the entry if NAME is already in the book")
@@ -273,6 +274,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 
 type bookAddArgs struct {
 	shortcut, plaintext, noPreserveHeaders, replace bool
+	middlebox                                       string
 	comment                                         string
 }
 
@@ -305,6 +307,7 @@ func runBookAdd(st stateFlags, a bookAddArgs, name, keyText string) error {
 	}
 	e := book.NewEntry(name, key)
 	e.Shortcut, e.Plaintext, e.PreserveHeaders, e.Comment = a.shortcut, a.plaintext, !a.noPreserveHeaders, a.comment
+	e.Middlebox = strings.ToLower(a.middlebox)
 	if first, ok := b.ByKey(key); ok {
 		e.Blocked = first.Blocked // a block belongs to the host, whatever its names
 	}

@@ -131,7 +131,7 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 		}
 		a.servers = append(f.Servers, a.servers...)
 		a.upstreams = append(f.Upstreams, a.upstreams...)
-		cfg.Rules = rs
+		cfg.Rules, cfg.Middlebox = rs, strings.ToLower(f.Middlebox)
 	}
 	if len(a.servers) == 0 {
 		return cfg, usageErrorf("no overlay server: give one with --server ADDR:PORT (or servers in the --config file)")

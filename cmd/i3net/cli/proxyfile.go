@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/i3net/i3net/internal/tomlconf"
+	"github.com/i3net/i3net/proxy/book"
 	"github.com/i3net/i3net/proxy/rules"
 )
 
@@ -25,6 +26,10 @@ type proxyFile struct {
 	//	match = "*.ads.example"
 	//	action = "refuse"          # or "direct": the upstream resolvers
 	Rule []rules.RuleConfig `toml:"rule"`
+	// Middlebox is the book name of a middlebox (§6.4) this host imposes on
+	// everyone who contacts it: their sessions go through it, in clear for
+	// its IDS, and data that did not pass it is dropped.
+	Middlebox string `toml:"middlebox"`
 }
 
 // loadProxyFile reads the proxy's configuration file and compiles its
@@ -34,6 +39,11 @@ func loadProxyFile(path string) (proxyFile, *rules.Rules, error) {
 	meta, err := tomlconf.Load("proxy", path, &f)
 	if err != nil {
 		return f, nil, err
+	}
+	if f.Middlebox != "" {
+		if err := book.CheckName(f.Middlebox); err != nil {
+			return f, nil, meta.ValueErrorf([]string{"middlebox"}, f.Middlebox, "want the address book name of a middlebox: %v", err)
+		}
 	}
 	if len(f.Rule) == 0 {
 		return f, nil, nil

@@ -57,3 +57,14 @@ func TestProxyFileErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestProxyFileMiddlebox(t *testing.T) {
+	f, _, err := loadProxyFile(writeProxyFile(t, "middlebox = \"ids-mb\"\n"))
+	if err != nil || f.Middlebox != "ids-mb" {
+		t.Fatalf("%+v %v", f, err)
+	}
+	path := writeProxyFile(t, "middlebox = \"ids mb\"\n")
+	if _, _, err := loadProxyFile(path); err == nil || !strings.Contains(err.Error(), path+":1: middlebox = ids mb") {
+		t.Fatalf("a bad middlebox name: %v", err)
+	}
+}

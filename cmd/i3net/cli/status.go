@@ -134,6 +134,7 @@ func printStatus(st proxy.Status) {
 	}
 	printRules(st)
 	printGateway(st.Gateway)
+	printAlerts(st)
 }
 
 func humanBytes(n uint64) string {

@@ -60,6 +60,23 @@ func printGateway(g *proxy.GatewayStatus) {
 	fmt.Fprintf(Stdout, "# %s\n", strings.Join(parts, ", "))
 }
 
+// printAlerts shows the middleboxes' IDS alerts, the newest last, and which
+// peers' sessions go through a middlebox.
+func printAlerts(st proxy.Status) {
+	for _, p := range st.Peers {
+		if p.Middlebox != "" {
+			fmt.Fprintf(Stdout, "# %s: through middlebox %s\n", p.Name, p.Middlebox)
+		}
+	}
+	if len(st.Alerts) == 0 {
+		return
+	}
+	fmt.Fprintf(Stdout, "\n# IDS alerts (%d, newest last):\n", len(st.Alerts))
+	for _, a := range st.Alerts {
+		fmt.Fprintf(Stdout, "  %s  %s  %q  %s %s → %s\n", a.Time.Format("15:04:05"), a.Middlebox, a.Signature, a.Proto, a.Src, a.Dst)
+	}
+}
+
 func dash(s string) string {
 	if s == "" {
 		return "-"

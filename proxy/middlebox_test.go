@@ -1,0 +1,150 @@
+package proxy_test
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/i3net/i3net/client"
+	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/internal/testwait"
+	"github.com/i3net/i3net/middlebox/pass"
+	"github.com/i3net/i3net/proxy"
+	"github.com/i3net/i3net/proxy/book"
+	"github.com/i3net/i3net/proxy/session"
+)
+
+// fakeMiddlebox stands for i3net middlebox: it forwards what arrives on its
+// trigger for host to the rest of the stack, with the pass tag (or, when
+// forge is set, with a wrong one: as if the frame skipped it).
+type fakeMiddlebox struct {
+	ident     *identity.Identity
+	c         *client.Client
+	key       pass.Key
+	tagger    *pass.Tagger // the receive goroutine's
+	forge     atomic.Bool
+	plaintext atomic.Uint64 // plaintext frames seen
+	mu        sync.Mutex
+	forwarded int
+}
+
+func startFakeMiddlebox(t *testing.T, o *overlay, host identity.PublicKey) *fakeMiddlebox {
+	t.Helper()
+	ident, _ := identity.Generate()
+	k, err := pass.NewKey(ident, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb := &fakeMiddlebox{ident: ident, key: k, tagger: pass.NewTagger(k)}
+	cfg := client.DefaultConfig()
+	cfg.Servers = o.servers
+	cfg.LocalAddr = netip.MustParseAddrPort("127.0.0.1:0")
+	cfg.Identity = ident.PrivateKey()
+	cfg.Handler = mb.forward
+	if mb.c, err = client.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mb.c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := mb.c.Insert(ctx, client.Trigger{ID: pass.HostTrigger(ident.ID(), host, 0), PrefixLen: 248}); err != nil {
+		t.Fatal(err)
+	}
+	return mb
+}
+
+func (mb *fakeMiddlebox) forward(d client.Delivery) {
+	if len(d.Rest) == 0 {
+		return
+	}
+	if session.TypeOf(d.Payload) == session.TypePlaintext {
+		mb.plaintext.Add(1)
+	}
+	out := mb.tagger.Append(nil, d.Payload)
+	if mb.forge.Load() {
+		out[len(out)-1] ^= 1
+	}
+	mb.mu.Lock()
+	mb.forwarded++
+	mb.mu.Unlock()
+	mb.c.Send(append([]id.ID(nil), d.Rest...), out)
+}
+
+// Home imposes a middlebox on everyone who contacts it: the laptop's
+// packets and home's answers go through it, in clear (its IDS reads them);
+// frames without its pass tag are dropped and counted; its alerts reach
+// home's status.
+func TestMiddleboxImposedByHost(t *testing.T) {
+	o := newOverlay(t)
+	laptop, home := o.host("laptop"), o.host("home")
+	names(t, laptop, map[string]*host{"home": home})
+	mb := startFakeMiddlebox(t, o, home.Ident.Public())
+	home.WriteEntries(t, book.NewEntry("laptop", laptop.Ident.Public()), book.NewEntry("ids-mb", mb.ident.Public()))
+	o.start(home, func(c *proxy.Config) { c.Middlebox = "ids-mb" })
+	o.start(laptop, nil)
+
+	l4, v4 := sessionUp(t, laptop, home)
+	pingPong(t, laptop, home, l4, v4, 2)
+	if mb.plaintext.Load() == 0 {
+		t.Fatal("the middlebox saw no plaintext frame: its IDS could not read the session")
+	}
+	st := home.PX.Status()
+	if len(st.Peers) == 0 || st.Peers[0].Middlebox != "ids-mb" || st.Peers[0].Mode != "plaintext" {
+		t.Fatalf("home's status of laptop: %+v", st.Peers)
+	}
+
+	mb.forge.Store(true) // frames now arrive without a valid pass
+	laptop.Tun.Send(echo(t, l4, v4, 3))
+	testwait.For(t, "home drops and counts the frame that did not pass the middlebox", func() bool {
+		return home.Counter("drop_bypassed") > 0
+	})
+	if p, ok := home.Tun.TryNext(); ok {
+		t.Fatalf("home delivered a frame that skipped the middlebox: %x", p)
+	}
+	mb.forge.Store(false)
+
+	alert := []byte(`{"event_type":"alert","src_ip":"100.64.0.1","src_port":4000,"dest_ip":"100.64.0.2","dest_port":21,"proto":"TCP","alert":{"signature":"eggdrop upload","severity":1}}`)
+	mb.c.SendTo(home.Ident.ID(), pass.NewTagger(mb.key).AppendAlert(nil, alert))
+	testwait.For(t, "the alert shows in home's status", func() bool {
+		as := home.PX.Status().Alerts
+		return len(as) == 1 && as[0].Signature == "eggdrop upload" && as[0].Middlebox == "ids-mb" && as[0].Dst == "100.64.0.2:21"
+	})
+	before := home.Counter("drop_auth")
+	if err := mb.c.SendTo(home.Ident.ID(), pass.NewTagger(pass.Key{}).AppendAlert(nil, alert)); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, "home drops an alert its middlebox did not make", func() bool { return home.Counter("drop_auth") > before })
+	if n := len(home.PX.Status().Alerts); n != 1 {
+		t.Fatalf("home shows %d alerts, want 1", n)
+	}
+}
+
+// The laptop imposes a middlebox on its sessions with home (its book entry
+// for home names it): home learns it in the handshake and answers through it.
+func TestMiddleboxImposedByClient(t *testing.T) {
+	o := newOverlay(t)
+	laptop, home := o.host("laptop"), o.host("home")
+	names(t, home, map[string]*host{"laptop": laptop})
+	mb := startFakeMiddlebox(t, o, laptop.Ident.Public())
+	e := book.NewEntry("home", home.Ident.Public())
+	e.Middlebox = "ids-mb"
+	laptop.WriteEntries(t, e, book.NewEntry("ids-mb", mb.ident.Public()))
+	o.start(home, nil)
+	o.start(laptop, nil)
+
+	l4, v4 := sessionUp(t, laptop, home)
+	pingPong(t, laptop, home, l4, v4, 2)
+	mb.mu.Lock()
+	n := mb.forwarded
+	mb.mu.Unlock()
+	if n < 4 || mb.plaintext.Load() == 0 {
+		t.Fatalf("the middlebox forwarded %d frames (%d plaintext); want both ways, in clear", n, mb.plaintext.Load())
+	}
+	if st := home.PX.Status(); st.Peers[0].Middlebox == "" || st.Peers[0].Mode != "plaintext" {
+		t.Fatalf("home's status of laptop: %+v", st.Peers[0])
+	}
+}
