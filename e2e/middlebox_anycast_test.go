@@ -67,6 +67,10 @@ func TestMiddleboxAnycast(t *testing.T) {
 		return nil
 	})
 	took := time.Since(killed)
+	for _, n := range []*node{w.laptop, w.home} {
+		c := n.mustMBStatus(t).Counters
+		t.Logf("%s: middlebox_failovers %d, gateway_probes %d", n.Name(), c["middlebox_failovers"], c["gateway_probes"])
+	}
 	if err != nil {
 		t.Fatalf("no new connection got through in the %d tries after %s was killed: %v (%s)\n%s",
 			tries, carrier.Name(), err, lastOut, tail(other.proc.Output(), 2048))
