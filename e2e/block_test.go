@@ -75,8 +75,11 @@ func TestBlockUnblockRunningPing(t *testing.T) {
 		t.Fatalf("after block: %v", err)
 	}
 	cut, state := echoes()
-	if state != "unreachable" {
-		t.Errorf("after block, laptop shows home %q, want unreachable", state)
+	// unreachable, or already connecting again: the running ping retries
+	// retryAfterFailure (2 s) after the failure, and on a busy machine the
+	// poll can read the state after that.
+	if state != "unreachable" && state != "connecting" {
+		t.Errorf("after block, laptop shows home %q, want unreachable (or connecting again)", state)
 	}
 	if n, _ := echoes(); n != cut {
 		t.Fatalf("%d echoes came back while laptop was blocked", n-cut)

@@ -52,10 +52,13 @@ func (px *Proxy) flushInbound() {
 	if len(in.out) == 0 {
 		return
 	}
-	n, err := px.tun.Write(in.out, tunOffset)
-	px.stats.tunOut.Add(uint64(n))
-	if err != nil {
-		px.stats.dropTunWrite.Add(uint64(len(in.out) - n))
+	// wireguard's Linux device returns the bytes written, not the packets
+	// its interface promises (and an error joins the packets' errors), so
+	// the count is the batch's: all written, or all counted as lost.
+	if _, err := px.tun.Write(in.out, tunOffset); err != nil {
+		px.stats.dropTunWrite.Add(uint64(len(in.out)))
+	} else {
+		px.stats.tunOut.Add(uint64(len(in.out)))
 	}
 	in.out = in.out[:0]
 }

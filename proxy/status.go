@@ -54,6 +54,8 @@ type Status struct {
 	Peers    []PeerStatus      `json:"peers"`
 	Counters map[string]uint64 `json:"counters"`
 	Uptime   time.Duration     `json:"uptime_ns"`
+	// Middlebox is set when this is an i3net middlebox (statusmb.go).
+	Middlebox *MiddleboxStatus `json:"middlebox,omitempty"`
 	// Rules are the name rules (clientgw.go), with their gateways' state.
 	Rules []RuleStatus `json:"rules,omitempty"`
 	// Gateway is set when this host is an i3-to-IP gateway.

@@ -3,64 +3,32 @@ package proxy
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/tun"
+
+	"github.com/i3net/i3net/internal/tundev"
 )
 
 // openTun creates the tun device, gives it this host's own virtual addresses
 // with the pools' prefix lengths (so the kernel routes each whole pool into it)
-// and brings it up. Everything is done over netlink in the caller's network
-// namespace.
+// and brings it up (internal/tundev). Everything is done over netlink in the
+// caller's network namespace.
 func openTun(name string, mtu int, own4 netip.Addr, pool4 netip.Prefix, own6 netip.Addr, pool6 netip.Prefix) (tun.Device, error) {
-	dev, err := tun.CreateTUN(name, mtu)
-	if err != nil {
-		return nil, tunError(name, err)
-	}
-	real, err := dev.Name()
-	if err != nil {
-		dev.Close()
-		return nil, fmt.Errorf("proxy: tun name: %w", err)
-	}
-	link, err := netlink.LinkByName(real)
-	if err != nil {
-		dev.Close()
-		return nil, fmt.Errorf("proxy: find link %s: %w", real, err)
-	}
-	addrs := []*netlink.Addr{{IPNet: ipNet(own4, pool4.Bits())}}
+	addrs := []netip.Prefix{netip.PrefixFrom(own4, pool4.Bits())}
 	if own6.IsValid() {
-		addrs = append(addrs, &netlink.Addr{IPNet: ipNet(own6, pool6.Bits()), Flags: 0x02 /* IFA_F_NODAD */})
+		addrs = append(addrs, netip.PrefixFrom(own6, pool6.Bits()))
 	}
-	for _, a := range addrs {
-		if err := netlink.AddrReplace(link, a); err != nil {
-			dev.Close()
-			return nil, fmt.Errorf("proxy: add address %v to %s: %w", a.IPNet, real, err)
-		}
+	dev, err := tundev.Create(name, mtu, addrs...)
+	if errors.Is(err, tundev.ErrInUse) {
+		return nil, fmt.Errorf("proxy: %w: is another i3net proxy running in this network namespace? "+
+			"Stop it, or give this one another --tun", err)
 	}
-	if err := netlink.LinkSetUp(link); err != nil {
-		dev.Close()
-		return nil, fmt.Errorf("proxy: bring %s up: %w", real, err)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	return dev, nil
-}
-
-// tunError explains why the tun device could not be made.
-func tunError(name string, err error) error {
-	switch {
-	case errors.Is(err, unix.EBUSY):
-		return fmt.Errorf("proxy: tun device %q is in use: is another i3net proxy running in this network namespace? "+
-			"Stop it, or give this one another --tun (%w)", name, err)
-	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
-		return fmt.Errorf("proxy: create tun device %q: the proxy needs root or CAP_NET_ADMIN (%w)", name, err)
-	}
-	return fmt.Errorf("proxy: create tun device %q (needs root or CAP_NET_ADMIN): %w", name, err)
-}
-
-func ipNet(a netip.Addr, bits int) *net.IPNet {
-	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(bits, a.BitLen())}
 }
 
 // hostRoutes lists the destinations of this namespace's routes (all tables),

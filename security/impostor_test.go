@@ -131,8 +131,8 @@ func TestImpostorCannotAnswerForHome(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := resp.Handle(msg1, func(identity.PublicKey, session.Flags) (id.ID, session.Flags, error) {
-			return id.Random().WithPublic(false), 0, nil
+		if _, err := resp.Handle(msg1, func(session.Hello) (session.Reply, error) {
+			return session.Reply{PrivID: id.Random().WithPublic(false)}, nil
 		}, time.Now()); err == nil {
 			t.Fatal("the impostor opened a message 1 sealed to home's key")
 		}
@@ -159,8 +159,8 @@ func TestImpostorCannotAnswerForHome(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		acc, err := resp.Handle(init.Message1(), func(identity.PublicKey, session.Flags) (id.ID, session.Flags, error) {
-			return id.Random().WithPublic(false), session.FlagPreserveHeaders, nil
+		acc, err := resp.Handle(init.Message1(), func(session.Hello) (session.Reply, error) {
+			return session.Reply{PrivID: id.Random().WithPublic(false), Flags: session.FlagPreserveHeaders}, nil
 		}, time.Now())
 		if err != nil || len(acc.Message2) != session.Handshake2Len {
 			t.Fatalf("impostor's message 2: %d bytes, %v", len(acc.Message2), err)

@@ -6,7 +6,8 @@
 //     their identity keys (each side computes it from its own private key
 //     and the other's public key: nothing to configure but the keys);
 //   - a pass tag the middlebox appends to every frame it forwards on a host's
-//     trigger: a keyed BLAKE2s MAC over the frame, 16 bytes. The host that
+//     trigger: HMAC-SHA256 over the frame, cut to 16 bytes (SHA-256 has
+//     instructions in today's CPUs: 1.36 GB/s here against BLAKE2s's 0.3). The host that
 //     requires the middlebox accepts a data frame only with a valid tag, so a
 //     peer that sends straight to the host's private id, skipping the
 //     middlebox, is dropped; the other end of the session strips the tag;
@@ -18,13 +19,13 @@
 package pass
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
 
-	"golang.org/x/crypto/blake2s"
 	"golang.org/x/crypto/curve25519"
 	"golang.org/x/crypto/hkdf"
 
@@ -67,16 +68,12 @@ func NewKey(local *identity.Identity, remote identity.PublicKey) (Key, error) {
 // concurrent use (it keeps its MAC state); make one per goroutine.
 type Tagger struct {
 	mac hash.Hash
-	sum [blake2s.Size]byte
+	sum [sha256.Size]byte
 }
 
 // NewTagger returns a Tagger for k.
 func NewTagger(k Key) *Tagger {
-	mac, err := blake2s.New128(k[:])
-	if err != nil {
-		panic(err) // a 32-byte key is always valid
-	}
-	return &Tagger{mac: mac}
+	return &Tagger{mac: hmac.New(sha256.New, k[:])}
 }
 
 // tag returns the tag of frame.

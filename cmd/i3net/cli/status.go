@@ -94,6 +94,10 @@ func overlayLine(st proxy.Status) string {
 }
 
 func printStatus(st proxy.Status) {
+	if st.Middlebox != nil {
+		printMiddlebox(st) // middleboxstatus.go
+		return
+	}
 	fmt.Fprintf(Stdout, "# this host: %s  %s  id %s…  dns %s  via %v from %v\n",
 		st.Self.Addr4, st.Self.Addr6, st.Self.ID[:8], st.Self.DNS, st.Servers, st.Local)
 	if line := overlayLine(st); line != "" {
