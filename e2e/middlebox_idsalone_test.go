@@ -41,7 +41,7 @@ func TestSuricataLive(t *testing.T) {
 	e := s.waitEvent(t, 20*time.Second, "http event for /ids-probe", func(e eveEvent) bool {
 		return e.EventType == "http" && e.HTTP.URL == "/ids-probe"
 	})
-	if e.SrcIP != client.String() || e.DestIP != server.String() || e.DestPort != 80 {
+	if e.SrcIP != client.String() || e.DestIP != server.String() || e.DestPort != 80 || e.HTTP.Method != "GET" || e.HTTP.Status != 200 {
 		t.Errorf("http event %v: want %v -> %v:80", e, client, server)
 	}
 	for _, sid := range []int{3100001, 3100002} {

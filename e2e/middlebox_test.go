@@ -73,8 +73,8 @@ func testMiddleboxHTTP(t *testing.T, mw *mbWorld, ids *middleboxNode, want []byt
 		return e.EventType == "http" && e.HTTP.URL == "/ids-probe"
 	})
 	src, dst := w.laptop.derived4().String(), w.home.derived4().String()
-	if e.SrcIP != src || e.DestIP != dst || e.DestPort != 80 {
-		t.Errorf("Suricata's http event: %v; want %s -> %s:80 (laptop's and home's derived addresses)", e, src, dst)
+	if e.SrcIP != src || e.DestIP != dst || e.DestPort != 80 || e.HTTP.Method != "GET" || e.HTTP.Status != 200 {
+		t.Errorf("Suricata's http event: %v; want GET, 200, %s -> %s:80 (laptop's and home's derived addresses)", e, src, dst)
 	}
 	t.Logf("Suricata logged: %v", e)
 

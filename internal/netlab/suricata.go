@@ -102,7 +102,8 @@ outputs:
       filename: eve.json
       types:
         - alert
-        - http
+        - http:
+            extended: yes
         - ftp
 logging:
   default-log-level: info
