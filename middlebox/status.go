@@ -1,17 +1,11 @@
 package middlebox
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
+	"github.com/i3net/i3net/internal/controlsock"
 	"github.com/i3net/i3net/proxy"
 )
 
@@ -95,50 +89,29 @@ func (m *Middlebox) middleboxCounters() map[string]uint64 {
 // checkControl refuses to start when another process answers on the
 // control socket (a middlebox or proxy with this state directory).
 func checkControl(path string) error {
-	if path == "" {
+	if path == "" || !controlsock.InUse(path) {
 		return nil
 	}
-	c, err := net.DialTimeout("unix", path, time.Second)
-	if err != nil {
-		return nil // none, or a stale socket: serveControl replaces it
-	}
-	c.Close()
 	return fmt.Errorf("middlebox: control socket %s is in use: another i3net process runs with this state directory; "+
 		"stop it first, or give this one another --state-dir", path)
 }
 
-// serveControl answers GET /status on the control socket (made 0600) with
-// the Status as JSON, until the middlebox stops.
+// serveControl answers GET /status on the control socket with the Status as
+// JSON (internal/controlsock) until the middlebox stops.
 func (m *Middlebox) serveControl() error {
-	path := m.opt.ControlPath
-	if path == "" {
+	if m.opt.ControlPath == "" {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("middlebox: control socket: %w", err)
-	}
-	os.Remove(path) // a stale socket of a previous run
-	ln, err := net.Listen("unix", path)
+	srv, err := controlsock.Listen(m.opt.ControlPath, func() any { return m.Status() })
 	if err != nil {
-		return fmt.Errorf("middlebox: control socket %s: %w", path, err)
+		return fmt.Errorf("middlebox: %w", err)
 	}
-	os.Chmod(path, 0o600)
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(m.Status())
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	m.spawn(func() {
 		<-m.ctx.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		ln.Close()
-		os.Remove(path)
+		srv.Close()
 	})
 	m.spawn(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(); err != nil {
 			m.log.Warn("control socket stopped", "err", err)
 		}
 	})

@@ -3,19 +3,16 @@ package proxy
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"sort"
 	"sync/atomic"
 	"time"
 
 	"github.com/i3net/i3net/client"
+	"github.com/i3net/i3net/internal/controlsock"
 )
 
 // counters are the proxy's statistics; packets are counted, never logged.
@@ -185,58 +182,31 @@ func (px *Proxy) counterMap() map[string]uint64 {
 // socket: it would take the socket (and the state file) from it.
 func (px *Proxy) checkControl() error {
 	path := px.cfg.ControlPath
-	if path == "" {
+	if path == "" || !controlsock.InUse(path) {
 		return nil
 	}
-	c, err := net.DialTimeout("unix", path, time.Second)
-	if err != nil {
-		return nil // none, or a stale socket of a run that ended: serveControl replaces it
-	}
-	c.Close()
 	return fmt.Errorf("proxy: control socket %s is in use: another i3net proxy runs with this state directory; "+
 		"stop it first, or give this one another --state-dir", path)
 }
 
 // serveControl answers GET /status on the control socket with the Status as
-// JSON. The socket is made 0600: status shows keys and addresses.
+// JSON (internal/controlsock) until the proxy stops.
 func (px *Proxy) serveControl() error {
-	path := px.cfg.ControlPath
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("proxy: control socket: %w", err)
-	}
-	os.Remove(path) // a stale socket of a previous run
-	ln, err := net.Listen("unix", path)
+	srv, err := controlsock.Listen(px.cfg.ControlPath, func() any { return px.Status() })
 	if err != nil {
-		return fmt.Errorf("proxy: control socket %s: %w", path, err)
+		return fmt.Errorf("proxy: %w", err)
 	}
-	os.Chmod(path, 0o600)
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(px.Status())
-	})
-	// Profiles, for finding where a slow path spends its time (the socket is
-	// root's alone): go tool pprof of http://proxy/debug/pprof/profile.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	// The closer first: if Close has begun, nothing is spawned and the
-	// socket goes at once; if it begins between the two, the closer still
-	// closes ln, which Serve then never took.
+	// socket goes at once.
 	if !px.spawn(func() {
 		<-px.ctx.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		ln.Close()
-		os.Remove(path)
+		srv.Close()
 	}) {
-		ln.Close()
-		os.Remove(path)
+		srv.Close()
 		return nil
 	}
 	px.spawn(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(); err != nil {
 			px.log.Warn("control socket stopped", "err", err)
 		}
 	})
