@@ -110,13 +110,7 @@ func gatewayLab(b *testing.B, ctx context.Context, lab *netlabtest.Lab, bin stri
 	dirs, keys := map[string]string{}, map[string]string{}
 	for _, h := range []string{"laptop", "gw"} {
 		dirs[h] = b.TempDir()
-		out, err := exec.Command(bin, "id", "--state-dir", dirs[h], "--json").Output()
-		if err != nil {
-			b.Fatal(err)
-		}
-		var v struct{ Key string }
-		json.Unmarshal(out, &v)
-		keys[h] = v.Key
+		keys[h] = benchIdentity(b, bin, dirs[h])
 	}
 	run(b, bin, "book", "add", "office-gw", keys["gw"], "--state-dir", dirs["laptop"])
 	run(b, bin, "book", "add", "laptop", keys["laptop"], "--state-dir", dirs["gw"])

@@ -45,13 +45,7 @@ func BenchmarkPaths(b *testing.B) {
 	keys := map[string]string{}
 	for _, h := range []string{"laptop", "home", "office"} {
 		dirs[h] = b.TempDir()
-		out, err := exec.Command(bin, "id", "--state-dir", dirs[h], "--json").Output()
-		if err != nil {
-			b.Fatal(err)
-		}
-		var v struct{ Key string }
-		json.Unmarshal(out, &v)
-		keys[h] = v.Key
+		keys[h] = benchIdentity(b, bin, dirs[h])
 	}
 	run(b, bin, "book", "add", "home", keys["home"], "--state-dir", dirs["laptop"])
 	run(b, bin, "book", "add", "laptop", keys["laptop"], "--state-dir", dirs["home"])
