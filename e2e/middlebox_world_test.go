@@ -145,27 +145,11 @@ func (mw *mbWorld) addMiddlebox(name, anycast string, withIDS bool) *middleboxNo
 
 // waitUp waits, bounded, until the middlebox answers "i3net status".
 func (m *middleboxNode) waitUp() {
-	t := m.w.t
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	err := netlab.Poll(ctx, 50*time.Millisecond, func() error {
-		select {
-		case <-m.proc.Done():
-			return nil
-		default:
-		}
+	m.w.t.Helper()
+	waitAnswers(m.w.t, m.Name()+"'s i3net middlebox", m.proc, func(ctx context.Context) error {
 		_, err := m.status(ctx)
 		return err
 	})
-	select {
-	case <-m.proc.Done():
-		t.Fatalf("%s: i3net middlebox exited (%v): %s", m.Name(), m.proc.Wait(), tail(m.proc.Output(), 2048))
-	default:
-	}
-	if err != nil {
-		t.Fatalf("%s: i3net middlebox did not answer status within %v: %v\n%s", m.Name(), startTimeout, err, tail(m.proc.Output(), 2048))
-	}
 }
 
 // waitTun waits, bounded, until the middlebox's IDS tun exists, and brings

@@ -39,9 +39,6 @@ import (
 const (
 	// serverPort is the overlay server's UDP port.
 	serverPort = 5610
-	// proxyReadyTimeout bounds the wait for a proxy to answer "i3net status"
-	// (tun device up, public trigger inserted).
-	proxyReadyTimeout = startTimeout
 	// startTimeout bounds a wait for a process to start or answer (a
 	// server's socket, a daemon's port, "i3net status"): generous, as every
 	// wait for something to happen, since it costs nothing when all goes
@@ -279,28 +276,38 @@ func (w *world) checkDaemons() {
 // and records what it says of this host.
 func (n *node) waitProxy(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), proxyReadyTimeout)
-	defer cancel()
 	var st proxy.Status
-	err := netlab.Poll(ctx, 50*time.Millisecond, func() error {
-		select {
-		case <-n.proxy.Done():
-			return nil // reported below
-		default:
-		}
+	waitAnswers(t, n.Name()+"'s "+n.proxy.String(), n.proxy, func(ctx context.Context) error {
 		var err error
 		st, err = n.status(ctx)
 		return err
 	})
+	n.self = st.Self
+}
+
+// waitAnswers waits, bounded by startTimeout, until check (a status read)
+// succeeds, failing the test with the process's output if p exits first or
+// check never succeeds.
+func waitAnswers(t *testing.T, what string, p *netlab.Proc, check func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	err := netlab.Poll(ctx, 50*time.Millisecond, func() error {
+		select {
+		case <-p.Done():
+			return nil // reported below
+		default:
+		}
+		return check(ctx)
+	})
 	select {
-	case <-n.proxy.Done():
-		t.Fatalf("%s: the proxy exited (%v): %s", n.Name(), n.proxy.Wait(), tail(n.proxy.Output(), 2048))
+	case <-p.Done():
+		t.Fatalf("%s exited (%v): %s", what, p.Wait(), tail(p.Output(), 2048))
 	default:
 	}
 	if err != nil {
-		t.Fatalf("%s: the proxy did not come up within %v: %v\n%s", n.Name(), proxyReadyTimeout, err, tail(n.proxy.Output(), 2048))
+		t.Fatalf("%s did not answer within %v: %v\n%s", what, startTimeout, err, tail(p.Output(), 2048))
 	}
-	n.self = st.Self
 }
 
 // status reads the node's proxy status with "i3net status --json".
