@@ -11,6 +11,7 @@ import (
 
 	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/proxy"
+	"github.com/i3net/i3net/proxy/packet"
 	"github.com/i3net/i3net/proxy/proxytest"
 	"github.com/i3net/i3net/proxy/rules"
 )
@@ -204,5 +205,29 @@ func TestGatewayAnycastFailover(t *testing.T) {
 	})
 	if laptop.Counter("gateway_failovers") == 0 {
 		t.Fatal("the laptop counted no failover")
+	}
+}
+
+// A packet larger than the tunnel carries (the tun MTU) is answered with
+// ICMPv6 "packet too big" naming the MTU, so the program's path-MTU
+// discovery shrinks its packets, rather than dropped in silence.
+func TestTooBigAnsweredWithICMP(t *testing.T) {
+	_, laptop, home := pair(t, nil, nil)
+	_, l6 := laptop.Self()
+	_, v6, _ := laptop.PX.ResolveOverlay("home")
+	big, err := packet.Build(packet.Header{Src: netip.AddrPortFrom(l6, 1000), Dst: netip.AddrPortFrom(v6, 2000), Proto: packet.ProtoUDP}, make([]byte, 1400))
+	if err != nil {
+		t.Fatal(err)
+	}
+	laptop.Tun.Send(big)
+	got := proxytest.Decode(t, laptop.Tun.Next(t))
+	if got.IPProto != packet.ProtoICMPv6 || got.Src.Addr() != v6 || got.Dst.Addr() != l6 {
+		t.Fatalf("laptop got %v, want ICMPv6 from %v to %v", got.String(), v6, l6)
+	}
+	if laptop.Counter("icmp_too_big") != 1 {
+		t.Fatalf("icmp_too_big %d", laptop.Counter("icmp_too_big"))
+	}
+	if p, ok := home.Tun.TryNext(); ok {
+		t.Fatalf("home got the oversized packet: %d bytes", len(p))
 	}
 }

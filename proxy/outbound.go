@@ -81,7 +81,6 @@ func (px *Proxy) readTun() {
 // into frame's capacity, or ok=false when the packet was handled otherwise
 // (DNS, queued for a handshake) or dropped (counted).
 func (px *Proxy) outboundPacket(pkt []byte, pp *packet.Parsed, frame []byte, st *[2]id.ID, now int64) (_ []byte, stack []id.ID, f client.SendFlags, ok bool) {
-	var r id.ID
 	px.stats.tunIn.Add(1)
 	if err := pp.Decode(pkt); err != nil {
 		px.stats.dropMalformed.Add(1)
