@@ -4,8 +4,10 @@
 // part builds hosts out of network namespaces (internal/netlab), runs i3net
 // servers and proxies in them as separate processes, and has unmodified curl
 // and ping reach a host behind a NAT by name, then an intranet's web server
-// through an i3-to-IP gateway ("i3net gateway"). Whatever the demo started is
-// stopped and removed when it ends, fails or is interrupted.
+// through an i3-to-IP gateway ("i3net gateway"), and last has home impose a
+// middlebox ("i3net middlebox") whose IDS, Suricata, sees laptop's FTP
+// upload of eggdrop and alerts home. Whatever the demo started is stopped
+// and removed when it ends, fails or is interrupted.
 //
 // Each part is a list of phases, run in order; each phase is a function that
 // narrates one chapter and reads top to bottom.

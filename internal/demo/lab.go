@@ -21,10 +21,13 @@ import (
 // The lab part builds hosts out of network namespaces, joins three overlay
 // servers into one ring, has real programs reach a host behind a NAT by name
 // through the proxies, then an intranet's hosts, which run nothing of i3net,
-// through the i3-to-IP gateway on its router (gateway.go):
+// through the i3-to-IP gateway on its router (gateway.go), and last has home
+// impose a middlebox, ids, whose Suricata alerts home to an FTP upload
+// (middlebox.go):
 //
 //	laptop  ──┐  "internet" bridge   ┌── nat ─────── home (192.168.1.0/24)
-//	srv1..3 ──┘  198.18.0.0/15       └── office-gw ── wiki .10, dns .53 (10.1.0.0/24)
+//	srv1..3 ──┤  198.18.0.0/15       └── office-gw ── wiki .10, dns .53 (10.1.0.0/24)
+//	ids     ──┘ (i3net middlebox + Suricata)
 
 // procTail is how much of each process's output a failed demo prints.
 const procTail = 1024
@@ -44,6 +47,8 @@ type labDemo struct {
 	ids          map[string]id.ID  // home's and laptop's public ids
 	keys         map[string]string // public keys (i3pk1…) by host
 	office       office            // the intranet behind office-gw (gateway.go)
+	homeProxy    *netlab.Proc      // home's proxy, restarted when it imposes ids-mb
+	mb           idsBox            // the middlebox ids and its IDS (middlebox.go)
 }
 
 // runLab runs the lab part; whatever happens, it stops every process and
@@ -70,7 +75,8 @@ func runLab(ctx context.Context, n *narrator, self string) (err error) {
 	}()
 	return runPhases(ctx, d.buildHosts, d.startRing, d.identities, d.startProxies,
 		d.serveWeb, d.reachHome, d.serverCounters, d.proxyStatus,
-		d.buildOffice, d.startGateway, d.reachOffice, d.gatewayStatus)
+		d.buildOffice, d.startGateway, d.reachOffice, d.gatewayStatus,
+		d.startMiddlebox, d.imposeMiddlebox, d.uploadEggdrop)
 }
 
 // checkLab says what the lab part needs that this machine, running goos,
@@ -190,9 +196,14 @@ func (d *labDemo) newIdentity(ctx context.Context, host string) error {
 
 // bookAdd adds peer, by its key, to host's address book.
 func (d *labDemo) bookAdd(ctx context.Context, host, peer string) error {
-	out, err := exec.CommandContext(ctx, d.self, "book", "add", peer, d.keys[peer], "--state-dir", d.stateDir(host)).CombinedOutput()
+	return d.bookAddAs(ctx, host, peer, d.keys[peer])
+}
+
+// bookAddAs adds name, with key, to host's address book.
+func (d *labDemo) bookAddAs(ctx context.Context, host, name, key string) error {
+	out, err := exec.CommandContext(ctx, d.self, "book", "add", name, key, "--state-dir", d.stateDir(host)).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("i3net book add %s on %s: %v: %s", peer, host, err, out)
+		return fmt.Errorf("i3net book add %s on %s: %v: %s", name, host, err, out)
 	}
 	return nil
 }
@@ -227,8 +238,12 @@ func (d *labDemo) startProxies(ctx context.Context) error {
 		if h == d.laptop {
 			args = append(args, "--config", rules)
 		}
-		if _, err := h.Start(d.self, args...); err != nil {
+		p, err := h.Start(d.self, args...)
+		if err != nil {
 			return err
+		}
+		if h == d.home {
+			d.homeProxy = p
 		}
 	}
 	for _, h := range []*netlab.Host{d.home, d.laptop} {
