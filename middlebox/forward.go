@@ -108,8 +108,10 @@ func (m *Middlebox) inspect(h *host, b []byte) {
 		return
 	}
 	pkt := fr.Body
-	m.noteFlow(h, pkt)
-	if m.ids == nil {
+	if pkt[0]>>4 == 1 {
+		return // the hosts' control messages (proxy/control.go), not IP packets
+	}
+	if !m.noteFlow(h, pkt) || m.ids == nil {
 		return
 	}
 	f := &m.fwd
@@ -123,19 +125,21 @@ func (m *Middlebox) inspect(h *host, b []byte) {
 }
 
 // noteFlow remembers that pkt's address pair belongs to h, skipping the
-// table when it is the pair of the previous packet.
-func (m *Middlebox) noteFlow(h *host, pkt []byte) {
+// table when it is the pair of the previous packet. It reports false (and
+// counts) for a body that is no IP packet: the IDS does not get it.
+func (m *Middlebox) noteFlow(h *host, pkt []byte) bool {
 	a, b, ok := addrPair(pkt)
 	if !ok {
 		m.stats.idsMalformed.Add(1)
-		return
+		return false
 	}
 	f := &m.fwd
 	if a == f.lastA && b == f.lastB && h == f.lastHost {
-		return
+		return true
 	}
 	f.lastA, f.lastB, f.lastHost = a, b, h
 	m.flows.note(a, b, h)
+	return true
 }
 
 // flush is stage 5, at the end of the client's received batch.

@@ -10,6 +10,7 @@ import (
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/middlebox/pass"
 	"github.com/i3net/i3net/proxy/proxytest"
+	"github.com/i3net/i3net/proxy/session"
 )
 
 // bareMiddlebox returns a middlebox serving one host, with an IDS batch and
@@ -93,5 +94,21 @@ func TestFlowTable(t *testing.T) {
 	ft.note(addr(2), addr(0), h2) // seen again, now another host's: updated in place
 	if ft.size() != 3 || ft.lookup(addr(0), addr(1)) != nil || ft.lookup(addr(4), addr(0)) != h1 || ft.lookup(addr(0), addr(2)) != h2 {
 		t.Fatalf("size %d; pair 1 %v, pair 4 %v, pair 2 %v", ft.size(), ft.lookup(addr(0), addr(1)), ft.lookup(addr(4), addr(0)), ft.lookup(addr(0), addr(2)))
+	}
+}
+
+// A plaintext frame whose body is not an IP packet is forwarded but not
+// written into the IDS device (the write failed with EINVAL, counted as an
+// IDS write error); the hosts' control messages (probes, name queries) are
+// not counted as malformed either.
+func TestNonPacketsSkipTheIDS(t *testing.T) {
+	m, trig := bareMiddlebox(t)
+	for _, body := range [][]byte{{0x12, 0, 0, 0, 0}, {0x70, 1, 2, 3, 4}} {
+		f := session.Frame{Type: session.TypePlaintext, Counter: 1, Body: body, Tag: make([]byte, 16)}
+		m.forward(client.Delivery{ID: trig, Rest: []id.ID{id.Random()}, Payload: f.AppendTo(nil)})
+	}
+	if len(m.fwd.msgs) != 2 || len(m.fwd.idsOut) != 0 || m.stats.idsMalformed.Load() != 1 {
+		t.Fatalf("frames forwarded %d, packets for the IDS %d, malformed %d: want 2, 0, 1",
+			len(m.fwd.msgs), len(m.fwd.idsOut), m.stats.idsMalformed.Load())
 	}
 }
