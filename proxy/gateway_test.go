@@ -231,3 +231,29 @@ func TestTooBigAnsweredWithICMP(t *testing.T) {
 		t.Fatalf("home got the oversized packet: %d bytes", len(p))
 	}
 }
+
+// A host behind a gateway keeps its virtual address across a restart of the
+// laptop's proxy (its state file), so a program that holds it goes on
+// without a new lookup.
+func TestGatewayTargetSurvivesRestart(t *testing.T) {
+	o := newOverlay(t)
+	laptop, gw := o.host("laptop"), o.host("gw")
+	names(t, laptop, map[string]*host{"office-gw": gw})
+	names(t, gw, map[string]*host{"laptop": laptop})
+	o.start(gw, func(c *proxy.Config) {
+		c.AcceptUnknown = false
+		c.Gateway = &proxy.GatewayMode{Serve: []netip.Prefix{servedNet}, Answer: fakeAnswer}
+	})
+	rs, _ := rules.Compile([]rules.RuleConfig{{Match: "*.corp.example", Via: "office-gw"}})
+	withRules := func(c *proxy.Config) { c.Rules = rs }
+	o.start(laptop, withRules)
+	v, _ := resolveA(t, laptop, "wiki.corp.example.")
+	laptop.Stop(t)
+	o.start(laptop, withRules)
+	l4, _ := laptop.Self()
+	laptop.Tun.Send(echo(t, l4, v, 1))
+	got := proxytest.Decode(t, gw.Tun.Next(t))
+	if got.Dst.Addr() != intranet["wiki.corp.example."] {
+		t.Fatalf("after the laptop's restart, %v reached the gateway as %v, want %v", v, got.String(), intranet["wiki.corp.example."])
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"time"
 
@@ -21,9 +22,20 @@ const stateVersion = 1
 // programs keep their addresses, and the private ids, so peers keep reaching
 // this host on the triggers they know.
 type savedState struct {
-	Version  int         `json:"version"`
-	Mappings vaddr.State `json:"mappings"`
-	Peers    []savedPeer `json:"peers"`
+	Version  int           `json:"version"`
+	Mappings vaddr.State   `json:"mappings"`
+	Peers    []savedPeer   `json:"peers"`
+	Targets  []savedTarget `json:"targets,omitempty"`
+}
+
+// savedTarget is a host reached through a gateway (target.go): the virtual
+// address programs here use for it, so their connections survive a restart.
+type savedTarget struct {
+	Gateway identity.PublicKey `json:"gateway"`
+	Real    netip.Addr         `json:"real"`
+	Addr    netip.Addr         `json:"addr"`
+	Name    string             `json:"name,omitempty"`
+	LastUse time.Time          `json:"last_use"`
 }
 
 type savedPeer struct {
@@ -61,6 +73,14 @@ func (r *registry) state(now time.Time) savedState {
 		st.Peers = append(st.Peers, sp)
 	}
 	st.Mappings = r.alloc.State(ms, now)
+	for _, t := range r.allTargets() {
+		addr := t.local4
+		if !addr.IsValid() {
+			addr = t.local6
+		}
+		st.Targets = append(st.Targets, savedTarget{Gateway: t.via.key, Real: t.real, Addr: addr, Name: t.name,
+			LastUse: time.Unix(0, t.lastUse.Load()).UTC()})
+	}
 	return st
 }
 
@@ -129,7 +149,38 @@ func (r *registry) restore(st savedState, now time.Time) (int, error) {
 		r.addLocked(p)
 		n++
 	}
+	for _, st := range st.Targets {
+		r.restoreTargetLocked(st, now)
+	}
 	return n, nil
+}
+
+// restoreTargetLocked registers a saved target again, with its address, if
+// its gateway was restored, it was used less than TO before now, and its
+// address is still a free one of the pool of its family; r.mu is held.
+func (r *registry) restoreTargetLocked(st savedTarget, now time.Time) {
+	gw := r.byKey[st.Gateway]
+	if gw == nil || now.Sub(st.LastUse) >= r.to || !st.Real.IsValid() || st.Real.Is4() != st.Addr.Is4() {
+		return
+	}
+	pool4, pool6 := r.alloc.Pools()
+	pool := pool4
+	if st.Addr.Is6() {
+		pool = pool6
+	}
+	own4, own6 := r.alloc.Self()
+	k := targetKey{gw: gw.pubID, real: st.Real.Unmap()}
+	if !pool.IsValid() || !pool.Contains(st.Addr) || st.Addr == own4 || st.Addr == own6 ||
+		st.Addr == vaddr.ServiceAddr(pool) || r.taken(st.Addr) || r.byTarget[k] != nil {
+		return
+	}
+	var m vaddr.Mapping
+	m.Name, m.V4, m.V6 = st.Name, st.Addr, st.Addr
+	t := newTarget(gw, k.real, m)
+	t.lastUse.Store(st.LastUse.UnixNano())
+	r.byTarget[k] = t
+	r.putAddrLocked(t)
+	gw.targets.with(k.real, t)
 }
 
 // writeAtomic replaces path with data, creating its directory if needed.
