@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/i3net/i3net/middlebox/pass"
 	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/book"
+	"github.com/i3net/i3net/proxy/proxytest"
 	"github.com/i3net/i3net/proxy/session"
 )
 
@@ -189,4 +191,21 @@ func TestMiddleboxAnycastFailover(t *testing.T) {
 		_, back := laptop.Tun.TryNext()
 		return back && other.plaintext.Load() > before
 	})
+}
+
+// A host that imposes a middlebox its book does not name refuses to start,
+// rather than let sessions go around it.
+func TestMiddleboxNotInBook(t *testing.T) {
+	o := newOverlay(t)
+	home := o.host("home")
+	names(t, home, map[string]*host{})
+	cfg := proxy.DefaultConfig()
+	cfg.Identity, cfg.BookPath, cfg.Servers, cfg.Tun, cfg.ResolvConf = home.Ident, home.BookPath(), o.servers, proxytest.NewTun(), ""
+	cfg.Middlebox = "ids-mb"
+	if px, err := proxy.New(cfg); err == nil || !strings.Contains(err.Error(), `the middlebox "ids-mb" this host imposes is not in the address book`) {
+		if px != nil {
+			px.Close()
+		}
+		t.Fatalf("New: %v", err)
+	}
 }

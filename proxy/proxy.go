@@ -119,6 +119,12 @@ func (px *Proxy) open() error {
 		return fmt.Errorf("proxy: %w", err)
 	}
 	px.warnBook()
+	if m := px.cfg.Middlebox; m != "" {
+		if _, ok := px.book.Book().Lookup(m); !ok {
+			return fmt.Errorf("proxy: the middlebox %q this host imposes is not in the address book %s: add it first "+
+				"(i3net book add %s KEY), or the sessions would go around it", m, px.cfg.BookPath, m)
+		}
+	}
 	if err := px.checkControl(); err != nil {
 		return err
 	}
