@@ -90,12 +90,6 @@ func (h *endHost) next(t testing.TB, n int) client.Delivery {
 	return h.got[n]
 }
 
-func (h *endHost) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.got)
-}
-
 // world is a server, a middlebox serving host a, and host b, the peer.
 type world struct {
 	servers []netip.AddrPort
