@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,75 +15,31 @@ import (
 
 // ftpServer is vsftpd running in a host: anonymous logins, uploads into
 // incoming/, active mode (PORT) only.
+// ftpServer is vsftpd in a lab host (netlab.StartVsftpd).
 type ftpServer struct {
-	root string // anon_root
-	log  string // vsftpd's protocol log
+	*netlab.FTPServer
 }
 
 // startVsftpd starts vsftpd in h in the foreground, IPv4, active mode only,
-// with anonymous uploads into a temporary directory.
+// with anonymous uploads into a temporary directory, stopped at the test's
+// end.
 func startVsftpd(t *testing.T, h *netlab.Host) *ftpServer {
 	t.Helper()
-	needProgram(t, "/usr/sbin/vsftpd")
-	ftpUser, err := user.Lookup("ftp")
-	if err != nil {
-		t.Skipf("e2e: skipping: vsftpd's anonymous user ftp does not exist (%v): reinstall vsftpd", err)
+	if missing := netlab.VsftpdMissing(); missing != "" {
+		t.Skipf("e2e: skipping: %s missing (scripts/deps installs it)", missing)
 	}
-	uid, _ := strconv.Atoi(ftpUser.Uid)
-	gid, _ := strconv.Atoi(ftpUser.Gid)
-
-	dir := t.TempDir()
-	s := &ftpServer{root: filepath.Join(dir, "root"), log: filepath.Join(dir, "vsftpd.log")}
-	empty := filepath.Join(dir, "empty")
-	incoming := filepath.Join(s.root, "incoming")
-	for _, d := range []string{s.root, empty, incoming} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The chroot is root's and read-only to ftp; uploads go to incoming/.
-	if err := os.Chown(incoming, uid, gid); err != nil {
-		t.Fatal(err)
-	}
-	conf := fmt.Sprintf(`# e2e: vsftpd for one test
-listen=YES
-listen_ipv6=NO
-listen_address=0.0.0.0
-listen_port=21
-background=NO
-anonymous_enable=YES
-no_anon_password=YES
-local_enable=NO
-write_enable=YES
-anon_upload_enable=YES
-anon_umask=022
-anon_root=%s
-secure_chroot_dir=%s
-seccomp_sandbox=NO
-isolate_network=NO
-pasv_enable=NO
-port_enable=YES
-connect_from_port_20=NO
-xferlog_enable=YES
-xferlog_std_format=NO
-log_ftp_protocol=YES
-vsftpd_log_file=%s
-`, s.root, empty, s.log)
-	confPath := filepath.Join(dir, "vsftpd.conf")
-	writeFile(t, confPath, []byte(conf), 0o600)
-	startDaemon(t, h, "/usr/sbin/vsftpd", confPath)
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	if err := netlab.WaitListen(ctx, h, "tcp", 21); err != nil {
+	s, err := h.StartVsftpd(ctx, t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
-	return s
-}
-
-// protocolLog returns vsftpd's log so far.
-func (s *ftpServer) protocolLog() string {
-	b, _ := os.ReadFile(s.log)
-	return string(b)
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return &ftpServer{s}
 }
 
 // ftpClient runs inetutils-ftp on h against host (IPv4, the classic PORT
@@ -124,7 +77,7 @@ func testFTPActive(t *testing.T, w *world) {
 	out := ftpClient(t, ctx, w.laptop.Host, local, "home.i3",
 		"user anonymous\nbinary\ncd incoming\nput up.bin\nget up.bin back.bin\nquit\n")
 
-	stored, err := os.ReadFile(filepath.Join(s.root, "incoming", "up.bin"))
+	stored, err := os.ReadFile(filepath.Join(s.Root, "incoming", "up.bin"))
 	if err != nil || !bytes.Equal(stored, data) {
 		t.Errorf("the upload did not arrive whole on home (%v, %d of %d bytes)", err, len(stored), len(data))
 	}
@@ -137,7 +90,7 @@ func testFTPActive(t *testing.T, w *world) {
 	}
 	// The client sent classic PORT with laptop's own virtual address, which
 	// vsftpd accepted because the control connection came from it too.
-	log := s.protocolLog()
+	log := s.ProtocolLog()
 	port := portArg(w.laptop.self.Addr4.String())
 	if !strings.Contains(log, "PORT "+port) {
 		t.Errorf("vsftpd's log shows no PORT %s… (laptop's own address): PORT was not used, or carried another address:\n%s", port, tail([]byte(log), 2048))
@@ -191,8 +144,8 @@ func TestFTPCollision(t *testing.T) {
 		t.Errorf("the FTP control connection did not work through rewriting (want 230 login and 257 \"/incoming\"):\n%s", out)
 	}
 	// The data connection does not: PORT carries laptop's own address.
-	log := s.protocolLog()
-	if _, err := os.Stat(filepath.Join(s.root, "incoming", "up.bin")); err == nil {
+	log := s.ProtocolLog()
+	if _, err := os.Stat(filepath.Join(s.Root, "incoming", "up.bin")); err == nil {
 		t.Errorf("the active-mode upload arrived despite the collision: headers were not rewritten?")
 	}
 	if !strings.Contains(log, "Client \""+p.Addr4.String()+"\"") {

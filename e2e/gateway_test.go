@@ -91,14 +91,14 @@ func TestGatewayIntranets(t *testing.T) {
 	t.Run("ftp-active", func(t *testing.T) {
 		s := startVsftpd(t, office.server)
 		data := []byte(rand.Text())
-		writeFile(t, filepath.Join(s.root, "pub.txt"), data, 0o644)
+		writeFile(t, filepath.Join(s.Root, "pub.txt"), data, 0o644)
 		dir := t.TempDir()
 		out := ftpClient(t, ctx, gw, dir, serverAddr.String(), "user anonymous\nbinary\nls\nget pub.txt got.txt\nquit\n")
 		if got, err := os.ReadFile(filepath.Join(dir, "got.txt")); err != nil || !bytes.Equal(got, data) {
 			t.Errorf("ftp get: %q, %v; want %q\n%s", got, err, data, out)
 		}
-		if !strings.Contains(s.protocolLog(), "PORT 10,1,0,1,") {
-			t.Errorf("vsftpd's log shows no PORT from 10.1.0.1 (active mode):\n%s", tail([]byte(s.protocolLog()), 2048))
+		if !strings.Contains(s.ProtocolLog(), "PORT 10,1,0,1,") {
+			t.Errorf("vsftpd's log shows no PORT from 10.1.0.1 (active mode):\n%s", tail([]byte(s.ProtocolLog()), 2048))
 		}
 	})
 
@@ -264,7 +264,7 @@ func testGatewayFTP(t *testing.T, g *gwWorld, gw *gateway) {
 	s := startVsftpd(t, gw.in.server)
 	data := make([]byte, 300<<10)
 	rand.Read(data)
-	writeFile(t, filepath.Join(s.root, "pub.bin"), data, 0o644)
+	writeFile(t, filepath.Join(s.Root, "pub.bin"), data, 0o644)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dir := t.TempDir()
@@ -275,7 +275,7 @@ func testGatewayFTP(t *testing.T, g *gwWorld, gw *gateway) {
 	if got, err := os.ReadFile(filepath.Join(dir, "got.bin")); err != nil || !bytes.Equal(got, data) {
 		t.Errorf("ftp get pub.bin: %d of %d bytes (%v)", len(got), len(data), err)
 	}
-	log := s.protocolLog()
+	log := s.ProtocolLog()
 	if port := "PORT " + portArg(gw.lanAddr.String()) + ","; !strings.Contains(log, port) {
 		t.Errorf("vsftpd's log shows no %s… (the PORT command rewritten to the gateway's address):\n%s", port, tail([]byte(log), 2048))
 	}

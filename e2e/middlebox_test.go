@@ -106,7 +106,7 @@ func testMiddleboxEggdrop(t *testing.T, mw *mbWorld, ids *middleboxNode) {
 	out := ftpClient(t, ctx, w.laptop.Host, local, "home.i3", "user anonymous\nbinary\ncd incoming\nput eggdrop\nquit\n")
 	uploaded := time.Now()
 	if !strings.Contains(out, "226 ") {
-		t.Fatalf("the upload of eggdrop did not complete (no 226):\n%s\nvsftpd:\n%s", out, tail([]byte(s.protocolLog()), 2048))
+		t.Fatalf("the upload of eggdrop did not complete (no 226):\n%s\nvsftpd:\n%s", out, tail([]byte(s.ProtocolLog()), 2048))
 	}
 
 	wait, cancelWait := context.WithTimeout(context.Background(), 30*time.Second)

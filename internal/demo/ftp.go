@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,42 +17,13 @@ import (
 // uploads into incoming/, active mode only, as e2e/ftp_test.go runs it) and
 // inetutils-ftp on laptop.
 
-// vsftpdConf: %[1]s is the anonymous root, %[2]s an empty directory, %[3]s
-// the log.
-const vsftpdConf = `# i3net demo: vsftpd on home
-listen=YES
-listen_ipv6=NO
-listen_address=0.0.0.0
-listen_port=21
-background=NO
-anonymous_enable=YES
-no_anon_password=YES
-local_enable=NO
-write_enable=YES
-anon_upload_enable=YES
-anon_umask=022
-anon_root=%[1]s
-secure_chroot_dir=%[2]s
-seccomp_sandbox=NO
-isolate_network=NO
-pasv_enable=NO
-port_enable=YES
-connect_from_port_20=NO
-xferlog_enable=YES
-xferlog_std_format=NO
-log_ftp_protocol=YES
-vsftpd_log_file=%[3]s
-`
-
 // ftpMissing says which of the FTP programs this machine lacks, or "".
 func ftpMissing() string {
-	for _, p := range []string{"/usr/sbin/vsftpd", "inetutils-ftp"} {
-		if _, err := exec.LookPath(p); err != nil {
-			return filepath.Base(p)
-		}
+	if m := netlab.VsftpdMissing(); m != "" {
+		return m
 	}
-	if _, err := user.Lookup("ftp"); err != nil {
-		return "vsftpd's user ftp"
+	if _, err := exec.LookPath("inetutils-ftp"); err != nil {
+		return "inetutils-ftp"
 	}
 	return ""
 }
@@ -62,32 +31,12 @@ func ftpMissing() string {
 // startVsftpd runs vsftpd on home, anonymous uploads allowed into
 // incoming/, and waits until it listens on port 21.
 func (d *labDemo) startVsftpd(ctx context.Context) error {
-	ftpUser, err := user.Lookup("ftp")
-	if err != nil {
-		return fmt.Errorf("vsftpd's anonymous user ftp: %w", err)
-	}
-	uid, _ := strconv.Atoi(ftpUser.Uid)
-	gid, _ := strconv.Atoi(ftpUser.Gid)
 	dir := filepath.Join(d.dir, "ftp")
-	root, empty := filepath.Join(dir, "root"), filepath.Join(dir, "empty")
-	incoming := filepath.Join(root, "incoming")
-	for _, p := range []string{dir, root, empty, incoming} {
-		if err := os.Mkdir(p, 0o755); err != nil {
-			return err
-		}
-	}
-	// The chroot is root's and read-only to ftp; uploads go to incoming/.
-	if err := os.Chown(incoming, uid, gid); err != nil {
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		return err
 	}
-	conf := filepath.Join(dir, "vsftpd.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(vsftpdConf, root, empty, filepath.Join(dir, "vsftpd.log"))), 0o600); err != nil {
-		return err
-	}
-	if _, err := d.home.Start("/usr/sbin/vsftpd", conf); err != nil {
-		return err
-	}
-	return netlab.WaitListen(ctx, d.home, "tcp", 21)
+	_, err := d.home.StartVsftpd(ctx, dir)
+	return err
 }
 
 // ftpPut uploads a file of 64 KiB named name from laptop to home.i3 with
