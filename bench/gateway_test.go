@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -35,9 +33,6 @@ const gatewayLookups = 50
 // go test -run '^$' -bench Gateway -benchtime 1x ./bench/ (bench/run does).
 func BenchmarkGateway(b *testing.B) {
 	lab, bin, secs := setUp(b, "iperf3", "/usr/sbin/dnsmasq")
-	if out, _ := exec.Command(bin, "gateway", "--help").CombinedOutput(); strings.Contains(string(out), "unknown command") {
-		b.Skip("bench: this i3net has no gateway command yet")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	gl := gatewayLab(b, ctx, lab, bin)

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -33,9 +32,6 @@ alert http any any -> any any (msg:"HTTP GET of /ids-probe"; flow:to_server,esta
 // go test -run '^$' -bench Middlebox -benchtime 1x ./bench/ (bench/run does).
 func BenchmarkMiddlebox(b *testing.B) {
 	lab, bin, secs := setUp(b, "iperf3", "suricata")
-	if out, _ := exec.Command(bin, "middlebox", "--help").CombinedOutput(); strings.Contains(string(out), "unknown command") {
-		b.Skip("bench: this i3net has no middlebox command yet")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ml := middleboxLab(b, ctx, lab, bin)

@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,7 +42,6 @@ type gateway struct {
 func newGatewayWorld(t *testing.T) *gwWorld {
 	t.Helper()
 	lab := netlabtest.New(t)
-	needGatewayCommand(t)
 	w := &world{t: t, lab: lab}
 	w.srv = lab.Host("srv1")
 	w.web = lab.Host("web")
@@ -54,21 +51,6 @@ func newGatewayWorld(t *testing.T) *gwWorld {
 	g := &gwWorld{world: w}
 	w.laptop = g.newLaptop("laptop")
 	return g
-}
-
-// needGatewayCommand skips t when the i3net binary has no gateway command
-// (the harness exists before the gateway does).
-func needGatewayCommand(t *testing.T) {
-	t.Helper()
-	if i3netBin == "" {
-		t.Fatal("e2e: no i3net binary (TestMain did not build it)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	out, _ := exec.CommandContext(ctx, i3netBin, "gateway", "--help").CombinedOutput()
-	if strings.Contains(string(out), `unknown command "gateway"`) {
-		t.Skip("e2e: skipping: this i3net has no gateway command yet")
-	}
 }
 
 // newLaptop creates a host on the internet with an identity and a
@@ -172,13 +154,9 @@ func (n *node) rawStatus(t *testing.T) map[string]any {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	out, err := n.w.i3net(ctx, "status", "--state-dir", n.dir, "--json")
+	st, err := readStatus[map[string]any](ctx, n.w, n.dir)
 	if err != nil {
 		t.Fatalf("%s: %v", n.Name(), err)
-	}
-	var st map[string]any
-	if err := json.Unmarshal(out, &st); err != nil {
-		t.Fatalf("%s: i3net status --json: %v: %s", n.Name(), err, out)
 	}
 	return st
 }

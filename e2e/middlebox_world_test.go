@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -55,7 +53,6 @@ type middleboxNode struct {
 // root and unless the i3net binary has a middlebox command.
 func newMiddleboxWorld(t *testing.T) *mbWorld {
 	t.Helper()
-	needMiddleboxCommand(t)
 	mw := &mbWorld{mbDir: filepath.Join(t.TempDir(), "mb-identity")}
 	mw.world = newWorld(t, topoOptions{homeProxyArgsFn: func(w *world) []string {
 		mw.world = w
@@ -66,21 +63,6 @@ func newMiddleboxWorld(t *testing.T) *mbWorld {
 		return []string{"--config", conf}
 	}})
 	return mw
-}
-
-// needMiddleboxCommand skips t when the i3net binary has no middlebox
-// command (the tests exist before it does).
-func needMiddleboxCommand(t *testing.T) {
-	t.Helper()
-	if i3netBin == "" {
-		t.Fatal("e2e: no i3net binary (TestMain did not build it)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	out, _ := exec.CommandContext(ctx, i3netBin, "middlebox", "--help").CombinedOutput()
-	if strings.Contains(string(out), `unknown command "middlebox"`) {
-		t.Skip("e2e: skipping: this i3net has no middlebox command yet")
-	}
 }
 
 // makeMiddleboxIdentity creates the middlebox's identity and returns its key.
@@ -177,15 +159,7 @@ type mbStatus struct {
 
 // status reads "i3net status --json" of the middlebox.
 func (m *middleboxNode) status(ctx context.Context) (mbStatus, error) {
-	var st mbStatus
-	out, err := m.w.i3net(ctx, "status", "--state-dir", m.dir, "--json")
-	if err != nil {
-		return st, err
-	}
-	if err := json.Unmarshal(out, &st); err != nil {
-		return st, fmt.Errorf("i3net status --json: %w: %s", err, out)
-	}
-	return st, nil
+	return readStatus[mbStatus](ctx, m.w.world, m.dir)
 }
 
 // counter returns one of the middlebox's counters (0 when it cannot say:

@@ -312,8 +312,14 @@ func waitAnswers(t *testing.T, what string, p *netlab.Proc, check func(context.C
 
 // status reads the node's proxy status with "i3net status --json".
 func (n *node) status(ctx context.Context) (proxy.Status, error) {
-	var st proxy.Status
-	out, err := n.w.i3net(ctx, "status", "--state-dir", n.dir, "--json")
+	return readStatus[proxy.Status](ctx, n.w, n.dir)
+}
+
+// readStatus reads "i3net status --json" of the daemon whose state
+// directory is dir (a proxy, gateway or middlebox) into a T.
+func readStatus[T any](ctx context.Context, w *world, dir string) (T, error) {
+	var st T
+	out, err := w.i3net(ctx, "status", "--state-dir", dir, "--json")
 	if err != nil {
 		return st, err
 	}
@@ -369,16 +375,7 @@ func (n *node) stopProxy(t *testing.T) time.Duration {
 // the lab prints its output if the test failed.
 func startDaemon(t *testing.T, h *netlab.Host, name string, args ...string) *netlab.Proc {
 	t.Helper()
-	p, err := h.Start(name, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	return p
+	return netlabtest.Start(t, h, name, args...)
 }
 
 // run runs a program in host h, bounded by ctx (netlab.RunTimeout if none),

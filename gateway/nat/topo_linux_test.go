@@ -193,16 +193,7 @@ func needProgram(t *testing.T, names ...string) {
 // startDaemon starts a program in h and stops it when the test ends.
 func startDaemon(t *testing.T, h *netlab.Host, name string, args ...string) *netlab.Proc {
 	t.Helper()
-	p, err := h.Start(name, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	return p
+	return netlabtest.Start(t, h, name, args...)
 }
 
 func must(t *testing.T, err error) {

@@ -135,3 +135,19 @@ func (n *NAT) AddRouter(name string) *netlab.Router {
 	}
 	return r
 }
+
+// Start starts a program in h and stops it when the test ends (an error
+// stopping it fails the test).
+func Start(t testing.TB, h *netlab.Host, name string, args ...string) *netlab.Proc {
+	t.Helper()
+	p, err := h.Start(name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return p
+}
