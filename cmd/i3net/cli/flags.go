@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -95,4 +96,14 @@ func (v intValue) Set(s string) error {
 	}
 	*v.p = n
 	return nil
+}
+
+// newLogger returns the logger of a daemon: text on Stderr at the --log-level
+// given (debug, info, warn, error), or a usage error naming the flag.
+func newLogger(level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageErrorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(Stderr, &slog.HandlerOptions{Level: lvl})), nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"runtime"
 
@@ -78,11 +77,11 @@ func (a *gatewayArgs) proxyConfig() (proxy.Config, error) {
 	cfg.StatePath = filepath.Join(a.state.dir, "gateway-state.json")
 	cfg.ControlPath = controlPath(a.state.dir)
 	cfg.Servers = a.servers
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
-		return cfg, usageErrorf("--log-level %q: want debug, info, warn or error", a.logLevel)
+	log, err := newLogger(a.logLevel)
+	if err != nil {
+		return cfg, err
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(Stderr, &slog.HandlerOptions{Level: lvl})).With("role", "gateway")
+	cfg.Logger = log.With("role", "gateway")
 	return cfg, nil
 }
 

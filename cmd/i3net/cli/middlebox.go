@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/middlebox"
@@ -70,11 +69,11 @@ func (a *middleboxArgs) options() (middlebox.Options, error) {
 	}
 	opt.Identity = ident
 	opt.ControlPath = controlPath(a.state.dir)
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
-		return opt, usageErrorf("--log-level %q: want debug, info, warn or error", a.logLevel)
+	log, err := newLogger(a.logLevel)
+	if err != nil {
+		return opt, err
 	}
-	opt.Logger = slog.New(slog.NewTextHandler(Stderr, &slog.HandlerOptions{Level: lvl})).With("role", "middlebox")
+	opt.Logger = log.With("role", "middlebox")
 	return opt, nil
 }
 

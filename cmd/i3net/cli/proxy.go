@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"path/filepath"
 	"runtime"
@@ -167,11 +166,9 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 	cfg.Upstreams, cfg.UpstreamTimeout = a.upstreams, a.upstreamTO
 	cfg.AcceptUnknown = !a.onlyBook
 	cfg.Reserved = a.reserved
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
-		return cfg, usageErrorf("--log-level %q: want debug, info, warn or error", a.logLevel)
+	if cfg.Logger, err = newLogger(a.logLevel); err != nil {
+		return cfg, err
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(Stderr, &slog.HandlerOptions{Level: lvl}))
 	return cfg, nil
 }
 

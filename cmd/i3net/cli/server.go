@@ -260,15 +260,15 @@ func flagError(err error, set map[string]bool) error {
 }
 
 func runServer(ctx context.Context, a serverArgs) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
-		return usageErrorf("--log-level %q: want debug, info, warn or error", a.logLevel)
+	log, err := newLogger(a.logLevel)
+	if err != nil {
+		return err
 	}
 	cfg, err := serverConfig(a)
 	if err != nil {
 		return err
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = log
 	srv, err := server.New(cfg)
 	if err != nil {
 		return flagError(err, a.set)
