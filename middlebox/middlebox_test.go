@@ -18,6 +18,7 @@ import (
 	"github.com/i3net/i3net/proxy/proxytest"
 	"github.com/i3net/i3net/proxy/session"
 	"github.com/i3net/i3net/server"
+	"github.com/i3net/i3net/server/servertest"
 )
 
 func TestMain(m *testing.M) { testwait.Main(m) }
@@ -25,17 +26,7 @@ func TestMain(m *testing.M) { testwait.Main(m) }
 // startServer runs an overlay server for the test.
 func startServer(t testing.TB) []netip.AddrPort {
 	t.Helper()
-	cfg := server.TestConfig()
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); srv.Close(); <-done })
-	return []netip.AddrPort{srv.Addr()}
+	return servertest.Addrs(servertest.Start(t, func(c *server.Config) { c.Logger = slog.New(slog.DiscardHandler) }))
 }
 
 // endHost is a host of a test, a native client: it sends frames and keeps
