@@ -57,6 +57,13 @@ type Status struct {
 	Rules []RuleStatus `json:"rules,omitempty"`
 	// Gateway is set when this host is an i3-to-IP gateway.
 	Gateway *GatewayStatus `json:"gateway,omitempty"`
+	// Ingress is set when this host is the overlay side of an ingress.
+	Ingress *IngressStatus `json:"ingress,omitempty"`
+	// Published are the services this host publishes through ingresses,
+	// IngressFlows the newest connections they brought, with each client's
+	// real address.
+	Published    []PublicationStatus `json:"published,omitempty"`
+	IngressFlows []IngressFlowStatus `json:"ingress_flows,omitempty"`
 	// Alerts are the newest IDS alerts of the middleboxes this host imposes.
 	Alerts []AlertStatus `json:"alerts,omitempty"`
 }
@@ -140,6 +147,10 @@ func (px *Proxy) Status() Status {
 	st.Rules = px.ruleStatus(st.Peers)
 	st.Gateway = px.gatewayStatus()
 	st.Alerts = px.alerts.all()
+	st.Published, st.IngressFlows = px.pubs.status()
+	if px.ing != nil && px.ing.Describe != nil {
+		st.Ingress = px.ing.Describe()
+	}
 	return st
 }
 
