@@ -10,6 +10,8 @@ import (
 
 	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/proxy"
+	"github.com/i3net/i3net/proxy/packet"
+	"github.com/i3net/i3net/proxy/proxytest"
 	"github.com/i3net/i3net/proxy/publish"
 )
 
@@ -96,4 +98,46 @@ func TestPublishOfferReplyWithdrawAndFlow(t *testing.T) {
 			return f.Client == client.String() && f.Ingress == "ing" && f.From == 40001
 		})
 	})
+}
+
+// An ingress reaches only the ports a host publishes through it: a SYN to
+// another port is dropped by the host's proxy, one to a published port
+// passes.
+func TestIngressReachesOnlyPublishedPorts(t *testing.T) {
+	o := newOverlay(t)
+	home, ing := o.host("home"), o.host("ing")
+	names(t, home, map[string]*host{"ing": ing})
+	names(t, ing, map[string]*host{"home": home})
+	var got offers
+	o.start(ing, func(c *proxy.Config) { c.Ingress = &proxy.IngressMode{Offer: got.offer} })
+	file := filepath.Join(home.Dir, publish.FileName)
+	if err := publish.Save(file, []publish.Service{{Ingress: "ing", Name: "home", Port: 443}}); err != nil {
+		t.Fatal(err)
+	}
+	o.start(home, func(c *proxy.Config) { c.PublishPath = file })
+	testwait.Within(t, 10*time.Second, "home's service offered", func() bool {
+		_, ok := got.of("home")
+		return ok
+	})
+	dst, err := ing.PX.AddressOf(home.Ident.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := ing.Self()
+	syn := func(port uint16) []byte {
+		b, err := packet.Build(packet.Header{Src: netip.AddrPortFrom(src, 40000), Dst: netip.AddrPortFrom(dst, port),
+			Proto: packet.ProtoTCP, TCPFlags: packet.TCPSyn, TCPSeq: 1}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	ing.Tun.Send(syn(22))
+	testwait.Within(t, 10*time.Second, "the SYN to port 22 dropped and counted", func() bool {
+		return home.Counter("drop_not_published") == 1
+	})
+	ing.Tun.Send(syn(443))
+	if p := proxytest.Decode(t, home.Tun.Next(t)); p.Dst.Port() != 443 {
+		t.Fatalf("home's tun got %v, want the SYN to 443", p.String())
+	}
 }

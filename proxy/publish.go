@@ -8,9 +8,13 @@ package proxy
 // address of each client it brings.
 
 import (
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/proxy/packet"
 	"github.com/i3net/i3net/proxy/publish"
 )
 
@@ -23,6 +27,11 @@ const maxIngressFlows = 256
 
 // publications are what this host publishes and what the ingresses said.
 type publications struct {
+	// exposed are the ports each ingress may open connections to on this
+	// host (by its key): nothing else of this host is reachable through an
+	// ingress, even one that misbehaves. Nil when nothing is published.
+	exposed atomic.Pointer[map[identity.PublicKey][]uint16]
+
 	mu       sync.Mutex
 	w        *publish.Watcher
 	sentTo   map[string]bool // the ingresses offered services, to withdraw from
@@ -109,28 +118,53 @@ func (px *Proxy) publishAll() {
 	px.pubs.lastSent = time.Now()
 	px.pubs.mu.Unlock()
 	done := make(map[string]bool)
+	exposed := make(map[identity.PublicKey][]uint16)
 	for _, name := range targets {
 		if !done[name] {
 			done[name] = true
-			px.offerTo(name, publish.For(services, name))
+			s := publish.For(services, name)
+			if key, ok := px.offerTo(name, s); ok {
+				for _, x := range s {
+					exposed[key] = append(exposed[key], x.Port)
+				}
+			}
 		}
 	}
+	px.pubs.exposed.Store(&exposed)
 }
 
-// offerTo sends the ingress the book names name the services s.
-func (px *Proxy) offerTo(name string, s []publish.Service) {
+// closedToIngress reports whether an inbound packet from p opens a TCP
+// connection to a port this host does not publish through p, when p is an
+// ingress it publishes through (counted, dropped).
+func (px *Proxy) closedToIngress(p *peer, pp *packet.Parsed) bool {
+	m := px.pubs.exposed.Load()
+	if m == nil || pp.IPProto != packet.ProtoTCP || pp.TCPFlags&(packet.TCPSyn|packet.TCPAck) != packet.TCPSyn {
+		return false
+	}
+	ports, ok := (*m)[p.key]
+	if !ok || slices.Contains(ports, pp.Dst.Port()) {
+		return false
+	}
+	px.stats.dropNotPublished.Add(1)
+	return true
+}
+
+// offerTo sends the ingress the book names name the services s, and returns
+// its key.
+func (px *Proxy) offerTo(name string, s []publish.Service) (identity.PublicKey, bool) {
 	e, ok := px.book.Book().Lookup(name)
 	if !ok || e.Blocked {
 		px.log.Warn("an ingress the services file names is not in the address book: not published there",
 			"ingress", name, "add", "i3net book add "+name+" KEY")
-		return
+		return identity.PublicKey{}, false
 	}
 	p, err := px.peerFor(e.Key, &e)
 	if err != nil {
 		px.log.Warn("services not offered", "ingress", name, "err", err)
-		return
+		return identity.PublicKey{}, false
 	}
 	px.sendControl(p, appendControl(nil, controlOffer, 0, publish.AppendOffer(nil, s)))
+	return e.Key, true
 }
 
 // ingressName is the name p has in the book, or the name it was asked by.
