@@ -4,12 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"runtime"
 
 	"github.com/i3net/i3net/gateway"
-	"github.com/i3net/i3net/identity"
-	"github.com/i3net/i3net/proxy"
 )
 
 func init() {
@@ -47,43 +44,13 @@ Examples:
 		Flags: func() (*flag.FlagSet, func(context.Context, []string) error) {
 			fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 			a := &gatewayArgs{}
-			a.state.addDirFlag(fs)
-			a.state.addBookFlag(fs)
-			fs.StringVar(&a.config, "config", "", "the gateway's configuration `FILE` (TOML; required)")
-			fs.Var(&a.servers, "server", "overlay server `ADDR:PORT` (repeatable; overrides the file's servers)")
-			fs.StringVar(&a.logLevel, "log-level", "info", "`LEVEL` of logs: debug, info, warn, error")
+			a.addFlags(fs, "gateway")
 			return fs, noArgs(a.run)
 		},
 	})
 }
 
-type gatewayArgs struct {
-	state    stateFlags
-	config   string
-	servers  addrList
-	logLevel string
-}
-
-// proxyConfig returns the proxy settings that come from the state directory
-// and the flags.
-func (a *gatewayArgs) proxyConfig() (proxy.Config, error) {
-	cfg := proxy.DefaultConfig()
-	ident, err := identity.Load(a.state.identityPath())
-	if err != nil {
-		return cfg, fmt.Errorf("%w (create one with: i3net id --state-dir %s)", stateError(err), a.state.dir)
-	}
-	cfg.Identity = ident
-	cfg.BookPath = a.state.bookPath()
-	cfg.StatePath = filepath.Join(a.state.dir, "gateway-state.json")
-	cfg.ControlPath = controlPath(a.state.dir)
-	cfg.Servers = a.servers
-	log, err := newLogger(a.logLevel)
-	if err != nil {
-		return cfg, err
-	}
-	cfg.Logger = log.With("role", "gateway")
-	return cfg, nil
-}
+type gatewayArgs struct{ daemonArgs }
 
 func (a *gatewayArgs) run(ctx context.Context) error {
 	if runtime.GOOS != "linux" {
@@ -96,7 +63,7 @@ func (a *gatewayArgs) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pcfg, err := a.proxyConfig()
+	pcfg, err := a.proxyConfig("gateway")
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/proxy"
+	"github.com/i3net/i3net/proxy/publish"
 )
 
 func init() {
@@ -143,6 +144,7 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 	cfg.BookPath = a.state.bookPath()
 	cfg.StatePath = filepath.Join(a.state.dir, "proxy-state.json")
 	cfg.ControlPath = controlPath(a.state.dir)
+	cfg.PublishPath = filepath.Join(a.state.dir, publish.FileName)
 	cfg.Servers = a.servers
 	if a.listen != "" {
 		if cfg.ListenAddr, err = parseAddrPort("listen", a.listen); err != nil {

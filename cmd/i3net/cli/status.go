@@ -138,6 +138,8 @@ func printStatus(st proxy.Status) {
 	}
 	printRules(st)
 	printGateway(st.Gateway)
+	printIngress(st.Ingress)
+	printPublished(st)
 	printAlerts(st)
 }
 

@@ -48,14 +48,19 @@ func printGateway(g *proxy.GatewayStatus) {
 		fmt.Fprintf(Stdout, "; anycast member %q", g.Anycast)
 	}
 	fmt.Fprintln(Stdout)
-	keys := make([]string, 0, len(g.Counters))
-	for k := range g.Counters {
+	printCounters(g.Counters)
+}
+
+// printCounters shows counters on one line, sorted by name.
+func printCounters(c map[string]uint64) {
+	keys := make([]string, 0, len(c))
+	for k := range c {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var parts []string
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %d", k, g.Counters[k]))
+		parts = append(parts, fmt.Sprintf("%s %d", k, c[k]))
 	}
 	fmt.Fprintf(Stdout, "# %s\n", strings.Join(parts, ", "))
 }
