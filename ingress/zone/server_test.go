@@ -249,3 +249,34 @@ func TestServeIPv6(t *testing.T) {
 		t.Fatalf("AAAA over IPv6: %v", resp)
 	}
 }
+
+func TestServeConcurrent(t *testing.T) {
+	z := newZone(t, testConfig(existenceBook{newBook()}))
+	addr := serve(t, z)
+	const workers, each = 8, 25
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			c := &dns.Client{Net: []string{"udp", "tcp"}[w%2], Timeout: 10 * time.Second}
+			for range each {
+				resp, _, err := c.Exchange(query("home.i3.example.net.", dns.TypeA, w%3 == 0), addr)
+				if err == nil && len(resp.Answer) != 1 {
+					err = fmt.Errorf("answer %v", resp.Answer)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := z.Stats(); s.Queries != workers*each || s.Answered != workers*each {
+		t.Fatalf("Stats = %+v, want %d answered", s, workers*each)
+	}
+}
