@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -198,4 +199,16 @@ func (n names) Resolve(rel string, v6 bool) (netip.Addr, bool) {
 	}
 	n.g.stats.handed.Add(1)
 	return wp, true
+}
+
+// Exists reports whether rel is a published name or has one under it (so
+// that "home" is NODATA, not NXDOMAIN, when only "www.home" is published),
+// and keeps queries of other types from handing out waypoints.
+func (n names) Exists(rel string) bool {
+	for _, name := range n.g.pubs.names() {
+		if name == rel || strings.HasSuffix(name, "."+rel) {
+			return true
+		}
+	}
+	return false
 }
