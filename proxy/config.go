@@ -106,6 +106,15 @@ type Config struct {
 	// refused. Nil: every name outside the overlay suffix goes upstream.
 	Rules *rules.Rules
 
+	// PublishPath is the services file (proxy/publish): the services this
+	// host publishes through ingresses, reloaded when it changes. Empty:
+	// none.
+	PublishPath string
+
+	// Ingress, if set, makes this proxy the overlay side of an ingress
+	// (ingress.go): it takes its peers' published services.
+	Ingress *IngressMode
+
 	// Gateway, if set, makes this proxy an i3-to-IP gateway (gateway.go).
 	Gateway *GatewayMode
 

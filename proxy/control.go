@@ -24,6 +24,11 @@ const (
 	controlAnswer      byte = 0x11
 	controlProbe       byte = 0x12
 	controlProbeAnswer byte = 0x13
+	// publications (ingress.go, publish.go): a host's services offered to
+	// an ingress, the ingress's reply, and the origin of a flow it brings
+	controlOffer      byte = 0x14
+	controlOfferReply byte = 0x15
+	controlFlow       byte = 0x16
 
 	controlHeaderLen = 5
 	// maxGatewayQueries bounds the name queries a gateway resolves at once
@@ -57,6 +62,12 @@ func (px *Proxy) control(p *peer, msg []byte) {
 		px.sendControl(p, appendControl(nil, controlProbeAnswer, n, nil))
 	case kind == controlAnswer:
 		px.gatewayAnswered(p, n, body)
+	case kind == controlOffer && px.ing != nil:
+		px.offered(p, n, body)
+	case kind == controlOfferReply:
+		px.pubs.replied(px, p, body)
+	case kind == controlFlow:
+		px.pubs.flowFrom(px, p, body)
 	case kind == controlProbeAnswer:
 		// lastRx moved: that is the answer (gwwatch.go); an answer to a
 		// failover probe names the middlebox member it came through

@@ -141,6 +141,9 @@ func (px *Proxy) checkInbound(p *peer, pkt []byte, now int64) bool {
 		}
 		return false
 	}
+	if px.closedToIngress(p, pp) {
+		return false
+	}
 	from := p
 	if src != p.canonicalFor(src) || !src.IsValid() {
 		if from = p.targets.get(src); from == nil {

@@ -48,6 +48,8 @@ type Proxy struct {
 	accepting chan struct{}  // bounds the message 1s accepted at once
 	gw        *GatewayMode   // nil unless this proxy is an i3-to-IP gateway
 	gwBusy    chan struct{}  // bounds the name queries a gateway resolves at once
+	ing       *IngressMode   // nil unless this proxy is an ingress's overlay side
+	pubs      publications   // the services this host publishes (publish.go)
 	queries   gatewayQueries // names this host asked gateways (clientgw.go)
 	mbs       middleboxes    // the middleboxes this host imposes (middlebox.go)
 	alerts    alertLog       // what their IDSes said (alerts.go)
@@ -100,6 +102,7 @@ func newProxy(cfg Config) *Proxy {
 		ownID:      cfg.Identity.ID(),
 		accepting:  make(chan struct{}, maxAccepting),
 		gw:         cfg.Gateway,
+		ing:        cfg.Ingress,
 		gwBusy:     make(chan struct{}, maxGatewayQueries),
 		started:    time.Now(),
 		in:         newInboundState(),
@@ -117,6 +120,9 @@ func (px *Proxy) open() error {
 	var err error
 	if px.book, err = book.NewWatcher(px.cfg.BookPath); err != nil {
 		return fmt.Errorf("proxy: %w", err)
+	}
+	if err = px.openPublications(); err != nil {
+		return err
 	}
 	px.warnBook()
 	if m := px.cfg.Middlebox; m != "" {
@@ -297,6 +303,7 @@ func (px *Proxy) Run(ctx context.Context) error {
 		px.spawn(func() { px.insertPrivate(p) })
 	}
 	px.connectGateways()
+	px.publishAll()
 	px.startSweep()
 
 	px.spawn(px.readTun)
@@ -379,6 +386,7 @@ func (px *Proxy) maintain() {
 		} else if changed {
 			px.applyBook()
 		}
+		px.publishTick()
 		if time.Since(lastSave) >= px.cfg.SaveInterval {
 			if err := px.save(); err != nil {
 				px.log.Warn("state not saved", "err", err)

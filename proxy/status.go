@@ -34,7 +34,7 @@ type counters struct {
 	dropBypassed, mbAlerts, mbFailovers   atomic.Uint64
 	// gateway: name queries and probes carried in sessions (control.go)
 	gwQueries, gwAnswers, gwTimeouts, gwRefused, gwProbes, gwFailovers atomic.Uint64
-	dropControl                                                        atomic.Uint64
+	dropControl, dropNotPublished                                      atomic.Uint64
 }
 
 // Status is what "i3net status" shows: this host, its servers and its peers.
@@ -57,6 +57,13 @@ type Status struct {
 	Rules []RuleStatus `json:"rules,omitempty"`
 	// Gateway is set when this host is an i3-to-IP gateway.
 	Gateway *GatewayStatus `json:"gateway,omitempty"`
+	// Ingress is set when this host is the overlay side of an ingress.
+	Ingress *IngressStatus `json:"ingress,omitempty"`
+	// Published are the services this host publishes through ingresses,
+	// IngressFlows the newest connections they brought, with each client's
+	// real address.
+	Published    []PublicationStatus `json:"published,omitempty"`
+	IngressFlows []IngressFlowStatus `json:"ingress_flows,omitempty"`
 	// Alerts are the newest IDS alerts of the middleboxes this host imposes.
 	Alerts []AlertStatus `json:"alerts,omitempty"`
 }
@@ -140,6 +147,10 @@ func (px *Proxy) Status() Status {
 	st.Rules = px.ruleStatus(st.Peers)
 	st.Gateway = px.gatewayStatus()
 	st.Alerts = px.alerts.all()
+	st.Published, st.IngressFlows = px.pubs.status()
+	if px.ing != nil && px.ing.Describe != nil {
+		st.Ingress = px.ing.Describe()
+	}
 	return st
 }
 
@@ -169,7 +180,7 @@ func (px *Proxy) counterMap() map[string]uint64 {
 		"drop_auth": c.dropAuth.Load(), "drop_replay": c.dropReplay.Load(), "drop_spoofed": c.dropSpoofed.Load(),
 		"drop_seal": c.dropSeal.Load(), "drop_send": c.dropSend.Load(), "drop_tun_write": c.dropTunWrite.Load(),
 		"drop_busy": c.dropBusy.Load(), "drop_too_big": c.dropTooBig.Load(), "icmp_too_big": c.icmpTooBig.Load(),
-		"drop_not_served": c.dropNotServed.Load(), "drop_control": c.dropControl.Load(),
+		"drop_not_served": c.dropNotServed.Load(), "drop_control": c.dropControl.Load(), "drop_not_published": c.dropNotPublished.Load(),
 		"drop_bypassed": c.dropBypassed.Load(), "middlebox_alerts": c.mbAlerts.Load(),
 		"middlebox_failovers": c.mbFailovers.Load(),
 		"gateway_queries":     c.gwQueries.Load(), "gateway_answers": c.gwAnswers.Load(),
