@@ -63,6 +63,11 @@ func testIngressByName(t *testing.T, w *ingWorld) {
 			}
 		}
 	}
+	for _, p := range w.home.mustStatus(t).Published {
+		if p.State != "accepted" {
+			t.Errorf("home's status shows publication %+v: want it accepted", p)
+		}
+	}
 	clients := w.web.realClients()
 	if len(clients) == 0 || clients[len(clients)-1] != w.legacy1.Addr4().String() {
 		t.Errorf("home's nginx saw PROXY protocol clients %v, want the last to be legacy1 (%v)", clients, w.legacy1.Addr4())
@@ -89,18 +94,19 @@ func testIngressSSH(t *testing.T, w *ingWorld) {
 	if f := strings.Fields(lines[1]); len(f) != 4 || f[2] != w.home.self.Addr4.String() {
 		t.Errorf("on home, SSH_CONNECTION is %q: want home's virtual address %v as the server's", lines[1], w.home.self.Addr4)
 	}
-	real := regexp.MustCompile(regexp.QuoteMeta(w.legacy1.Addr4().String()) + `\b`)
 	waitFor(t, 15*time.Second, "home's status to list legacy1's address in its ingress flows", func() error {
-		b, err := w.i3net(ctx, "status", "--state-dir", w.home.dir, "--json")
+		st, err := w.home.status(ctx)
 		if err != nil {
 			return err
 		}
-		if !real.Match(b) {
-			return fmt.Errorf("home's status does not name %v: %s", w.legacy1.Addr4(), tail(b, 1500))
+		for _, f := range st.IngressFlows {
+			if c, err := netip.ParseAddrPort(f.Client); err == nil && c.Addr() == w.legacy1.Addr4() && f.Port == 22 {
+				return nil
+			}
 		}
-		return nil
+		return fmt.Errorf("home's status has no ingress flow from %v to port 22: %+v", w.legacy1.Addr4(), st.IngressFlows)
 	})
-	flowLine := regexp.MustCompile(`ingress flow.*client=` + regexp.QuoteMeta(w.legacy1.Addr4().String()) + `:\d+.*port=22\b`)
+	flowLine := regexp.MustCompile(`ingress flow.*client=` + regexp.QuoteMeta(w.legacy1.Addr4().String()) + `:\d+.*\bport=22\b`)
 	if !flowLine.Match(w.home.proxy.Output()) {
 		t.Errorf("home's log has no line \"ingress flow client=%v:PORT port=22\":\n%s", w.legacy1.Addr4(), tail(w.home.proxy.Output(), 3000))
 	}
