@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/internal/netlab"
+	"github.com/i3net/i3net/proxy"
 )
 
 // TestIngress is issue 12's "Must show", in one world (ingressworld_test.go)
@@ -68,9 +70,40 @@ func testIngressByName(t *testing.T, w *ingWorld) {
 			t.Errorf("home's status shows publication %+v: want it accepted", p)
 		}
 	}
+	w.checkIngressStatus(t)
 	clients := w.web.realClients()
 	if len(clients) == 0 || clients[len(clients)-1] != w.legacy1.Addr4().String() {
 		t.Errorf("home's nginx saw PROXY protocol clients %v, want the last to be legacy1 (%v)", clients, w.legacy1.Addr4())
+	}
+}
+
+// checkIngressStatus: the ingress's "i3net status" shows its zone, its
+// waypoints and what home and home2 published.
+func (w *ingWorld) checkIngressStatus(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	st, err := readStatus[proxy.Status](ctx, w.world, w.ing.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Ingress == nil {
+		t.Fatalf("the ingress's status has no ingress part: %+v", st)
+	}
+	ig := st.Ingress
+	if ig.Zone != ingZone && ig.Zone != ingZone+"." {
+		t.Errorf("the ingress's status shows zone %q, want %s", ig.Zone, ingZone)
+	}
+	for _, wp := range ingWaypoints {
+		if !slices.Contains(ig.Waypoints, wp.String()) {
+			t.Errorf("the ingress's status shows waypoints %v, want %v among them", ig.Waypoints, wp)
+		}
+	}
+	want := map[string]bool{"home:22": true, "home:80": true, "home:443": true, "home2:80": true, "home2:443": true, "home2:8080": true}
+	for _, p := range ig.Published {
+		delete(want, fmt.Sprintf("%s:%d", strings.TrimSuffix(strings.TrimSuffix(p.Name, "."), "."+ingZone), p.Port))
+	}
+	if len(want) > 0 {
+		t.Errorf("the ingress's status lacks the publications %v: %+v", want, ig.Published)
 	}
 }
 
