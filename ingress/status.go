@@ -56,8 +56,11 @@ func (g *Ingress) describe() *proxy.IngressStatus {
 	for _, a := range g.cfg.DNSListen {
 		st.DNS = append(st.DNS, a.String())
 	}
-	for _, a := range g.ls.addrs() {
+	for _, a := range g.cfg.Waypoints {
 		st.Waypoints = append(st.Waypoints, a.String())
+	}
+	for _, a := range g.ls.addrs() {
+		st.Listening = append(st.Listening, a.String())
 	}
 	h := g.table.Stats()
 	st.Bindings, st.Pending = h.Bindings, h.Pending

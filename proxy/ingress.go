@@ -36,6 +36,7 @@ type IngressStatus struct {
 	Zone      string            `json:"zone"`
 	DNS       []string          `json:"dns"`
 	Waypoints []string          `json:"waypoints"`
+	Listening []string          `json:"listening"` // waypoint:port of every listener
 	Published []PublishedStatus `json:"published"`
 	Counters  map[string]uint64 `json:"counters"`
 	Bindings  int               `json:"bindings"`

@@ -14,8 +14,8 @@ func printIngress(g *proxy.IngressStatus) {
 	if g == nil {
 		return
 	}
-	fmt.Fprintf(Stdout, "\n# ingress for zone %s: DNS on %s; listening on %s; %d bindings, %d pending\n",
-		g.Zone, strings.Join(g.DNS, " "), strings.Join(g.Waypoints, " "), g.Bindings, g.Pending)
+	fmt.Fprintf(Stdout, "\n# ingress for zone %s: DNS on %s; waypoints %s; %d bindings, %d pending\n# listening on %s\n",
+		g.Zone, strings.Join(g.DNS, " "), strings.Join(g.Waypoints, " "), g.Bindings, g.Pending, strings.Join(g.Listening, " "))
 	if len(g.Published) == 0 {
 		fmt.Fprintln(Stdout, "# nothing published yet (hosts in the book publish with: i3net publish add INGRESS NAME PORT)")
 	} else {
