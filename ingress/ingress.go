@@ -212,3 +212,12 @@ func (n names) Exists(rel string) bool {
 	}
 	return false
 }
+
+// Close stops an ingress that New set up but Run never ran.
+func (g *Ingress) Close() error {
+	g.cancel()
+	g.ls.closeAll()
+	err := errors.Join(g.dns.Close(), g.px.Close())
+	g.wg.Wait()
+	return err
+}
