@@ -13,6 +13,7 @@ var metricHelp = map[string]string{
 	"conns_not_published":   "Client connections to a name and port nobody publishes.",
 	"conns_dial_failed":     "Client connections whose overlay host could not be reached.",
 	"conns_active":          "Client connections being carried now.",
+	"conns_over_max":        "Client connections refused because max_conns were open.",
 	"routed_http_host":      "Connections routed by their HTTP Host header.",
 	"routed_tls_sni":        "Connections routed by their TLS server name.",
 	"routed_heuristic":      "Connections routed by the heuristic (a binding or a pending name).",

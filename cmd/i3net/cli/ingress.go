@@ -36,7 +36,7 @@ queries are rate limited per client address.
 
 The configuration file (TOML) holds: servers, zone, nameserver (name,
 addresses), dns_listen, waypoints, http_ports, tls_ports, heuristic_window,
-binding_timeout, max_bindings, client_rate, client_burst, dns_rate, dns_burst,
+binding_timeout, max_bindings, client_rate, client_burst, max_conns, dns_rate, dns_burst,
 dial_timeout, sniff_timeout, publication_life, tun, mtu, pool4, pool6,
 mapping_timeout (docs/ingress.md). --metrics serves its counters for
 Prometheus (i3net_ingress_conns_rate_limited_total, ...). It needs Linux and root (or CAP_NET_ADMIN)
