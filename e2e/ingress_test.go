@@ -152,6 +152,15 @@ func testIngressSSH(t *testing.T, w *ingWorld) {
 func testIngressUnpublishedPort(t *testing.T, w *ingWorld) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
+	// home2 published 8080: the ingress listens there, and must still
+	// refuse home's 8080 by its own decision.
+	st, err := readStatus[proxy.Status](ctx, w.world, w.ing.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := netip.AddrPortFrom(ingWaypoints[0], 8080).String(); st.Ingress == nil || !slices.Contains(st.Ingress.Listening, l) {
+		t.Errorf("the ingress does not listen on %s though home2 published port 8080: %+v", l, st.Ingress)
+	}
 	for _, port := range []string{"8080", "9999"} {
 		url := "http://" + ingFQDN("home") + ":" + port + "/"
 		start := time.Now()
