@@ -82,6 +82,12 @@ func testIngressByName(t *testing.T, w *ingWorld) {
 // ingCounters returns the ingress's counters from its "i3net status".
 func (w *ingWorld) ingCounters(t *testing.T) map[string]uint64 {
 	t.Helper()
+	return w.ingStatus(t).Counters
+}
+
+// ingStatus returns the ingress part of the ingress's "i3net status".
+func (w *ingWorld) ingStatus(t *testing.T) *proxy.IngressStatus {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	st, err := readStatus[proxy.Status](ctx, w.world, w.ing.dir)
@@ -91,22 +97,13 @@ func (w *ingWorld) ingCounters(t *testing.T) map[string]uint64 {
 	if st.Ingress == nil {
 		t.Fatalf("the ingress's status has no ingress part: %+v", st)
 	}
-	return st.Ingress.Counters
+	return st.Ingress
 }
 
 // checkIngressStatus: the ingress's "i3net status" shows its zone, its
 // waypoints and what home and home2 published.
 func (w *ingWorld) checkIngressStatus(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	st, err := readStatus[proxy.Status](ctx, w.world, w.ing.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Ingress == nil {
-		t.Fatalf("the ingress's status has no ingress part: %+v", st)
-	}
-	ig := st.Ingress
+	ig := w.ingStatus(t)
 	if ig.Zone != ingZone && ig.Zone != ingZone+"." {
 		t.Errorf("the ingress's status shows zone %q, want %s", ig.Zone, ingZone)
 	}
