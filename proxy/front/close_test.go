@@ -124,3 +124,23 @@ func packageGoroutines() []string {
 	}
 	return found
 }
+
+func TestDialTimeout(t *testing.T) {
+	_, addr := startServer(t, Config{DialTimeout: 100 * time.Millisecond})
+	c := socksDial(t, addr)
+	if code, _ := socksRequest(t, c, cmdConnect, socksDest{name: "slow.i3", port: 80}); code != repHostUnreachable {
+		t.Errorf("SOCKS CONNECT past DialTimeout: %#x, want host unreachable", code)
+	}
+	proxyURL, _ := url.Parse("http://" + addr)
+	tr := &http.Transport{Proxy: http.ProxyURL(proxyURL)}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get("http://slow.i3/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), "slow.i3") {
+		t.Errorf("GET past DialTimeout: %d %q, want 504 naming slow.i3", resp.StatusCode, body)
+	}
+}

@@ -11,28 +11,25 @@ import (
 	"net/netip"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
 // fakeRouter resolves a few names from a map and dials real loopback
 // sockets, as the proxy's Router will through the overlay.
+// Dials to slow.i3 (slowAddr) hang until their context ends.
 type fakeRouter struct {
-	mu       sync.Mutex
-	names    map[string]netip.Addr
-	resolved []string
+	names map[string]netip.Addr
 }
+
+var slowAddr = netip.MustParseAddr("192.0.2.1")
 
 func newFakeRouter() *fakeRouter {
 	lo := netip.MustParseAddr("127.0.0.1")
-	return &fakeRouter{names: map[string]netip.Addr{"home.i3": lo, "echo.i3": lo, "git.i3": lo}}
+	return &fakeRouter{names: map[string]netip.Addr{"home.i3": lo, "echo.i3": lo, "git.i3": lo, "slow.i3": slowAddr}}
 }
 
 func (r *fakeRouter) Resolve(ctx context.Context, host string) (netip.Addr, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.resolved = append(r.resolved, host)
 	if a, ok := r.names[host]; ok {
 		return a, nil
 	}
@@ -40,6 +37,10 @@ func (r *fakeRouter) Resolve(ctx context.Context, host string) (netip.Addr, erro
 }
 
 func (r *fakeRouter) DialTCP(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
+	if dst.Addr() == slowAddr {
+		<-ctx.Done()
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: ctx.Err()}
+	}
 	var d net.Dialer
 	return d.DialContext(ctx, "tcp", dst.String())
 }
@@ -85,7 +86,7 @@ func startWeb(t *testing.T, body string) string {
 	return portOf(t, ws.Listener.Addr().String())
 }
 
-func portOf(t *testing.T, addr string) string {
+func portOf(t testing.TB, addr string) string {
 	t.Helper()
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -135,7 +136,7 @@ func run(t *testing.T, name string, args ...string) (string, error) {
 
 // socksDial opens a TCP connection to the server and negotiates
 // no-authentication.
-func socksDial(t *testing.T, addr string) net.Conn {
+func socksDial(t testing.TB, addr string) net.Conn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -152,7 +153,7 @@ func socksDial(t *testing.T, addr string) net.Conn {
 }
 
 // socksRequest sends a request and returns the reply code and BND.
-func socksRequest(t *testing.T, c net.Conn, cmd byte, d socksDest) (byte, netip.AddrPort) {
+func socksRequest(t testing.TB, c net.Conn, cmd byte, d socksDest) (byte, netip.AddrPort) {
 	t.Helper()
 	if _, err := c.Write(appendDest([]byte{5, cmd, 0}, d)); err != nil {
 		t.Fatal(err)
@@ -160,7 +161,7 @@ func socksRequest(t *testing.T, c net.Conn, cmd byte, d socksDest) (byte, netip.
 	return readReply(t, c)
 }
 
-func readReply(t *testing.T, c net.Conn) (byte, netip.AddrPort) {
+func readReply(t testing.TB, c net.Conn) (byte, netip.AddrPort) {
 	t.Helper()
 	var hdr [3]byte
 	if _, err := io.ReadFull(c, hdr[:]); err != nil {
@@ -175,7 +176,7 @@ func readReply(t *testing.T, c net.Conn) (byte, netip.AddrPort) {
 	return hdr[1], netip.AddrPortFrom(bnd.addr, bnd.port)
 }
 
-func mustPort(t *testing.T, s string) uint16 {
+func mustPort(t testing.TB, s string) uint16 {
 	t.Helper()
 	_, port, err := splitHostPort("x:" + s)
 	if err != nil {
