@@ -33,8 +33,9 @@ func (s *Server) socksHandshake(c net.Conn) (byte, socksDest, error) {
 		return 0, socksDest{}, s.badSOCKS(err)
 	}
 	if !ok {
+		err := s.badSOCKS(errors.New("the client offers no method but no-authentication (0x00)"))
 		c.Write([]byte{socksVersion, methodNoAcceptable})
-		return 0, socksDest{}, s.badSOCKS(errors.New("the client offers no method but no-authentication (0x00)"))
+		return 0, socksDest{}, err
 	}
 	if _, err := c.Write([]byte{socksVersion, methodNoAuth}); err != nil {
 		return 0, socksDest{}, err
@@ -42,15 +43,17 @@ func (s *Server) socksHandshake(c net.Conn) (byte, socksDest, error) {
 	cmd, dst, err := readRequest(c)
 	var re *requestError
 	if errors.As(err, &re) {
+		s.badSOCKS(err) // counted before the reply: a client reading it sees the count
 		c.Write(replyBytes(re.code, netip.AddrPort{}))
-		return 0, socksDest{}, s.badSOCKS(err)
+		return 0, socksDest{}, err
 	}
 	if err != nil {
 		return 0, socksDest{}, err
 	}
 	if cmd != cmdConnect && cmd != cmdAssociate {
+		err := s.badSOCKS(fmt.Errorf("command %d not supported (CONNECT and UDP ASSOCIATE are)", cmd))
 		c.Write(replyBytes(repCommandUnsupported, netip.AddrPort{}))
-		return 0, socksDest{}, s.badSOCKS(fmt.Errorf("command %d not supported (CONNECT and UDP ASSOCIATE are)", cmd))
+		return 0, socksDest{}, err
 	}
 	return cmd, dst, nil
 }

@@ -52,11 +52,11 @@ func (s *Server) socksAssociate(c net.Conn, d socksDest) {
 		return
 	}
 	defer s.untrack(pc)
+	s.stats.udpAssociations.Add(1)
 	if _, err := c.Write(replyBytes(repSucceeded, addrPortOf(pc.LocalAddr()))); err != nil {
 		return
 	}
 	c.SetWriteDeadline(time.Time{})
-	s.stats.udpAssociations.Add(1)
 	a := &association{s: s, relay: pc, clientIP: remote.Addr().Unmap(), wantPort: d.port,
 		dests: make(map[netip.AddrPort]net.Conn), names: make(map[string]netip.Addr)}
 	a.touch()
