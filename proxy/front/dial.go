@@ -96,11 +96,27 @@ func socksCode(err error) byte {
 		return repNetworkUnreachable
 	case errors.Is(err, syscall.EHOSTUNREACH), isTimeout(err):
 		return repHostUnreachable
-	case strings.Contains(err.Error(), "refused"):
-		// gVisor's gonet errors carry only text ("connection was refused").
-		return repConnectionRefused
+	}
+	// gVisor's gonet errors carry only the text of tcpip's errors.
+	msg := err.Error()
+	for _, t := range textCodes {
+		if strings.Contains(msg, t.text) {
+			return t.code
+		}
 	}
 	return repGeneralFailure
+}
+
+// textCodes maps the texts of gVisor's tcpip errors to reply codes.
+var textCodes = []struct {
+	text string
+	code byte
+}{
+	{"connection was refused", repConnectionRefused},
+	{"connection refused", repConnectionRefused},
+	{"network is unreachable", repNetworkUnreachable},
+	{"no route to host", repHostUnreachable},
+	{"timed out", repHostUnreachable},
 }
 
 // isTimeout reports whether err is a timeout (a dial past its deadline).

@@ -2,8 +2,12 @@ package front
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/netip"
+	"syscall"
 	"testing"
 )
 
@@ -96,5 +100,26 @@ func TestReplyBytes(t *testing.T) {
 	mapped := netip.AddrPortFrom(netip.MustParseAddr("::ffff:127.0.0.1"), 1080)
 	if got := replyBytes(repSucceeded, mapped); !bytes.Equal(got, []byte{5, 0, 0, 1, 127, 0, 0, 1, 4, 56}) {
 		t.Errorf("success reply %v: want an IPv4-mapped address written as IPv4", got)
+	}
+}
+
+func TestSOCKSCode(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want byte
+	}{
+		{&resolveError{"x.i3", errors.New("no such name")}, repHostUnreachable},
+		{&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, repConnectionRefused},
+		{fmt.Errorf("dial: %w", syscall.ENETUNREACH), repNetworkUnreachable},
+		{context.DeadlineExceeded, repHostUnreachable},
+		// gonet's errors: tcpip's text only
+		{&net.OpError{Op: "connect", Err: errors.New("connection was refused")}, repConnectionRefused},
+		{&net.OpError{Op: "connect", Err: errors.New("no route to host")}, repHostUnreachable},
+		{&net.OpError{Op: "connect", Err: errors.New("network is unreachable")}, repNetworkUnreachable},
+		{errors.New("something else"), repGeneralFailure},
+	} {
+		if got := socksCode(tc.err); got != tc.want {
+			t.Errorf("socksCode(%v) = %#x, want %#x", tc.err, got, tc.want)
+		}
 	}
 }
