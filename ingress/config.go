@@ -46,6 +46,9 @@ type Config struct {
 	// (an IPv6 client by its /64), per second and at once.
 	ClientRate  float64 `toml:"client_rate"`
 	ClientBurst int     `toml:"client_burst"`
+	// MaxConns bounds the client connections carried at once; more are
+	// refused (each holds a buffer and two sockets). Default 10000.
+	MaxConns int `toml:"max_conns"`
 	// DNSRate and DNSBurst limit DNS queries per source address.
 	DNSRate  float64 `toml:"dns_rate"`
 	DNSBurst int     `toml:"dns_burst"`
@@ -77,7 +80,7 @@ func DefaultConfig() Config {
 	return Config{
 		HTTPPorts: []uint16{80}, TLSPorts: []uint16{443},
 		HeuristicWindow: time.Second, BindingTimeout: 10 * time.Minute, MaxBindings: 65536,
-		ClientRate: 20, ClientBurst: 40, DNSRate: 50, DNSBurst: 100,
+		ClientRate: 20, ClientBurst: 40, MaxConns: 10000, DNSRate: 50, DNSBurst: 100,
 		DialTimeout: 10 * time.Second, SniffTimeout: 5 * time.Second,
 		PublicationLife: 100 * time.Second,
 		Tun:             "i3in0", MTU: p.MTU, Pool4: p.Pool4, Pool6: p.Pool6,
@@ -163,7 +166,7 @@ func (c *Config) checkNumbers(meta tomlconf.Meta) error {
 			return meta.Errorf([]string{k}, "must be positive (per second)")
 		}
 	}
-	for k, n := range map[string]int{"client_burst": c.ClientBurst, "dns_burst": c.DNSBurst, "max_bindings": c.MaxBindings} {
+	for k, n := range map[string]int{"client_burst": c.ClientBurst, "dns_burst": c.DNSBurst, "max_bindings": c.MaxBindings, "max_conns": c.MaxConns} {
 		if n < 1 {
 			return meta.Errorf([]string{k}, "must be at least 1")
 		}

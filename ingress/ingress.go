@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -30,8 +31,10 @@ type Ingress struct {
 	conns *limit.Limiter
 	dnsRL *limit.Limiter
 	pubs  *publications
-	ls    *listeners
-	stats counters
+	// savePath is where the publications are kept across restarts.
+	savePath string
+	ls       *listeners
+	stats    counters
 
 	changed chan struct{} // the publications changed: open or close listeners
 	ctx     context.Context
@@ -51,6 +54,12 @@ func New(cfg Config, pcfg proxy.Config) (*Ingress, error) {
 	g.log = g.log.With("role", "ingress")
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.pubs = &publications{clk: clock.Real{}, life: cfg.PublicationLife, zone: cfg.Zone, changed: g.signalChanged}
+	if pcfg.StatePath != "" {
+		g.savePath = filepath.Join(filepath.Dir(pcfg.StatePath), "ingress-publications.json")
+	}
+	if err := g.pubs.load(g.savePath); err != nil {
+		return nil, err
+	}
 	var err error
 	if err = g.openParts(); err != nil {
 		return nil, err
@@ -58,7 +67,7 @@ func New(cfg Config, pcfg proxy.Config) (*Ingress, error) {
 	if g.px, err = proxy.New(g.proxyConfig(pcfg)); err != nil {
 		return nil, err
 	}
-	if err = g.openListeners(); err != nil {
+	if err = g.openListeners(g.pubs.ports()); err != nil {
 		return nil, errors.Join(err, g.px.Close())
 	}
 	return g, nil
@@ -91,9 +100,9 @@ func (g *Ingress) openParts() error {
 }
 
 // openListeners starts the DNS server and the waypoints' listeners.
-func (g *Ingress) openListeners() error {
+func (g *Ingress) openListeners(published []uint16) error {
 	g.ls = newListeners(g)
-	if err := g.ls.sync(nil); err != nil {
+	if err := g.ls.sync(published); err != nil {
 		g.ls.closeAll()
 		return err
 	}
@@ -154,17 +163,27 @@ func (g *Ingress) maintain() {
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	var known []string
+	var saved time.Time
 	for {
+		changed := false
 		select {
 		case <-g.ctx.Done():
 			return
 		case <-g.changed:
+			changed = true
 		case <-tick.C:
 			for _, name := range g.pubs.expire() {
 				g.log.Info("publication expired: its host stopped offering it", "name", name+"."+g.cfg.Zone)
+				changed = true
 			}
 		}
 		known = g.forgetWithdrawn(known)
+		if changed || time.Since(saved) > 30*time.Second {
+			if err := g.pubs.save(g.savePath); err != nil {
+				g.log.Warn("publications not saved", "err", err)
+			}
+			saved = time.Now()
+		}
 		if err := g.ls.sync(g.pubs.ports()); err != nil {
 			g.log.Warn("a published port cannot be served", "err", err)
 		}
@@ -211,4 +230,13 @@ func (n names) Exists(rel string) bool {
 		}
 	}
 	return false
+}
+
+// Close stops an ingress that New set up but Run never ran.
+func (g *Ingress) Close() error {
+	g.cancel()
+	g.ls.closeAll()
+	err := errors.Join(g.dns.Close(), g.px.Close())
+	g.wg.Wait()
+	return err
 }

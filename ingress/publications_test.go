@@ -76,3 +76,26 @@ func TestOfferReplacesAndExpires(t *testing.T) {
 		t.Fatal("an empty offer left services")
 	}
 }
+
+// Saved publications come back with their age, and expire as they would have.
+func TestPublicationsSurviveARestart(t *testing.T) {
+	ps, clk, _ := newPubs(t)
+	home := proxy.Publisher{Key: key(t), Name: "home"}
+	ps.offer(home, []publish.Service{{Name: "home", Port: 443, ProxyProtocol: true}})
+	path := t.TempDir() + "/pubs.json"
+	if err := ps.save(path); err != nil {
+		t.Fatal(err)
+	}
+	again, _, _ := newPubs(t)
+	again.clk = clk
+	if err := again.load(path); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := again.lookup("home", 443); !ok || !s.ProxyProtocol || s.key != home.Key {
+		t.Fatalf("after a restart: %+v %v", s, ok)
+	}
+	clk.Advance(101 * time.Second)
+	if again.published("home") {
+		t.Fatal("a loaded publication outlived its life")
+	}
+}

@@ -56,6 +56,13 @@ func (g *Ingress) accept(l *net.TCPListener, wp netip.AddrPort) {
 // handle routes one client connection to its overlay host and carries it.
 func (g *Ingress) handle(c *net.TCPConn, wp netip.AddrPort) {
 	client := unmapAddrPort(c.RemoteAddr().(*net.TCPAddr).AddrPort())
+	if n := g.stats.open.Add(1); n > int64(g.cfg.MaxConns) {
+		g.stats.open.Add(-1)
+		g.stats.overMax.Add(1)
+		refuse(c)
+		return
+	}
+	defer g.stats.open.Add(-1)
 	if !g.conns.Allow(client.Addr()) {
 		g.stats.rateLimited.Add(1)
 		refuse(c)

@@ -12,7 +12,8 @@ type counters struct {
 	routedHost, routedSNI, routedHeuristic                    atomic.Uint64
 	sniffFailed, foreignName, handed                          atomic.Uint64
 	bytesToHosts, bytesToClients                              atomic.Uint64
-	active                                                    atomic.Int64
+	overMax                                                   atomic.Uint64
+	active, open                                              atomic.Int64 // carried; accepted and not yet closed
 }
 
 func (g *Ingress) countRoute(how route) {
@@ -34,6 +35,7 @@ func (g *Ingress) Counters() map[string]uint64 {
 		"conns_accepted": s.accepted.Load(), "conns_rate_limited": s.rateLimited.Load(),
 		"conns_unrouted": s.unrouted.Load(), "conns_not_published": s.notPublished.Load(),
 		"conns_dial_failed": s.dialFailed.Load(), "conns_active": uint64(max(s.active.Load(), 0)),
+		"conns_over_max":   s.overMax.Load(),
 		"routed_http_host": s.routedHost.Load(), "routed_tls_sni": s.routedSNI.Load(),
 		"routed_heuristic": s.routedHeuristic.Load(), "sniff_failed": s.sniffFailed.Load(),
 		"names_outside_zone": s.foreignName.Load(), "waypoints_handed": s.handed.Load(),

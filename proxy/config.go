@@ -45,6 +45,15 @@ type Config struct {
 	// see Status). Tests use an in-memory device.
 	Tun tun.Device
 
+	// Userspace makes the tun device a TCP/IP stack in the process
+	// (userspace.go): no root needed, no device, routes or resolver file
+	// (ResolvConf is only read, for the upstreams); programs come in through
+	// a front door (proxy/front) dialing through Router.
+	Userspace bool
+	// Expose are the TCP ports of this host's loopback that peers reach on
+	// its virtual addresses, in userspace mode.
+	Expose []uint16
+
 	// TunName is the name of the tun device. Default "i3net0".
 	TunName string
 	// MTU of the tun device: the path MTU (1500) less everything the proxy

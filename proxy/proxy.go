@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"golang.zx2c4.com/wireguard/tun"
+	wgnetstack "golang.zx2c4.com/wireguard/tun/netstack"
 
 	"github.com/i3net/i3net/client"
 	"github.com/i3net/i3net/id"
@@ -37,6 +38,7 @@ type Proxy struct {
 	dns4, dns6 netip.Addr // the DNS service addresses
 
 	tun    tun.Device
+	net    *wgnetstack.Net // the userspace stack standing for the tun (userspace.go); nil in tun mode
 	client *client.Client
 	book   *book.Watcher
 	peers  *registry // every peer, by key, id and address; their liveness
@@ -149,6 +151,10 @@ func (px *Proxy) open() error {
 	px.restored = true
 	if px.cfg.Tun != nil {
 		px.tun = px.cfg.Tun
+	} else if px.cfg.Userspace {
+		if err := px.openNetstack(); err != nil {
+			return err
+		}
 	} else if px.tun, err = openTun(px.cfg.TunName, px.cfg.MTU, px.own4, px.cfg.Pool4, px.own6, px.cfg.Pool6); err != nil {
 		return err
 	}
@@ -233,7 +239,9 @@ func (px *Proxy) openClient() error {
 func (px *Proxy) setupDNS() error {
 	upstreams := px.cfg.Upstreams
 	var search []string
-	if px.cfg.ResolvConf != "" {
+	if px.cfg.Userspace {
+		upstreams, search = px.readResolvConf(upstreams)
+	} else if px.cfg.ResolvConf != "" {
 		backup := px.resolvBackup()
 		if restored, err := resolvconf.RecoverAfterCrash(px.cfg.ResolvConf, backup); err != nil {
 			return fmt.Errorf("proxy: restore the resolver a previous run left: %w", err)
@@ -307,6 +315,12 @@ func (px *Proxy) Run(ctx context.Context) error {
 	px.startSweep()
 
 	px.spawn(px.readTun)
+	if px.net != nil {
+		if err := px.expose(); err != nil {
+			px.Close()
+			return err
+		}
+	}
 	px.spawn(px.maintain)
 	px.spawn(px.watchGateways)
 	if px.cfg.ControlPath != "" {

@@ -34,7 +34,7 @@ type counters struct {
 	dropBypassed, mbAlerts, mbFailovers   atomic.Uint64
 	// gateway: name queries and probes carried in sessions (control.go)
 	gwQueries, gwAnswers, gwTimeouts, gwRefused, gwProbes, gwFailovers atomic.Uint64
-	dropControl, dropNotPublished                                      atomic.Uint64
+	dropControl, dropNotPublished, exposeFailed                        atomic.Uint64
 }
 
 // Status is what "i3net status" shows: this host, its servers and its peers.
@@ -180,7 +180,7 @@ func (px *Proxy) counterMap() map[string]uint64 {
 		"drop_auth": c.dropAuth.Load(), "drop_replay": c.dropReplay.Load(), "drop_spoofed": c.dropSpoofed.Load(),
 		"drop_seal": c.dropSeal.Load(), "drop_send": c.dropSend.Load(), "drop_tun_write": c.dropTunWrite.Load(),
 		"drop_busy": c.dropBusy.Load(), "drop_too_big": c.dropTooBig.Load(), "icmp_too_big": c.icmpTooBig.Load(),
-		"drop_not_served": c.dropNotServed.Load(), "drop_control": c.dropControl.Load(), "drop_not_published": c.dropNotPublished.Load(),
+		"drop_not_served": c.dropNotServed.Load(), "drop_control": c.dropControl.Load(), "drop_not_published": c.dropNotPublished.Load(), "expose_failed": c.exposeFailed.Load(),
 		"drop_bypassed": c.dropBypassed.Load(), "middlebox_alerts": c.mbAlerts.Load(),
 		"middlebox_failovers": c.mbFailovers.Load(),
 		"gateway_queries":     c.gwQueries.Load(), "gateway_answers": c.gwAnswers.Load(),

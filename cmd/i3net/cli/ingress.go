@@ -36,9 +36,10 @@ queries are rate limited per client address.
 
 The configuration file (TOML) holds: servers, zone, nameserver (name,
 addresses), dns_listen, waypoints, http_ports, tls_ports, heuristic_window,
-binding_timeout, max_bindings, client_rate, client_burst, dns_rate, dns_burst,
+binding_timeout, max_bindings, client_rate, client_burst, max_conns, dns_rate, dns_burst,
 dial_timeout, sniff_timeout, publication_life, tun, mtu, pool4, pool6,
-mapping_timeout (docs/ingress.md). It needs Linux and root (or CAP_NET_ADMIN)
+mapping_timeout (docs/ingress.md). --metrics serves its counters for
+Prometheus (i3net_ingress_conns_rate_limited_total, ...). It needs Linux and root (or CAP_NET_ADMIN)
 for its proxy's tun device, and port 53 and the waypoints' ports.
 
 Examples:
@@ -50,12 +51,16 @@ Examples:
 			fs := flag.NewFlagSet("ingress", flag.ContinueOnError)
 			a := &ingressArgs{}
 			a.addFlags(fs, "ingress")
+			fs.StringVar(&a.metrics, "metrics", "", "serve Prometheus metrics over HTTP on `ADDR` (host:port), at /metrics")
 			return fs, noArgs(a.run)
 		},
 	})
 }
 
-type ingressArgs struct{ daemonArgs }
+type ingressArgs struct {
+	daemonArgs
+	metrics string
+}
 
 func (a *ingressArgs) run(ctx context.Context) error {
 	if runtime.GOOS != "linux" {
@@ -78,6 +83,14 @@ func (a *ingressArgs) run(ctx context.Context) error {
 	g, err := ingress.New(icfg, pcfg)
 	if err != nil {
 		return err
+	}
+	if a.metrics != "" {
+		stop, err := serveMetrics(g.Collector(), a.metrics, pcfg.Logger)
+		if err != nil {
+			g.Close()
+			return err
+		}
+		defer stop()
 	}
 	st := g.Proxy().Status()
 	fmt.Fprintf(Stdout, "i3net ingress up: id %s, zone %s, DNS on %v, waypoints %v; publishers: i3net book list --state-dir %s; status: i3net status --state-dir %s\n",

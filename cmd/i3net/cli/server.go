@@ -276,7 +276,7 @@ func runServer(ctx context.Context, a serverArgs) error {
 	defer srv.Close()
 
 	if a.metrics != "" {
-		stop, err := serveMetrics(srv, a.metrics, cfg.Logger)
+		stop, err := serveMetrics(srv.Collector(), a.metrics, cfg.Logger)
 		if err != nil {
 			return err
 		}
@@ -286,11 +286,11 @@ func runServer(ctx context.Context, a serverArgs) error {
 	return srv.Run(ctx)
 }
 
-// serveMetrics serves the server's counters, and the Go runtime's and the
+// serveMetrics serves a daemon's counters (c), and the Go runtime's and the
 // process's, on addr at /metrics; stop shuts the HTTP server down.
-func serveMetrics(srv *server.Server, addr string, log *slog.Logger) (stop func(), err error) {
+func serveMetrics(c prometheus.Collector, addr string, log *slog.Logger) (stop func(), err error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(srv.Collector(), collectors.NewGoCollector(),
+	reg.MustRegister(c, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, usageErrorf("--metrics %q: want HOST:PORT, e.g. 127.0.0.1:9610", addr)
