@@ -171,8 +171,12 @@ http {
 
 // clients returns the client address of each request in nginx's access log,
 // in order.
-func (n *nginx) clients() []string {
-	b, _ := os.ReadFile(n.accessLog)
+func (n *nginx) clients() []string { return firstFields(n.accessLog) }
+
+// firstFields returns the first field of each line of the file at path (an
+// access log's client addresses), in order.
+func firstFields(path string) []string {
+	b, _ := os.ReadFile(path)
 	var out []string
 	for l := range strings.Lines(string(b)) {
 		if f := strings.Fields(l); len(f) > 0 {

@@ -342,16 +342,7 @@ func startIngressNginx(t *testing.T, h *netlab.Host, name, caPath string, proxyP
 
 // realClients returns the PROXY protocol client address of each request in
 // the port-80 log, in order.
-func (n *ingNginx) realClients() []string {
-	b, _ := os.ReadFile(n.accessLog)
-	var out []string
-	for l := range strings.Lines(string(b)) {
-		if f := strings.Fields(l); len(f) > 0 {
-			out = append(out, f[0])
-		}
-	}
-	return out
-}
+func (n *ingNginx) realClients() []string { return firstFields(n.accessLog) }
 
 // makeCerts makes the test CA (ca.pem, ca-key.pem) in a directory of its
 // own; caPath is its certificate, the one curl's --cacert trusts.

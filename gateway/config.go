@@ -15,10 +15,10 @@ import (
 // Config is a gateway's configuration file (TOML); the keys are the toml
 // tags. docs/gateway.md shows an example.
 type Config struct {
-	// Servers are the overlay servers (at least one, here or by --server).
-	Servers []netip.AddrPort `toml:"servers"`
-	// Listen is the UDP address of the overlay client; zero: any free port.
-	Listen netip.AddrPort `toml:"listen"`
+	// RoleConfig holds servers, listen, tun, mtu, pool4, pool6 and
+	// mapping_timeout (the gateway's pools are its clients' addresses, the
+	// sources of their flows before NAT). Tun defaults to "i3gw0".
+	proxy.RoleConfig
 	// ServeNames are the names clients may ask for: "corp.example" (that
 	// name), "*.corp.example" (names under it), "re:REGEXP".
 	ServeNames []string `toml:"serve_names"`
@@ -34,16 +34,6 @@ type Config struct {
 	// Anycast names this gateway in a group of gateways that share one
 	// identity; each member a different name. Empty: not in a group.
 	Anycast string `toml:"anycast"`
-	// Tun is the tun device's name. Default "i3gw0".
-	Tun string `toml:"tun"`
-	// MTU of the tun device. Default 1360.
-	MTU int `toml:"mtu"`
-	// Pool4 and Pool6 are the addresses the gateway gives its clients (the
-	// sources of their flows before NAT). Defaults as the proxy's.
-	Pool4 netip.Prefix `toml:"pool4"`
-	Pool6 netip.Prefix `toml:"pool6"`
-	// MappingTimeout forgets a client unused this long. Default 7200 s.
-	MappingTimeout time.Duration `toml:"mapping_timeout"`
 
 	names []rules.Pattern
 }
@@ -51,14 +41,7 @@ type Config struct {
 // DefaultConfig returns the defaults of every key.
 func DefaultConfig() Config {
 	p := proxy.DefaultConfig()
-	return Config{
-		ResolverTimeout: p.UpstreamTimeout,
-		Tun:             "i3gw0",
-		MTU:             p.MTU,
-		Pool4:           p.Pool4,
-		Pool6:           p.Pool6,
-		MappingTimeout:  p.MappingTimeout,
-	}
+	return Config{RoleConfig: proxy.DefaultRoleConfig("i3gw0"), ResolverTimeout: p.UpstreamTimeout}
 }
 
 // LoadConfig reads the configuration file at path over the defaults and
@@ -97,13 +80,7 @@ func (c *Config) check(meta tomlconf.Meta) error {
 	if c.ResolverTimeout <= 0 {
 		return meta.Errorf([]string{"resolver_timeout"}, "must be positive, e.g. \"2s\"")
 	}
-	if c.MTU < 1280 || c.MTU > 9000 {
-		return meta.Errorf([]string{"mtu"}, "%d is out of range 1280..9000", c.MTU)
-	}
-	if c.Tun == "" {
-		return meta.Errorf([]string{"tun"}, "empty: name the tun device, e.g. \"i3gw0\"")
-	}
-	return nil
+	return c.RoleConfig.Check(meta)
 }
 
 // resolvers returns the configured resolvers, or those of /etc/resolv.conf.

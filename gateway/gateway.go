@@ -58,16 +58,8 @@ func pools(cfg Config) []netip.Prefix {
 // proxyConfig returns pcfg completed with the gateway's settings.
 func (g *Gateway) proxyConfig(pcfg proxy.Config) proxy.Config {
 	c := g.cfg
-	if len(c.Servers) > 0 && len(pcfg.Servers) == 0 {
-		pcfg.Servers = c.Servers
-	}
-	if !pcfg.ListenAddr.IsValid() {
-		pcfg.ListenAddr = c.Listen
-	}
-	pcfg.TunName, pcfg.MTU, pcfg.Pool4, pcfg.Pool6 = c.Tun, c.MTU, c.Pool4, c.Pool6
-	pcfg.MappingTimeout, pcfg.UpstreamTimeout = c.MappingTimeout, c.ResolverTimeout
-	pcfg.ResolvConf = "" // a gateway serves no programs of its own host
-	pcfg.AcceptUnknown = false
+	c.RoleConfig.Apply(&pcfg)
+	pcfg.UpstreamTimeout = c.ResolverTimeout
 	pcfg.Gateway = &proxy.GatewayMode{
 		Serve:    c.ServeCIDRs,
 		Answer:   g.names.Answer,

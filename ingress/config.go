@@ -15,10 +15,10 @@ import (
 // Config is an ingress's configuration file (TOML); the keys are the toml
 // tags. docs/ingress.md shows an example.
 type Config struct {
-	// Servers are the overlay servers (at least one, here or by --server).
-	Servers []netip.AddrPort `toml:"servers"`
-	// Listen is the UDP address of the overlay client; zero: any free port.
-	Listen netip.AddrPort `toml:"listen"`
+	// RoleConfig holds servers, listen, tun, mtu, pool4, pool6 and
+	// mapping_timeout: the ingress's own proxy, whose tun device carries
+	// the connections into the overlay. Tun defaults to "i3in0".
+	proxy.RoleConfig
 	// Zone is the DNS zone delegated to this ingress ("i3.example.net").
 	Zone string `toml:"zone"`
 	// Nameserver are the zone's nameservers, as the parent zone's NS records
@@ -59,13 +59,6 @@ type Config struct {
 	// PublicationLife is how long a publication lives when its host does
 	// not offer it again (hosts offer every 30 s).
 	PublicationLife time.Duration `toml:"publication_life"`
-	// Tun, MTU, Pool4, Pool6, MappingTimeout configure the ingress's own
-	// proxy, whose tun device carries the connections into the overlay.
-	Tun            string        `toml:"tun"`
-	MTU            int           `toml:"mtu"`
-	Pool4          netip.Prefix  `toml:"pool4"`
-	Pool6          netip.Prefix  `toml:"pool6"`
-	MappingTimeout time.Duration `toml:"mapping_timeout"`
 }
 
 // Nameserver is one of the zone's nameservers.
@@ -76,15 +69,13 @@ type Nameserver struct {
 
 // DefaultConfig returns the defaults of every key.
 func DefaultConfig() Config {
-	p := proxy.DefaultConfig()
 	return Config{
-		HTTPPorts: []uint16{80}, TLSPorts: []uint16{443},
+		RoleConfig: proxy.DefaultRoleConfig("i3in0"),
+		HTTPPorts:  []uint16{80}, TLSPorts: []uint16{443},
 		HeuristicWindow: time.Second, BindingTimeout: 10 * time.Minute, MaxBindings: 65536,
 		ClientRate: 20, ClientBurst: 40, MaxConns: 10000, DNSRate: 50, DNSBurst: 100,
 		DialTimeout: 10 * time.Second, SniffTimeout: 5 * time.Second,
 		PublicationLife: 100 * time.Second,
-		Tun:             "i3in0", MTU: p.MTU, Pool4: p.Pool4, Pool6: p.Pool6,
-		MappingTimeout: p.MappingTimeout,
 	}
 }
 
@@ -154,7 +145,7 @@ func (c *Config) checkNumbers(meta tomlconf.Meta) error {
 	positive := map[string]time.Duration{
 		"heuristic_window": c.HeuristicWindow, "binding_timeout": c.BindingTimeout,
 		"dial_timeout": c.DialTimeout, "sniff_timeout": c.SniffTimeout,
-		"publication_life": c.PublicationLife, "mapping_timeout": c.MappingTimeout,
+		"publication_life": c.PublicationLife,
 	}
 	for k, d := range positive {
 		if d <= 0 {
@@ -178,11 +169,5 @@ func (c *Config) checkNumbers(meta tomlconf.Meta) error {
 			}
 		}
 	}
-	if c.MTU < 1280 || c.MTU > 9000 {
-		return meta.Errorf([]string{"mtu"}, "%d is out of range 1280..9000", c.MTU)
-	}
-	if c.Tun == "" {
-		return meta.Errorf([]string{"tun"}, "empty: name the tun device, e.g. \"i3in0\"")
-	}
-	return nil
+	return c.RoleConfig.Check(meta)
 }

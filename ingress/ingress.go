@@ -116,17 +116,7 @@ func (g *Ingress) openListeners(published []uint16) error {
 
 // proxyConfig returns pcfg completed with the ingress's settings.
 func (g *Ingress) proxyConfig(pcfg proxy.Config) proxy.Config {
-	c := g.cfg
-	if len(c.Servers) > 0 && len(pcfg.Servers) == 0 {
-		pcfg.Servers = c.Servers
-	}
-	if !pcfg.ListenAddr.IsValid() {
-		pcfg.ListenAddr = c.Listen
-	}
-	pcfg.TunName, pcfg.MTU, pcfg.Pool4, pcfg.Pool6 = c.Tun, c.MTU, c.Pool4, c.Pool6
-	pcfg.MappingTimeout = c.MappingTimeout
-	pcfg.ResolvConf = "" // the ingress's programs are its own relay, which dials addresses
-	pcfg.AcceptUnknown = false
+	g.cfg.RoleConfig.Apply(&pcfg)
 	pcfg.Ingress = &proxy.IngressMode{Offer: g.pubs.offer, Describe: g.describe}
 	return pcfg
 }

@@ -162,7 +162,8 @@ Commands:
 	fmt.Fprintf(w, `
 Environment:
   %s  the state directory (identity, address book, proxy state) of every
-                   command, unless --state-dir says otherwise (default %s)
+                   command, unless --state-dir says otherwise (default %s;
+                   for other users than root ~/.local/state/i3net)
 
 Run "i3net COMMAND --help" for a command's flags and examples.
 `, stateDirEnv, defaultStateDir)

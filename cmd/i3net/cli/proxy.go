@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/netip"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/internal/tundev"
 	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/publish"
 )
@@ -40,6 +42,14 @@ the next when one stops answering. A host the address book marks "shortcut"
 is reached directly, bypassing the servers, when it allows that too.
 
 It runs on Linux only, and needs root (or CAP_NET_ADMIN) for the tun device.
+Without root it runs in userspace mode (--userspace, or by itself when no tun
+device can be made): a TCP/IP stack in the process stands for the device, the
+overlay and the sessions are the same, and programs reach it through a SOCKS5
+and HTTP proxy on --front (127.0.0.1:1080): "curl --socks5-hostname
+127.0.0.1:1080 http://home.i3/", "http_proxy=http://127.0.0.1:1080 git clone
+...", "ssh -o ProxyCommand='nc -X 5 -x 127.0.0.1:1080 %h %p' home.i3". Peers
+reach the services of this host's loopback on the --expose ports. The
+resolver file is only read (docs/userspace.md).
 
 Names outside the overlay can go through an i3-to-IP gateway (see "i3net
 gateway"): ordered rules in the --config file send "*.corp.example" to the
@@ -52,6 +62,7 @@ Examples:
   i3net proxy --config /etc/i3net/proxy.toml
   i3net proxy --server 198.18.0.1:5610 --server 198.18.0.2:5610 --server 198.18.0.3:5610
   i3net proxy --server 198.18.0.1:5610 --state-dir /tmp/i3 --no-resolv-conf
+  i3net proxy --server 198.18.0.1:5610 --userspace --expose 22,80     # no root
   i3net status`,
 		Flags: func() (*flag.FlagSet, func(context.Context, []string) error) {
 			fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
@@ -75,6 +86,9 @@ Examples:
 			fs.BoolVar(&a.onlyBook, "only-book", false, "accept sessions only from hosts in the address book")
 			fs.Var(&a.reserved, "reserve-addr", "never give virtual `ADDR` to a peer: forces a collision and header rewriting, for tests (repeatable)")
 			fs.StringVar(&a.logLevel, "log-level", "info", "`LEVEL` of logs: debug, info, warn, error")
+			fs.BoolVar(&a.userspace, "userspace", false, "run without root: a network stack in the process instead of a tun device; programs use the SOCKS5/HTTP proxy on --front (chosen by itself when no tun device can be made)")
+			fs.StringVar(&a.front, "front", defaultFront, "userspace mode: the SOCKS5 and HTTP proxy's `ADDR:PORT` (loopback: only this host's programs)")
+			fs.Var(&a.expose, "expose", "userspace mode: TCP `PORTS` of this host's loopback that peers reach on its virtual address (comma-separated, e.g. 22,80)")
 			return fs, noArgs(a.run)
 		},
 	})
@@ -98,6 +112,9 @@ type proxyArgs struct {
 	onlyBook   bool
 	logLevel   string
 	reserved   addrFlag
+	userspace  bool
+	front      string
+	expose     portList
 }
 
 // addrList is a repeatable ADDR:PORT flag.
@@ -168,6 +185,10 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 	cfg.Upstreams, cfg.UpstreamTimeout = a.upstreams, a.upstreamTO
 	cfg.AcceptUnknown = !a.onlyBook
 	cfg.Reserved = a.reserved
+	cfg.Userspace, cfg.Expose = a.userspace, a.expose
+	if len(a.expose) > 0 && !a.userspace {
+		return cfg, usageErrorf("--expose is for userspace mode (--userspace): in tun mode peers reach this host's services directly")
+	}
 	if cfg.Logger, err = newLogger(a.logLevel); err != nil {
 		return cfg, err
 	}
@@ -188,8 +209,17 @@ func (a *proxyArgs) run(ctx context.Context) error {
 		return err
 	}
 	px, err := proxy.New(cfg)
+	if err != nil && !cfg.Userspace && errors.Is(err, tundev.ErrPermission) {
+		cfg.Logger.Warn("no tun device can be made here (it needs root or CAP_NET_ADMIN): running in userspace mode; "+
+			"programs reach the overlay through the SOCKS5 and HTTP proxy", "front", a.front, "err", err)
+		cfg.Userspace = true
+		px, err = proxy.New(cfg)
+	}
 	if err != nil {
 		return err
+	}
+	if cfg.Userspace {
+		return a.runUserspace(ctx, px, cfg)
 	}
 	st := px.Status()
 	fmt.Fprintf(Stdout, "i3net proxy up: this host is %s (%s), DNS on %s; status: i3net status --state-dir %s\n",

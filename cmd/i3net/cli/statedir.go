@@ -33,10 +33,20 @@ type stateFlags struct {
 }
 
 // stateDirDefault returns $I3NET_STATE_DIR, or defaultStateDir if it is unset
-// or empty.
+// or empty; for a user other than root, who cannot write there, the i3net
+// directory of $XDG_STATE_HOME (default ~/.local/state).
 func stateDirDefault() string {
 	if d := os.Getenv(stateDirEnv); d != "" {
 		return d
+	}
+	if os.Geteuid() == 0 {
+		return defaultStateDir
+	}
+	if x := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "i3net")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "i3net")
 	}
 	return defaultStateDir
 }
