@@ -76,6 +76,10 @@ type SelfStatus struct {
 	Addr6  netip.Addr `json:"addr6,omitzero"`
 	DNS    netip.Addr `json:"dns"`
 	Suffix string     `json:"suffix"`
+	// Mode is "tun" or "userspace" (a network stack in the process);
+	// Exposed the loopback ports peers reach in userspace mode.
+	Mode    string   `json:"mode"`
+	Exposed []uint16 `json:"exposed,omitempty"`
 }
 
 // PeerStatus describes one peer.
@@ -106,10 +110,13 @@ type PeerStatus struct {
 func (px *Proxy) Status() Status {
 	st := Status{
 		Self: SelfStatus{Key: px.ident.Public().String(), ID: px.ownID.String(), Addr4: px.own4, Addr6: px.own6,
-			DNS: px.dns4, Suffix: px.cfg.Suffix},
+			DNS: px.dns4, Suffix: px.cfg.Suffix, Mode: "tun", Exposed: px.cfg.Expose},
 		Servers:  px.cfg.Servers,
 		Counters: px.counterMap(),
 		Uptime:   time.Since(px.started),
+	}
+	if px.net != nil {
+		st.Self.Mode = "userspace"
 	}
 	if px.client != nil {
 		st.Local = px.client.LocalAddr()
