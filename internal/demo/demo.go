@@ -8,7 +8,10 @@
 // nothing of i3net, reach home's web server by a DNS name through an IP-to-i3
 // ingress ("i3net ingress"), and last has home impose a middlebox ("i3net
 // middlebox") whose IDS, Suricata, sees laptop's FTP upload of eggdrop and
-// alerts home. Whatever the demo started is stopped
+// alerts home. Without root (or without the right to make namespaces) a
+// userspace part stands for the lab: two "i3net proxy --userspace" processes
+// on loopback, and curl reaching one's web server from the other through its
+// SOCKS5 and HTTP proxy (userspace.go). Whatever the demo started is stopped
 // and removed when it ends, fails or is interrupted.
 //
 // Each part is a list of phases, run in order; each phase is a function that
@@ -20,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"time"
 )
 
@@ -29,32 +33,60 @@ type Options struct {
 	Out io.Writer
 	// OverlayOnly skips the lab part (which needs Linux and root).
 	OverlayOnly bool
-	// Self is the i3net executable the lab part runs as servers, proxies and
-	// for "i3net id", "book" and "status".
+	// Userspace runs the userspace part instead of the lab even where the
+	// lab could run (without root it always does).
+	Userspace bool
+	// Self is the i3net executable the lab and userspace parts run as
+	// servers, proxies and for "i3net id", "book" and "status".
 	Self string
 }
 
-// labTimeout bounds the lab part; overlayTimeout the overlay part.
+// labTimeout bounds the lab part; userspaceTimeout the userspace part;
+// overlayTimeout the overlay part.
 const (
-	labTimeout     = 2 * time.Minute
-	overlayTimeout = 30 * time.Second
+	labTimeout       = 2 * time.Minute
+	userspaceTimeout = time.Minute
+	overlayTimeout   = 30 * time.Second
 )
 
-// Run shows the overlay part and, unless opt.OverlayOnly, the lab part. An
-// interrupt (ctx ends) stops it after cleaning up.
+// Run shows the overlay part and, unless opt.OverlayOnly, the lab part, or
+// the userspace part where the lab cannot run for want of privileges (it
+// says so at the start and at the end). An interrupt (ctx ends) stops it
+// after cleaning up.
 func Run(ctx context.Context, opt Options) error {
 	n := &narrator{w: opt.Out, start: time.Now()}
 	fmt.Fprintln(n.w, "i3net demo: the i3 overlay on this machine")
+	why := ""
+	if !opt.OverlayOnly {
+		why = userspaceReason(runtime.GOOS, opt.Userspace)
+	}
+	if why != "" {
+		fmt.Fprintf(n.w, "%s: this run shows the overlay and the userspace mode (proxies without root).\n%s\n", why, tunHalfNote)
+	}
 	if err := runOverlay(ctx, n); err != nil {
 		return interrupted(ctx, err)
 	}
-	if !opt.OverlayOnly {
-		if err := runLab(ctx, n, opt.Self); err != nil {
-			return interrupted(ctx, err)
-		}
+	if err := runSecondPart(ctx, n, opt, why != ""); err != nil {
+		return interrupted(ctx, err)
 	}
 	fmt.Fprintf(n.w, "\ndone in %v; everything the demo started has stopped.\n", time.Since(n.start).Round(time.Millisecond))
+	if why != "" {
+		fmt.Fprintln(n.w, tunHalfNote)
+	}
 	return nil
+}
+
+// runSecondPart runs the lab part, or the userspace part if userspace,
+// unless opt.OverlayOnly.
+func runSecondPart(ctx context.Context, n *narrator, opt Options, userspace bool) error {
+	switch {
+	case opt.OverlayOnly:
+		return nil
+	case userspace:
+		return runUserspace(ctx, n, opt.Self)
+	default:
+		return runLab(ctx, n, opt.Self)
+	}
 }
 
 // interrupted replaces err by a plain statement when the demo was

@@ -34,19 +34,30 @@ home by name (home.i3) through the NAT, encrypted, the servers' counters show
 the one-hop forwarding and the cache hints, and "i3net status" shows the
 session. This part needs Linux and root.
 
+Without root (or without the right to make namespaces), or with --userspace,
+a userspace part stands for it, and the demo says what it leaves out: an
+overlay server on 127.0.0.1, laptop and home as two "i3net proxy --userspace"
+processes, a web server on home's loopback that home exposes (--expose), and
+curl on laptop reaching it as home.i3 through laptop's SOCKS5 and HTTP proxy;
+then a name nobody has, and "i3net status" of laptop.
+
 Examples:
   sudo i3net demo
-  i3net demo --overlay-only   # the first part, without root
+  i3net demo                  # without root: the overlay and the userspace mode
+  i3net demo --overlay-only   # the first part alone
   ./scripts/demo              # builds i3net first, installing what is missing`,
 		Flags: func() (*flag.FlagSet, func(context.Context, []string) error) {
 			fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-			overlayOnly := fs.Bool("overlay-only", false, "show only the overlay on loopback (needs no root)")
-			return fs, func(ctx context.Context, args []string) error { return runDemo(ctx, args, *overlayOnly) }
+			var opt demo.Options
+			fs.BoolVar(&opt.OverlayOnly, "overlay-only", false, "show only the overlay on loopback (needs no root)")
+			fs.BoolVar(&opt.Userspace, "userspace", false, "show the userspace mode (proxies without root, on loopback) instead of the namespaces, even as root")
+			return fs, func(ctx context.Context, args []string) error { return runDemo(ctx, args, opt) }
 		},
 	})
 }
 
-func runDemo(ctx context.Context, args []string, overlayOnly bool) error {
+// runDemo runs the demo with opt, its narration on Stdout.
+func runDemo(ctx context.Context, args []string, opt demo.Options) error {
 	if len(args) > 0 {
 		return usageErrorf("unexpected argument %q", args[0])
 	}
@@ -54,5 +65,6 @@ func runDemo(ctx context.Context, args []string, overlayOnly bool) error {
 	if err != nil {
 		return fmt.Errorf("finding the i3net executable the demo runs: %w", err)
 	}
-	return demo.Run(ctx, demo.Options{Out: Stdout, OverlayOnly: overlayOnly, Self: self})
+	opt.Out, opt.Self = Stdout, self
+	return demo.Run(ctx, opt)
 }

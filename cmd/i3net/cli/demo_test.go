@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/i3net/i3net/internal/demo"
 	"github.com/i3net/i3net/internal/netlab/netlabtest"
 )
 
@@ -100,7 +101,7 @@ func TestDemoInterrupted(t *testing.T) {
 	Stdout = out
 	t.Cleanup(func() { Stdout = oldOut })
 
-	err := runDemo(ctx, nil, false)
+	err := runDemo(ctx, nil, demo.Options{})
 	if err == nil || !strings.Contains(err.Error(), "interrupted; everything the demo started has stopped") {
 		t.Fatalf("interrupted demo returned %v, want it to say it was interrupted\n%s", err, out)
 	}
