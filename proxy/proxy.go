@@ -379,7 +379,9 @@ func (px *Proxy) Close() error {
 				errs = append(errs, fmt.Errorf("proxy: restore %s: %w", px.cfg.ResolvConf, err))
 			}
 		}
-		px.log.Info("proxy stopped")
+		if px.client != nil { // a proxy New could not finish never started
+			px.log.Info("proxy stopped")
+		}
 	})
 	return errors.Join(errs...)
 }

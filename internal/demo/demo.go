@@ -4,9 +4,11 @@
 // part builds hosts out of network namespaces (internal/netlab), runs i3net
 // servers and proxies in them as separate processes, and has unmodified curl
 // and ping reach a host behind a NAT by name, then an intranet's web server
-// through an i3-to-IP gateway ("i3net gateway"), and last has home impose a
-// middlebox ("i3net middlebox") whose IDS, Suricata, sees laptop's FTP
-// upload of eggdrop and alerts home. Whatever the demo started is stopped
+// through an i3-to-IP gateway ("i3net gateway"), then has phone, which runs
+// nothing of i3net, reach home's web server by a DNS name through an IP-to-i3
+// ingress ("i3net ingress"), and last has home impose a middlebox ("i3net
+// middlebox") whose IDS, Suricata, sees laptop's FTP upload of eggdrop and
+// alerts home. Whatever the demo started is stopped
 // and removed when it ends, fails or is interrupted.
 //
 // Each part is a list of phases, run in order; each phase is a function that

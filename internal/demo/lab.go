@@ -21,13 +21,17 @@ import (
 // The lab part builds hosts out of network namespaces, joins three overlay
 // servers into one ring, has real programs reach a host behind a NAT by name
 // through the proxies, then an intranet's hosts, which run nothing of i3net,
-// through the i3-to-IP gateway on its router (gateway.go), and last has home
-// impose a middlebox, ids, whose Suricata alerts home to an FTP upload
-// (middlebox.go):
+// through the i3-to-IP gateway on its router (gateway.go), then has phone,
+// which runs nothing of i3net either, reach home by a DNS name through the
+// IP-to-i3 ingress (ingress.go), and last has home impose a middlebox, ids,
+// whose Suricata alerts home to an FTP upload (middlebox.go):
 //
-//	laptop  ──┐  "internet" bridge   ┌── nat ─────── home (192.168.1.0/24)
-//	srv1..3 ──┤  198.18.0.0/15       └── office-gw ── wiki .10, dns .53 (10.1.0.0/24)
-//	ids     ──┘ (i3net middlebox + Suricata)
+//	laptop   ──┐  "internet" bridge   ┌── nat ─────── home (192.168.1.0/24)
+//	srv1..3  ──┤  198.18.0.0/15       └── office-gw ── wiki .10, dns .53 (10.1.0.0/24)
+//	ingress  ──┤ (i3net ingress; waypoints 198.19.255.10, .11)
+//	parent   ──┤ (unbound: example.net)   resolver (unbound, recursive) ──┤
+//	phone    ──┤ (no i3net)
+//	ids      ──┘ (i3net middlebox + Suricata)
 
 // procTail is how much of each process's output a failed demo prints.
 const procTail = 1024
@@ -48,6 +52,7 @@ type labDemo struct {
 	keys         map[string]string // public keys (i3pk1…) by host
 	office       office            // the intranet behind office-gw (gateway.go)
 	homeProxy    *netlab.Proc      // home's proxy, restarted when it imposes ids-mb
+	ing          ingressWorld      // the ingress, its DNS and phone (ingress.go)
 	mb           idsBox            // the middlebox ids and its IDS (middlebox.go)
 }
 
@@ -76,6 +81,7 @@ func runLab(ctx context.Context, n *narrator, self string) (err error) {
 	return runPhases(ctx, d.buildHosts, d.startRing, d.identities, d.startProxies,
 		d.serveWeb, d.reachHome, d.serverCounters, d.proxyStatus,
 		d.buildOffice, d.startGateway, d.reachOffice, d.gatewayStatus,
+		d.startIngress, d.publishHome, d.phoneReachesHome, d.ingressStatus,
 		d.startMiddlebox, d.imposeMiddlebox, d.uploadEggdrop)
 }
 
@@ -88,7 +94,7 @@ func checkLab(goos string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("the demonstration builds network namespaces and needs root: run it as root (sudo ./scripts/demo), or see only the overlay with --overlay-only")
 	}
-	for _, tool := range append([]string{"curl", "ping"}, netlab.Tools...) {
+	for _, tool := range append([]string{"curl", "ping", "dig", "bash"}, netlab.Tools...) {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("the demonstration needs %s: run ./scripts/demo, which installs it", tool)
 		}
@@ -96,8 +102,15 @@ func checkLab(goos string) error {
 	if _, err := netlab.Dnsmasq(); err != nil {
 		return fmt.Errorf("the demonstration's intranet needs a DNS server: %w; run ./scripts/demo, which installs it", err)
 	}
+	if _, err := exec.LookPath(unboundPath); err != nil {
+		return fmt.Errorf("the demonstration's ingress needs DNS servers: %s is not installed; run ./scripts/demo, which installs it", unboundPath)
+	}
 	return nil
 }
+
+// unboundPath is where Debian's unbound package puts unbound, which runs the
+// ingress's parent zone and phone's resolver.
+const unboundPath = "/usr/sbin/unbound"
 
 // cleanup stops the web server, every process and every namespace, then, if
 // showOutput (the demo failed), shows what the processes wrote.
@@ -108,6 +121,9 @@ func (d *labDemo) cleanup(showOutput bool) error {
 	}
 	if d.office.web != nil {
 		d.office.web.Close()
+	}
+	if d.ing.daytime != nil {
+		d.ing.daytime.Close()
 	}
 	err := d.lab.Close()
 	if showOutput {

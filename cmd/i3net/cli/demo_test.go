@@ -45,10 +45,11 @@ func TestDemoOverlay(t *testing.T) {
 
 // TestDemoNamespaces runs the whole demo, namespaces included (root only):
 // the three servers join, the demo names the server holding home's trigger,
-// curl reaches home, the counters show the hop, and nothing is left behind.
+// curl reaches home, the counters show the hop, the gateway, the ingress and
+// the middlebox chapters show what they should, and nothing is left behind.
 func TestDemoNamespaces(t *testing.T) {
 	netlabtest.RequireRoot(t)
-	for _, p := range []string{"curl", "ping"} {
+	for _, p := range []string{"curl", "ping", "dig", "/usr/sbin/unbound"} {
 		if _, err := exec.LookPath(p); err != nil {
 			t.Skipf("demo: skipping: %s is not installed", p)
 		}
@@ -67,6 +68,13 @@ func TestDemoNamespaces(t *testing.T) {
 		// the gateway's chapters, and the middlebox's (its alert needs Suricata,
 		// which scripts/deps installs)
 		"says hello to 10.1.0.1", "fails after", "# laptop: through middlebox ids-mb",
+		// the ingress's: phone resolves home through its resolver (a waypoint,
+		// TTL 0), fetches its page (Host) and its daytime (the heuristic); an
+		// unpublished name and port are refused; home sees phone's address
+		"home.i3.example.net.\t0\tIN\tA\t198.19.255.1", "ingress  accepted",
+		"(home's clock)", "→ NXDOMAIN", "which published no port 443",
+		" → home.i3.example.net port 80 via ingress", " → home.i3.example.net port 13 via ingress",
+		"# ingress for zone i3.example.net",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())

@@ -186,9 +186,6 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 	cfg.AcceptUnknown = !a.onlyBook
 	cfg.Reserved = a.reserved
 	cfg.Userspace, cfg.Expose = a.userspace, a.expose
-	if len(a.expose) > 0 && !a.userspace {
-		return cfg, usageErrorf("--expose is for userspace mode (--userspace): in tun mode peers reach this host's services directly")
-	}
 	if cfg.Logger, err = newLogger(a.logLevel); err != nil {
 		return cfg, err
 	}
@@ -220,6 +217,9 @@ func (a *proxyArgs) run(ctx context.Context) error {
 	}
 	if cfg.Userspace {
 		return a.runUserspace(ctx, px, cfg)
+	}
+	if len(cfg.Expose) > 0 {
+		cfg.Logger.Info("--expose has no effect in tun mode: peers reach every service of this host on its virtual address")
 	}
 	st := px.Status()
 	fmt.Fprintf(Stdout, "i3net proxy up: this host is %s (%s), DNS on %s; status: i3net status --state-dir %s\n",
