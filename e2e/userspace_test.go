@@ -250,17 +250,34 @@ func testPingUserspace(t *testing.T, w *usWorld, family string) {
 
 // testChosenByItself: ci's proxy, run as nobody without --userspace, says
 // it cannot make a tun device and runs in userspace mode, with its front
-// door on the default port.
+// door on the default port and the port --expose gave open to home.
 func testChosenByItself(t *testing.T, w *usWorld, want []byte) {
 	waitOutput(t, w.ci.proxy, "no tun device can be made here")
 	waitOutput(t, w.ci.proxy, "userspace mode")
-	if m := w.ci.mustStatus(t).Self.Mode; m != "userspace" {
-		t.Errorf("ci's status: mode %q, want userspace", m)
+	if st := w.ci.mustStatus(t); st.Self.Mode != "userspace" || !slices.Equal(st.Self.Exposed, []uint16{laptopWebPort}) {
+		t.Errorf("ci's status: mode %q exposing %v, want userspace exposing [%d]", st.Self.Mode, st.Self.Exposed, laptopWebPort)
 	}
-	got := w.user.mustRun(t, userCtx(t), w.ci.Host, nil, "curl", "-sS", "--fail", "-m", "30",
+	ctx := userCtx(t)
+	got := w.user.mustRun(t, ctx, w.ci.Host, nil, "curl", "-sS", "--fail", "-m", "30",
 		"--socks5-hostname", ciFront, "http://home.i3/")
 	if !bytes.Equal(got, want) {
 		t.Fatalf("ci: curl --socks5-hostname %s http://home.i3/: got %q, want %q", ciFront, got, want)
 	}
 	t.Logf("ci: %s", firstLine(w.ci.proxy.Output(), "no tun device"))
+
+	dir := filepath.Join(w.user.home, "ci-www")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("ci's loopback, exposed " + rand.Text() + "\n")
+	writeFile(t, filepath.Join(dir, "file"), body, 0o644)
+	w.user.start(t, w.ci.Host, "/usr/bin/python3", "-m", "http.server", fmt.Sprint(laptopWebPort),
+		"--bind", "127.0.0.1", "--directory", dir)
+	if err := netlab.WaitListen(ctx, w.ci.Host, "tcp", laptopWebPort); err != nil {
+		t.Fatal(err)
+	}
+	got, err := curlGet(t, ctx, w.home.Host, fmt.Sprintf("http://ci.i3:%d/file", laptopWebPort))
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("home$ curl http://ci.i3:%d/file: %q (%v), want %q", laptopWebPort, got, err, body)
+	}
 }

@@ -19,7 +19,7 @@ import (
 // front door (SOCKS5 and HTTP proxy) on laptopFront, exposing laptopWebPort
 // and laptopSSHPort of its loopback to peers; home's proxy runs as root with
 // a tun device. A third host, ci, runs a proxy as nobody without
-// --userspace: it must pick userspace mode by itself.
+// --userspace but with --expose: it must pick userspace mode by itself.
 
 // nobody is the unprivileged user the userspace side runs as.
 const nobody = 65534
@@ -76,7 +76,7 @@ func newUserspaceWorld(t *testing.T) *usWorld {
 // and the address books of ci and home naming each other.
 func newCINode(t *testing.T, w *world, u *unprivileged) *node {
 	t.Helper()
-	n := &node{Host: w.lab.Host("ci"), w: w, runAs: u.prefix()}
+	n := &node{Host: w.lab.Host("ci"), w: w, runAs: u.prefix(), proxyArgs: []string{"--expose", fmt.Sprint(laptopWebPort)}}
 	n.resolvConf = fmt.Sprintf("nameserver %s\nsearch %s\n", w.web.Addr4(), searchDomain)
 	if err := n.SetResolvConf(n.resolvConf); err != nil {
 		t.Fatal(err)
