@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -68,6 +69,9 @@ type topoOptions struct {
 	// homeProxyArgsFn, if set, returns extra flags for home's proxy once the
 	// identities exist (e.g. --reserve-addr of laptop's derived address).
 	homeProxyArgsFn func(w *world) []string
+	// beforeProxies, if set, runs once the identities and address books
+	// exist, before the proxies start (e.g. to run one as another user).
+	beforeProxies func(w *world)
 }
 
 // world is one lab with an overlay server, an upstream DNS server, and two
@@ -94,6 +98,7 @@ type node struct {
 	key       string // public key, "i3pk1:…"
 	pubID     id.ID
 	proxyArgs []string
+	runAs     []string // a command the proxy runs under (setpriv …), if any
 	proxy     *netlab.Proc
 	self      proxy.SelfStatus // from status once the proxy is up
 	// resolvConf is the host's resolver file before its proxy started,
@@ -146,6 +151,9 @@ func newWorld(t *testing.T, opt topoOptions) *world {
 	w.home.bookAdd("laptop", w.laptop.key)
 	if opt.homeProxyArgsFn != nil {
 		w.home.proxyArgs = append(w.home.proxyArgs, opt.homeProxyArgsFn(w)...)
+	}
+	if opt.beforeProxies != nil {
+		opt.beforeProxies(w)
 	}
 
 	w.home.startProxy(t)
@@ -228,8 +236,9 @@ func (n *node) derived6() netip.Addr { return vaddr.Derive(vaddr.DefaultPool6, n
 // startProxy starts "i3net proxy" in the node with its state directory.
 func (n *node) startProxy(t *testing.T) {
 	t.Helper()
-	args := append([]string{"proxy", "--server", n.w.srvAddr.String(), "--state-dir", n.dir}, n.proxyArgs...)
-	p, err := n.Start(i3netBin, args...)
+	args := append([]string{i3netBin, "proxy", "--server", n.w.srvAddr.String(), "--state-dir", n.dir}, n.proxyArgs...)
+	args = append(slices.Clone(n.runAs), args...)
+	p, err := n.Start(args[0], args[1:]...)
 	if err != nil {
 		t.Fatal(err)
 	}

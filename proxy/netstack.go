@@ -20,7 +20,9 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 )
 
 const (
@@ -29,6 +31,9 @@ const (
 	// netstackQueue is how many outgoing packets the stack may queue before
 	// output takes them; more are dropped (TCP sends them again).
 	netstackQueue = 256
+	// hostStackQueue is the same for the stack of userspace mode, which
+	// carries every flow of the host.
+	hostStackQueue = 4096
 )
 
 // netstack is a userspace TCP/IP stack with one interface whose packets are
@@ -42,12 +47,35 @@ type netstack struct {
 // only interface (MTU mtu, bytes), and accepts packets to any of addrs.
 // run must be called to move its outgoing packets.
 func newNetstack(mtu int, addrs ...netip.Addr) (*netstack, error) {
+	return newStack(mtu, []stack.TransportProtocolFactory{tcp.NewProtocol}, netstackQueue, addrs)
+}
+
+// newHostStack returns a stack that stands for the tun device in userspace
+// mode (userspace.go): TCP, UDP and ICMP (it answers pings), a longer
+// queue, and TCP buffers large enough for a fast path.
+func newHostStack(mtu int, addrs ...netip.Addr) (*netstack, error) {
+	protos := []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6}
+	ns, err := newStack(mtu, protos, hostStackQueue, addrs)
+	if err != nil {
+		return nil, err
+	}
+	if err := ns.tuneTCP(); err != nil {
+		ns.close()
+		return nil, err
+	}
+	return ns, nil
+}
+
+// newStack returns a stack with the transport protocols protos, a queue of
+// queue outgoing packets, owning addrs.
+func newStack(mtu int, protos []stack.TransportProtocolFactory, queue int, addrs []netip.Addr) (*netstack, error) {
 	ns := &netstack{
 		stack: stack.New(stack.Options{
 			NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
-			TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol},
+			TransportProtocols: protos,
+			HandleLocal:        true,
 		}),
-		ep: channel.New(netstackQueue, uint32(mtu), ""),
+		ep: channel.New(queue, uint32(mtu), ""),
 	}
 	if err := ns.configure(addrs); err != nil {
 		ns.close()
@@ -81,6 +109,31 @@ func (ns *netstack) configure(addrs []netip.Addr) error {
 		{Destination: header.IPv6EmptySubnet, NIC: netstackNIC},
 	})
 	return nil
+}
+
+// tuneTCP sets TCP buffers that let one flow fill a fast path (gVisor's
+// defaults suit many small flows) and lets the receive buffer grow with the
+// flow (moderate receive buffer, as Linux does).
+func (ns *netstack) tuneTCP() error {
+	snd := tcpip.TCPSendBufferSizeRangeOption{Min: 4 << 10, Default: 1 << 20, Max: 8 << 20}
+	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: 4 << 10, Default: 1 << 20, Max: 8 << 20}
+	moderate := tcpip.TCPModerateReceiveBufferOption(true)
+	for _, opt := range []tcpip.SettableTransportProtocolOption{&snd, &rcv, &moderate} {
+		if err := ns.stack.SetTransportProtocolOption(tcp.ProtocolNumber, opt); err != nil {
+			return fmt.Errorf("netstack: TCP option %T: %v", opt, err)
+		}
+	}
+	return nil
+}
+
+// dialUDP connects a UDP socket to ap.
+func (ns *netstack) dialUDP(ap netip.AddrPort) (net.Conn, error) {
+	raddr := fullAddr(ap)
+	c, err := gonet.DialUDP(ns.stack, nil, &raddr, protoOf(ap.Addr()))
+	if err != nil {
+		return nil, fmt.Errorf("netstack: connect UDP to %v: %w", ap, err)
+	}
+	return c, nil
 }
 
 // protoOf is the network protocol of a.

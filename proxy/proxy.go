@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"golang.zx2c4.com/wireguard/tun"
-	wgnetstack "golang.zx2c4.com/wireguard/tun/netstack"
 
 	"github.com/i3net/i3net/client"
 	"github.com/i3net/i3net/id"
@@ -38,7 +37,7 @@ type Proxy struct {
 	dns4, dns6 netip.Addr // the DNS service addresses
 
 	tun    tun.Device
-	net    *wgnetstack.Net // the userspace stack standing for the tun (userspace.go); nil in tun mode
+	net    *netstack // the userspace stack standing for the tun (userspace.go); nil in tun mode
 	client *client.Client
 	book   *book.Watcher
 	peers  *registry // every peer, by key, id and address; their liveness

@@ -1,11 +1,12 @@
 package proxy
 
 // Userspace mode (Config.Userspace): the proxy's tun device is a TCP/IP stack
-// in the process (gVisor's netstack, through wireguard-go's tun/netstack), so
-// it runs without root: no device, no routes, no resolver file. The data path
-// is the one the tun mode uses; programs reach it through a local front
-// door (proxy/front: SOCKS5 and HTTP proxy) that dials through Router, and
-// peers reach the services of this host's loopback on the ports it exposes
+// in the process (gVisor's netstack), so it runs without root: no device,
+// no routes, no resolver file. The data path is the one the tun mode uses:
+// netstack.go's stack sits behind the device of usdev.go, which hands the
+// proxy many packets per read. Programs reach it through a local front door
+// (proxy/front: SOCKS5 and HTTP proxy) that dials through Router, and peers
+// reach the services of this host's loopback on the ports it exposes
 // (Expose).
 
 import (
@@ -21,7 +22,6 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"github.com/i3net/i3net/proxy/resolvconf"
-	wgnetstack "golang.zx2c4.com/wireguard/tun/netstack"
 )
 
 // openNetstack makes the userspace stack that stands for the tun device: it
@@ -32,11 +32,11 @@ func (px *Proxy) openNetstack() error {
 	if px.own6.IsValid() {
 		addrs = append(addrs, px.own6)
 	}
-	dev, tnet, err := wgnetstack.CreateNetTUN(addrs, nil, px.cfg.MTU)
+	ns, err := newHostStack(px.cfg.MTU, addrs...)
 	if err != nil {
 		return fmt.Errorf("proxy: userspace network stack: %w", err)
 	}
-	px.tun, px.net = dev, tnet
+	px.tun, px.net = newStackDevice(ns, px.cfg.MTU), ns
 	return nil
 }
 
@@ -58,9 +58,6 @@ func (px *Proxy) readResolvConf(ups []netip.AddrPort) ([]netip.AddrPort, []strin
 	}
 	return ups, rc.Search
 }
-
-// Net returns the userspace stack (nil in tun mode).
-func (px *Proxy) Net() *wgnetstack.Net { return px.net }
 
 // Router returns what a front door dials through: names are resolved by this
 // proxy's DNS service (overlay names, names the rules send to gateways, and
@@ -98,7 +95,7 @@ func (r Router) lookup(ctx context.Context, host string, qtype uint16) (netip.Ad
 	if r.px.net == nil {
 		return netip.Addr{}, errors.New("proxy: not in userspace mode")
 	}
-	c, err := r.px.net.DialUDPAddrPort(netip.AddrPort{}, netip.AddrPortFrom(r.px.dns4, 53))
+	c, err := r.px.net.dialUDP(netip.AddrPortFrom(r.px.dns4, 53))
 	if err != nil {
 		return netip.Addr{}, err
 	}
@@ -159,7 +156,7 @@ func exchangeUDP(c net.Conn, q *mdns.Msg) (*mdns.Msg, error) {
 // else directly.
 func (r Router) DialTCP(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
 	if r.px.net != nil && r.px.inPools(dst.Addr()) {
-		return r.px.net.DialContextTCPAddrPort(ctx, dst)
+		return r.px.net.dialTCP(ctx, dst)
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, "tcp", dst.String())
@@ -168,7 +165,7 @@ func (r Router) DialTCP(ctx context.Context, dst netip.AddrPort) (net.Conn, erro
 // DialUDP connects a UDP socket to dst, as DialTCP.
 func (r Router) DialUDP(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
 	if r.px.net != nil && r.px.inPools(dst.Addr()) {
-		return r.px.net.DialUDPAddrPort(netip.AddrPort{}, dst)
+		return r.px.net.dialUDP(dst)
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, "udp", dst.String())
@@ -183,7 +180,7 @@ func (px *Proxy) expose() error {
 			if !a.IsValid() {
 				continue
 			}
-			l, err := px.net.ListenTCPAddrPort(netip.AddrPortFrom(a, port))
+			l, err := px.net.listenTCP(netip.AddrPortFrom(a, port))
 			if err != nil {
 				return fmt.Errorf("proxy: expose port %d: %w", port, err)
 			}
