@@ -101,7 +101,11 @@ func printStatus(st proxy.Status) {
 	fmt.Fprintf(Stdout, "# this host: %s  %s  id %s…  dns %s  via %v from %v\n",
 		st.Self.Addr4, st.Self.Addr6, st.Self.ID[:8], st.Self.DNS, st.Servers, st.Local)
 	if st.Self.Mode == "userspace" {
-		fmt.Fprintf(Stdout, "# userspace mode (no tun device): programs use the SOCKS5/HTTP proxy; peers reach loopback ports %v\n", st.Self.Exposed)
+		exposed := "none (--expose)"
+		if len(st.Self.Exposed) > 0 {
+			exposed = fmt.Sprint(st.Self.Exposed)
+		}
+		fmt.Fprintf(Stdout, "# userspace mode (no tun device): programs use the SOCKS5/HTTP proxy; peers reach loopback ports %s\n", exposed)
 	}
 	if line := overlayLine(st); line != "" {
 		fmt.Fprintln(Stdout, line)
