@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/netip"
 	"slices"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/i3net/i3net/ingress/proxyproto"
 	"github.com/i3net/i3net/ingress/sniff"
+	"github.com/i3net/i3net/internal/splice"
 	"github.com/i3net/i3net/proxy/publish"
 )
 
@@ -170,33 +170,14 @@ func (g *Ingress) dial(svc service) (*net.TCPConn, error) {
 func (g *Ingress) carry(c *net.TCPConn, br *bufio.Reader, up *net.TCPConn) {
 	g.stats.active.Add(1)
 	defer g.stats.active.Add(-1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		n, _ := copyBuffered(up, br, c)
-		g.stats.bytesToHosts.Add(uint64(n))
-		up.CloseWrite()
-	}()
 	stop := context.AfterFunc(g.ctx, func() { c.Close(); up.Close() })
 	defer stop()
-	n, _ := io.Copy(c, up)
-	g.stats.bytesToClients.Add(uint64(n))
-	c.CloseWrite()
-	<-done
+	head, _ := br.Peek(br.Buffered())
+	toHost, toClient := splice.Both(splice.Prefixed(c, head), up)
+	g.stats.bytesToHosts.Add(uint64(toHost))
+	g.stats.bytesToClients.Add(uint64(toClient))
 	c.Close()
 	up.Close()
-}
-
-// copyBuffered writes what br has buffered, then copies the rest of src
-// (the kernel splices socket to socket).
-func copyBuffered(dst *net.TCPConn, br *bufio.Reader, src *net.TCPConn) (int64, error) {
-	head, _ := br.Peek(br.Buffered())
-	n, err := dst.Write(head)
-	if err != nil {
-		return int64(n), err
-	}
-	m, err := io.Copy(dst, src)
-	return int64(n) + m, err
 }
 
 // refuse resets a connection (the client sees "connection refused" or

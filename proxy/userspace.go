@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -21,6 +20,7 @@ import (
 
 	mdns "github.com/miekg/dns"
 
+	"github.com/i3net/i3net/internal/splice"
 	"github.com/i3net/i3net/proxy/resolvconf"
 )
 
@@ -222,20 +222,5 @@ func (px *Proxy) toLoopback(c net.Conn, port uint16) {
 	defer up.Close()
 	stop := context.AfterFunc(px.ctx, func() { c.Close(); up.Close() })
 	defer stop()
-	done := make(chan struct{})
-	go func() {
-		io.Copy(up, c)
-		closeWrite(up)
-		close(done)
-	}()
-	io.Copy(c, up)
-	closeWrite(c)
-	<-done
-}
-
-// closeWrite half-closes c when it can.
-func closeWrite(c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-	}
+	splice.Both(c, up)
 }

@@ -1,7 +1,6 @@
 package front
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -9,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/i3net/i3net/internal/splice"
 )
 
 // prefixConn is a connection whose first byte was read to tell SOCKS5 from
@@ -50,7 +51,7 @@ func (s *Server) hijack(w http.ResponseWriter) (net.Conn, error) {
 	}
 	if n := rw.Reader.Buffered(); n > 0 {
 		buffered, _ := rw.Reader.Peek(n)
-		c = &bufferedConn{Conn: c, r: io.MultiReader(bytes.NewReader(bytes.Clone(buffered)), c)}
+		c = splice.Prefixed(c, buffered)
 	}
 	if !s.track(c) {
 		c.Close()
@@ -63,22 +64,6 @@ func (s *Server) hijack(w http.ResponseWriter) (net.Conn, error) {
 	}
 	c.SetWriteDeadline(time.Time{})
 	return c, nil
-}
-
-// bufferedConn reads from r (bytes read ahead, then the connection).
-type bufferedConn struct {
-	net.Conn
-	r io.Reader
-}
-
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
-
-// CloseWrite half-closes the connection when it can.
-func (c *bufferedConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return errors.ErrUnsupported
 }
 
 // connQueue is the net.Listener net/http serves: the connections whose

@@ -9,6 +9,8 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"time"
+
+	"github.com/i3net/i3net/internal/splice"
 )
 
 // initHTTP builds the net/http server, fed by the connections whose first
@@ -168,5 +170,5 @@ func (s *Server) httpConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.untrack(client)
-	relay(client, target)
+	splice.Both(client, target)
 }

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/i3net/i3net/internal/splice"
 )
 
 // serveSOCKS serves a SOCKS5 connection whose version byte was read.
@@ -97,7 +99,7 @@ func (s *Server) socksConnect(c net.Conn, d socksDest) {
 		return
 	}
 	c.SetWriteDeadline(time.Time{})
-	relay(c, target)
+	splice.Both(c, target)
 }
 
 // addrPortOf is a's address and port; invalid when a has none.
