@@ -2,6 +2,8 @@ module github.com/i3net/i3net
 
 go 1.26.0
 
+toolchain go1.26.8
+
 require (
 	filippo.io/edwards25519 v1.2.0
 	github.com/BurntSushi/toml v1.6.0
