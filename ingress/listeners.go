@@ -53,7 +53,9 @@ func (ls *listeners) sync(published []uint16) error {
 			}
 			l, err := listen(ap)
 			if err != nil {
-				errs = append(errs, err)
+				if !slices.ContainsFunc(errs, func(e error) bool { return e.Error() == err.Error() }) {
+					errs = append(errs, err) // a missing address fails every port alike
+				}
 				continue
 			}
 			ls.m[ap] = l

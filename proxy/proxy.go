@@ -270,7 +270,7 @@ func (px *Proxy) setupDNS() error {
 		if px.fwd, err = dns.NewForwarder(dns.ForwarderConfig{Upstreams: upstreams, Budget: px.cfg.UpstreamTimeout}); err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}
-	} else {
+	} else if px.gw == nil && px.ing == nil { // roles serve no programs of their host
 		px.log.Warn("no upstream resolver: names outside ." + px.cfg.Suffix + " will fail")
 	}
 	return nil
