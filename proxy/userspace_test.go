@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/proxy"
+	"github.com/i3net/i3net/proxy/packet"
+	"github.com/i3net/i3net/proxy/proxytest"
 )
 
 // Two proxies in userspace mode (no tun device, no root): one resolves the
@@ -59,5 +61,35 @@ func TestUserspaceReachesExposedLoopback(t *testing.T) {
 	bufio.NewReader(resp.Body).WriteTo(&body)
 	if !strings.Contains(body.String(), "hello from b's loopback") {
 		t.Fatalf("body %q", body.String())
+	}
+}
+
+// A UDP datagram a userspace host's program sends (SOCKS5 UDP ASSOCIATE
+// dials this way) reaches a tun-mode peer, from the host's virtual address.
+func TestUserspaceUDPReachesPeer(t *testing.T) {
+	o := newOverlay(t)
+	a, b := o.host("a"), o.host("b")
+	names(t, a, map[string]*host{"b": b})
+	names(t, b, map[string]*host{"a": a})
+	o.start(b, nil)
+	o.start(a, func(c *proxy.Config) { c.Tun, c.Userspace = nil, true })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	v, err := a.PX.Router().Resolve(ctx, "b.i3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := a.PX.Router().DialUDP(ctx, netip.AddrPortFrom(v, 5353))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("hello over udp")); err != nil {
+		t.Fatal(err)
+	}
+	p := proxytest.Decode(t, b.Tun.Next(t))
+	a4, _ := a.Self()
+	if p.IPProto != packet.ProtoUDP || p.Dst.Port() != 5353 || p.Src.Addr() != a4 {
+		t.Fatalf("b's tun got %v, want UDP from %v to port 5353", p.String(), a4)
 	}
 }
