@@ -208,7 +208,9 @@ func (c *Client) handleControl(p *wire.Packet, from netip.AddrPort) {
 		case wire.ExtServerList:
 			if !c.onServerList(o.Body) {
 				c.stats.dropped.Add(1)
+				continue
 			}
+			c.extConfirmed(from)
 		case wire.OptTriggerNotPresent:
 			c.stats.notPresent.Add(1)
 			c.pings.onNotPresent(o.ID, from)
@@ -219,6 +221,7 @@ func (c *Client) handleControl(p *wire.Packet, from netip.AddrPort) {
 				c.stats.dropped.Add(1)
 				continue
 			}
+			c.extConfirmed(from)
 			c.refused(&RefusedError{ID: e.ID, Server: from, Code: e.Code, Message: e.Message}, buf[:0])
 		case wire.OptConstraintFailed:
 			c.refused(&RefusedError{ID: o.Trigger.ID, Server: from, Message: msgConstraintFailed}, buf[:0])

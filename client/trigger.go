@@ -113,7 +113,7 @@ func (c *Client) Insert(ctx context.Context, t Trigger) (*Handle, error) {
 	}
 	h.t.Target = append([]id.ID(nil), t.Target...)
 	start := time.Now()
-	c.awaitHint(ctx, t.ID)
+	c.awaitInsertPath(ctx, t.ID)
 	h.mu.Lock()
 	h.timer = c.clock.AfterFunc(c.cfg.RetryInterval, h.fire)
 	p, server := h.nextInsertLocked()
