@@ -164,6 +164,11 @@ func (c *Client) wireTrigger(t *Trigger) (wire.Trigger, error) {
 	wt = wire.Trigger{Flags: uint8(t.Flags), ID: t.ID, PrefixLen: uint16(t.PrefixLen)}
 	if len(t.Target) == 0 {
 		wt.Target = wire.IPAddr(c.self())
+		if !t.ID.IsPublic() {
+			// The original server's r-constraint (id.SatisfiesConstraintIP);
+			// i3net servers keep the key and ignore it.
+			wt.Key = id.HashIDR(t.ID)
+		}
 	} else {
 		wt.Target = wire.StackAddr(t.Target...)
 	}
