@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/internal/testwait"
@@ -31,6 +32,8 @@ type originalServer struct {
 	pings    int            // datagrams dropped for their first byte
 	acked    int
 	failed   int
+	// first and last data packet received
+	dataFirst, dataLast time.Time
 }
 
 func startOriginalServer(t *testing.T) *originalServer {
@@ -64,6 +67,12 @@ func (s *originalServer) handle(b []byte, from netip.AddrPort) {
 	p := new(wire.Packet)
 	if err := p.Decode(b); err != nil {
 		return
+	}
+	if p.Flags&wire.FlagData != 0 {
+		if s.dataFirst.IsZero() {
+			s.dataFirst = time.Now()
+		}
+		s.dataLast = time.Now()
 	}
 	for _, o := range p.Options {
 		if o.Type >= 0x40 {
@@ -168,5 +177,45 @@ func TestOriginalServerRefusal(t *testing.T) {
 		if err == nil {
 			t.Errorf("no extensions %v: the original server answered a ping", noExt)
 		}
+	}
+}
+
+// TestOriginalServerNotFailedOver: an original server echoes no ping, so a
+// client sending through it must not take its silence to pings for death:
+// once it has answered an insertion, it stays the first hop while the client
+// sends for several FailoverAfter.
+func TestOriginalServerNotFailedOver(t *testing.T) {
+	checkLeaks(t)
+	srv := startOriginalServer(t)
+	c, _ := newClient(t, srv.addr, nil)
+	insert(t, c, Trigger{ID: id.Random()})
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(10 * time.Millisecond)
+		defer tk.Stop()
+		for range 10000 {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+				c.SendTo(id.Random(), payload("x"))
+			}
+		}
+	}()
+	span := 3 * c.cfg.FailoverAfter
+	testwait.For(t, "the server receiving data for 3×FailoverAfter", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return !srv.dataFirst.IsZero() && srv.dataLast.Sub(srv.dataFirst) >= span
+	})
+	close(stop)
+	<-done
+	if st := c.Stats(); st.Failovers != 0 || st.LivePings != 0 {
+		t.Errorf("%d failovers, %d liveness pings to an original server that answers insertions; want 0", st.Failovers, st.LivePings)
+	}
+	if c.FirstHop() != srv.addr {
+		t.Errorf("first hop %v, want the original server %v", c.FirstHop(), srv.addr)
 	}
 }

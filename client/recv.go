@@ -93,6 +93,9 @@ func (c *Client) handleDatagram(p *wire.Packet, b []byte, from netip.AddrPort, n
 	c.stats.received.Add(1)
 	known := c.servers.heardFrom(from, now)
 	if wire.IsPing(b) {
+		if known {
+			c.servers.noteEcho(from)
+		}
 		if b[0]&^wire.PingReflect == livePingKind && known {
 			if b[0] == reflectPingKind {
 				c.onReflection(from, b)
