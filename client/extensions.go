@@ -96,6 +96,16 @@ func (c *Client) probeExtensions(server netip.AddrPort) {
 	c.sendListRequest(server)
 }
 
+// probeExtensionsOnce asks server whether it speaks the extensions unless it
+// was ever asked: for the servers hints from an i3net server name, which
+// then get the extensions on refreshes too.
+func (c *Client) probeExtensionsOnce(server netip.AddrPort) {
+	if _, ok := c.lastProbe(server); ok || c.cfg.NoExtensions || c.extFor(server) {
+		return
+	}
+	c.sendListRequest(server)
+}
+
 // extWaitChan returns whether server speaks the extensions and, if not yet,
 // a channel closed at the next confirmation of any server.
 func (c *Client) extWaitChan(server netip.AddrPort) (bool, <-chan struct{}) {

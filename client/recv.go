@@ -180,6 +180,9 @@ func (c *Client) handleControl(p *wire.Packet, from netip.AddrPort) {
 		if o := &p.Options[i]; o.Type == wire.OptCacheAddr || o.Type == wire.OptForceCacheAddr {
 			if c.cache.onHint(&o.Trigger) {
 				c.followHint(&o.Trigger, from)
+				if c.extFor(from) {
+					c.probeExtensionsOnce(unmap(o.Trigger.Target.IP))
+				}
 			}
 		}
 	}
