@@ -44,6 +44,7 @@ type Client struct {
 	pings     pingTable
 	nat       natState
 	shortcuts shortcuts
+	ext       extState // which servers speak i3net's extensions (extensions.go)
 
 	mu      sync.Mutex
 	handles map[id.ID][]*Handle // by trigger id; guarded by mu

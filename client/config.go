@@ -139,7 +139,10 @@ type Config struct {
 	// NoExtensions makes the client speak only the original 2004 protocol, for
 	// original Berkeley servers, which reject i3net's extension options: no
 	// EXT_HELLO (so no EXT_ERROR comes back) and no signatures (so public ids
-	// cannot be inserted at i3net servers). Default false.
+	// cannot be inserted at i3net servers). Without it the client still sends
+	// the extensions only to servers that have shown they speak them
+	// (extensions.go), so it works with original servers as it is. Default
+	// false.
 	NoExtensions bool
 
 	// Clock tells time and runs the refresh and cache timers. Nil: the real

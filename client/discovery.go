@@ -121,6 +121,7 @@ func (c *Client) sendListRequest(server netip.AddrPort) {
 	buf := c.bufs.Get().(*[maxDatagram]byte)
 	if _, err := c.conn.WriteToUDPAddrPort(p.AppendTo(buf[:0]), server); err == nil {
 		c.stats.listRequests.Add(1)
+		c.extProbed(server)
 	}
 	c.bufs.Put(buf)
 }

@@ -101,7 +101,7 @@ func (c *Client) check(now time.Time, active bool) {
 	watched := c.watched(now)
 	s.mu.Lock()
 	for _, st := range watched {
-		if st.down.Load() {
+		if st.down.Load() || c.answersNoPings(st) {
 			continue
 		}
 		h := st.heard.Load()
@@ -242,4 +242,14 @@ func (c *Client) reinsertFrom(a netip.AddrPort) {
 	if n > 0 {
 		c.log.Info("inserting triggers again elsewhere", "triggers", n, "down", a)
 	}
+}
+
+// answersNoPings reports whether st is a server whose silence to pings says
+// nothing: it answered other requests but never a ping, and has not shown it
+// speaks i3net's extensions. An original 2004 server is one (it drops every
+// ping, docs/wire.md); the client judges it by the answers to its insertions
+// and refreshes only, rather than declare a live server down every
+// FailoverAfter while it sends.
+func (c *Client) answersNoPings(st *serverState) bool {
+	return !st.echoes.Load() && st.heard.Load() != 0 && !c.extFor(st.addr)
 }

@@ -93,6 +93,9 @@ func (c *Client) handleDatagram(p *wire.Packet, b []byte, from netip.AddrPort, n
 	c.stats.received.Add(1)
 	known := c.servers.heardFrom(from, now)
 	if wire.IsPing(b) {
+		if known {
+			c.servers.noteEcho(from)
+		}
 		if b[0]&^wire.PingReflect == livePingKind && known {
 			if b[0] == reflectPingKind {
 				c.onReflection(from, b)
@@ -177,6 +180,9 @@ func (c *Client) handleControl(p *wire.Packet, from netip.AddrPort) {
 		if o := &p.Options[i]; o.Type == wire.OptCacheAddr || o.Type == wire.OptForceCacheAddr {
 			if c.cache.onHint(&o.Trigger) {
 				c.followHint(&o.Trigger, from)
+				if c.extFor(from) {
+					c.probeExtensionsOnce(unmap(o.Trigger.Target.IP))
+				}
 			}
 		}
 	}
@@ -208,7 +214,9 @@ func (c *Client) handleControl(p *wire.Packet, from netip.AddrPort) {
 		case wire.ExtServerList:
 			if !c.onServerList(o.Body) {
 				c.stats.dropped.Add(1)
+				continue
 			}
+			c.extConfirmed(from)
 		case wire.OptTriggerNotPresent:
 			c.stats.notPresent.Add(1)
 			c.pings.onNotPresent(o.ID, from)
@@ -219,6 +227,7 @@ func (c *Client) handleControl(p *wire.Packet, from netip.AddrPort) {
 				c.stats.dropped.Add(1)
 				continue
 			}
+			c.extConfirmed(from)
 			c.refused(&RefusedError{ID: e.ID, Server: from, Code: e.Code, Message: e.Message}, buf[:0])
 		case wire.OptConstraintFailed:
 			c.refused(&RefusedError{ID: o.Trigger.ID, Server: from, Message: msgConstraintFailed}, buf[:0])

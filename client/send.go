@@ -239,27 +239,39 @@ func (c *Client) appendDataHeader(b []byte, stack []id.ID, extra byte) []byte {
 }
 
 // requestHint sends REQUEST_FOR_CACHE for x to server: "who is responsible for
-// x?". The answer (CACHE_ADDR) lands in the cache. It allocates nothing.
+// x?". The answer (CACHE_ADDR) lands in the cache. To a server not yet known
+// to speak i3net's extensions it goes twice, without them (which an original
+// server answers) and with them (which only an i3net server answers: padded to
+// the answer's size, while the original drops it), and a server list request
+// asks whether the server speaks them (extensions.go). It allocates nothing
+// once the server is known.
 func (c *Client) requestHint(x id.ID, server netip.AddrPort) {
+	ext := c.extFor(server)
 	buf := c.bufs.Get().(*[maxDatagram]byte)
-	if _, err := c.conn.WriteToUDPAddrPort(c.appendHintRequest(buf[:0], x), server); err == nil {
+	if _, err := c.conn.WriteToUDPAddrPort(c.appendHintRequest(buf[:0], x, ext), server); err == nil {
 		c.stats.control.Add(1)
+	}
+	if !ext && !c.cfg.NoExtensions {
+		if _, err := c.conn.WriteToUDPAddrPort(c.appendHintRequest(buf[:0], x, true), server); err == nil {
+			c.stats.control.Add(1)
+		}
+		c.probeExtensions(server)
 	}
 	c.bufs.Put(buf)
 }
 
 // appendHintRequest appends the cache request for x: REQUEST_FOR_CACHE,
-// SENDER and, with extensions, EXT_HELLO and the padding that makes it as
-// large as its answer (a server answers no datagram with more bytes than it
-// had).
-func (c *Client) appendHintRequest(b []byte, x id.ID) []byte {
+// SENDER and, with extensions (ext: the server speaks them), EXT_HELLO and
+// the padding that makes it as large as its answer (an i3net server answers
+// no datagram with more bytes than it had).
+func (c *Client) appendHintRequest(b []byte, x id.ID, ext bool) []byte {
 	self := c.self()
 	stack := [1]id.ID{x}
 	b = wire.AppendHeader(b, wire.FlagOptions|wire.FlagFirstHop, stack[:])
 	b, list := wire.StartOptions(b)
 	b = wire.AppendOption(b, &requestForCache)
 	b = wire.AppendSender(b, self)
-	if !c.cfg.NoExtensions {
+	if ext {
 		b = wire.AppendOption(b, &hello)
 		b = wire.PadTo(b, hintAnswer(self))
 	}
@@ -283,15 +295,17 @@ func hintAnswer(self netip.AddrPort) int {
 	return wire.ControlHeaderLen + wire.OptionLen(&o)
 }
 
-// sendControl encodes p and sends it to server. Control packets are rare
-// (insertions, refreshes, removals), so p may hold allocated options.
+// sendControl encodes p and sends it to server, with SENDER and, to a server
+// that speaks i3net's extensions or in a signed request, EXT_HELLO
+// (extensions.go). Control packets are rare (insertions, refreshes,
+// removals), so p may hold allocated options.
 func (c *Client) sendControl(p *wire.Packet, server netip.AddrPort) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
 	p.Flags |= wire.FlagFirstHop | wire.FlagOptions
 	p.AddOption(wire.Option{Type: wire.OptSender, Addr: wire.IPAddr(c.self())})
-	if !c.cfg.NoExtensions {
+	if c.extFor(server) || p.Option(wire.ExtSignature) != nil {
 		p.AddOption(wire.HelloOption())
 	}
 	buf := c.bufs.Get().(*[maxDatagram]byte)

@@ -23,6 +23,9 @@ type serverState struct {
 	heard atomic.Int64 // clock time (Unix ns) of the last datagram from it
 	rtt   atomic.Int64 // smoothed round trip, ns; 0 until measured
 	down  atomic.Bool  // declared dead (liveness.go); unused until it answers
+	// echoes: it has echoed a ping. An original 2004 server never does
+	// (docs/wire.md), so its silence to pings says nothing (liveness.go).
+	echoes atomic.Bool
 
 	// Guarded by serverSet.mu.
 	unreachable bool  // the last round-trip measurement got no answer
@@ -299,3 +302,10 @@ func (c *Client) Servers() []ServerInfo {
 // routes them: Config.Servers[0] until round trips are measured, then the
 // nearest server that answers.
 func (c *Client) FirstHop() netip.AddrPort { return c.servers.firstHop() }
+
+// noteEcho records that the known server at a echoed a ping.
+func (s *serverSet) noteEcho(a netip.AddrPort) {
+	if st := s.lookup(a); st != nil && !st.echoes.Load() {
+		st.echoes.Store(true)
+	}
+}

@@ -162,6 +162,19 @@ func TestRequestsPaddedToAnswers(t *testing.T) {
 		p, _ := recvWire(t, fake, "the fake server")
 		return p
 	}
+	// To a server not known to speak the extensions: the request without
+	// them, the same with them, and a list request asking whether it does.
+	c.requestHint(id.Random(), fakeAddr)
+	if p := read(); p.Option(wire.ExtHello) != nil || p.Option(wire.ExtPadding) != nil {
+		t.Errorf("first hint request to a server not known to speak the extensions: %s", describeOpts(p))
+	}
+	if p := read(); p.Option(wire.OptRequestForCache) == nil || p.Option(wire.ExtHello) == nil {
+		t.Errorf("second hint request to a server not known to speak the extensions: %s", describeOpts(p))
+	}
+	if p := read(); p.Option(wire.ExtServerList) == nil {
+		t.Errorf("no list request after a hint request to an unknown server: %s", describeOpts(p))
+	}
+	c.extConfirmed(fakeAddr) // as after its answer to a list request
 	c.requestHint(id.Random(), fakeAddr)
 	p := read()
 	answer := wire.Packet{}

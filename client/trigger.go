@@ -113,7 +113,7 @@ func (c *Client) Insert(ctx context.Context, t Trigger) (*Handle, error) {
 	}
 	h.t.Target = append([]id.ID(nil), t.Target...)
 	start := time.Now()
-	c.awaitHint(ctx, t.ID)
+	c.awaitInsertPath(ctx, t.ID)
 	h.mu.Lock()
 	h.timer = c.clock.AfterFunc(c.cfg.RetryInterval, h.fire)
 	p, server := h.nextInsertLocked()
@@ -164,6 +164,11 @@ func (c *Client) wireTrigger(t *Trigger) (wire.Trigger, error) {
 	wt = wire.Trigger{Flags: uint8(t.Flags), ID: t.ID, PrefixLen: uint16(t.PrefixLen)}
 	if len(t.Target) == 0 {
 		wt.Target = wire.IPAddr(c.self())
+		if !t.ID.IsPublic() {
+			// The original server's r-constraint (id.SatisfiesConstraintIP);
+			// i3net servers keep the key and ignore it.
+			wt.Key = id.HashIDR(t.ID)
+		}
 	} else {
 		wt.Target = wire.StackAddr(t.Target...)
 	}

@@ -32,7 +32,7 @@ func TestHeadersAreThePacketEncoding(t *testing.T) {
 		}
 		for _, noExt := range []bool{false, true} {
 			c.cfg.NoExtensions = noExt
-			if got, want := c.appendHintRequest(nil, ids[0]), hintRequest(ids[0], sender, noExt); !bytes.Equal(got, want) {
+			if got, want := c.appendHintRequest(nil, ids[0], !noExt), hintRequest(ids[0], sender, noExt); !bytes.Equal(got, want) {
 				t.Errorf("%s: cache request (no extensions %v):\n got %x\nwant %x", self, noExt, got, want)
 			}
 		}
@@ -69,7 +69,7 @@ func TestHeaderWritersAllocs(t *testing.T) {
 	stack := []id.ID{id.Random(), id.Random()}
 	if n := testing.AllocsPerRun(1000, func() {
 		_ = c.appendDataHeader(buf[:0], stack, wire.FlagShortcut)
-		_ = c.appendHintRequest(buf[:0], stack[0])
+		_ = c.appendHintRequest(buf[:0], stack[0], true)
 	}); n != 0 {
 		t.Errorf("%v allocations per header, want 0", n)
 	}

@@ -39,6 +39,11 @@ type Config struct {
 	// ListenAddr is the UDP address of the overlay client. Zero: an ephemeral
 	// port on the wildcard address.
 	ListenAddr netip.AddrPort
+	// NoExtensions makes the overlay client speak only the original 2004
+	// protocol (client.Config.NoExtensions); without it the client sends
+	// i3net's extensions only to servers that have shown they speak them.
+	// The proxy's public trigger needs them (signatures).
+	NoExtensions bool
 
 	// Tun, if set, is the device to use as it is: the proxy neither creates one
 	// nor configures addresses (the caller gives it this host's own addresses,

@@ -220,6 +220,7 @@ func (px *Proxy) openClient() error {
 	ccfg := client.DefaultConfig()
 	ccfg.Servers = px.cfg.Servers
 	ccfg.LocalAddr = px.cfg.ListenAddr
+	ccfg.NoExtensions = px.cfg.NoExtensions
 	ccfg.Identity = px.ident.PrivateKey()
 	ccfg.Handler = px.inbound
 	ccfg.OnBatchEnd = px.flushInbound

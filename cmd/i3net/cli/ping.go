@@ -55,7 +55,8 @@ Examples:
 		durationVar(fs, &a.timeout, "timeout", 2*time.Second, "wait at most `D` for the insertion and for each reply")
 		intVar(fs, &a.size, "size", 32, fmt.Sprintf("send `N` bytes of payload: %d to %d (%d to %d with --server-only)",
 			minPingSize, maxPingSize, minEchoSize, maxEchoSize))
-		fs.BoolVar(&a.serverOnly, "server-only", false, "ping the server's socket (echo), without a trigger")
+		fs.BoolVar(&a.serverOnly, "server-only", false, "ping the server's socket (echo), without a trigger (an original 2004 server never answers)")
+		fs.BoolVar(&a.noExt, "no-extensions", false, "speak only the original 2004 i3 protocol to the servers (by default i3net's extensions go only to servers that answer them)")
 		return fs, noArgs(func(ctx context.Context) error { return runPing(ctx, a) })
 	},
 }
@@ -69,6 +70,7 @@ type pingArgs struct {
 	timeout    time.Duration
 	size       int
 	serverOnly bool
+	noExt      bool
 }
 
 // Payload sizes of ping, in bytes. The largest UDP payload IPv4 carries is
@@ -134,6 +136,7 @@ func pingClient(ctx context.Context, a pingArgs) (*client.Client, error) {
 		a.servers = stringList{"127.0.0.1:5610"}
 	}
 	cfg := client.DefaultConfig()
+	cfg.NoExtensions = a.noExt
 	for _, s := range a.servers {
 		server, err := resolveServer(s)
 		if err != nil {

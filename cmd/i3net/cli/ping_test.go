@@ -71,6 +71,15 @@ func TestPing(t *testing.T) {
 			},
 		},
 		{
+			// Only the original protocol: an i3net server answers it too.
+			name: "no extensions",
+			args: []string{"ping", "--server", addr, "--no-extensions", "-c", "2", "-i", "10ms"},
+			lines: []string{
+				"PING " + addr + " through trigger ",
+				"2 sent, 2 received, 0% loss",
+			},
+		},
+		{
 			// The largest payload that fits is sent and comes back whole.
 			name:  "largest payload",
 			args:  []string{"ping", "--server", addr, "-c", "1", "--size", strconv.Itoa(maxPingSize)},

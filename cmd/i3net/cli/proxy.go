@@ -73,6 +73,7 @@ Examples:
 			fs.StringVar(&a.configFile, "config", "", "configuration `FILE` (TOML): servers, upstreams and name rules ([[rule]] match/via/action); flags add to it")
 			fs.Var(&a.servers, "server", "overlay server `ADDR:PORT` (repeat for several: the nearest is used, the others on failure)")
 			fs.StringVar(&a.listen, "listen", "", "UDP `ADDR:PORT` of the overlay client (default: any free port)")
+			fs.BoolVar(&a.noExt, "no-extensions", false, "speak only the original 2004 i3 protocol to the servers (by default i3net's extensions go only to servers that answer them); the proxy's own public trigger is signed, an extension, so it then fails to start")
 			fs.StringVar(&a.tun, "tun", def.TunName, "tun device `NAME`")
 			intVar(fs, &a.mtu, "mtu", def.MTU, "tun MTU: the path MTU less the overlay's headers")
 			fs.StringVar(&a.pool4, "pool4", def.Pool4.String(), "IPv4 virtual address `PREFIX`")
@@ -101,6 +102,7 @@ type proxyArgs struct {
 	upstreams  addrList
 	upstreamTO time.Duration
 	listen     string
+	noExt      bool
 	tun        string
 	mtu        int
 	pool4      string
@@ -163,6 +165,7 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 	cfg.ControlPath = controlPath(a.state.dir)
 	cfg.PublishPath = filepath.Join(a.state.dir, publish.FileName)
 	cfg.Servers = a.servers
+	cfg.NoExtensions = a.noExt
 	if a.listen != "" {
 		if cfg.ListenAddr, err = parseAddrPort("listen", a.listen); err != nil {
 			return cfg, err

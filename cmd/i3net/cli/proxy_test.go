@@ -30,3 +30,20 @@ func TestProxyStartFailureIsAMessage(t *testing.T) {
 		t.Fatalf("i3net proxy with a damaged book: %q; want a message naming the book", msg)
 	}
 }
+
+// TestProxyNoExtensions: --no-extensions reaches the overlay client, which
+// then refuses the proxy's signed public trigger with a message saying why.
+func TestProxyNoExtensions(t *testing.T) {
+	var out bytes.Buffer
+	captureOutput(t, &out)
+	dir := t.TempDir()
+	if code := Run([]string{"id", "--state-dir", dir}); code != 0 {
+		t.Fatalf("i3net id: exit %d: %s", code, out.String())
+	}
+	out.Reset()
+	code := Run([]string{"proxy", "--state-dir", dir, "--server", pingServer(t).String(), "--no-extensions",
+		"--userspace", "--front", "127.0.0.1:0", "--no-resolv-conf"})
+	if code == 0 || !strings.Contains(out.String(), "NoExtensions") {
+		t.Fatalf("i3net proxy --no-extensions: exit %d: %q; want a failure naming NoExtensions", code, out.String())
+	}
+}
