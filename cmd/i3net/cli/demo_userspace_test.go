@@ -165,7 +165,7 @@ func testUnprivileged(t *testing.T, path string, client ...string) {
 // directory.
 func TestDemoUnprivilegedInterrupted(t *testing.T) {
 	d := startNobodyDemo(t, pathWithCurl)
-	testwait.Within(t, 30*time.Second, "laptop's proxy to come up", func() bool {
+	testwait.Within(t, 2*time.Minute, "laptop's proxy to come up", func() bool {
 		return strings.Contains(d.out.String(), "laptop's proxy answers after")
 	})
 	if err := d.cmd.Process.Signal(syscall.SIGINT); err != nil { // the demo itself: ip netns exec and setpriv exec it
