@@ -1,0 +1,100 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/i3net/i3net/internal/netlab"
+	"github.com/i3net/i3net/internal/netlab/netlabtest"
+)
+
+// stubResolvConf is what resolved puts in /etc/resolv.conf (its stub only).
+const stubResolvConf = "# e2e: systemd-resolved's stub\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n"
+
+// On a host where systemd-resolved manages resolv.conf (a real resolved on a
+// private system bus, in desk's namespaces), the proxy in its default DNS
+// mode leaves resolv.conf alone and registers ~i3 with its DNS address on its
+// tun link: "resolvectl query home.i3" reaches the proxy. After the proxy
+// stops, "resolvectl status" is as before.
+func TestProxyWithResolved(t *testing.T) {
+	t.Parallel()
+	needProgram(t, "resolvectl", "dbus-daemon", "busctl")
+	if _, err := os.Stat("/lib/systemd/systemd-resolved"); err != nil {
+		t.Skip("systemd-resolved is not installed (scripts/deps installs it)")
+	}
+	lab := netlabtest.New(t)
+	w := &world{t: t, lab: lab, srv: lab.Host("srv1")}
+	desk := &node{Host: lab.Host("desk"), w: w, resolvConf: stubResolvConf}
+	if err := desk.SetResolvConf(stubResolvConf); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.checkDaemons)
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	res, err := desk.StartResolved(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := res.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	resolvectl := func(args ...string) (string, error) {
+		out, err := run(t, ctx, desk.Host, "env", append([]string{"DBUS_SYSTEM_BUS_ADDRESS=" + res.Address, "resolvectl"}, args...)...)
+		return string(out), err
+	}
+	w.startServer()
+	home := &node{w: w, dir: filepath.Join(t.TempDir(), "home")}
+	home.makeIdentity()
+	desk.dir = filepath.Join(t.TempDir(), "desk")
+	desk.makeIdentity()
+	desk.bookAdd("home", home.key)
+
+	before, err := resolvectl("status")
+	if err != nil {
+		t.Fatalf("resolvectl status: %v: %s", err, before)
+	}
+	desk.runAs = []string{"env", "DBUS_SYSTEM_BUS_ADDRESS=" + res.Address}
+	desk.startProxy(t)
+	desk.waitProxy(t)
+	checkResolvedLink(t, desk, resolvectl)
+	out, err := resolvectl("query", "home.i3")
+	if err != nil || !strings.Contains(out, home.derived4().String()) {
+		t.Errorf("resolvectl query home.i3: %v: %s; want %v, the proxy's answer", err, out, home.derived4())
+	}
+	if b, err := os.ReadFile(filepath.Join("/etc/netns", desk.Namespace(), "resolv.conf")); err != nil || string(b) != stubResolvConf {
+		t.Errorf("resolv.conf while the proxy runs: %q (%v), want it untouched", b, err)
+	}
+	desk.stopProxy(t)
+	var after string
+	err = netlab.Poll(ctx, 20*time.Millisecond, func() error {
+		if after, err = resolvectl("status"); err == nil && after != before {
+			err = errStatusDiffers
+		}
+		return err
+	})
+	if err != nil {
+		t.Errorf("resolvectl status after the proxy stopped: %v:\n%s\nwant as before:\n%s", err, after, before)
+	}
+}
+
+var errStatusDiffers = errors.New("resolvectl status differs from before the proxy")
+
+// checkResolvedLink checks that the proxy's tun link has its DNS address and
+// ~i3 as a routing-only domain, and is no default route.
+func checkResolvedLink(t *testing.T, n *node, resolvectl func(...string) (string, error)) {
+	t.Helper()
+	for _, c := range []struct{ arg, want string }{
+		{"dns", n.self.DNS.String()}, {"domain", "~i3"}, {"default-route", "no"},
+	} {
+		if out, err := resolvectl(c.arg, "i3net0"); err != nil || !strings.Contains(out, c.want) {
+			t.Errorf("resolvectl %s i3net0: %v: %q; want %q", c.arg, err, out, c.want)
+		}
+	}
+}
