@@ -5,7 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,15 +74,33 @@ func TestProxyWithResolved(t *testing.T) {
 		t.Errorf("resolv.conf while the proxy runs: %q (%v), want it untouched", b, err)
 	}
 	desk.stopProxy(t)
-	var after string
-	err = netlab.Poll(ctx, 20*time.Millisecond, func() error {
-		if after, err = resolvectl("status"); err == nil && after != before {
+	waitStatus(t, ctx, "after the proxy stopped", before, resolvectl)
+
+	// A crash leaves nothing either: resolved forgets the link with it.
+	desk.startProxy(t)
+	desk.waitProxy(t)
+	checkResolvedLink(t, desk, resolvectl)
+	if err := desk.proxy.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-desk.proxy.Done()
+	w.daemons = slices.DeleteFunc(w.daemons, func(p *netlab.Proc) bool { return p == desk.proxy })
+	waitStatus(t, ctx, "after the proxy was killed", before, resolvectl)
+}
+
+// waitStatus waits, bounded by ctx, until "resolvectl status" says want.
+func waitStatus(t *testing.T, ctx context.Context, when, want string, resolvectl func(...string) (string, error)) {
+	t.Helper()
+	var got string
+	err := netlab.Poll(ctx, 20*time.Millisecond, func() error {
+		var err error
+		if got, err = resolvectl("status"); err == nil && got != want {
 			err = errStatusDiffers
 		}
 		return err
 	})
 	if err != nil {
-		t.Errorf("resolvectl status after the proxy stopped: %v:\n%s\nwant as before:\n%s", err, after, before)
+		t.Errorf("resolvectl status %s: %v:\n%s\nwant as before:\n%s", when, err, got, want)
 	}
 }
 
