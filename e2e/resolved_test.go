@@ -118,3 +118,35 @@ func checkResolvedLink(t *testing.T, n *node, resolvectl func(...string) (string
 		}
 	}
 }
+
+// Where resolv.conf is resolved's but resolved does not answer, or where the
+// resolved mode is asked for without it, the proxy refuses to start, says
+// what to do, and leaves resolv.conf as it was.
+func TestProxyResolvedModeWithoutResolved(t *testing.T) {
+	t.Parallel()
+	lab := netlabtest.New(t)
+	w := &world{t: t, lab: lab}
+	desk := &node{Host: lab.Host("desk"), w: w, dir: filepath.Join(t.TempDir(), "desk")}
+	desk.makeIdentity()
+	for _, c := range []struct {
+		resolvConf, mode, want string
+	}{
+		{stubResolvConf, "auto", "start systemd-resolved, or choose the resolvconf DNS mode"},
+		{"nameserver 192.0.2.1\n", "resolved", "connect to the D-Bus system bus"},
+	} {
+		if err := desk.SetResolvConf(c.resolvConf); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+		out, err := run(t, ctx, desk.Host, "env", "DBUS_SYSTEM_BUS_ADDRESS=unix:path="+filepath.Join(desk.dir, "no-bus"),
+			i3netBin, "proxy", "--server", "198.18.0.1:5610", "--state-dir", desk.dir, "--dns-mode", c.mode)
+		cancel()
+		t.Logf("--dns-mode %s: %s", c.mode, out)
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("--dns-mode %s without resolved: %v: %s; want a failure saying %q", c.mode, err, out, c.want)
+		}
+		if b, err := os.ReadFile(filepath.Join("/etc/netns", desk.Namespace(), "resolv.conf")); err != nil || string(b) != c.resolvConf {
+			t.Errorf("resolv.conf after the refusal: %q (%v), want %q", b, err, c.resolvConf)
+		}
+	}
+}

@@ -104,7 +104,7 @@ func (px *Proxy) registerResolved() error {
 		servers = append(servers, px.dns6)
 	}
 	if px.resolvedLink, err = resolved.Register(ifi.Index, servers, px.cfg.Suffix); err != nil {
-		return fmt.Errorf("proxy: %w (to replace resolv.conf instead, choose the resolvconf DNS mode)", err)
+		return fmt.Errorf("proxy: %w (to replace resolv.conf instead, choose the resolvconf DNS mode: --dns-mode resolvconf)", err)
 	}
 	px.log.Info("registered the overlay's names with systemd-resolved", "link", name, "domain", "~"+px.cfg.Suffix, "dns", servers)
 	return nil

@@ -143,7 +143,7 @@ func ChooseMode(path string, running func() (bool, error)) (Mode, string, error)
 	}
 	if err != nil {
 		return ModeResolvConf, "", fmt.Errorf("dns: %s, but systemd-resolved does not answer on D-Bus (%w): "+
-			"start systemd-resolved, or choose the resolvconf DNS mode to replace %s while the proxy runs", why, err, path)
+			"start systemd-resolved, or choose the resolvconf DNS mode (--dns-mode resolvconf) to replace %s while the proxy runs", why, err, path)
 	}
 	return ModeResolved, why + " and systemd-resolved runs", nil
 }

@@ -122,3 +122,15 @@ func TestRegisterUnknownLink(t *testing.T) {
 		t.Fatalf("Register on a missing link: %v, want SetLinkDNS on link 99999 refused", err)
 	}
 }
+
+// Without a system bus (no resolved), Running and Register say what failed.
+func TestNoSystemBus(t *testing.T) {
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path="+t.TempDir()+"/no-bus")
+	if ok, err := Running(); ok || err == nil || !strings.Contains(err.Error(), "connect to the D-Bus system bus") {
+		t.Errorf("Running() = %v, %v; want false and the bus named", ok, err)
+	}
+	if _, err := Register(3, []netip.Addr{netip.MustParseAddr("100.64.0.1")}, "i3"); err == nil ||
+		!strings.Contains(err.Error(), "connect to the D-Bus system bus") {
+		t.Errorf("Register without a bus: %v, want the bus named", err)
+	}
+}
