@@ -89,6 +89,11 @@ type Config struct {
 	// the resolver is left alone and DNS is reachable only on the service
 	// address. Default "/etc/resolv.conf".
 	ResolvConf string
+	// DNSMode is how the host's resolver is hooked (proxy/dns.Mode): auto
+	// (the default) registers the suffix with systemd-resolved where it
+	// manages resolv.conf and replaces ResolvConf elsewhere; off leaves the
+	// resolver alone. Userspace mode only reads ResolvConf.
+	DNSMode dns.Mode
 	// ResolvBackup is where the original resolver file is kept while the
 	// proxy runs. Default: next to StatePath, "resolv.conf.i3net-backup".
 	ResolvBackup string
@@ -159,6 +164,7 @@ func DefaultConfig() Config {
 		Suffix:           "i3",
 		MappingTimeout:   DefaultMappingTimeout,
 		ResolvConf:       "/etc/resolv.conf",
+		DNSMode:          dns.ModeAuto,
 		UpstreamTimeout:  dns.DefaultForwardBudget,
 		AcceptUnknown:    true,
 		HandshakeTimeout: 10 * time.Second,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -20,7 +19,7 @@ import (
 	"github.com/i3net/i3net/internal/logthrottle"
 	"github.com/i3net/i3net/proxy/book"
 	"github.com/i3net/i3net/proxy/dns"
-	"github.com/i3net/i3net/proxy/resolvconf"
+	"github.com/i3net/i3net/proxy/resolved"
 	"github.com/i3net/i3net/proxy/session"
 	"github.com/i3net/i3net/proxy/vaddr"
 )
@@ -57,8 +56,9 @@ type Proxy struct {
 	sweep     clock.Timer    // forgets the peers unused for TO; nil once closed
 	sweepMu   sync.Mutex
 
-	resolvInstalled bool
-	restored        bool // the saved state was read: Close may write it
+	resolvInstalled bool                   // resolv.conf points at the proxy (ModeResolvConf)
+	resolvedLink    *resolved.Registration // ~SUFFIX registered with resolved (ModeResolved)
+	restored        bool                   // the saved state was read: Close may write it
 	publicTrigger   *client.Handle
 
 	stats counters
@@ -234,36 +234,16 @@ func (px *Proxy) openClient() error {
 	return nil
 }
 
-// setupDNS makes the responder and, when the proxy manages the host's resolver,
-// points it at the service address, keeping the original's upstreams.
+// setupDNS makes the responder and hooks the host's resolver as the DNS mode
+// says (hostdns.go), keeping the original's upstreams.
 func (px *Proxy) setupDNS() error {
-	upstreams := px.cfg.Upstreams
-	var search []string
-	if px.cfg.Userspace {
-		upstreams, search = px.readResolvConf(upstreams)
-	} else if px.cfg.ResolvConf != "" {
-		backup := px.resolvBackup()
-		if restored, err := resolvconf.RecoverAfterCrash(px.cfg.ResolvConf, backup); err != nil {
-			return fmt.Errorf("proxy: restore the resolver a previous run left: %w", err)
-		} else if restored {
-			px.log.Warn("restored the resolver configuration a previous run left behind", "file", px.cfg.ResolvConf)
-		}
-		if data, err := os.ReadFile(px.cfg.ResolvConf); err == nil {
-			search = resolvconf.Parse(data).Search
-		}
-		ups, err := resolvconf.Install(px.cfg.ResolvConf, backup, px.dns4, px.cfg.Suffix)
-		if err != nil {
-			return fmt.Errorf("proxy: point %s at the proxy: %w", px.cfg.ResolvConf, err)
-		}
-		px.resolvInstalled = true
-		if len(upstreams) == 0 {
-			upstreams = ups
-		}
+	upstreams, search, err := px.hookResolver()
+	if err != nil {
+		return err
 	}
 	dcfg := dns.DefaultConfig(px)
 	dcfg.Suffix = px.cfg.Suffix
 	dcfg.SearchDomains = search
-	var err error
 	if px.dns, err = dns.New(dcfg); err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
@@ -374,11 +354,7 @@ func (px *Proxy) Close() error {
 				errs = append(errs, err)
 			}
 		}
-		if px.resolvInstalled {
-			if err := resolvconf.Restore(px.cfg.ResolvConf, px.resolvBackup()); err != nil {
-				errs = append(errs, fmt.Errorf("proxy: restore %s: %w", px.cfg.ResolvConf, err))
-			}
-		}
+		errs = append(errs, px.unhookResolver())
 		if px.client != nil { // a proxy New could not finish never started
 			px.log.Info("proxy stopped")
 		}

@@ -1,8 +1,8 @@
 // Package dns is the legacy proxy's DNS: the Responder that answers names under
 // the overlay suffix with virtual addresses (paper §3.2), the Forwarder that
 // sends every other query to the host's original resolvers, and the detection
-// of systemd-resolved (DetectMode, ChooseMode), over UDP (FitUDP truncates
-// with TC) and TCP (ServeTCP, RFC 7766 framing). docs/dns.md says what is
+// of systemd-resolved and the choice of DNS mode (Mode, ParseMode, DetectMode,
+// ChooseMode), over UDP (FitUDP truncates with TC) and TCP (ServeTCP, RFC 7766 framing). docs/dns.md says what is
 // answered how, and how queries are forwarded.
 //
 // Responder.Answer takes untrusted bytes: a malformed query is an error (the

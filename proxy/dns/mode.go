@@ -17,18 +17,36 @@ const (
 	// ModeResolvConf: back up resolv.conf, point it at the proxy, forward
 	// every other name upstream, restore it on exit (proxy/resolvconf).
 	ModeResolvConf Mode = iota
-	// ModeResolved: systemd-resolved manages resolv.conf; the proxy would
-	// register ~SUFFIX as a routing-only domain of its tun link over D-Bus. Not
-	// implemented yet.
+	// ModeResolved: systemd-resolved manages resolv.conf; the proxy registers
+	// ~SUFFIX as a routing-only domain of its tun link over D-Bus
+	// (proxy/resolved) and changes nothing else.
 	ModeResolved
+	// ModeOff: the resolver is left alone; DNS only on the service address.
+	ModeOff
+	// ModeAuto: ModeResolved when resolved manages resolv.conf and runs,
+	// ModeResolvConf otherwise (ChooseMode).
+	ModeAuto
 )
 
-// String returns "resolvconf" or "resolved".
+// modeNames are the names ParseMode accepts and String returns.
+var modeNames = map[Mode]string{ModeResolvConf: "resolvconf", ModeResolved: "resolved", ModeOff: "off", ModeAuto: "auto"}
+
+// String returns "resolvconf", "resolved", "off" or "auto".
 func (m Mode) String() string {
-	if m == ModeResolved {
-		return "resolved"
+	if n, ok := modeNames[m]; ok {
+		return n
 	}
-	return "resolvconf"
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// ParseMode reads a mode's name: auto, resolvconf, resolved or off.
+func ParseMode(s string) (Mode, error) {
+	for m, n := range modeNames {
+		if s == n {
+			return m, nil
+		}
+	}
+	return ModeAuto, fmt.Errorf("dns: unknown DNS mode %q: choose auto, resolvconf, resolved or off", s)
 }
 
 // Files of systemd-resolved.
@@ -45,10 +63,6 @@ var resolvedFiles = []string{ResolvedStub, ResolvedUplink, "/usr/lib/systemd/res
 
 // resolvedStubAddrs are resolved's stub listeners.
 var resolvedStubAddrs = []string{"127.0.0.53", "127.0.0.54"}
-
-// ErrResolvedUnsupported is returned (wrapped) by ChooseMode when resolved
-// manages resolv.conf and the caller did not accept the fallback.
-var ErrResolvedUnsupported = errors.New("systemd-resolved mode is not supported yet")
 
 // DetectMode reports how the resolv.conf at path is managed: ModeResolved when
 // it is a symbolic link (possibly through other links) to one of resolved's
@@ -110,23 +124,26 @@ func DetectMode(path string) (Mode, string, error) {
 	return ModeResolvConf, "", nil
 }
 
-// ChooseMode decides how to hook the resolver for the resolv.conf at path.
-// Without resolved it returns ModeResolvConf. With resolved it returns an
-// error wrapping ErrResolvedUnsupported, unless fallback is true: then it
-// returns ModeResolvConf, and the caller replaces resolv.conf (a symbolic link
-// is backed up and put back as a link) and takes its upstreams from
-// ResolvedUplink, since resolved's stub in the original file would send
-// queries back to the proxy (resolved reads a foreign resolv.conf as its own
-// upstream list).
-func ChooseMode(path string, fallback bool) (Mode, error) {
+// ChooseMode decides what ModeAuto means for the resolv.conf at path:
+// ModeResolved when resolved manages it (DetectMode) and running (whether
+// resolved owns its D-Bus name) says it runs; ModeResolvConf when resolved
+// does not manage it. A resolv.conf of resolved's without resolved running
+// is an error saying what to do. The string says why, for the log.
+func ChooseMode(path string, running func() (bool, error)) (Mode, string, error) {
 	mode, why, err := DetectMode(path)
-	if err != nil || mode == ModeResolvConf {
-		return ModeResolvConf, err
+	if err != nil {
+		return ModeResolvConf, "", err
 	}
-	if fallback {
-		return ModeResolvConf, nil
+	if mode == ModeResolvConf {
+		return ModeResolvConf, path + " is not systemd-resolved's", nil
 	}
-	return mode, fmt.Errorf("dns: %s: %w (it would register the overlay suffix as a routing-only domain "+
-		"of the tun link over D-Bus); to replace resolv.conf while the proxy runs instead, choose the resolvconf DNS mode",
-		why, ErrResolvedUnsupported)
+	ok, err := running()
+	if err == nil && !ok {
+		err = errors.New("org.freedesktop.resolve1 has no owner on the system bus")
+	}
+	if err != nil {
+		return ModeResolvConf, "", fmt.Errorf("dns: %s, but systemd-resolved does not answer on D-Bus (%w): "+
+			"start systemd-resolved, or choose the resolvconf DNS mode (--dns-mode resolvconf) to replace %s while the proxy runs", why, err, path)
+	}
+	return ModeResolved, why + " and systemd-resolved runs", nil
 }

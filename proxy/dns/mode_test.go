@@ -1,9 +1,9 @@
 package dns
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -50,18 +50,32 @@ func TestDetectMode(t *testing.T) {
 			if err != nil || got != tc.want {
 				t.Fatalf("DetectMode = %v (%s), %v; want %v", got, why, err, tc.want)
 			}
-			m, err := ChooseMode(path, false)
+			up := func() (bool, error) { return true, nil }
+			down := func() (bool, error) { return false, nil }
+			m, _, err := ChooseMode(path, up)
+			if err != nil || m != tc.want {
+				t.Fatalf("ChooseMode with resolved running = %v, %v; want %v", m, err, tc.want)
+			}
+			m, _, err = ChooseMode(path, down)
 			if tc.want == ModeResolved {
-				if !errors.Is(err, ErrResolvedUnsupported) || m != ModeResolved {
-					t.Fatalf("ChooseMode = %v, %v; want ErrResolvedUnsupported", m, err)
-				}
-				if m, err := ChooseMode(path, true); err != nil || m != ModeResolvConf {
-					t.Fatalf("ChooseMode with fallback = %v, %v", m, err)
+				if err == nil || !strings.Contains(err.Error(), "start systemd-resolved, or choose the resolvconf DNS mode") {
+					t.Fatalf("ChooseMode with resolved stopped = %v, %v; want an error saying what to do", m, err)
 				}
 			} else if err != nil || m != ModeResolvConf {
 				t.Fatalf("ChooseMode = %v, %v", m, err)
 			}
 		})
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	for _, m := range []Mode{ModeAuto, ModeResolvConf, ModeResolved, ModeOff} {
+		if got, err := ParseMode(m.String()); err != nil || got != m {
+			t.Errorf("ParseMode(%q) = %v, %v", m.String(), got, err)
+		}
+	}
+	if _, err := ParseMode("systemd"); err == nil || !strings.Contains(err.Error(), "choose auto, resolvconf, resolved or off") {
+		t.Errorf("ParseMode(systemd) = %v, want the choices named", err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/internal/tundev"
 	"github.com/i3net/i3net/proxy"
+	"github.com/i3net/i3net/proxy/dns"
 	"github.com/i3net/i3net/proxy/publish"
 )
 
@@ -33,7 +34,10 @@ public id (see "i3net id").
 
 While it runs, the host's resolv.conf points at the proxy (other names are
 forwarded to the resolvers it had); it is restored on exit, and after a crash on
-the next start. Mappings and private ids are saved in the state directory, so
+the next start. Where systemd-resolved manages resolv.conf, the proxy leaves it
+alone and instead registers ~i3 as a routing-only domain with its DNS address on
+its tun link over D-Bus, so only overlay names reach it; resolved forgets that
+when the proxy stops (--dns-mode chooses either way, or off). Mappings and private ids are saved in the state directory, so
 open connections survive a restart of the proxy.
 
 Given several servers (repeat --server), the proxy sends through the nearest
@@ -81,7 +85,8 @@ Examples:
 			fs.StringVar(&a.suffix, "suffix", def.Suffix, "the overlay's DNS `SUFFIX`")
 			durationVar(fs, &a.mappingTO, "mapping-timeout", def.MappingTimeout, "forget a peer's mapping after this long unused (the paper's TO)")
 			fs.StringVar(&a.resolvConf, "resolv-conf", def.ResolvConf, "resolver `FILE` to point at the proxy while it runs")
-			fs.BoolVar(&a.noResolv, "no-resolv-conf", false, "leave the resolver alone (DNS then only on the service address)")
+			fs.BoolVar(&a.noResolv, "no-resolv-conf", false, "leave the resolver alone (DNS then only on the service address); as --dns-mode off")
+			fs.StringVar(&a.dnsMode, "dns-mode", def.DNSMode.String(), "how to hook the host's resolver: `MODE` auto (resolved where systemd-resolved manages resolv.conf, else resolvconf), resolvconf (point --resolv-conf at the proxy), resolved (register ~SUFFIX on the tun link with systemd-resolved over D-Bus) or off")
 			fs.Var(&a.upstreams, "upstream", "resolver `ADDR:PORT` for other names (default: those of the resolv.conf)")
 			durationVar(fs, &a.upstreamTO, "upstream-timeout", def.UpstreamTimeout, "answer SERVFAIL when no upstream resolver answered within this long (all of them together)")
 			fs.BoolVar(&a.onlyBook, "only-book", false, "accept sessions only from hosts in the address book")
@@ -111,6 +116,7 @@ type proxyArgs struct {
 	mappingTO  time.Duration
 	resolvConf string
 	noResolv   bool
+	dnsMode    string
 	onlyBook   bool
 	logLevel   string
 	reserved   addrFlag
@@ -181,8 +187,11 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 		return cfg, err
 	}
 	cfg.ResolvConf = a.resolvConf
-	if a.noResolv {
-		cfg.ResolvConf = ""
+	if cfg.DNSMode, err = parseDNSMode(a.dnsMode, a.noResolv); err != nil {
+		return cfg, err
+	}
+	if cfg.DNSMode == dns.ModeOff {
+		cfg.ResolvConf = "" // userspace mode then reads no resolver file either, as before
 	}
 	cfg.ResolvBackup = filepath.Join(a.state.dir, "resolv.conf.i3net-backup")
 	cfg.Upstreams, cfg.UpstreamTimeout = a.upstreams, a.upstreamTO
@@ -248,4 +257,20 @@ func (l *addrFlag) Set(v string) error {
 	}
 	*l = append(*l, a)
 	return nil
+}
+
+// parseDNSMode reads --dns-mode; --no-resolv-conf is "off" and contradicts
+// any mode but auto and off.
+func parseDNSMode(s string, noResolv bool) (dns.Mode, error) {
+	mode, err := dns.ParseMode(strings.ToLower(strings.TrimSpace(s)))
+	if err != nil {
+		return mode, usageErrorf("--dns-mode %q: choose auto, resolvconf, resolved or off", s)
+	}
+	if noResolv {
+		if mode != dns.ModeAuto && mode != dns.ModeOff {
+			return mode, usageErrorf("--no-resolv-conf leaves the resolver alone, but --dns-mode %s hooks it: give one of them", mode)
+		}
+		return dns.ModeOff, nil
+	}
+	return mode, nil
 }
