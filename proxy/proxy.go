@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.zx2c4.com/wireguard/tun"
@@ -59,7 +60,7 @@ type Proxy struct {
 
 	resolvInstalled bool
 	restored        bool // the saved state was read: Close may write it
-	publicTrigger   *client.Handle
+	publicTrigger   atomic.Pointer[client.Handle] // set once Run inserted it
 
 	stats counters
 	// refusedLog limits "server refused a request" lines per refusal kind
@@ -304,7 +305,7 @@ func (px *Proxy) Run(ctx context.Context) error {
 		px.Close()
 		return fmt.Errorf("proxy: insert the public trigger %s through %v: %w", px.ownID.Short(), px.client.FirstHop(), err)
 	}
-	px.publicTrigger = h
+	px.publicTrigger.Store(h)
 	px.log.Info("proxy up", "id", px.ownID.Short(), "addr4", px.own4, "addr6", px.own6, "dns", px.dns4, "local", px.client.LocalAddr())
 
 	for _, p := range px.peers.all() {
