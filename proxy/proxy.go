@@ -60,7 +60,8 @@ type Proxy struct {
 
 	resolvInstalled bool
 	restored        bool // the saved state was read: Close may write it
-	publicTrigger   atomic.Pointer[client.Handle] // set once Run inserted it
+	// publicTrigger is set once Run inserted it; Status reads it.
+	publicTrigger atomic.Pointer[client.Handle]
 
 	stats counters
 	// refusedLog limits "server refused a request" lines per refusal kind
