@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"text/tabwriter"
 	"time"
 
 	"github.com/i3net/i3net/internal/doctor"
@@ -119,9 +120,7 @@ func (a *doctorArgs) run(ctx context.Context) error {
 			return err
 		}
 	} else {
-		for _, r := range rs {
-			fmt.Fprintln(Stdout, r)
-		}
+		printDoctor(rs)
 	}
 	failed := 0
 	for _, r := range rs {
@@ -133,4 +132,18 @@ func (a *doctorArgs) run(ctx context.Context) error {
 		return fmt.Errorf("%d of %d checks failed: fix them as the lines above say", failed, len(rs))
 	}
 	return nil
+}
+
+// printDoctor prints a line per result: level, check, what was found and,
+// after a dash, what to do.
+func printDoctor(rs []doctor.Result) {
+	tw := tabwriter.NewWriter(Stdout, 0, 8, 2, ' ', 0)
+	for _, r := range rs {
+		line := r.Detail
+		if r.Fix != "" {
+			line += " — " + r.Fix
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Level, r.Check, line)
+	}
+	tw.Flush()
 }
