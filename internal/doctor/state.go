@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
+	"strings"
 
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/proxy"
@@ -53,4 +54,24 @@ func CheckPools(pool4, pool6 netip.Prefix, check func(pool4, pool6 netip.Prefix)
 		return fail("pools", err.Error(), "choose other pools with --pool4/--pool6, or stop the proxy that holds them")
 	}
 	return ok("pools", pools+" clash with no route of this host")
+}
+
+// CheckRunning reports whether a proxy answers on the control socket at
+// controlPath (inUse is controlsock.InUse, replaced in tests). One that runs
+// holds its pools: pools then reports the clash with its own tun device as
+// expected (RunningPools).
+func CheckRunning(controlPath string, inUse func(string) bool) (Result, bool) {
+	if inUse(controlPath) {
+		return ok("proxy", "a proxy runs with this state directory (i3net status shows it)"), true
+	}
+	return ok("proxy", "none runs with this state directory"), false
+}
+
+// RunningPools turns the pools' clash with the tun device of the proxy that
+// runs (CheckRunning) into what it is: no fault.
+func RunningPools(r Result) Result {
+	if r.Level == Fail && strings.Contains(r.Detail, "already routed into tun device") {
+		return ok("pools", "routed into the tun device of the proxy that runs")
+	}
+	return r
 }

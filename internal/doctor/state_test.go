@@ -49,3 +49,21 @@ func TestCheckBook(t *testing.T) {
 		t.Errorf("broken: %v", r)
 	}
 }
+
+func TestCheckRunningAndItsPools(t *testing.T) {
+	clash := fail("pools", "proxy: the pool 100.64.0.0/10 is already routed into tun device i3net0: another i3net proxy runs", "")
+	other := fail("pools", "proxy: pool 100.64.0.0/10 overlaps the route 100.64.0.0/16", "")
+	r, running := CheckRunning("/x/proxy.sock", func(p string) bool { return p == "/x/proxy.sock" })
+	if !running || r.Level != OK || !strings.Contains(r.Detail, "a proxy runs") {
+		t.Errorf("running: %v %v", r, running)
+	}
+	if got := RunningPools(clash); got.Level != OK {
+		t.Errorf("its own pools: %v", got)
+	}
+	if got := RunningPools(other); got.Level != Fail {
+		t.Errorf("another clash: %v", got)
+	}
+	if _, running := CheckRunning("/x/proxy.sock", func(string) bool { return false }); running {
+		t.Error("none runs: running")
+	}
+}

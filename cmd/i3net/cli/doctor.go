@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/i3net/i3net/internal/controlsock"
 	"github.com/i3net/i3net/internal/doctor"
 	"github.com/i3net/i3net/proxy"
 )
@@ -95,12 +96,18 @@ func (a *doctorArgs) checks(ctx context.Context) ([]doctor.Result, error) {
 		resolv = ""
 	}
 	status, _ := os.ReadFile("/proc/self/status")
+	running, isRunning := doctor.CheckRunning(controlPath(a.state.dir), controlsock.InUse)
+	pools := doctor.CheckPools(pool4, pool6, nil)
+	if isRunning {
+		pools = doctor.RunningPools(pools)
+	}
 	rs := []doctor.Result{
 		doctor.CheckOS(runtime.GOOS),
 		doctor.CheckTun("/dev/net/tun"),
 		doctor.CheckCaps(os.Geteuid(), status),
 		doctor.CheckResolver(resolv),
-		doctor.CheckPools(pool4, pool6, nil),
+		running,
+		pools,
 		doctor.CheckIdentity(a.state.identityPath(), a.state.dir),
 		doctor.CheckBook(a.state.bookPath()),
 	}

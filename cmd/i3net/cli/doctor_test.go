@@ -4,12 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/i3net/i3net/identity"
+	"github.com/i3net/i3net/internal/controlsock"
 	"github.com/i3net/i3net/internal/netlab/netlabtest"
+	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/server/servertest"
 )
 
@@ -117,5 +121,46 @@ func TestDoctorBadFlags(t *testing.T) {
 	}
 	if code, _, eo := runCmd(t, "doctor", "--timeout", "0s"); code != 2 || !strings.Contains(eo, "--timeout") {
 		t.Errorf("exit %d, %q", code, eo)
+	}
+}
+
+// With a proxy running in the namespace (a process of its own), doctor says
+// so and takes the pools routed into its tun device for what they are.
+func TestDoctorWithProxyRunning(t *testing.T) {
+	lab := netlabtest.New(t)
+	h := lab.Internet().Host("doc")
+	dir := testState(t)
+	saveIdentity(t, dir)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srvAddr string
+	err = h.Do(func() error {
+		srvAddr = servertest.Start(t, nil).Addr().String()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(beI3net, "1") // the child runs as i3net (TestMain)
+	if _, err := h.Start(self, "proxy", "--state-dir", dir, "--server", srvAddr, "--no-resolv-conf"); err != nil {
+		t.Fatal(err)
+	}
+	testwait.Within(t, 20*time.Second, "the proxy's control socket answers", func() bool {
+		return controlsock.InUse(controlPath(dir))
+	})
+	var code int
+	var out, eo string
+	err = h.Do(func() error {
+		code, out, eo = runCmd(t, "doctor", "--server", srvAddr, "--no-resolv-conf")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 || !strings.Contains(out, "a proxy runs with this state directory") ||
+		!strings.Contains(out, "routed into the tun device of the proxy that runs") {
+		t.Fatalf("exit %d:\n%s%s", code, out, eo)
 	}
 }
