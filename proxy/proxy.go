@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.zx2c4.com/wireguard/tun"
@@ -59,7 +60,8 @@ type Proxy struct {
 	resolvInstalled bool                   // resolv.conf points at the proxy (ModeResolvConf)
 	resolvedLink    *resolved.Registration // ~SUFFIX registered with resolved (ModeResolved)
 	restored        bool                   // the saved state was read: Close may write it
-	publicTrigger   *client.Handle
+	// publicTrigger is set once Run inserted it; Status reads it.
+	publicTrigger atomic.Pointer[client.Handle]
 
 	stats counters
 	// refusedLog limits "server refused a request" lines per refusal kind
@@ -170,20 +172,25 @@ type hostRoute struct {
 	tun string
 }
 
-// checkPools refuses pools that overlap a route of this host. A pool routed
-// whole into a tun device is another proxy's, running in this namespace.
-func (px *Proxy) checkPools() error {
+// checkPools refuses pools that overlap a route of this host (CheckPools).
+func (px *Proxy) checkPools() error { return CheckPools(px.cfg.Pool4, px.cfg.Pool6) }
+
+// CheckPools reports whether the virtual address pools pool4 and pool6
+// (zero: none) overlap a route of this host's network namespace, as the
+// proxy checks before it starts. A pool routed whole into a tun device is
+// another proxy's, running in this namespace. It only reads the routes.
+func CheckPools(pool4, pool6 netip.Prefix) error {
 	routes, err := hostRoutes()
 	if err != nil {
 		return err
 	}
-	pools := []netip.Prefix{px.cfg.Pool4}
-	if px.cfg.Pool6.IsValid() {
-		pools = append(pools, px.cfg.Pool6)
+	pools := []netip.Prefix{pool4}
+	if pool6.IsValid() {
+		pools = append(pools, pool6)
 	}
 	dsts := make([]netip.Prefix, 0, len(routes))
 	for _, r := range routes {
-		if r.tun != "" && (r.dst == px.cfg.Pool4.Masked() || r.dst == px.cfg.Pool6.Masked()) {
+		if r.tun != "" && (r.dst == pool4.Masked() || (pool6.IsValid() && r.dst == pool6.Masked())) {
 			return fmt.Errorf("proxy: the pool %v is already routed into tun device %s: "+
 				"another i3net proxy runs in this network namespace; stop it first (one proxy per namespace)", r.dst, r.tun)
 		}
@@ -284,7 +291,7 @@ func (px *Proxy) Run(ctx context.Context) error {
 		px.Close()
 		return fmt.Errorf("proxy: insert the public trigger %s through %v: %w", px.ownID.Short(), px.client.FirstHop(), err)
 	}
-	px.publicTrigger = h
+	px.publicTrigger.Store(h)
 	px.log.Info("proxy up", "id", px.ownID.Short(), "addr4", px.own4, "addr6", px.own6, "dns", px.dns4, "local", px.client.LocalAddr())
 
 	for _, p := range px.peers.all() {

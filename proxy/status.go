@@ -66,6 +66,65 @@ type Status struct {
 	IngressFlows []IngressFlowStatus `json:"ingress_flows,omitempty"`
 	// Alerts are the newest IDS alerts of the middleboxes this host imposes.
 	Alerts []AlertStatus `json:"alerts,omitempty"`
+	// Triggers are this host's triggers: its public one first, then the
+	// private trigger given to each peer, with the server that holds each.
+	Triggers []TriggerStatus `json:"triggers,omitempty"`
+}
+
+// TriggerStatus is one of this host's triggers and where it lives.
+type TriggerStatus struct {
+	// Kind is "public" (the trigger of this host's public id) or "private"
+	// (the one given to Peer, by book name or, unnamed, its key).
+	Kind string `json:"kind"`
+	Peer string `json:"peer,omitempty"`
+	ID   string `json:"id"` // short form
+	// Server is the server whose ACK came last: the one holding the
+	// trigger; zero before the first ACK.
+	Server netip.AddrPort `json:"server,omitzero"`
+	Acked  time.Time      `json:"acked,omitzero"`
+	// Lapsed: no ACK for longer than the trigger TTL. Error is why the last
+	// insertion or refresh failed.
+	Lapsed bool   `json:"lapsed,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// triggerStatus describes h, a trigger of kind given to peer.
+func triggerStatus(kind, peer string, h *client.Handle) TriggerStatus {
+	s := h.State()
+	ts := TriggerStatus{Kind: kind, Peer: peer, ID: h.Trigger().ID.Short(), Server: s.Server, Acked: s.Acked, Lapsed: s.Lapsed}
+	if s.Err != nil {
+		ts.Error = s.Err.Error()
+	}
+	return ts
+}
+
+// triggers lists this host's public trigger, then the private trigger of
+// each peer in the order of peers (sorted by name, then key).
+func (px *Proxy) triggers(peers []PeerStatus) []TriggerStatus {
+	var out []TriggerStatus
+	if h := px.publicTrigger.Load(); h != nil {
+		out = append(out, triggerStatus("public", "", h))
+	}
+	handles := make(map[string]*client.Handle)
+	for _, p := range px.peers.all() {
+		p.mu.Lock()
+		if p.trig != nil {
+			handles[p.key.String()] = p.trig
+		}
+		p.mu.Unlock()
+	}
+	for _, ps := range peers {
+		h, ok := handles[ps.Key]
+		if !ok {
+			continue
+		}
+		name := ps.Name
+		if name == "" {
+			name = ps.Key
+		}
+		out = append(out, triggerStatus("private", name, h))
+	}
+	return out
 }
 
 // SelfStatus describes this host.
@@ -152,6 +211,7 @@ func (px *Proxy) Status() Status {
 		return st.Peers[i].Key < st.Peers[j].Key
 	})
 	st.Rules = px.ruleStatus(st.Peers)
+	st.Triggers = px.triggers(st.Peers)
 	st.Gateway = px.gatewayStatus()
 	st.Alerts = px.alerts.all()
 	st.Published, st.IngressFlows = px.pubs.status()

@@ -71,30 +71,7 @@ Examples:
 		Flags: func() (*flag.FlagSet, func(context.Context, []string) error) {
 			fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
 			a := &proxyArgs{}
-			a.state.addDirFlag(fs)
-			a.state.addBookFlag(fs)
-			def := proxy.DefaultConfig()
-			fs.StringVar(&a.configFile, "config", "", "configuration `FILE` (TOML): servers, upstreams and name rules ([[rule]] match/via/action); flags add to it")
-			fs.Var(&a.servers, "server", "overlay server `ADDR:PORT` (repeat for several: the nearest is used, the others on failure)")
-			fs.StringVar(&a.listen, "listen", "", "UDP `ADDR:PORT` of the overlay client (default: any free port)")
-			fs.BoolVar(&a.noExt, "no-extensions", false, "speak only the original 2004 i3 protocol to the servers (by default i3net's extensions go only to servers that answer them); the proxy's own public trigger is signed, an extension, so it then fails to start")
-			fs.StringVar(&a.tun, "tun", def.TunName, "tun device `NAME`")
-			intVar(fs, &a.mtu, "mtu", def.MTU, "tun MTU: the path MTU less the overlay's headers")
-			fs.StringVar(&a.pool4, "pool4", def.Pool4.String(), "IPv4 virtual address `PREFIX`")
-			fs.StringVar(&a.pool6, "pool6", def.Pool6.String(), "IPv6 virtual address `PREFIX` (\"off\" disables IPv6)")
-			fs.StringVar(&a.suffix, "suffix", def.Suffix, "the overlay's DNS `SUFFIX`")
-			durationVar(fs, &a.mappingTO, "mapping-timeout", def.MappingTimeout, "forget a peer's mapping after this long unused (the paper's TO)")
-			fs.StringVar(&a.resolvConf, "resolv-conf", def.ResolvConf, "resolver `FILE` to point at the proxy while it runs")
-			fs.BoolVar(&a.noResolv, "no-resolv-conf", false, "leave the resolver alone (DNS then only on the service address); as --dns-mode off")
-			fs.StringVar(&a.dnsMode, "dns-mode", def.DNSMode.String(), "how to hook the host's resolver: `MODE` auto (resolved where systemd-resolved manages resolv.conf, else resolvconf), resolvconf (point --resolv-conf at the proxy), resolved (register ~SUFFIX on the tun link with systemd-resolved over D-Bus) or off")
-			fs.Var(&a.upstreams, "upstream", "resolver `ADDR:PORT` for other names (default: those of the resolv.conf)")
-			durationVar(fs, &a.upstreamTO, "upstream-timeout", def.UpstreamTimeout, "answer SERVFAIL when no upstream resolver answered within this long (all of them together)")
-			fs.BoolVar(&a.onlyBook, "only-book", false, "accept sessions only from hosts in the address book")
-			fs.Var(&a.reserved, "reserve-addr", "never give virtual `ADDR` to a peer: forces a collision and header rewriting, for tests (repeatable)")
-			fs.StringVar(&a.logLevel, "log-level", "info", "`LEVEL` of logs: debug, info, warn, error")
-			fs.BoolVar(&a.userspace, "userspace", false, "run without root: a network stack in the process instead of a tun device; programs use the SOCKS5/HTTP proxy on --front (chosen by itself when no tun device can be made)")
-			fs.StringVar(&a.front, "front", defaultFront, "userspace mode: the SOCKS5 and HTTP proxy's `ADDR:PORT` (loopback: only this host's programs)")
-			fs.Var(&a.expose, "expose", "userspace mode: TCP `PORTS` of this host's loopback that peers reach on its virtual address (comma-separated, e.g. 22,80)")
+			a.addFlags(fs)
 			return fs, noArgs(a.run)
 		},
 	})
@@ -273,4 +250,32 @@ func parseDNSMode(s string, noResolv bool) (dns.Mode, error) {
 		return dns.ModeOff, nil
 	}
 	return mode, nil
+}
+
+// addFlags defines the proxy's flags on fs, bound to a.
+func (a *proxyArgs) addFlags(fs *flag.FlagSet) {
+	a.state.addDirFlag(fs)
+	a.state.addBookFlag(fs)
+	def := proxy.DefaultConfig()
+	fs.StringVar(&a.configFile, "config", "", "configuration `FILE` (TOML): servers, upstreams and name rules ([[rule]] match/via/action); flags add to it")
+	fs.Var(&a.servers, "server", "overlay server `ADDR:PORT` (repeat for several: the nearest is used, the others on failure)")
+	fs.StringVar(&a.listen, "listen", "", "UDP `ADDR:PORT` of the overlay client (default: any free port)")
+	fs.BoolVar(&a.noExt, "no-extensions", false, "speak only the original 2004 i3 protocol to the servers (by default i3net's extensions go only to servers that answer them); the proxy's own public trigger is signed, an extension, so it then fails to start")
+	fs.StringVar(&a.tun, "tun", def.TunName, "tun device `NAME`")
+	intVar(fs, &a.mtu, "mtu", def.MTU, "tun MTU: the path MTU less the overlay's headers")
+	fs.StringVar(&a.pool4, "pool4", def.Pool4.String(), "IPv4 virtual address `PREFIX`")
+	fs.StringVar(&a.pool6, "pool6", def.Pool6.String(), "IPv6 virtual address `PREFIX` (\"off\" disables IPv6)")
+	fs.StringVar(&a.suffix, "suffix", def.Suffix, "the overlay's DNS `SUFFIX`")
+	durationVar(fs, &a.mappingTO, "mapping-timeout", def.MappingTimeout, "forget a peer's mapping after this long unused (the paper's TO)")
+	fs.StringVar(&a.resolvConf, "resolv-conf", def.ResolvConf, "resolver `FILE` to point at the proxy while it runs")
+	fs.BoolVar(&a.noResolv, "no-resolv-conf", false, "leave the resolver alone (DNS then only on the service address); as --dns-mode off")
+	fs.StringVar(&a.dnsMode, "dns-mode", def.DNSMode.String(), "how to hook the host's resolver: `MODE` auto (resolved where systemd-resolved manages resolv.conf, else resolvconf), resolvconf (point --resolv-conf at the proxy), resolved (register ~SUFFIX on the tun link with systemd-resolved over D-Bus) or off")
+	fs.Var(&a.upstreams, "upstream", "resolver `ADDR:PORT` for other names (default: those of the resolv.conf)")
+	durationVar(fs, &a.upstreamTO, "upstream-timeout", def.UpstreamTimeout, "answer SERVFAIL when no upstream resolver answered within this long (all of them together)")
+	fs.BoolVar(&a.onlyBook, "only-book", false, "accept sessions only from hosts in the address book")
+	fs.Var(&a.reserved, "reserve-addr", "never give virtual `ADDR` to a peer: forces a collision and header rewriting, for tests (repeatable)")
+	fs.StringVar(&a.logLevel, "log-level", "info", "`LEVEL` of logs: debug, info, warn, error")
+	fs.BoolVar(&a.userspace, "userspace", false, "run without root: a network stack in the process instead of a tun device; programs use the SOCKS5/HTTP proxy on --front (chosen by itself when no tun device can be made)")
+	fs.StringVar(&a.front, "front", defaultFront, "userspace mode: the SOCKS5 and HTTP proxy's `ADDR:PORT` (loopback: only this host's programs)")
+	fs.Var(&a.expose, "expose", "userspace mode: TCP `PORTS` of this host's loopback that peers reach on its virtual address (comma-separated, e.g. 22,80)")
 }

@@ -93,6 +93,30 @@ func overlayLine(st proxy.Status) string {
 	return line
 }
 
+// triggerLine says which server holds one of this host's triggers.
+func triggerLine(t proxy.TriggerStatus) string {
+	line := "# trigger public " + t.ID
+	if t.Kind != "public" {
+		peer := t.Peer
+		if len(peer) > 20 { // an unnamed peer: its key
+			peer = "(" + peer[:14] + "…)"
+		}
+		line = fmt.Sprintf("# trigger for %s %s", peer, t.ID)
+	}
+	if t.Server.IsValid() {
+		line += fmt.Sprintf(" held by %v", t.Server)
+	} else {
+		line += " not acked yet"
+	}
+	if t.Lapsed {
+		line += " (lapsed: no ack within the trigger TTL)"
+	}
+	if t.Error != "" {
+		line += "; last refresh: " + t.Error
+	}
+	return line
+}
+
 func printStatus(st proxy.Status) {
 	if st.Middlebox != nil {
 		printMiddlebox(st) // middleboxstatus.go
@@ -109,6 +133,9 @@ func printStatus(st proxy.Status) {
 	}
 	if line := overlayLine(st); line != "" {
 		fmt.Fprintln(Stdout, line)
+	}
+	for _, t := range st.Triggers {
+		fmt.Fprintln(Stdout, triggerLine(t))
 	}
 	tw := tabwriter.NewWriter(Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tADDRESS\tID\tSTATE\tTX\tRX\tLAST USE")

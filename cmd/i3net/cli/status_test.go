@@ -45,3 +45,21 @@ func TestStatusNoProxy(t *testing.T) {
 		t.Fatalf("exit %d, %q, want %q…", code, errOut, want)
 	}
 }
+
+func TestTriggerLine(t *testing.T) {
+	srv := netip.MustParseAddrPort("198.18.0.1:5610")
+	for _, c := range []struct {
+		t    proxy.TriggerStatus
+		want string
+	}{
+		{proxy.TriggerStatus{Kind: "public", ID: "0a1b2c3d…", Server: srv}, "# trigger public 0a1b2c3d… held by 198.18.0.1:5610"},
+		{proxy.TriggerStatus{Kind: "private", Peer: "home", ID: "4e5f6a7b…", Server: srv, Lapsed: true},
+			"# trigger for home 4e5f6a7b… held by 198.18.0.1:5610 (lapsed: no ack within the trigger TTL)"},
+		{proxy.TriggerStatus{Kind: "private", Peer: "home", ID: "4e5f6a7b…", Error: "no answer"},
+			"# trigger for home 4e5f6a7b… not acked yet; last refresh: no answer"},
+	} {
+		if got := triggerLine(c.t); got != c.want {
+			t.Errorf("got  %q\nwant %q", got, c.want)
+		}
+	}
+}
