@@ -60,13 +60,13 @@ func Build(ctx context.Context, o Options) (string, error) {
 func packageInfo(o Options, contents files.Contents) *nfpm.Info {
 	script := func(name string) string { return filepath.Join(o.Packaging, "scripts", name) }
 	return nfpm.WithDefaults(&nfpm.Info{
-		Name:        "i3net",
-		Arch:        o.Arch,
-		Platform:    "linux",
-		Version:     o.Version,
-		Section:     "net",
-		Priority:    "optional",
-		Maintainer:  "i3net developers <i3net@users.noreply.github.com>",
+		Name:       "i3net",
+		Arch:       o.Arch,
+		Platform:   "linux",
+		Version:    o.Version,
+		Section:    "net",
+		Priority:   "optional",
+		Maintainer: "i3net developers <i3net@users.noreply.github.com>",
 		Description: "reach hosts by name through the i3 indirection overlay\n" +
 			"i3net is an Internet Indirection Infrastructure (i3) overlay: a server\n" +
 			"that stores triggers and forwards packets, and a proxy that lets\n" +

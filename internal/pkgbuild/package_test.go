@@ -90,7 +90,7 @@ func installPackage(t *testing.T, p builtPackage) {
 
 func checkInstalledFiles(t *testing.T, p builtPackage) {
 	want := map[string]os.FileMode{
-		"usr/bin/i3net":                              0o755,
+		"usr/bin/i3net": 0o755,
 		"usr/lib/systemd/system/i3net-server.service": 0o644,
 		"usr/lib/systemd/system/i3net-proxy.service":  0o644,
 		"etc/i3net/server.toml":                       0o644,
