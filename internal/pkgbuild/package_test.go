@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/i3net/i3net/internal/testrun"
 	"github.com/i3net/i3net/server"
 )
 
@@ -50,7 +51,7 @@ func buildPackage(t *testing.T) builtPackage {
 	bin := filepath.Join(dir, "i3net")
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, goTool(t), "build", "-o", bin, "./cmd/i3net")
+	cmd := exec.CommandContext(ctx, testrun.GoTool(t), "build", "-o", bin, "./cmd/i3net")
 	cmd.Dir = "../.."
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/i3net: %v\n%s", err, out)

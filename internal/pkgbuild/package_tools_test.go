@@ -2,7 +2,6 @@ package pkgbuild
 
 import (
 	"context"
-	"go/build"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,16 +105,4 @@ func fileSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return fi.Size()
-}
-
-// goTool is the go tool on PATH, else the one of this toolchain's GOROOT.
-func goTool(t *testing.T) string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	p := filepath.Join(build.Default.GOROOT, "bin", "go")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("skipping: no go tool on PATH nor at %s to build i3net", p)
-	}
-	return p
 }

@@ -2,13 +2,12 @@ package cli
 
 import (
 	"context"
-	"go/build"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/i3net/i3net/internal/testrun"
 )
 
 // TestBinaryLinksNoTestCode lists the packages the i3net binary links (go list
@@ -17,7 +16,7 @@ import (
 // a *test package such as netlabtest, or the e2e tests. It skips when no go
 // tool is at hand.
 func TestBinaryLinksNoTestCode(t *testing.T) {
-	goTool := findGoTool(t)
+	goTool := testrun.GoTool(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goTool, "list", "-deps", "github.com/i3net/i3net/cmd/i3net")
@@ -33,18 +32,4 @@ func TestBinaryLinksNoTestCode(t *testing.T) {
 			t.Errorf("the i3net binary links %s, which is test support: move what it needs to a package that does not import testing", pkg)
 		}
 	}
-}
-
-// findGoTool returns the go tool on PATH or, failing that, the one of this
-// toolchain's GOROOT, and skips t when there is neither.
-func findGoTool(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	p := filepath.Join(build.Default.GOROOT, "bin", "go")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("skipping: no go tool on PATH nor at %s to list the binary's packages", p)
-	}
-	return p
 }
