@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"sync"
@@ -85,20 +86,7 @@ func judge(host string, s publish.Service, i int) publish.Code {
 // lookup returns the service published as name (relative to the zone) on
 // port.
 func (ps *publications) lookup(name string, port uint16) (service, bool) {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	now := ps.clk.Now()
-	for k, h := range ps.byHost {
-		if now.Sub(h.at) > ps.life {
-			continue
-		}
-		for _, s := range h.services {
-			if s.Name == name && s.Port == port {
-				return service{Service: s, host: h.name, key: k}, true
-			}
-		}
-	}
-	return service{}, false
+	return ps.first(func(s publish.Service) bool { return s.Name == name && s.Port == port })
 }
 
 // serves reports whether name is published on port (for the heuristic).
@@ -109,20 +97,26 @@ func (ps *publications) serves(name string, port uint16) bool {
 
 // published reports whether name is published on any port.
 func (ps *publications) published(name string) bool {
+	_, ok := ps.first(func(s publish.Service) bool { return s.Name == name })
+	return ok
+}
+
+// first returns the first live service that match accepts.
+func (ps *publications) first(match func(publish.Service) bool) (service, bool) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	now := ps.clk.Now()
-	for _, h := range ps.byHost {
+	for k, h := range ps.byHost {
 		if now.Sub(h.at) > ps.life {
 			continue
 		}
 		for _, s := range h.services {
-			if s.Name == name {
-				return true
+			if match(s) {
+				return service{Service: s, host: h.name, key: k}, true
 			}
 		}
 	}
-	return false
+	return service{}, false
 }
 
 // expire forgets the hosts that have not offered again in time and returns
@@ -145,19 +139,19 @@ func (ps *publications) expire() []string {
 
 // names returns every published name (relative), sorted, each once.
 func (ps *publications) names() []string {
-	var out []string
-	for _, s := range ps.all() {
-		out = append(out, s.Name)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return distinct(ps.all(), func(s service) string { return s.Name })
 }
 
 // ports returns every published port, sorted, each once.
 func (ps *publications) ports() []uint16 {
-	var out []uint16
-	for _, s := range ps.all() {
-		out = append(out, s.Port)
+	return distinct(ps.all(), func(s service) uint16 { return s.Port })
+}
+
+// distinct returns key of each service, sorted, each once.
+func distinct[T cmp.Ordered](services []service, key func(service) T) []T {
+	out := make([]T, 0, len(services))
+	for _, s := range services {
+		out = append(out, key(s))
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

@@ -73,10 +73,8 @@ func (px *Proxy) offered(p *peer, n uint32, body []byte) {
 // An ingress dials the services it brings clients to there.
 func (px *Proxy) AddressOf(key identity.PublicKey) (netip.Addr, error) {
 	var entry *book.Entry
-	if names := px.book.Book().Names(key); len(names) > 0 {
-		if e, ok := px.book.Book().Lookup(names[0]); ok {
-			entry = &e
-		}
+	if e, ok := px.book.Book().ByKey(key); ok {
+		entry = &e
 	}
 	p, err := px.peerFor(key, entry)
 	if err != nil {
