@@ -26,64 +26,10 @@ import (
 // figure as a ratio to the direct one. All overlay paths are encrypted. Run it once:
 // go test -run '^$' -bench Paths -benchtime 1x ./bench/ (bench/run does).
 func BenchmarkPaths(b *testing.B) {
-	lab, bin, secs := setUp(b, "iperf3", "ping")
-	srv := lab.Host("srv")
-	laptop := lab.Host("laptop")
-	direct := lab.Host("direct") // a host on the internet, for the direct path
-	nat := lab.NATHost("nat", netip.MustParsePrefix("192.168.1.0/24"), netlab.NATCone)
-	home := nat.Inside("home")
-	office := lab.Host("office") // on the bridge: reachable for a shortcut
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-
-	srvAddr := netip.AddrPortFrom(srv.Addr4(), 5610).String()
-	mustStart(b, srv, bin, "server", "--listen", srvAddr, "--log-level", "warn")
-	if err := netlab.WaitUDP(ctx, srv, 5610); err != nil {
-		b.Fatal(err)
-	}
-	dirs := map[string]string{}
-	keys := map[string]string{}
-	for _, h := range []string{"laptop", "home", "office"} {
-		dirs[h] = b.TempDir()
-		keys[h] = benchIdentity(b, bin, dirs[h])
-	}
-	run(b, bin, "book", "add", "home", keys["home"], "--state-dir", dirs["laptop"])
-	run(b, bin, "book", "add", "laptop", keys["laptop"], "--state-dir", dirs["home"])
-	run(b, bin, "book", "add", "office", keys["office"], "--shortcut", "--state-dir", dirs["laptop"])
-	run(b, bin, "book", "add", "laptop", keys["laptop"], "--shortcut", "--state-dir", dirs["office"])
-	for _, h := range []*netlab.Host{laptop, home, office} {
-		mustStart(b, h, bin, "proxy", "--server", srvAddr, "--state-dir", dirs[h.Name()], "--log-level", "warn")
-	}
-	for _, h := range []*netlab.Host{laptop, home, office} {
-		if err := netlab.Poll(ctx, 50*time.Millisecond, func() error {
-			_, err := h.Run(ctx, bin, "status", "--state-dir", dirs[h.Name()])
-			return err
-		}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for _, h := range []*netlab.Host{home, direct, office} {
-		mustStart(b, h, "iperf3", "-s", "-p", "5201")
-		if err := netlab.WaitListen(ctx, h, "tcp", 5201); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for _, name := range []string{"home.i3", "office.i3"} {
-		if _, err := laptop.Run(ctx, "ping", "-c", "3", "-i", "0.2", "-W", "2", name); err != nil {
-			b.Fatal(err) // sets the session (and the shortcut) up
-		}
-	}
-	shortcutSent := func() uint64 {
-		out, err := laptop.Run(ctx, bin, "status", "--json", "--state-dir", dirs["laptop"])
-		if err != nil {
-			b.Fatal(err)
-		}
-		var st struct{ Counters map[string]uint64 }
-		if err := json.Unmarshal(out, &st); err != nil {
-			b.Fatal(err)
-		}
-		return st.Counters["client_shortcut_sent"]
-	}
+	pl := newPathsLab(b, "iperf3", "ping")
+	ctx, laptop, secs := pl.ctx, pl.laptop, pl.secs
+	direct := pl.direct
+	shortcutSent := pl.shortcutSent
 
 	type result struct{ tcp, udp, rtt float64 }
 	measure := func(target string) result {
@@ -108,9 +54,9 @@ func BenchmarkPaths(b *testing.B) {
 	b.ResetTimer()
 	d := measure(direct.Addr4().String())
 	o := measure("home.i3")
-	before := shortcutSent()
+	before := shortcutSent(b)
 	sc := measure("office.i3")
-	straight := shortcutSent() - before
+	straight := shortcutSent(b) - before
 	b.StopTimer()
 	if straight == 0 {
 		b.Fatal("the shortcut path sent nothing straight to office: the overlay carried it")
@@ -132,6 +78,83 @@ func BenchmarkPaths(b *testing.B) {
 	fmt.Fprintf(os.Stderr, "overlay relay   %8.2f   %.2f    %13.0f   %.2f    %.3f\n", o.tcp/1e9, o.tcp/d.tcp, o.udp, o.udp/d.udp, o.rtt)
 	fmt.Fprintf(os.Stderr, "shortcut        %8.2f   %.2f    %13.0f   %.2f    %.3f   (%d packets sent straight to office)\n",
 		sc.tcp/1e9, sc.tcp/d.tcp, sc.udp, sc.udp/d.udp, sc.rtt, straight)
+}
+
+// pathsLab is the world of BenchmarkPaths and BenchmarkPerf: a server, a
+// laptop, home behind a cone NAT (reached through the relay), office on the
+// "internet" bridge (reached by a shortcut) and direct, a plain host for the
+// direct path; iperf3 servers listen on home, direct and office.
+type pathsLab struct {
+	ctx                                context.Context
+	lab                                *netlabtest.Lab
+	bin                                string
+	secs                               int
+	srv, laptop, direct, home, office *netlab.Host
+	dirs                               map[string]string
+	procs                              map[string]*netlab.Proc // "srv", "laptop", "home", "office": the overlay's processes
+}
+
+// newPathsLab builds the world, starts the overlay and sets the sessions
+// (and the shortcut) up; it skips b unless tools are installed.
+func newPathsLab(b *testing.B, tools ...string) *pathsLab {
+	lab, bin, secs := setUp(b, tools...)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	b.Cleanup(cancel)
+	pl := &pathsLab{ctx: ctx, lab: lab, bin: bin, secs: secs, srv: lab.Host("srv"), laptop: lab.Host("laptop"),
+		direct: lab.Host("direct"), dirs: map[string]string{}, procs: map[string]*netlab.Proc{}}
+	nat := lab.NATHost("nat", netip.MustParsePrefix("192.168.1.0/24"), netlab.NATCone)
+	pl.home = nat.Inside("home")
+	pl.office = lab.Host("office")
+	srvAddr := netip.AddrPortFrom(pl.srv.Addr4(), 5610).String()
+	pl.procs["srv"] = mustStartProc(b, pl.srv, bin, "server", "--listen", srvAddr, "--log-level", "warn")
+	if err := netlab.WaitUDP(ctx, pl.srv, 5610); err != nil {
+		b.Fatal(err)
+	}
+	keys := map[string]string{}
+	for _, h := range []string{"laptop", "home", "office"} {
+		pl.dirs[h] = b.TempDir()
+		keys[h] = benchIdentity(b, bin, pl.dirs[h])
+	}
+	run(b, bin, "book", "add", "home", keys["home"], "--state-dir", pl.dirs["laptop"])
+	run(b, bin, "book", "add", "laptop", keys["laptop"], "--state-dir", pl.dirs["home"])
+	run(b, bin, "book", "add", "office", keys["office"], "--shortcut", "--state-dir", pl.dirs["laptop"])
+	run(b, bin, "book", "add", "laptop", keys["laptop"], "--shortcut", "--state-dir", pl.dirs["office"])
+	for _, h := range []*netlab.Host{pl.laptop, pl.home, pl.office} {
+		pl.procs[h.Name()] = mustStartProc(b, h, bin, "proxy", "--server", srvAddr, "--state-dir", pl.dirs[h.Name()], "--log-level", "warn")
+	}
+	for _, h := range []*netlab.Host{pl.laptop, pl.home, pl.office} {
+		if err := netlab.Poll(ctx, 50*time.Millisecond, func() error {
+			_, err := h.Run(ctx, bin, "status", "--state-dir", pl.dirs[h.Name()])
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, h := range []*netlab.Host{pl.home, pl.direct, pl.office} {
+		mustStart(b, h, "iperf3", "-s", "-p", "5201")
+		if err := netlab.WaitListen(ctx, h, "tcp", 5201); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, name := range []string{"home.i3", "office.i3"} {
+		if _, err := pl.laptop.Run(ctx, "ping", "-c", "3", "-i", "0.2", "-W", "2", name); err != nil {
+			b.Fatal(err) // sets the session (and the shortcut) up
+		}
+	}
+	return pl
+}
+
+// shortcutSent is the laptop's count of packets sent straight to a peer.
+func (pl *pathsLab) shortcutSent(b *testing.B) uint64 {
+	out, err := pl.laptop.Run(pl.ctx, pl.bin, "status", "--json", "--state-dir", pl.dirs["laptop"])
+	if err != nil {
+		b.Fatal(err)
+	}
+	var st struct{ Counters map[string]uint64 }
+	if err := json.Unmarshal(out, &st); err != nil {
+		b.Fatal(err)
+	}
+	return st.Counters["client_shortcut_sent"]
 }
 
 // setUp skips b unless the tools are installed and a lab can be built here,
@@ -159,10 +182,14 @@ func buildI3net(b *testing.B) string {
 	return bin
 }
 
-func mustStart(b *testing.B, h *netlab.Host, name string, args ...string) {
-	if _, err := h.Start(name, args...); err != nil {
+func mustStart(b *testing.B, h *netlab.Host, name string, args ...string) { mustStartProc(b, h, name, args...) }
+
+func mustStartProc(b *testing.B, h *netlab.Host, name string, args ...string) *netlab.Proc {
+	p, err := h.Start(name, args...)
+	if err != nil {
 		b.Fatal(err)
 	}
+	return p
 }
 
 func run(b *testing.B, name string, args ...string) {
