@@ -86,6 +86,7 @@ func (pl *pathsLab) measurePerf(b *testing.B, p perfPath) perfResult {
 		r.idle4 = 100 * (idle1 - idle0) / (total1 - total0)
 	}
 	r.loss200 = pl.iperfUDPLoss(b, p.target, "200M")
+	pl.dumpDrops(b, p.name+" after UDP at 200M")
 	r.loss1g = pl.iperfUDPLoss(b, p.target, "1G")
 	out := pl.laptopRun(b, "iperf3", "-c", p.target, "-p", "5201", "-u", "-l", "64", "-b", "0", "-t", strconv.Itoa(max(2, pl.secs/2)), "-J")
 	r.pps64 = iperfPackets(b, out)
@@ -254,4 +255,17 @@ func wireguardPath(b *testing.B, pl *pathsLab, bin string) perfPath {
 		procs = append(procs, e.start(b, pl, bin, peer))
 	}
 	return perfPath{name: "wg-go", target: "10.77.0.2", procs: procs}
+}
+
+// dumpDrops prints, when $I3NET_BENCH_DIAG is set, where datagrams were
+// dropped so far: each host's tun and UDP counters.
+func (pl *pathsLab) dumpDrops(b *testing.B, when string) {
+	if os.Getenv("I3NET_BENCH_DIAG") == "" {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "--- drops %s\n", when)
+	for _, h := range []*netlab.Host{pl.laptop, pl.srv, pl.home, pl.office, pl.direct} {
+		out, _ := h.Run(pl.ctx, "sh", "-c", "nstat -az 2>/dev/null | grep -E 'UdpRcvbufErrors|UdpSndbufErrors|Udp6RcvbufErrors|UdpInErrors' | tr -s ' ' | tr '\\n' ' '; ip -s link show i3net0 2>/dev/null | awk 'NR==4||NR==6' | tr -s ' ' | tr '\\n' ' '")
+		fmt.Fprintf(os.Stderr, "%-8s %s\n", h.Name(), out)
+	}
 }
