@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,7 +75,9 @@ type perfResult struct {
 func (pl *pathsLab) measurePerf(b *testing.B, p perfPath) perfResult {
 	var r perfResult
 	cpu0 := procsCPU(b, p.procs)
+	stopProfiles := pl.profileProxies(b, p)
 	bits, bytes := pl.iperfTCP(b, p.target, 1)
+	stopProfiles()
 	r.tcp1 = bits
 	if len(p.procs) > 0 && bytes > 0 {
 		r.cpuPerGB = (procsCPU(b, p.procs) - cpu0) / (bytes / 1e9)
@@ -267,5 +270,37 @@ func (pl *pathsLab) dumpDrops(b *testing.B, when string) {
 	for _, h := range []*netlab.Host{pl.laptop, pl.srv, pl.home, pl.office, pl.direct} {
 		out, _ := h.Run(pl.ctx, "sh", "-c", "nstat -az 2>/dev/null | grep -E 'UdpRcvbufErrors|UdpSndbufErrors|Udp6RcvbufErrors|UdpInErrors' | tr -s ' ' | tr '\\n' ' '; ip -s link show i3net0 2>/dev/null | awk 'NR==4||NR==6' | tr -s ' ' | tr '\\n' ' '")
 		fmt.Fprintf(os.Stderr, "%-8s %s\n", h.Name(), out)
+	}
+}
+
+// profileProxies, when $I3NET_BENCH_PROFILE names a directory, takes a CPU
+// profile of each proxy of p (through its control socket) while one TCP
+// stream runs, into DIR/PATH-HOST.pprof (go tool pprof -top FILE); the
+// function it returns waits for them.
+func (pl *pathsLab) profileProxies(b *testing.B, p perfPath) func() {
+	dir := os.Getenv("I3NET_BENCH_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	var cmds []*exec.Cmd
+	for _, h := range []string{"laptop", "home", "office"} {
+		if !slices.Contains(p.procs, pl.procs[h]) {
+			continue
+		}
+		out := filepath.Join(dir, p.name+"-"+h+".pprof")
+		secs := strconv.Itoa(max(1, pl.secs-1))
+		c := exec.CommandContext(pl.ctx, "curl", "-s", "-o", out, "--unix-socket", filepath.Join(pl.dirs[h], "proxy.sock"),
+			"http://proxy/debug/pprof/profile?seconds="+secs)
+		if err := c.Start(); err != nil {
+			b.Fatal(err)
+		}
+		cmds = append(cmds, c)
+	}
+	return func() {
+		for _, c := range cmds {
+			if err := c.Wait(); err != nil {
+				b.Logf("profile %v: %v", c.Args, err)
+			}
+		}
 	}
 }
