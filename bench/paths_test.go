@@ -85,13 +85,13 @@ func BenchmarkPaths(b *testing.B) {
 // "internet" bridge (reached by a shortcut) and direct, a plain host for the
 // direct path; iperf3 servers listen on home, direct and office.
 type pathsLab struct {
-	ctx                                context.Context
-	lab                                *netlabtest.Lab
-	bin                                string
-	secs                               int
+	ctx                               context.Context
+	lab                               *netlabtest.Lab
+	bin                               string
+	secs                              int
 	srv, laptop, direct, home, office *netlab.Host
-	dirs                               map[string]string
-	procs                              map[string]*netlab.Proc // "srv", "laptop", "home", "office": the overlay's processes
+	dirs                              map[string]string
+	procs                             map[string]*netlab.Proc // "srv", "laptop", "home", "office": the overlay's processes
 }
 
 // newPathsLab builds the world, starts the overlay and sets the sessions
@@ -182,7 +182,9 @@ func buildI3net(b *testing.B) string {
 	return bin
 }
 
-func mustStart(b *testing.B, h *netlab.Host, name string, args ...string) { mustStartProc(b, h, name, args...) }
+func mustStart(b *testing.B, h *netlab.Host, name string, args ...string) {
+	mustStartProc(b, h, name, args...)
+}
 
 func mustStartProc(b *testing.B, h *netlab.Host, name string, args ...string) *netlab.Proc {
 	p, err := h.Start(name, args...)
