@@ -65,8 +65,11 @@ func (r *registry) state(now time.Time) savedState {
 	ms := make([]vaddr.Mapping, 0, len(ps))
 	st := savedState{Version: stateVersion}
 	for _, p := range ps {
+		if p.anonymous || p.anonymousIn {
+			continue // its keys are ephemeral: a restart starts afresh
+		}
 		ms = append(ms, p.mapping())
-		sp := savedPeer{Key: p.key, Name: p.name, LocalPriv: p.localPriv, Plaintext: p.plaintext, Shortcut: p.shortcut}
+		sp := savedPeer{Key: p.key, Name: p.name, LocalPriv: p.local(), Plaintext: p.plaintext, Shortcut: p.shortcut}
 		if r, ok := p.remote(); ok {
 			sp.RemotePriv = &r
 		}
