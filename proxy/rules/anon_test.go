@@ -41,7 +41,7 @@ func TestAnonymousRuleErrors(t *testing.T) {
 		{"gateway both ways", []RuleConfig{
 			{Match: "*.a.example", Via: "gw", Anonymous: true},
 			{Match: "*.b.example", Via: "GW"},
-		}, 1, "anonymous", `rule[0] sends through gateway "gw" with anonymous = true`},
+		}, 1, "via", `rule[0] sends through gateway "gw" with anonymous = true`},
 		{"gateway both ways, other order", []RuleConfig{
 			{Match: "*.a.example", Via: "gw"},
 			{Match: "*.b.example", Via: "gw", Anonymous: true},

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/i3net/i3net/proxy/book"
@@ -114,7 +113,11 @@ func (r *Rules) sameWayTo(rule Rule, c RuleConfig) error {
 	}
 	for _, earlier := range r.rules {
 		if earlier.Action == Via && earlier.Via == rule.Via && earlier.Anonymous != rule.Anonymous {
-			return &ConfigError{rule.Index, "anonymous", strconv.FormatBool(c.Anonymous), fmt.Sprintf(
+			key, value := "anonymous", "true" // the key the file holds, for its line
+			if !c.Anonymous {
+				key, value = "via", c.Via
+			}
+			return &ConfigError{rule.Index, key, value, fmt.Sprintf(
 				"rule[%d] sends through gateway %q with anonymous = %t: a gateway is reached one way; set the same on both rules",
 				earlier.Index, rule.Via, earlier.Anonymous)}
 		}
