@@ -24,6 +24,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/netip"
 	"slices"
 	"time"
@@ -118,6 +119,22 @@ func pickRelay[H any](ctx context.Context, insert func(context.Context, id.ID) (
 	}
 }
 
+// spreadIDs returns a source of random private ids, each in another of
+// anonTries equal sectors of the id space, in random order: a server
+// holding at least a sector's share of the ring (servers place ids by their
+// first bits) is found within anonTries tries, which independent ids would
+// miss often (a server holding 1/5 of the ring: 17% of the time).
+func spreadIDs() func() id.ID {
+	order := mrand.Perm(anonTries)
+	n := 0
+	return func() id.ID {
+		x := id.Random()
+		x[0] = byte(order[n%anonTries]*(256/anonTries)) + x[0]%(256/anonTries)
+		n++
+		return x.WithPublic(false)
+	}
+}
+
 // prepareAnon returns p's anonymous state, making it first unless p has one
 // with its private trigger: a fresh key and addresses, and the trigger on a
 // relay picked by pickRelay; p is then indexed under the trigger's id.
@@ -142,7 +159,7 @@ func (px *Proxy) prepareAnon(ctx context.Context, p *peer) (*anonState, error) {
 		}
 		return h, h.State().Server, nil
 	}
-	h, x, relay, tries, err := pickRelay(ctx, insert, px.removeTrigger, px.peers.newID, avoid)
+	h, x, relay, tries, err := pickRelay(ctx, insert, px.removeTrigger, spreadIDs(), avoid)
 	if err != nil {
 		return nil, fmt.Errorf("insert private trigger %s: %w", x.Short(), err)
 	}

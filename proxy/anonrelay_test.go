@@ -194,3 +194,43 @@ func TestAnonDue(t *testing.T) {
 		t.Error("a peer between sessions is due")
 	}
 }
+
+// TestSpreadIDs: the ids of one pick fall in distinct sectors of the id
+// space, so a server owning a sector is found within anonTries tries.
+func TestSpreadIDs(t *testing.T) {
+	next := spreadIDs()
+	sectors := map[byte]bool{}
+	for range anonTries {
+		x := next()
+		if x != x.WithPublic(false) {
+			t.Fatalf("%s is not a private id", x.Short())
+		}
+		sectors[x[0]/(256/anonTries)] = true
+	}
+	if len(sectors) != anonTries {
+		t.Fatalf("%d tries covered %d sectors, want %d", anonTries, len(sectors), anonTries)
+	}
+	// A ring whose servers own (0x20, 0x50], (0x50, 0x80] and the rest
+	// (the e2e test's): picking one of the two small ones never fails.
+	owner := func(x id.ID) int {
+		switch {
+		case x[0] > 0x20 && x[0] <= 0x50:
+			return 1
+		case x[0] > 0x50 && x[0] <= 0x80:
+			return 2
+		}
+		return 0
+	}
+	for range 500 {
+		ring := &fakeRing{servers: []netip.AddrPort{{}, {}, {}}, live: map[id.ID]bool{}}
+		servers := []netip.AddrPort{netip.MustParseAddrPort("10.0.0.1:1"), netip.MustParseAddrPort("10.0.0.2:1"), netip.MustParseAddrPort("10.0.0.3:1")}
+		insert := func(ctx context.Context, x id.ID) (id.ID, netip.AddrPort, error) {
+			ring.live[x] = true
+			return x, servers[owner(x)], nil
+		}
+		_, _, server, _, _ := pickRelay(context.Background(), insert, ring.remove, spreadIDs(), servers[:2])
+		if server != servers[2] {
+			t.Fatalf("picked %v, want the only server not avoided, %v", server, servers[2])
+		}
+	}
+}
