@@ -52,20 +52,23 @@ func newAnonWorld(t *testing.T) *anonWorld {
 	needProgram(t, "tcpdump")
 	lab := netlabtest.New(t)
 	start := time.Now()
-	r := &ringLab{t: t, lab: lab, preset: presetDefault}
-	t.Cleanup(r.checkServers)
-	for _, p := range ringPositions[:3] {
-		r.addServer(p)
-	}
-	w := &world{t: t, lab: lab, srv: r.servers[0].host, srvAddr: r.servers[0].data}
+	// Every host first, then the servers: they join one another on a
+	// network that no longer changes.
+	w := &world{t: t, lab: lab}
 	w.web = lab.Host("web")
 	w.dns = startUpstreamDNS(t, w.web)
 	t.Cleanup(w.checkDaemons)
+	r := &ringLab{t: t, lab: lab, preset: presetDefault}
 	a := &anonWorld{world: w, ring: r}
 	g := &gwWorld{world: w}
 	w.laptop, w.home = g.newLaptop("laptop"), g.newLaptop("home")
 	a.office = newIntranet(t, lab, "gwoffice", "office", "corp.example", false)
 	a.lab = newIntranet(t, lab, "gwlab", "lab", "lab.example", false)
+	t.Cleanup(r.checkServers)
+	for _, p := range ringPositions[:3] {
+		r.addServer(p)
+	}
+	w.srv, w.srvAddr = r.servers[0].host, r.servers[0].data
 	r.waitMembers(3)
 	a.gwOK = a.startGateway(a.office, true)
 	a.gwNo = a.startGateway(a.lab, false)

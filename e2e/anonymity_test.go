@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,8 +38,14 @@ type anonSession struct {
 	key    string
 	addr   netip.Addr
 	relay  netip.AddrPort
-	first  netip.AddrPort // laptop's first hop then
+	first  netip.AddrPort   // laptop's first hop at the status read
+	avoid  []netip.AddrPort // the servers the relay was not to be when picked
 	homeTx uint64
+}
+
+func (s anonSession) String() string {
+	return fmt.Sprintf("key %s… seen as %v, relay %v (avoided %v, first hop %v), home sent %d packets",
+		s.key[:14], s.addr, s.relay, s.avoid, s.first, s.homeTx)
 }
 
 // testAnonPeer: home sees, per session, a key and an address that are not
@@ -89,7 +97,7 @@ func testAnonPeer(t *testing.T, ctx context.Context, a *anonWorld) {
 			t.Errorf("home's link carried %d packets naming %v (laptop is %v), neither home, web nor a server", n, addr, a.laptop.Addr4())
 		}
 	}
-	t.Logf("sessions: %+v then %+v; home's tun saw %v", s1, s2, seen)
+	t.Logf("session 1: %v; session 2: %v; home's tun saw %v", s1, s2, seen)
 }
 
 // anonCurl fetches home's page from laptop and returns the session it went
@@ -106,11 +114,16 @@ func (a *anonWorld) anonCurl(t *testing.T, ctx context.Context, content []byte) 
 	if !ok || !p.Anonymous || p.AnonKey == "" || !p.Relay.IsValid() {
 		t.Fatalf("laptop's status of home: %+v, want an anonymous session with its relay", p)
 	}
-	s := anonSession{key: p.AnonKey, addr: p.AnonAddr4, relay: p.Relay, first: lst.FirstHop}
+	s := anonSession{key: p.AnonKey, addr: p.AnonAddr4, relay: p.Relay, first: lst.FirstHop, avoid: p.RelayAvoided}
 	if s.key == a.laptop.key || s.addr == a.laptop.self.Addr4 || s.addr == a.laptop.derived4() {
 		t.Fatalf("laptop's anonymous session uses its own key or address: %+v", s)
 	}
-	if s.relay == s.first {
+	// The first hop was avoided when the relay was picked (it may have
+	// changed since, as round trips are measured again).
+	if len(s.avoid) == 0 || slices.Contains(s.avoid, s.relay) {
+		t.Errorf("the session's relay %v is one it was to avoid, %v", s.relay, s.avoid)
+	}
+	if len(s.avoid) > 0 && s.relay == s.first && s.first == s.avoid[0] {
 		t.Errorf("the session's relay %v is laptop's first hop", s.relay)
 	}
 	for _, hp := range anonPeers(a.home.mustStatus(t)) {

@@ -169,7 +169,7 @@ func (px *Proxy) prepareAnon(ctx context.Context, p *peer) (*anonState, error) {
 	}
 	px.peers.setLocal(p, x)
 	p.mu.Lock()
-	p.trig, p.relay = h, relay
+	p.trig, p.relay, p.avoided = h, relay, avoid
 	p.anon.Store(st)
 	p.mu.Unlock()
 	return st, nil
@@ -328,7 +328,7 @@ func (px *Proxy) anonStatus(p *peer, ps *PeerStatus, now time.Time) {
 		return
 	}
 	p.mu.Lock()
-	ps.Relay = p.relay
+	ps.Relay, ps.RelayAvoided = p.relay, slices.Clone(p.avoided)
 	p.mu.Unlock()
 	started := time.Unix(0, st.started)
 	ps.SessionAge = now.Sub(started)

@@ -82,11 +82,13 @@ type peer struct {
 
 	// Anonymity (anon.go): anonymous, this host reaches the peer with an
 	// ephemeral key per session (anon its state, nil between sessions;
-	// relay holds its private trigger, prevRelay the last session's, both
-	// under mu); anonymousIn, the peer reached this host with one.
+	// relay holds its private trigger, prevRelay the last session's, avoided
+	// the servers the relay was not to be, all under mu); anonymousIn, the
+	// peer reached this host with one.
 	anonymous, anonymousIn bool
 	anon                   atomic.Pointer[anonState]
 	relay, prevRelay       netip.AddrPort
+	avoided                []netip.AddrPort
 }
 
 type peerState uint8

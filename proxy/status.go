@@ -169,13 +169,16 @@ type PeerStatus struct {
 	// trigger the peer sends to), age and next rotation (at the first use
 	// after a pause past it), and this host's ephemeral key and addresses as
 	// the peer sees them.
-	Anonymous    bool           `json:"anonymous,omitempty"`
-	Relay        netip.AddrPort `json:"relay,omitzero"`
-	SessionAge   time.Duration  `json:"session_age_ns,omitempty"`
-	NextRotation time.Time      `json:"next_rotation,omitzero"`
-	AnonKey      string         `json:"anonymous_key,omitempty"`
-	AnonAddr4    netip.Addr     `json:"anonymous_addr4,omitzero"`
-	AnonAddr6    netip.Addr     `json:"anonymous_addr6,omitzero"`
+	Anonymous bool           `json:"anonymous,omitempty"`
+	Relay     netip.AddrPort `json:"relay,omitzero"`
+	// RelayAvoided are the servers the relay was not to be when it was
+	// picked: the first hop then, and the previous session's relay.
+	RelayAvoided []netip.AddrPort `json:"relay_avoided,omitempty"`
+	SessionAge   time.Duration    `json:"session_age_ns,omitempty"`
+	NextRotation time.Time        `json:"next_rotation,omitzero"`
+	AnonKey      string           `json:"anonymous_key,omitempty"`
+	AnonAddr4    netip.Addr       `json:"anonymous_addr4,omitzero"`
+	AnonAddr6    netip.Addr       `json:"anonymous_addr6,omitzero"`
 }
 
 // Status returns a snapshot of the proxy's state.
