@@ -138,3 +138,48 @@ func TestAnonymousRefused(t *testing.T) {
 		t.Errorf("home did not log the refusal")
 	}
 }
+
+// TestAnonymousAfterBookChange: a host reached identified, then marked
+// anonymous in the book, is never reached as this host again: not after a
+// restart that reads the saved state (it would restore the identified
+// peer), nor while running (the next DNS answer ends the old session).
+func TestAnonymousAfterBookChange(t *testing.T) {
+	for _, restart := range []bool{true, false} {
+		t.Run(map[bool]string{true: "restart", false: "running"}[restart], func(t *testing.T) {
+			o := newOverlay(t)
+			laptop, home := o.host("laptop"), o.host("home")
+			laptop.WriteEntries(t, book.NewEntry("home", home.Ident.Public()))
+			home.WriteEntries(t)
+			o.start(home, nil)
+			o.start(laptop, nil)
+			l4, v4 := sessionUp(t, laptop, home)
+			e := book.NewEntry("home", home.Ident.Public())
+			e.Anonymous = true
+			laptop.WriteEntries(t, e)
+			if restart {
+				laptop.Stop(t)
+				o.start(laptop, nil)
+				if st := laptop.PX.Status(); len(st.Peers) != 0 {
+					t.Fatalf("the identified peer was restored: %+v", st.Peers)
+				}
+			}
+			testwait.For(t, "laptop to resolve home as an anonymous peer", func() bool {
+				homeAddr4(t, laptop)
+				st := laptop.PX.Status()
+				return len(st.Peers) == 1 && st.Peers[0].Anonymous
+			})
+			laptop.Tun.Send(echo(t, l4, v4, 9))
+			testwait.For(t, "home to get the packet from an anonymous address", func() bool {
+				p, ok := home.Tun.TryNext()
+				if !ok {
+					return false
+				}
+				src := proxytest.Decode(t, p).Src.Addr()
+				if src == l4 {
+					t.Fatalf("home got a packet from laptop's own address %v after the book made it anonymous", l4)
+				}
+				return true
+			})
+		})
+	}
+}

@@ -44,14 +44,22 @@ func (px *Proxy) peerFor(key identity.PublicKey, entry *book.Entry) (*peer, erro
 		name = entry.Name
 	}
 	now := px.clk.Now().UnixNano()
-	p, err := px.peers.get(key, name, now, func(p *peer) {
+	anonymous := entry != nil && px.anonymousFor(entry.Name, entry.Anonymous)
+	mk := func(p *peer) {
 		if entry != nil {
 			p.plaintext, p.shortcut = entry.Plaintext, entry.Shortcut
-			if px.anonymousFor(entry.Name, entry.Anonymous) {
+			if anonymous {
 				p.anonymous, p.shortcut = true, false
 			}
 		}
-	})
+	}
+	p, err := px.peers.get(key, name, now, mk)
+	if err == nil && p.anonymous != anonymous && px.forget(p) {
+		// The book changed whether the host is reached anonymously: what
+		// this host had with it ends, and the next session is of the new kind.
+		px.log.Info("address book: the host is now reached anonymously or not; its session ends", "peer", p.describe(), "anonymous", anonymous)
+		p, err = px.peers.get(key, name, now, mk)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("proxy: no virtual address for %s: %w", key, err)
 	}
