@@ -234,3 +234,32 @@ func TestSpreadIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestAnonymousInExpireSooner: a peer that reached this host anonymously is
+// forgotten after min(TO, anonForget) unused, the others after TO; setLocal
+// re-indexes a peer under its new private id.
+func TestAnonymousInExpireSooner(t *testing.T) {
+	r := newTestRegistry(t, time.Hour)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	anon, err := r.get(newKey(t), "", t0.UnixNano(), func(p *peer) { p.anonymousIn = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	named, err := r.get(newKey(t), "home", t0.UnixNano(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gone := r.expire(t0.Add(anonForget - time.Second)); len(gone) != 0 {
+		t.Fatalf("expired %d peers before %v", len(gone), anonForget)
+	}
+	if gone := r.expire(t0.Add(anonForget)); len(gone) != 1 || gone[0] != anon || r.byPeerKey(named.key) != named {
+		t.Fatalf("after %v: expired %v, want only the anonymous peer", anonForget, gone)
+	}
+
+	old := named.local()
+	x := id.Random()
+	r.setLocal(named, x)
+	if r.byLocalPriv(x) != named || r.byLocalPriv(old) != nil || named.local() != x {
+		t.Fatal("setLocal did not re-index the peer under its new private id")
+	}
+}
