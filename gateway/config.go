@@ -34,6 +34,11 @@ type Config struct {
 	// Anycast names this gateway in a group of gateways that share one
 	// identity; each member a different name. Empty: not in a group.
 	Anycast string `toml:"anycast"`
+	// AllowAnonymous accepts clients whose key is not on the allowlist when
+	// they announce an anonymous session (an ephemeral key, paper §6.3):
+	// anybody may then use the gateway without saying who they are. Their
+	// status shows only the ephemeral key. Default false.
+	AllowAnonymous bool `toml:"allow_anonymous"`
 
 	names []rules.Pattern
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/i3net/i3net/proxy"
 )
 
 func writeConfig(t *testing.T, text string) string {
@@ -67,5 +69,28 @@ func TestResolversDefault(t *testing.T) {
 	cfg.Resolvers = []netip.AddrPort{netip.MustParseAddrPort("10.1.0.53:53")}
 	if ups, err := cfg.resolvers(); err != nil || len(ups) != 1 {
 		t.Fatalf("configured resolvers: %v %v", ups, err)
+	}
+}
+
+// allow_anonymous is off unless set, and reaches the proxy's configuration.
+func TestAllowAnonymous(t *testing.T) {
+	base := "servers = [\"198.18.0.1:5610\"]\nserve_names = [\"*.example\"]\nserve_cidrs = [\"10.1.0.0/24\"]\nresolvers = [\"10.1.0.53:53\"]\n"
+	for _, tt := range []struct {
+		extra string
+		want  bool
+	}{{"", false}, {"allow_anonymous = true\n", true}, {"allow_anonymous = false\n", false}} {
+		cfg, err := LoadConfig(writeConfig(t, base+tt.extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := &Gateway{cfg: cfg}
+		pcfg := proxy.DefaultConfig()
+		if cfg.AllowAnonymous != tt.want || g.proxyConfig(pcfg).AcceptAnonymous != tt.want {
+			t.Errorf("%q: AllowAnonymous %v, proxy's AcceptAnonymous %v; want %v", tt.extra, cfg.AllowAnonymous,
+				g.proxyConfig(pcfg).AcceptAnonymous, tt.want)
+		}
+	}
+	if _, err := LoadConfig(writeConfig(t, base+"allow_anonymous = \"yes\"\n")); err == nil || !strings.Contains(err.Error(), "allow_anonymous") {
+		t.Errorf("allow_anonymous = \"yes\": %v, want an error naming the key", err)
 	}
 }

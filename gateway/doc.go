@@ -19,7 +19,8 @@
 //
 // Who may use it: the keys of its address book (the allowlist), proven by the
 // session's Noise handshake, with no extra round trip; anybody else gets an
-// authenticated refusal at once. Several gateways that share an identity (an
+// authenticated refusal at once, and so does an anonymous client (an
+// ephemeral key) unless allow_anonymous = true. Several gateways that share an identity (an
 // anycast group) serve one name: each inserts the key's prefix with its own
 // suffix, and a client whose gateway dies handshakes with another (§2.1).
 //

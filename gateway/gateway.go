@@ -60,6 +60,7 @@ func (g *Gateway) proxyConfig(pcfg proxy.Config) proxy.Config {
 	c := g.cfg
 	c.RoleConfig.Apply(&pcfg)
 	pcfg.UpstreamTimeout = c.ResolverTimeout
+	pcfg.AcceptAnonymous = c.AllowAnonymous
 	pcfg.Gateway = &proxy.GatewayMode{
 		Serve:    c.ServeCIDRs,
 		Answer:   g.names.Answer,

@@ -111,6 +111,18 @@ type Config struct {
 	// status by key). Default true, like a public server: only the hosts this
 	// one names are pinned to keys.
 	AcceptUnknown bool
+	// AcceptAnonymous lets hosts this one does not know open anonymous
+	// sessions (paper §6.3: an ephemeral key made for the session, flagged
+	// so in the handshake); AcceptUnknown does not apply to them, as their
+	// key is never in a book. They show in status as anonymous and are
+	// forgotten after min(MappingTimeout, 10 min) unused. Default true; a
+	// gateway's default is false (allow_anonymous).
+	AcceptAnonymous bool
+	// AnonRotate is how old a session with a peer reached anonymously (a
+	// book entry or a name rule says anonymous = true) may get: the next
+	// use after a pause of 2 s ends it and starts one with a new key,
+	// address and relay (docs/anonymity.md). Default 10 min.
+	AnonRotate time.Duration
 
 	// HandshakeTimeout is how long the proxy tries to reach a peer (message 1
 	// resent with backoff) before it gives up, drops the queued packets and
@@ -167,6 +179,8 @@ func DefaultConfig() Config {
 		DNSMode:          dns.ModeAuto,
 		UpstreamTimeout:  dns.DefaultForwardBudget,
 		AcceptUnknown:    true,
+		AcceptAnonymous:  true,
+		AnonRotate:       DefaultAnonRotate,
 		HandshakeTimeout: 10 * time.Second,
 	}
 }
@@ -201,6 +215,9 @@ func (c *Config) validate() error {
 	}
 	if c.Gateway != nil {
 		errs = append(errs, c.Gateway.validate()...)
+	}
+	if c.AnonRotate <= 0 {
+		errs = append(errs, fmt.Errorf("anonymous rotation %v: must be positive (--anonymous-rotate)", c.AnonRotate))
 	}
 	if c.UpstreamTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("upstream timeout %v: must be positive (--upstream-timeout)", c.UpstreamTimeout))

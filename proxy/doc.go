@@ -18,6 +18,7 @@
 //	inbound.go   overlay → open → check → tun
 //	handshake.go sessions: private triggers, message 1 / message 2, resets
 //	registry.go  the peers, by key, private ids and address; their liveness
+//	anon.go      anonymous peers (§6.3): ephemeral keys, relay choice, rotation
 //
 // The proxy knows nothing of how servers route: it asks the client to send to
 // ids, and gives it every configured server (the client picks the nearest,

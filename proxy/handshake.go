@@ -43,18 +43,37 @@ func (px *Proxy) peerFor(key identity.PublicKey, entry *book.Entry) (*peer, erro
 	if entry != nil {
 		name = entry.Name
 	}
-	p, err := px.peers.get(key, name, px.clk.Now().UnixNano(), func(p *peer) {
+	now := px.clk.Now().UnixNano()
+	anonymous := entry != nil && px.anonymousFor(entry.Name, entry.Anonymous)
+	mk := func(p *peer) {
 		if entry != nil {
 			p.plaintext, p.shortcut = entry.Plaintext, entry.Shortcut
+			if anonymous {
+				p.anonymous, p.shortcut = true, false
+			}
 		}
-	})
+	}
+	p, err := px.peers.get(key, name, now, mk)
+	if err == nil && p.anonymous != anonymous && px.forget(p) {
+		// The book changed whether the host is reached anonymously: what
+		// this host had with it ends, and the next session is of the new kind.
+		px.log.Info("address book: the host is now reached anonymously or not; its session ends", "peer", p.describe(), "anonymous", anonymous)
+		p, err = px.peers.get(key, name, now, mk)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("proxy: no virtual address for %s: %w", key, err)
 	}
+	px.checkRotate(p, now) // a DNS answer is a new use
 	return p, nil
 }
 
 func (px *Proxy) localFlags(p *peer) session.Flags {
+	if p.anonymous { // nothing that names this host: no shortcut, no middlebox
+		if p.plaintext {
+			return session.FlagAnonymous | session.FlagPlaintext
+		}
+		return session.FlagAnonymous
+	}
 	f := session.FlagPreserveHeaders
 	if p.plaintext || px.imposedFor(p) != nil { // a middlebox's IDS must read it
 		f |= session.FlagPlaintext
@@ -87,12 +106,7 @@ func (px *Proxy) connect(p *peer) {
 func (px *Proxy) initiate(p *peer) {
 	ctx, cancel := context.WithTimeout(px.ctx, px.cfg.HandshakeTimeout)
 	defer cancel()
-	if err := px.ensureTrigger(ctx, p); err != nil {
-		px.fail(p, err)
-		return
-	}
-	via := px.viaFor(p)
-	init, err := px.resp.InitiateVia(p.key, p.localPriv, px.localFlags(p), via, px.clk.Now())
+	init, via, err := px.initiator(ctx, p)
 	if err != nil {
 		px.fail(p, err)
 		return
@@ -144,6 +158,22 @@ func (px *Proxy) initiate(p *peer) {
 	}
 }
 
+// initiator returns the initiator of a handshake with p, after inserting the
+// private trigger given to it, and the middlebox id message 1 goes through
+// (zero: none). An anonymous peer gets an ephemeral key and no middlebox.
+func (px *Proxy) initiator(ctx context.Context, p *peer) (*session.Initiator, id.ID, error) {
+	if p.anonymous {
+		init, err := px.initiateAnon(ctx, p)
+		return init, id.ID{}, err
+	}
+	if err := px.ensureTrigger(ctx, p); err != nil {
+		return nil, id.ID{}, err
+	}
+	via := px.viaFor(p)
+	init, err := px.resp.InitiateVia(p.key, p.local(), px.localFlags(p), via, px.clk.Now())
+	return init, via, err
+}
+
 // nextBackoff is the wait before the next resend of message 1 to p, after
 // sends resends waited backoff: doubling up to 2 s, but for a gateway flat
 // at first, since each resend goes to another random member of its anycast
@@ -183,9 +213,9 @@ func (px *Proxy) ensureTrigger(ctx context.Context, p *peer) error {
 	if have {
 		return nil
 	}
-	h, err := px.client.Insert(ctx, client.Trigger{ID: p.localPriv, Flags: p.triggerFlags()})
+	h, err := px.client.Insert(ctx, client.Trigger{ID: p.local(), Flags: p.triggerFlags()})
 	if err != nil {
-		return fmt.Errorf("insert private trigger %s: %w", p.localPriv.Short(), err)
+		return fmt.Errorf("insert private trigger %s: %w", p.local().Short(), err)
 	}
 	p.mu.Lock()
 	p.trig = h
@@ -231,6 +261,10 @@ func (px *Proxy) fail(p *peer, err error) {
 func (px *Proxy) refusedBy(p *peer) {
 	msg := fmt.Sprintf("refused by %s: its allowlist does not name this host's key %s (ask its operator to add it)",
 		p.describe(), px.ident.Public())
+	if p.anonymous {
+		msg = fmt.Sprintf("refused by %s: it accepts no anonymous session (its operator can allow them: "+
+			"allow_anonymous on a gateway, accept_anonymous on a proxy), or reach it identified", p.describe())
+	}
 	p.mu.Lock()
 	p.state = peerRefused
 	p.failedAt = px.clk.Now()
@@ -267,12 +301,12 @@ func (px *Proxy) acceptLater(msg1 []byte) {
 func (px *Proxy) accept(msg1 []byte) {
 	var target *peer
 	acc, err := px.resp.Handle(msg1, func(h session.Hello) (session.Reply, error) {
-		p, err := px.admit(h.Key)
+		p, err := px.admit(h)
 		if err != nil {
 			return session.Reply{}, err
 		}
 		target = p
-		return session.Reply{PrivID: p.localPriv, Flags: px.localFlags(p), Via: px.viaFor(p)}, nil
+		return session.Reply{PrivID: p.local(), Flags: px.localFlags(p), Via: px.viaFor(p)}, nil
 	}, px.clk.Now())
 	if err != nil {
 		switch {
@@ -333,17 +367,26 @@ func (px *Proxy) accept(msg1 []byte) {
 
 var errRefused = errors.New("peer refused")
 
-// admit decides whether the host with key may open a session, and returns its
+// admit decides whether the host h.Key may open a session, and returns its
 // peer. The address book pins names to keys; a blocked key is refused, and so
-// is an unknown one unless AcceptUnknown.
-func (px *Proxy) admit(key identity.PublicKey) (*peer, error) {
+// is one this host reaches anonymously (its sessions are this host's own,
+// under ephemeral keys). An unknown key is refused unless AcceptUnknown, or,
+// for an anonymous session, AcceptAnonymous (admitAnonymous).
+func (px *Proxy) admit(h session.Hello) (*peer, error) {
+	key := h.Key
 	b := px.book.Book()
 	if names := b.Names(key); len(names) > 0 {
 		e, _ := b.Lookup(names[0])
 		if e.Blocked {
 			return nil, px.refusal(fmt.Errorf("%w: %s (%s) is blocked in the address book", errRefused, e.Name, key))
 		}
+		if px.anonymousFor(e.Name, e.Anonymous) {
+			return nil, fmt.Errorf("%w: %s (%s) is reached anonymously: its own sessions to this host are refused", errRefused, e.Name, key)
+		}
 		return px.peerFor(key, &e)
+	}
+	if h.Flags&session.FlagAnonymous != 0 {
+		return px.admitAnonymous(key)
 	}
 	if !px.cfg.AcceptUnknown {
 		return nil, px.refusal(fmt.Errorf("%w: %s is not in the address book", errRefused, key))

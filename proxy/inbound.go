@@ -9,7 +9,9 @@ package proxy
 //  3. data: the private id it came to names the peer (one lookup); open it
 //     in the peer's session (or the one it replaced)
 //  4. check the packet claims to come from the peer's own address and to go
-//     to this host's, so a peer can speak only for itself
+//     to this host's (for a peer reached anonymously, to the session's
+//     address, rewritten to this host's: anon.go), so a peer can speak only
+//     for itself
 //  5. rewrite the source to the local virtual address after a collision
 //  6. add it to the batch written into the tun device when the client's
 //     received batch ends (one write for many packets; tun coalesces TCP)
@@ -132,6 +134,10 @@ func (px *Proxy) inbound(d client.Delivery) {
 // address it serves. It counts and reports false for a packet to drop.
 func (px *Proxy) checkInbound(p *peer, pkt []byte, now int64) bool {
 	pp := &px.in.pp
+	if st := p.anon.Load(); st != nil && !px.anonDest(st, pkt, pp) {
+		px.stats.dropSpoofed.Add(1)
+		return false
+	}
 	src, dst := pp.Src.Addr(), pp.Dst.Addr()
 	if dst != px.own4 && dst != px.own6 && !px.serves(dst) {
 		if px.gw != nil {
@@ -222,7 +228,15 @@ func (px *Proxy) sendReset(p *peer) {
 	}
 	p.lastReset = now
 	p.mu.Unlock()
-	frame := session.AppendReset(nil, px.ident, p.localPriv, r, now)
+	signer := px.ident
+	if p.anonymous { // signed with the session's key, never this host's
+		st := p.anon.Load()
+		if st == nil {
+			return
+		}
+		signer = st.ident
+	}
+	frame := session.AppendReset(nil, signer, p.local(), r, now)
 	var st [2]id.ID
 	if px.client.Send(p.stack(r, &st), frame) == nil {
 		px.stats.resetsSent.Add(1)

@@ -7,7 +7,9 @@ package proxy
 //  3. look the destination up once: the peer whose virtual address it is
 //  4. rewrite the destination to the peer's canonical address after a
 //     collision (§3.3), so the tunnel always carries derived addresses
-//  5. seal it in the peer's session, or queue it and start the handshake
+//  5. seal it in the peer's session, or queue it and start the handshake;
+//     to a peer reached anonymously (anon.go), rotate a session due for it
+//     and rewrite this host's own source address to the session's
 //  6. send the batch to the peers' private ids with one sendmmsg, allowing a
 //     shortcut (§5.2) for the peers the address book marks so
 
@@ -112,11 +114,20 @@ func (px *Proxy) outboundPacket(pkt []byte, pp *packet.Parsed, frame []byte, st 
 		p = p.via
 		p.touch(now)
 	}
+	var anon *anonState
+	if p.anonymous {
+		px.checkRotate(p, now)
+		anon = p.anon.Load()
+	}
 	s := p.sendSession()
 	r, known := p.remote()
-	if s == nil || !known {
+	if s == nil || !known || (p.anonymous && anon == nil) {
 		p.enqueue(pkt)
 		px.connect(p)
+		return nil, nil, 0, false
+	}
+	if anon != nil && !px.anonSource(anon, pkt, pp) {
+		p.drops.Add(1)
 		return nil, nil, 0, false
 	}
 	frame, err := s.Seal(frame, pkt)
@@ -137,6 +148,14 @@ func (px *Proxy) outboundPacket(pkt []byte, pp *packet.Parsed, frame []byte, st 
 // sendNow seals and sends pkt to p at once (queued packets, once the session
 // is up). It runs outside the tun goroutine, so it uses its own buffer.
 func (px *Proxy) sendNow(p *peer, s *session.Session, r id.ID, pkt []byte) {
+	if p.anonymous && !isControl(pkt) {
+		var pp packet.Parsed
+		st := p.anon.Load()
+		if st == nil || pp.Decode(pkt) != nil || !px.anonSource(st, pkt, &pp) {
+			p.drops.Add(1)
+			return
+		}
+	}
 	frame, err := s.Seal(make([]byte, 0, len(pkt)+session.Overhead), pkt)
 	if err != nil {
 		px.stats.dropSeal.Add(1)

@@ -29,8 +29,10 @@ type peer struct {
 	canonical4, canonical6 netip.Addr
 
 	// localPriv is the private id this host gave the peer (its trigger points
-	// here); remotePriv is the one the peer gave this host (0 until known).
-	localPriv  id.ID
+	// here; read it with local): it changes only when an anonymous session
+	// picks its relay (anon.go), under the registry's lock. remotePriv is the
+	// one the peer gave this host (nil until known).
+	localPriv  atomic.Pointer[id.ID]
 	remotePriv atomic.Pointer[id.ID]
 
 	// A target (a host reached through a gateway, target.go) has via, its
@@ -77,6 +79,16 @@ type peer struct {
 	kick      chan struct{}      // wakes the peer's handshake goroutine
 	plaintext bool               // book: no encryption for this peer
 	shortcut  bool               // book: a direct path is allowed
+
+	// Anonymity (anon.go): anonymous, this host reaches the peer with an
+	// ephemeral key per session (anon its state, nil between sessions;
+	// relay holds its private trigger, prevRelay the last session's, avoided
+	// the servers the relay was not to be, all under mu); anonymousIn, the
+	// peer reached this host with one.
+	anonymous, anonymousIn bool
+	anon                   atomic.Pointer[anonState]
+	relay, prevRelay       netip.AddrPort
+	avoided                []netip.AddrPort
 }
 
 type peerState uint8
@@ -139,8 +151,19 @@ func (p *peer) touch(now int64) {
 // newPeer returns the peer of key with the addresses of m, given the private
 // id localPriv.
 func newPeer(key identity.PublicKey, m vaddr.Mapping, localPriv id.ID) *peer {
-	return &peer{key: key, pubID: key.ID(), name: m.Name, local4: m.V4, local6: m.V6,
-		canonical4: m.Derived4, canonical6: m.Derived6, localPriv: localPriv, kick: make(chan struct{}, 1)}
+	p := &peer{key: key, pubID: key.ID(), name: m.Name, local4: m.V4, local6: m.V6,
+		canonical4: m.Derived4, canonical6: m.Derived6, kick: make(chan struct{}, 1)}
+	p.localPriv.Store(&localPriv)
+	return p
+}
+
+// local returns the private id this host gave p (zero for a target, which
+// has none). It takes no lock and allocates nothing.
+func (p *peer) local() id.ID {
+	if x := p.localPriv.Load(); x != nil {
+		return *x
+	}
+	return id.ID{}
 }
 
 // mapping returns p's addresses as the state file keeps them.

@@ -51,7 +51,7 @@ func newRegistry(alloc *vaddr.Allocator, to time.Duration) *registry {
 		byTarget: make(map[targetKey]*peer),
 		byAddr4:  newIndex(hashAddr, func(p *peer) netip.Addr { return p.local4 }),
 		byAddr6:  newIndex(hashAddr, func(p *peer) netip.Addr { return p.local6 }),
-		byLocal:  newIndex(hashID, func(p *peer) id.ID { return p.localPriv }),
+		byLocal:  newIndex(hashID, func(p *peer) id.ID { return p.local() }),
 	}
 }
 
@@ -116,7 +116,7 @@ func (r *registry) taken(a netip.Addr) bool { return r.byAddress(a) != nil }
 // addLocked publishes p in every index; r.mu is held for writing.
 func (r *registry) addLocked(p *peer) {
 	r.byKey[p.key] = p
-	r.byLocal.put(p.localPriv, p)
+	r.byLocal.put(p.local(), p)
 	r.putAddrLocked(p)
 	if x, ok := p.remote(); ok {
 		r.byRemote[x] = p
@@ -131,7 +131,7 @@ func (r *registry) remove(p *peer) bool {
 		return false
 	}
 	delete(r.byKey, p.key)
-	r.byLocal.del(p.localPriv, p)
+	r.byLocal.del(p.local(), p)
 	r.delAddrLocked(p)
 	if x, ok := p.remote(); ok && r.byRemote[x] == p {
 		delete(r.byRemote, x)
@@ -200,7 +200,7 @@ func (r *registry) len() int {
 func (r *registry) expire(now time.Time) []*peer {
 	var gone []*peer
 	for _, p := range r.all() {
-		if now.UnixNano()-p.lastUse.Load() >= int64(r.to) && r.remove(p) {
+		if now.UnixNano()-p.lastUse.Load() >= int64(p.expiresAfter(r.to)) && r.remove(p) {
 			gone = append(gone, p)
 		}
 	}

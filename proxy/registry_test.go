@@ -47,14 +47,14 @@ func TestPerPacketLookupsAllocateNothing(t *testing.T) {
 		"byAddress v4":   func() { _ = r.byAddress(p.local4) },
 		"byAddress v6":   func() { _ = r.byAddress(p.local6) },
 		"byAddress miss": func() { _ = r.byAddress(miss) },
-		"byLocalPriv":    func() { _ = r.byLocalPriv(p.localPriv) },
+		"byLocalPriv":    func() { _ = r.byLocalPriv(p.local()) },
 		"touch":          func() { now += int64(time.Second); p.touch(now) },
 	} {
 		if n := testing.AllocsPerRun(1000, f); n != 0 {
 			t.Errorf("%s allocates %v times per call", name, n)
 		}
 	}
-	if r.byAddress(p.local4) != p || r.byAddress(p.local6) != p || r.byLocalPriv(p.localPriv) != p {
+	if r.byAddress(p.local4) != p || r.byAddress(p.local6) != p || r.byLocalPriv(p.local()) != p {
 		t.Fatal("lookups do not find the peer")
 	}
 }
@@ -86,7 +86,7 @@ func TestRegistryForgetsOnlyUnused(t *testing.T) {
 			t.Fatalf("at %v: the unused mapping: expired %d, registered %v", step, len(gone), r.byPeerKey(idle.key) != nil)
 		}
 	}
-	if r.byAddress(idle.local4) != nil || r.byLocalPriv(idle.localPriv) != nil {
+	if r.byAddress(idle.local4) != nil || r.byLocalPriv(idle.local()) != nil {
 		t.Fatal("an expired peer is still found by address or private id")
 	}
 	r.expire(t0.Add(10 * time.Second))
@@ -118,7 +118,7 @@ func TestIndexChurnWithReaders(t *testing.T) {
 			default:
 			}
 			p := ps[i%len(ps)]
-			if q := r.byLocalPriv(p.localPriv); q != nil && q != p {
+			if q := r.byLocalPriv(p.local()); q != nil && q != p {
 				t.Errorf("byLocalPriv found another peer")
 				return
 			}
@@ -145,14 +145,14 @@ func TestIndexChurnWithReaders(t *testing.T) {
 	close(done)
 	<-readerDone
 	for _, p := range ps {
-		if r.byAddress(p.local4) != p || r.byAddress(p.local6) != p || r.byLocalPriv(p.localPriv) != p {
+		if r.byAddress(p.local4) != p || r.byAddress(p.local6) != p || r.byLocalPriv(p.local()) != p {
 			t.Fatal("a peer put back is not found")
 		}
 	}
 	for _, p := range ps {
 		r.remove(p)
 	}
-	if r.len() != 0 || r.byAddress(ps[0].local4) != nil || r.byLocalPriv(ps[1].localPriv) != nil {
+	if r.len() != 0 || r.byAddress(ps[0].local4) != nil || r.byLocalPriv(ps[1].local()) != nil {
 		t.Fatal("removed peers are still found")
 	}
 }
@@ -186,7 +186,7 @@ func BenchmarkPeerLookup(b *testing.B) {
 	b.Run("byLocalPriv", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
-			p := r.byLocalPriv(ps[i%len(ps)].localPriv)
+			p := r.byLocalPriv(ps[i%len(ps)].local())
 			p.touch(int64(i))
 		}
 	})

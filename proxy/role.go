@@ -62,4 +62,5 @@ func (r RoleConfig) Apply(pcfg *Config) {
 	pcfg.MappingTimeout = r.MappingTimeout
 	pcfg.ResolvConf = ""
 	pcfg.AcceptUnknown = false
+	pcfg.AcceptAnonymous = false // a role's allowlist is its book (a gateway may allow anonymous clients)
 }

@@ -65,8 +65,11 @@ func (r *registry) state(now time.Time) savedState {
 	ms := make([]vaddr.Mapping, 0, len(ps))
 	st := savedState{Version: stateVersion}
 	for _, p := range ps {
+		if p.anonymous || p.anonymousIn {
+			continue // its keys are ephemeral: a restart starts afresh
+		}
 		ms = append(ms, p.mapping())
-		sp := savedPeer{Key: p.key, Name: p.name, LocalPriv: p.localPriv, Plaintext: p.plaintext, Shortcut: p.shortcut}
+		sp := savedPeer{Key: p.key, Name: p.name, LocalPriv: p.local(), Plaintext: p.plaintext, Shortcut: p.shortcut}
 		if r, ok := p.remote(); ok {
 			sp.RemotePriv = &r
 		}
@@ -105,6 +108,7 @@ func (px *Proxy) restore() error {
 	}
 	var n int
 	if err == nil {
+		st.Peers = px.identifiedOnly(st.Peers)
 		n, err = px.peers.restore(st, px.clk.Now())
 	}
 	if err != nil {
@@ -117,6 +121,23 @@ func (px *Proxy) restore() error {
 		px.log.Info("restored mappings from the saved state", "peers", n, "file", px.cfg.StatePath)
 	}
 	return nil
+}
+
+// identifiedOnly returns the saved peers but those the book or the rules
+// now say are reached anonymously: their sessions must start afresh under
+// ephemeral keys, not resume as this host.
+func (px *Proxy) identifiedOnly(ps []savedPeer) []savedPeer {
+	b := px.book.Book()
+	out := ps[:0]
+	for _, sp := range ps {
+		if names := b.Names(sp.Key); len(names) > 0 {
+			if e, ok := b.Lookup(names[0]); ok && px.anonymousFor(e.Name, e.Anonymous) {
+				continue
+			}
+		}
+		out = append(out, sp)
+	}
+	return out
 }
 
 // restore registers the peers of st whose mappings were used less than TO

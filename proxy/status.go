@@ -163,6 +163,22 @@ type PeerStatus struct {
 	Targets []TargetStatus `json:"targets,omitempty"`
 	// Middlebox names the middlebox the session goes through, if any.
 	Middlebox string `json:"middlebox,omitempty"`
+	// Anonymous: this host reaches the peer anonymously (docs/anonymity.md),
+	// or the peer reached this host so (its key is then ephemeral). For the
+	// former, the current session's relay (the server holding the private
+	// trigger the peer sends to), age and next rotation (at the first use
+	// after a pause past it), and this host's ephemeral key and addresses as
+	// the peer sees them.
+	Anonymous bool           `json:"anonymous,omitempty"`
+	Relay     netip.AddrPort `json:"relay,omitzero"`
+	// RelayAvoided are the servers the relay was not to be when it was
+	// picked: the first hop then, and the previous session's relay.
+	RelayAvoided []netip.AddrPort `json:"relay_avoided,omitempty"`
+	SessionAge   time.Duration    `json:"session_age_ns,omitempty"`
+	NextRotation time.Time        `json:"next_rotation,omitzero"`
+	AnonKey      string           `json:"anonymous_key,omitempty"`
+	AnonAddr4    netip.Addr       `json:"anonymous_addr4,omitzero"`
+	AnonAddr6    netip.Addr       `json:"anonymous_addr6,omitzero"`
 }
 
 // Status returns a snapshot of the proxy's state.
@@ -194,6 +210,7 @@ func (px *Proxy) Status() Status {
 			RxPackets: p.rxPackets.Load(), RxBytes: p.rxBytes.Load(), Dropped: p.drops.Load(),
 		}
 		p.mu.Unlock()
+		px.anonStatus(p, &ps, px.clk.Now())
 		ps.Targets = targetStatus(p)
 		if s := p.sess.Load(); s != nil {
 			ps.Middlebox = px.describeVia(s)

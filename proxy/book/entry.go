@@ -44,6 +44,11 @@ type Entry struct {
 	// sessions with the host go through: data in clear for its IDS, and
 	// accepted from the host only when the middlebox passed it.
 	Middlebox string `json:"middlebox,omitempty"`
+	// Anonymous reaches the host without this host's identity (§6.3,
+	// docs/anonymity.md): an ephemeral key and virtual address per session,
+	// the relay server picked at random, no shortcut. It excludes Shortcut
+	// and Middlebox (both would name this host). Default false.
+	Anonymous bool `json:"anonymous,omitempty"`
 	// Comment is free text for people; Save keeps it.
 	Comment string `json:"comment,omitempty"`
 }
@@ -54,7 +59,7 @@ func NewEntry(name string, key identity.PublicKey) Entry {
 }
 
 // Options lists the options of e that differ from the defaults, in the order
-// shortcut, plaintext, no-preserve-headers, blocked.
+// shortcut, plaintext, no-preserve-headers, blocked, middlebox, anonymous.
 func (e Entry) Options() []string {
 	var o []string
 	if e.Shortcut {
@@ -71,6 +76,9 @@ func (e Entry) Options() []string {
 	}
 	if e.Middlebox != "" {
 		o = append(o, "middlebox "+e.Middlebox)
+	}
+	if e.Anonymous {
+		o = append(o, "anonymous")
 	}
 	return o
 }
@@ -92,6 +100,9 @@ func samePeerOptions(a, b Entry) (diff []string, ok bool) {
 	}
 	if a.Middlebox != b.Middlebox {
 		diff = append(diff, "middlebox")
+	}
+	if a.Anonymous != b.Anonymous {
+		diff = append(diff, "anonymous")
 	}
 	return diff, len(diff) == 0
 }
@@ -151,9 +162,27 @@ func (e Entry) check() (Entry, error) {
 	if _, err := identity.ParsePublicKey(e.Key.String()); err != nil {
 		return e, fmt.Errorf("host %q: %w", e.Name, err)
 	}
+	if err := e.anonymityClash(); err != nil {
+		return e, fmt.Errorf("host %q: %w", e.Name, err)
+	}
 	if !utf8.ValidString(e.Comment) {
 		return e, fmt.Errorf("host %q: comment is not valid UTF-8", e.Name)
 	}
 	e.ID = e.Key.ID()
 	return e, nil
+}
+
+// anonymityClash says why an anonymous entry cannot have its other options:
+// a shortcut sends this host's own address to the peer, and a middlebox
+// route is a session whose tags name this host.
+func (e Entry) anonymityClash() error {
+	switch {
+	case !e.Anonymous:
+		return nil
+	case e.Shortcut:
+		return errors.New("anonymous and shortcut exclude each other (a shortcut shows the peer this host's address): drop one")
+	case e.Middlebox != "":
+		return fmt.Errorf("anonymous and middlebox %q exclude each other (the middlebox's route names this host): drop one", e.Middlebox)
+	}
+	return nil
 }

@@ -20,6 +20,8 @@ func FuzzLoad(f *testing.F) {
 		"[hosts.web.office]\nkey = \"KEY1\"\n",
 		"[[hosts]]\nkey = 1\n",
 		"[hosts.home]\nkey = \"i3pk1:abc\"\nshortcut = \"yes\"\n[x]\n",
+		"[hosts.home]\nkey = \"KEY1\"\nanonymous = true\nplaintext = true\n",
+		"[hosts.home]\nkey = \"KEY1\"\nanonymous = true\nmiddlebox = \"ids\"\n",
 	}
 	for _, s := range seeds {
 		f.Add(expand(f, s))

@@ -121,9 +121,10 @@ const (
 	fieldBlocked         = "blocked"
 	fieldComment         = "comment"
 	fieldMiddlebox       = "middlebox"
+	fieldAnonymous       = "anonymous"
 )
 
-var knownFields = []string{fieldKey, fieldID, fieldShortcut, fieldPlaintext, fieldPreserveHeaders, fieldBlocked, fieldMiddlebox, fieldComment}
+var knownFields = []string{fieldKey, fieldID, fieldShortcut, fieldPlaintext, fieldPreserveHeaders, fieldBlocked, fieldMiddlebox, fieldAnonymous, fieldComment}
 
 // parser walks the keys of a decoded file in document order. It does not
 // decode into a struct: BurntSushi/toml matches struct fields regardless of
@@ -245,6 +246,8 @@ func (p *parser) field(h *host, k toml.Key) {
 		h.e.Blocked, _ = p.boolean(h, k, v)
 	case fieldComment:
 		h.e.Comment, _ = p.str(h, k, v)
+	case fieldAnonymous:
+		h.e.Anonymous, _ = p.boolean(h, k, v)
 	case fieldMiddlebox:
 		if s, ok := p.str(h, k, v); ok {
 			if err := CheckName(s); err != nil {
@@ -274,6 +277,10 @@ func (p *parser) check(hosts []*host) {
 		}
 		if h.idKey != nil && h.wantID != h.e.ID {
 			p.hostErrorf(h, h.idKey, "%s does not match the key, whose id is %s", h.wantID.Short(), h.e.ID.Short())
+			continue
+		}
+		if err := h.e.anonymityClash(); err != nil {
+			p.hostErrorf(h, h.key, "%v", err)
 			continue
 		}
 		first := byKey[h.e.Key]

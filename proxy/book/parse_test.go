@@ -93,6 +93,35 @@ key = "KEY2"
 			},
 		},
 		{
+			name: "anonymous",
+			text: "[hosts.home]\nkey = \"KEY1\"\nanonymous = true\n",
+			want: func(t *testing.T) []Entry {
+				e := home
+				e.Anonymous = true
+				return []Entry{e}
+			},
+		},
+		{
+			name:    "anonymous and shortcut",
+			text:    "[hosts.home]\nkey = \"KEY1\"\nshortcut = true\nanonymous = true\n",
+			wantErr: `book.toml:1: hosts.home: anonymous and shortcut exclude each other (a shortcut shows the peer this host's address): drop one`,
+		},
+		{
+			name:    "anonymous and middlebox",
+			text:    "[hosts.home]\nkey = \"KEY1\"\nmiddlebox = \"ids\"\nanonymous = true\n",
+			wantErr: `book.toml:1: hosts.home: anonymous and middlebox "ids" exclude each other (the middlebox's route names this host): drop one`,
+		},
+		{
+			name:    "anonymous not a bool",
+			text:    "[hosts.home]\nkey = \"KEY1\"\nanonymous = \"yes\"\n",
+			wantErr: `book.toml:3: hosts.home.anonymous: want true or false, have a string ("yes")`,
+		},
+		{
+			name:    "aliases differ in anonymous",
+			text:    "[hosts.home]\nkey = \"KEY1\"\nanonymous = true\n[hosts.house]\nkey = \"KEY1\"\n",
+			wantErr: `book.toml:4: hosts.house: same key as hosts.home (line 1) but differs in anonymous: names that share a key are one host and must agree on its options`,
+		},
+		{
 			name:    "missing key",
 			text:    "# hosts\n[hosts.home]\nshortcut = true\n",
 			wantErr: `book.toml:2: hosts.home: no key: every host needs key = "i3pk1…", as "i3net id" prints it on that host`,
@@ -116,12 +145,12 @@ key = "KEY2"
 		{
 			name:    "unknown field",
 			text:    "[hosts.home]\nkey = \"KEY1\"\nshortcutt = true\n",
-			wantErr: `book.toml:3: hosts.home.shortcutt: unknown key (a host has key, id, shortcut, plaintext, preserve_headers, blocked, middlebox, comment)`,
+			wantErr: `book.toml:3: hosts.home.shortcutt: unknown key (a host has key, id, shortcut, plaintext, preserve_headers, blocked, middlebox, anonymous, comment)`,
 		},
 		{
 			name:    "field in the wrong case",
 			text:    "[hosts.home]\nKey = \"KEY1\"\n",
-			wantErr: `book.toml:2: hosts.home.Key: unknown key (a host has key, id, shortcut, plaintext, preserve_headers, blocked, middlebox, comment)`,
+			wantErr: `book.toml:2: hosts.home.Key: unknown key (a host has key, id, shortcut, plaintext, preserve_headers, blocked, middlebox, anonymous, comment)`,
 		},
 		{
 			name:    "unknown top-level table",

@@ -16,7 +16,7 @@ const header = `# i3net address book: the names this host resolves under the ove
 # hand is fine: a running proxy reloads it within seconds. When "i3net book"
 # rewrites it, it keeps every host and its comment = "...", but not comments
 # written with '#'. Keys: key (required), shortcut, plaintext, preserve_headers, middlebox,
-# blocked, comment, id (optional check). See docs/book.md.
+# anonymous, blocked, comment, id (optional check). See docs/book.md.
 `
 
 // Encode returns the text Save writes: the header, then one table per name in
@@ -44,6 +44,9 @@ func (b *Book) Encode() []byte {
 		}
 		if e.Middlebox != "" {
 			fmt.Fprintf(&w, "middlebox = %q\n", e.Middlebox)
+		}
+		if e.Anonymous {
+			w.WriteString("anonymous = true\n")
 		}
 		if e.Comment != "" {
 			w.WriteString("comment = ")

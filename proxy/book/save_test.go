@@ -13,7 +13,7 @@ func fullBook(t *testing.T) *Book {
 	home, web, house := testEntry(t, "home", 1), testEntry(t, "web.office", 2), testEntry(t, "house", 1)
 	home.Shortcut, home.Comment = true, `the "big" box \ under the stairs`
 	house.Shortcut, house.Comment = true, "line one\nline two\ttab \x01\x7f ünïcode"
-	web.Plaintext, web.PreserveHeaders, web.Blocked = true, false, true
+	web.Plaintext, web.PreserveHeaders, web.Blocked, web.Anonymous = true, false, true, true
 	b, err := New(home, web, house)
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +43,7 @@ func TestSaveLoad(t *testing.T) {
 	}
 	text, _ := os.ReadFile(path)
 	for _, want := range []string{"managed by \"i3net book\"", "editing it by\n# hand is fine",
-		"[hosts.\"web.office\"]\n", "preserve_headers = false\n", "# id " + b.Entries()[0].ID.Short()} {
+		"[hosts.\"web.office\"]\n", "preserve_headers = false\n", "anonymous = true\n", "# id " + b.Entries()[0].ID.Short()} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("file lacks %q:\n%s", want, text)
 		}

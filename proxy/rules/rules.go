@@ -41,6 +41,9 @@ type RuleConfig struct {
 	Via string `toml:"via"`
 	// Action is "via" (the default when Via is set), "direct" or "refuse".
 	Action string `toml:"action"`
+	// Anonymous reaches the gateway Via anonymously (§6.3,
+	// docs/anonymity.md); only with action "via".
+	Anonymous bool `toml:"anonymous"`
 }
 
 // Rule is a checked rule.
@@ -51,6 +54,8 @@ type Rule struct {
 	Via string
 	// Index is the rule's position in the configuration, from 0.
 	Index int
+	// Anonymous: the gateway is reached anonymously (Action Via only).
+	Anonymous bool
 }
 
 // Rules is an ordered list of rules; the first that matches a name applies.
@@ -63,7 +68,7 @@ type Rules struct {
 // because Msg. The caller adds the file and line.
 type ConfigError struct {
 	Index int    // the rule's position, from 0
-	Key   string // "match", "via" or "action"
+	Key   string // "match", "via", "action" or "anonymous"
 	Value string // the value as written
 	Msg   string // what is wrong and what to write instead
 }
@@ -91,9 +96,47 @@ func Compile(cfgs []RuleConfig) (*Rules, error) {
 					earlier.Index, earlier.Pattern)}
 			}
 		}
+		if err := r.sameWayTo(rule, c); err != nil {
+			return nil, err
+		}
 		r.rules = append(r.rules, rule)
 	}
 	return r, nil
+}
+
+// sameWayTo refuses rule (written as c) when an earlier rule sends through
+// the same gateway the other way, anonymously or not: a gateway has one
+// session with this host, so it is reached one way.
+func (r *Rules) sameWayTo(rule Rule, c RuleConfig) error {
+	if rule.Action != Via {
+		return nil
+	}
+	for _, earlier := range r.rules {
+		if earlier.Action == Via && earlier.Via == rule.Via && earlier.Anonymous != rule.Anonymous {
+			key, value := "anonymous", "true" // the key the file holds, for its line
+			if !c.Anonymous {
+				key, value = "via", c.Via
+			}
+			return &ConfigError{rule.Index, key, value, fmt.Sprintf(
+				"rule[%d] sends through gateway %q with anonymous = %t: a gateway is reached one way; set the same on both rules",
+				earlier.Index, rule.Via, earlier.Anonymous)}
+		}
+	}
+	return nil
+}
+
+// Anonymous reports whether the rules reach the gateway named via (its
+// address-book name, lower case) anonymously. A nil Rules does not.
+func (r *Rules) Anonymous(via string) bool {
+	if r == nil {
+		return false
+	}
+	for _, rule := range r.rules {
+		if rule.Action == Via && rule.Via == via && rule.Anonymous {
+			return true
+		}
+	}
+	return false
 }
 
 // compileRule checks the rule at index i.
@@ -105,6 +148,9 @@ func compileRule(i int, c RuleConfig) (Rule, error) {
 	rule := Rule{Pattern: p, Index: i}
 	switch strings.ToLower(c.Action) {
 	case "":
+		if c.Via == "" && c.Anonymous {
+			return Rule{}, &ConfigError{i, "anonymous", "true", `without via: write via = "GATEWAY" (a gateway's address-book name) to reach it anonymously`}
+		}
 		if c.Via == "" {
 			return Rule{}, &ConfigError{i, "action", c.Action,
 				`missing: write via = "GATEWAY" (a gateway's address-book name), or action = "direct" or "refuse"`}
@@ -116,6 +162,10 @@ func compileRule(i int, c RuleConfig) (Rule, error) {
 		}
 		rule.Action = Via
 	case "direct", "refuse":
+		if c.Anonymous {
+			return Rule{}, &ConfigError{i, "anonymous", "true", fmt.Sprintf(
+				"set with action %q: anonymous needs via = \"GATEWAY\" (names go through that gateway anonymously)", c.Action)}
+		}
 		if c.Via != "" {
 			return Rule{}, &ConfigError{i, "via", c.Via, fmt.Sprintf("set with action %q: remove via, or the action", c.Action)}
 		}
@@ -131,6 +181,7 @@ func compileRule(i int, c RuleConfig) (Rule, error) {
 		return Rule{}, &ConfigError{i, "via", c.Via, fmt.Sprintf("want a gateway's address-book name: %v", err)}
 	}
 	rule.Via = strings.ToLower(c.Via)
+	rule.Anonymous = c.Anonymous
 	return rule, nil
 }
 

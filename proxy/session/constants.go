@@ -43,6 +43,11 @@ const (
 	// private id is zero. The refusal is authenticated like any message 2,
 	// so the initiator can say so at once instead of timing out.
 	FlagRefused Flags = 1 << 4
+	// FlagAnonymous, in a message 1: the initiator's key is ephemeral, made
+	// for this session only (paper §6.3); the responder's policy decides
+	// whether it accepts such sessions, and labels them. A responder that
+	// predates it ignores it, as any unknown bit.
+	FlagAnonymous Flags = 1 << 5
 )
 
 // Sizes in bytes.

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -277,6 +278,30 @@ func TestAcceptRefuses(t *testing.T) {
 	}
 }
 
+// TestAnonymousInitiator: an initiator with a fresh key announces
+// FlagAnonymous; the responder sees that key and the flag in Hello, and its
+// refusal reaches the initiator authenticated.
+func TestAnonymousInitiator(t *testing.T) {
+	b := testIdentity(t, 2)
+	eph, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ia, _ := NewInitiator(eph, b.Public(), testPrivID(0xa1), Options{Flags: FlagAnonymous}, t0)
+	rb, _ := NewResponder(b, Options{})
+	var hello Hello
+	acc, err := rb.Handle(ia.Message1(), func(h Hello) (Reply, error) {
+		hello = h
+		return Reply{}, fmt.Errorf("no anonymous sessions here: %w", ErrRefuse)
+	}, t0)
+	if !errors.Is(err, ErrRefuse) || hello.Key != eph.Public() || hello.Flags&FlagAnonymous == 0 {
+		t.Fatalf("Handle: %v; hello %+v", err, hello)
+	}
+	if _, err := ia.Finish(acc.Refusal); !errors.Is(err, ErrRefusedByPeer) {
+		t.Fatalf("Finish(refusal) = %v, want ErrRefusedByPeer", err)
+	}
+}
+
 func TestFlagsNegotiation(t *testing.T) {
 	a, b := testIdentity(t, 1), testIdentity(t, 2)
 	tests := []struct {
@@ -290,6 +315,7 @@ func TestFlagsNegotiation(t *testing.T) {
 		{"one allows shortcuts", FlagShortcut, 0, false, false},
 		{"both allow shortcuts", FlagShortcut, FlagShortcut, false, true},
 		{"unknown bits carried", 0x80 | FlagShortcut, FlagShortcut, false, true},
+		{"anonymous announced", FlagAnonymous, 0, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -98,12 +98,14 @@ Examples:
 
   i3net book add home i3pk1rdqtxhkhuscu8tv0dvs0zrar93jsf8m9sa0e07stpyn2ndleyl3qlnq2d8 --shortcut
   i3net book add ids i3pk1ppf7gm0fakgawjypmafuxxwpxuh02v2vn42h3dwx0r0zxmgspg9synkcup --plaintext --comment "the IDS box"
+  i3net book add home i3pk1rdqtxhkhuscu8tv0dvs0zrar93jsf8m9sa0e07stpyn2ndleyl3qlnq2d8 --anonymous --replace
 `,
 		flags: func(fs *flag.FlagSet) func(stateFlags, []string) error {
 			var a bookAddArgs
 			fs.BoolVar(&a.shortcut, "shortcut", false, "allow a direct path to the host, off the overlay (§5.2)")
 			fs.BoolVar(&a.plaintext, "plaintext", false, "don't encrypt data to the host (e.g. an IDS must read it)")
 			fs.StringVar(&a.middlebox, "middlebox", "", "send the sessions with the host through the middlebox the book names `NAME` (its IDS reads them)")
+			fs.BoolVar(&a.anonymous, "anonymous", false, "reach the host anonymously: an ephemeral key and address per session, a random relay, no shortcut (docs/anonymity.md)")
 			fs.BoolVar(&a.noPreserveHeaders, "no-preserve-headers", false, "don't derive the host's virtual address from its id (§3.3)")
 			fs.StringVar(&a.comment, "comment", "", "a note for people, kept in the file")
 			fs.BoolVar(&a.replace, "replace", false, "replace the entry if NAME is already in the book")
@@ -274,6 +276,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 
 type bookAddArgs struct {
 	shortcut, plaintext, noPreserveHeaders, replace bool
+	anonymous                                       bool
 	middlebox                                       string
 	comment                                         string
 }
@@ -308,6 +311,7 @@ func runBookAdd(st stateFlags, a bookAddArgs, name, keyText string) error {
 	e := book.NewEntry(name, key)
 	e.Shortcut, e.Plaintext, e.PreserveHeaders, e.Comment = a.shortcut, a.plaintext, !a.noPreserveHeaders, a.comment
 	e.Middlebox = strings.ToLower(a.middlebox)
+	e.Anonymous = a.anonymous
 	if first, ok := b.ByKey(key); ok {
 		e.Blocked = first.Blocked // a block belongs to the host, whatever its names
 	}

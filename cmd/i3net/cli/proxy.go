@@ -100,6 +100,8 @@ type proxyArgs struct {
 	userspace  bool
 	front      string
 	expose     portList
+	noAnon     bool          // --no-anonymous
+	anonRotate time.Duration // --anonymous-rotate; 0: the file's, or the default
 }
 
 // addrList is a repeatable ADDR:PORT flag.
@@ -134,6 +136,7 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 		a.servers = append(f.Servers, a.servers...)
 		a.upstreams = append(f.Upstreams, a.upstreams...)
 		cfg.Rules, cfg.Middlebox = rs, strings.ToLower(f.Middlebox)
+		a.fileAnonymity(f)
 	}
 	if len(a.servers) == 0 {
 		return cfg, usageErrorf("no overlay server: give one with --server ADDR:PORT (or servers in the --config file)")
@@ -173,6 +176,7 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 	cfg.ResolvBackup = filepath.Join(a.state.dir, "resolv.conf.i3net-backup")
 	cfg.Upstreams, cfg.UpstreamTimeout = a.upstreams, a.upstreamTO
 	cfg.AcceptUnknown = !a.onlyBook
+	a.applyAnonymity(&cfg)
 	cfg.Reserved = a.reserved
 	cfg.Userspace, cfg.Expose = a.userspace, a.expose
 	if cfg.Logger, err = newLogger(a.logLevel); err != nil {
@@ -278,4 +282,5 @@ func (a *proxyArgs) addFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&a.userspace, "userspace", false, "run without root: a network stack in the process instead of a tun device; programs use the SOCKS5/HTTP proxy on --front (chosen by itself when no tun device can be made)")
 	fs.StringVar(&a.front, "front", defaultFront, "userspace mode: the SOCKS5 and HTTP proxy's `ADDR:PORT` (loopback: only this host's programs)")
 	fs.Var(&a.expose, "expose", "userspace mode: TCP `PORTS` of this host's loopback that peers reach on its virtual address (comma-separated, e.g. 22,80)")
+	a.addAnonFlags(fs)
 }

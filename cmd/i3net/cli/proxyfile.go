@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/i3net/i3net/internal/tomlconf"
 	"github.com/i3net/i3net/proxy/book"
@@ -30,6 +31,11 @@ type proxyFile struct {
 	// everyone who contacts it: their sessions go through it, in clear for
 	// its IDS, and data that did not pass it is dropped.
 	Middlebox string `toml:"middlebox"`
+	// AcceptAnonymous = false refuses anonymous sessions from hosts the
+	// book does not name, as --no-anonymous; AnonymousRotate is
+	// --anonymous-rotate (docs/anonymity.md).
+	AcceptAnonymous *bool         `toml:"accept_anonymous"`
+	AnonymousRotate time.Duration `toml:"anonymous_rotate"`
 }
 
 // loadProxyFile reads the proxy's configuration file and compiles its
@@ -44,6 +50,9 @@ func loadProxyFile(path string) (proxyFile, *rules.Rules, error) {
 		if err := book.CheckName(f.Middlebox); err != nil {
 			return f, nil, meta.ValueErrorf([]string{"middlebox"}, f.Middlebox, "want the address book name of a middlebox: %v", err)
 		}
+	}
+	if f.AnonymousRotate < 0 {
+		return f, nil, meta.ValueErrorf([]string{"anonymous_rotate"}, f.AnonymousRotate.String(), "must be positive, e.g. \"10m\"")
 	}
 	if len(f.Rule) == 0 {
 		return f, nil, nil

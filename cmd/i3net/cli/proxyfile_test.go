@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/rules"
 )
 
@@ -66,5 +68,56 @@ func TestProxyFileMiddlebox(t *testing.T) {
 	path := writeProxyFile(t, "middlebox = \"ids mb\"\n")
 	if _, _, err := loadProxyFile(path); err == nil || !strings.Contains(err.Error(), path+":1: middlebox = ids mb") {
 		t.Fatalf("a bad middlebox name: %v", err)
+	}
+}
+
+// The anonymity keys: a rule's anonymous, accept_anonymous and
+// anonymous_rotate; flags win over the file.
+func TestProxyFileAnonymity(t *testing.T) {
+	path := writeProxyFile(t, `accept_anonymous = false
+anonymous_rotate = "90s"
+[[rule]]
+match = "*.example"
+via = "gw"
+anonymous = true
+`)
+	f, rs, err := loadProxyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := rs.Lookup("www.example"); !ok || !r.Anonymous || !rs.Anonymous("gw") {
+		t.Fatalf("www.example: %+v %v", r, ok)
+	}
+	a := proxyArgs{}
+	a.fileAnonymity(f)
+	cfg := proxy.DefaultConfig()
+	a.applyAnonymity(&cfg)
+	if cfg.AcceptAnonymous || cfg.AnonRotate != 90*time.Second {
+		t.Fatalf("from the file: accept %v rotate %v", cfg.AcceptAnonymous, cfg.AnonRotate)
+	}
+	a = proxyArgs{anonRotate: time.Second}
+	a.fileAnonymity(f)
+	cfg = proxy.DefaultConfig()
+	a.applyAnonymity(&cfg)
+	if cfg.AnonRotate != time.Second {
+		t.Fatalf("--anonymous-rotate 1s lost to the file: %v", cfg.AnonRotate)
+	}
+	a = proxyArgs{}
+	a.fileAnonymity(proxyFile{})
+	cfg = proxy.DefaultConfig()
+	a.applyAnonymity(&cfg)
+	if !cfg.AcceptAnonymous || cfg.AnonRotate != proxy.DefaultAnonRotate {
+		t.Fatalf("defaults: accept %v rotate %v", cfg.AcceptAnonymous, cfg.AnonRotate)
+	}
+	for _, tt := range []struct{ text, want string }{
+		{"[[rule]]\nmatch = \"*.example\"\nanonymous = true\n", ":3: rule[0].anonymous = true: without via"},
+		{"[[rule]]\nmatch = \"*.a.example\"\nvia = \"gw\"\nanonymous = true\n[[rule]]\nmatch = \"*.b.example\"\nvia = \"gw\"\n",
+			":7: rule[1].via = gw: rule[0] sends through gateway"},
+		{"anonymous_rotate = \"-1s\"\n", ":1: anonymous_rotate = -1s: must be positive"},
+	} {
+		p := writeProxyFile(t, tt.text)
+		if _, _, err := loadProxyFile(p); err == nil || !strings.Contains(err.Error(), p+tt.want) {
+			t.Errorf("%q: error %v, want %q", tt.text, err, p+tt.want)
+		}
 	}
 }

@@ -154,6 +154,9 @@ func printStatus(st proxy.Status) {
 		if !p.Preserved {
 			state += "; rewritten"
 		}
+		if p.Anonymous {
+			state += "; anonymous"
+		}
 		last := "-"
 		if !p.LastUse.IsZero() {
 			last = time.Since(p.LastUse).Round(time.Second).String() + " ago"
@@ -168,6 +171,9 @@ func printStatus(st proxy.Status) {
 	for _, p := range st.Peers {
 		if p.Error != "" {
 			fmt.Fprintf(Stdout, "# %s: %s\n", p.Name, p.Error)
+		}
+		if line := anonLine(p); line != "" {
+			fmt.Fprintln(Stdout, line)
 		}
 	}
 	printRules(st)
