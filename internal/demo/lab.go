@@ -20,13 +20,15 @@ import (
 
 // The lab part builds hosts out of network namespaces, joins three overlay
 // servers into one ring, has real programs reach a host behind a NAT by name
-// through the proxies, then an intranet's hosts, which run nothing of i3net,
+// through the proxies, then has cafe reach home anonymously (anonymity.go),
+// then an intranet's hosts, which run nothing of i3net,
 // through the i3-to-IP gateway on its router (gateway.go), then has phone,
 // which runs nothing of i3net either, reach home by a DNS name through the
 // IP-to-i3 ingress (ingress.go), and last has home impose a middlebox, ids,
 // whose Suricata alerts home to an FTP upload (middlebox.go):
 //
 //	laptop   ──┐  "internet" bridge   ┌── nat ─────── home (192.168.1.0/24)
+//	cafe     ──┤ (reaches home anonymously)
 //	srv1..3  ──┤  198.18.0.0/15       └── office-gw ── wiki .10, dns .53 (10.1.0.0/24)
 //	ingress  ──┤ (i3net ingress; waypoints 198.19.255.10, .11)
 //	parent   ──┤ (unbound: example.net)   resolver (unbound, recursive) ──┤
@@ -79,7 +81,7 @@ func runLab(ctx context.Context, n *narrator, self string) (err error) {
 		err = errors.Join(err, d.cleanup(showOutput))
 	}()
 	return runPhases(ctx, d.buildHosts, d.startRing, d.identities, d.startProxies,
-		d.serveWeb, d.reachHome, d.serverCounters, d.proxyStatus,
+		d.serveWeb, d.reachHome, d.serverCounters, d.proxyStatus, d.anonymousVisitor,
 		d.buildOffice, d.startGateway, d.reachOffice, d.gatewayStatus,
 		d.startIngress, d.publishHome, d.phoneReachesHome, d.ingressStatus,
 		d.startMiddlebox, d.imposeMiddlebox, d.uploadEggdrop)

@@ -76,6 +76,8 @@ func TestDemoNamespaces(t *testing.T) {
 		"(home's clock)", "→ NXDOMAIN", "which published no port 443",
 		" → home.i3.example.net port 80 via ingress", " → home.i3.example.net port 13 via ingress",
 		"# ingress for zone i3.example.net",
+		// anonymity: two sessions, two ephemeral keys on home
+		"cafe reaches home anonymously", "(on cafe, session 2)", "home's status: anonymous peer",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
