@@ -103,11 +103,22 @@ func (px *Proxy) registerResolved() error {
 	if px.dns6.IsValid() {
 		servers = append(servers, px.dns6)
 	}
-	if px.resolvedLink, err = resolved.Register(ifi.Index, servers, px.cfg.Suffix); err != nil {
+	suffixes := px.suffixes()
+	if px.resolvedLink, err = resolved.Register(ifi.Index, servers, suffixes...); err != nil {
 		return fmt.Errorf("proxy: %w (to replace resolv.conf instead, choose the resolvconf DNS mode: --dns-mode resolvconf)", err)
 	}
-	px.log.Info("registered the overlay's names with systemd-resolved", "link", name, "domain", "~"+px.cfg.Suffix, "dns", servers)
+	px.log.Info("registered the overlay's names with systemd-resolved", "link", name, "domains", suffixes, "dns", servers)
 	return nil
+}
+
+// suffixes are the DNS suffixes this proxy answers: its own, then those of
+// the other overlays (Config.Also).
+func (px *Proxy) suffixes() []string {
+	out := []string{px.cfg.Suffix}
+	for _, o := range px.cfg.Also {
+		out = append(out, o.cfg.Suffix)
+	}
+	return out
 }
 
 // unhookResolver undoes hookResolver.

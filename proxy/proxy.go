@@ -279,6 +279,9 @@ func (px *Proxy) setupDNS() error {
 	dcfg := dns.DefaultConfig(px)
 	dcfg.Suffix = px.cfg.Suffix
 	dcfg.SearchDomains = search
+	for _, o := range px.cfg.Also {
+		dcfg.Zones = append(dcfg.Zones, dns.Zone{Suffix: o.cfg.Suffix, Resolver: o})
+	}
 	if px.dns, err = dns.New(dcfg); err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}

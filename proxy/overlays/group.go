@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"golang.zx2c4.com/wireguard/tun"
 
@@ -23,6 +24,7 @@ type Group struct {
 	disp    *Dispatcher
 	proxies []*proxy.Proxy // the primary first, then the others in order
 
+	closing   atomic.Bool // Close has begun: a proxy's end is no failure
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -126,7 +128,7 @@ func (g *Group) Run(ctx context.Context) error {
 		suffix := px.Status().Self.Suffix
 		go func() {
 			err := px.Run(ctx)
-			if err == nil && ctx.Err() == nil {
+			if err == nil && ctx.Err() == nil && !g.closing.Load() {
 				err = fmt.Errorf("overlays: overlay %q stopped", suffix)
 			}
 			ends <- err
@@ -154,6 +156,7 @@ func (g *Group) Run(ctx context.Context) error {
 // Close closes every proxy, the primary first (it gives the host's resolver
 // back), then the device, and waits for the dispatcher.
 func (g *Group) Close() error {
+	g.closing.Store(true)
 	g.closeOnce.Do(func() {
 		var errs []error
 		for _, px := range g.proxies {
