@@ -58,7 +58,7 @@ func checkPair(cfgs []proxy.Config, i int) error {
 		other := strings.ToLower(strings.Trim(o.Suffix, "."))
 		switch {
 		case suffix == other:
-			return fail("suffix", quote(suffix), "overlay %d has it too: give each overlay its own suffix", j)
+			return fail("suffix", quote(suffix), "the overlay before has it too: give each overlay its own suffix")
 		case strings.HasSuffix(suffix, "."+other), strings.HasSuffix(other, "."+suffix):
 			return fail("suffix", quote(suffix), "it and overlay %q's suffix are one under the other, so names would be ambiguous: choose suffixes that are not", other)
 		}

@@ -100,6 +100,7 @@ type proxyArgs struct {
 	userspace  bool
 	front      string
 	expose     portList
+	file       proxyFile // the --config file, as loaded
 }
 
 // addrList is a repeatable ADDR:PORT flag.
@@ -131,6 +132,7 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 		if err != nil {
 			return cfg, err
 		}
+		a.file = f
 		a.servers = append(f.Servers, a.servers...)
 		a.upstreams = append(f.Upstreams, a.upstreams...)
 		cfg.Rules, cfg.Middlebox = rs, strings.ToLower(f.Middlebox)
@@ -190,10 +192,14 @@ func (a *proxyArgs) run(ctx context.Context) error {
 		return fmt.Errorf("i3net proxy runs on Linux only (it needs a tun device and netlink); this is %s, "+
 			"where the other commands (server, id, book, ping) work", runtime.GOOS)
 	}
-	cfg, err := a.config()
+	cfgs, err := a.configs()
 	if err != nil {
 		return err
 	}
+	if len(cfgs) > 1 {
+		return a.runOverlays(ctx, cfgs) // proxyoverlays.go
+	}
+	cfg := cfgs[0]
 	px, err := proxy.New(cfg)
 	if err != nil && !cfg.Userspace && errors.Is(err, tundev.ErrPermission) {
 		cfg.Logger.Warn("no tun device can be made here (it needs root or CAP_NET_ADMIN): running in userspace mode; "+

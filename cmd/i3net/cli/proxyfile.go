@@ -30,6 +30,11 @@ type proxyFile struct {
 	// everyone who contacts it: their sessions go through it, in clear for
 	// its IDS, and data that did not pass it is dropped.
 	Middlebox string `toml:"middlebox"`
+
+	// Overlay are the further overlays this proxy serves on the same tun
+	// device, each with its own suffix (proxyoverlays.go).
+	Overlay []overlayFile `toml:"overlay"`
+	meta    tomlconf.Meta // for the overlays' errors, which need the flags too
 }
 
 // loadProxyFile reads the proxy's configuration file and compiles its
@@ -38,6 +43,10 @@ func loadProxyFile(path string) (proxyFile, *rules.Rules, error) {
 	var f proxyFile
 	meta, err := tomlconf.Load("proxy", path, &f)
 	if err != nil {
+		return f, nil, err
+	}
+	f.meta = meta
+	if err := checkOverlayFiles(meta, f.Overlay); err != nil {
 		return f, nil, err
 	}
 	if f.Middlebox != "" {
