@@ -154,3 +154,15 @@ func TestIDFile(t *testing.T) {
 		t.Fatalf("two identities wanted: %v %v", err1, err2)
 	}
 }
+
+// Bug: a host without IPv6 (--pool6 off, the default of an [[overlay]])
+// printed "invalid IP" for its IPv6 address.
+func TestStatusWithoutIPv6(t *testing.T) {
+	var out bytes.Buffer
+	captureOutput(t, &out)
+	printStatus(proxy.Status{Self: proxy.SelfStatus{ID: "aaaaaaaaaaaa", Suffix: "lab", Addr4: netip.MustParseAddr("100.96.1.2"),
+		DNS: netip.MustParseAddr("100.111.255.254")}, Local: netip.MustParseAddrPort("198.18.0.7:40000")})
+	if strings.Contains(out.String(), "invalid IP") {
+		t.Errorf("status of a host without IPv6:\n%s", out.String())
+	}
+}

@@ -126,7 +126,7 @@ func printStatus(st proxy.Status) {
 		fmt.Fprintln(Stdout, overlayHeader(st)) // statusoverlays.go
 	}
 	fmt.Fprintf(Stdout, "# this host: %s  %s  id %s…  dns %s  via %v from %v\n",
-		st.Self.Addr4, st.Self.Addr6, st.Self.ID[:8], st.Self.DNS, st.Servers, st.Local)
+		st.Self.Addr4, addrText(st.Self.Addr6), st.Self.ID[:8], st.Self.DNS, st.Servers, st.Local)
 	if st.Self.Mode == "userspace" {
 		exposed := "none (--expose)"
 		if len(st.Self.Exposed) > 0 {

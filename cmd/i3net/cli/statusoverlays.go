@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/i3net/i3net/proxy"
 )
@@ -34,4 +35,12 @@ func printOverlays(st proxy.Status) {
 		fmt.Fprintln(Stdout, overlayHeader(o))
 		printStatus(o)
 	}
+}
+
+// addrText is a, or "-" for none (no IPv6: --pool6 off).
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return "-"
+	}
+	return a.String()
 }
