@@ -13,6 +13,7 @@ import (
 
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/internal/tomlconf"
+	"github.com/i3net/i3net/internal/tundev"
 	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/overlays"
 )
@@ -138,6 +139,10 @@ func (a *proxyArgs) fileError(err error) error {
 // runOverlays runs several overlays on one tun device.
 func (a *proxyArgs) runOverlays(ctx context.Context, cfgs []proxy.Config) error {
 	g, err := overlays.Open(cfgs)
+	if errors.Is(err, tundev.ErrPermission) {
+		return fmt.Errorf("%w: several overlays need the tun device (root or CAP_NET_ADMIN); userspace mode serves one overlay: "+
+			"drop the [[overlay]] tables of %s to run without root", err, a.configFile)
+	}
 	if err != nil {
 		return a.fileError(err)
 	}
