@@ -100,7 +100,7 @@ func (d *Dispatcher) Run() error {
 // does not allocate.
 func (d *Dispatcher) dispatch(pkt []byte) {
 	dst, ok := destination(pkt)
-	if !ok {
+	if !ok || len(pkt) > d.size {
 		d.malformed.Add(1)
 		return
 	}
