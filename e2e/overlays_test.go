@@ -120,9 +120,10 @@ func testKillRingA(t *testing.T, ctx context.Context, w *overlaysWorld, s *sshd)
 		t.Errorf("laptop's .lab peer build: state %q, rx %d B (before the kill %d B): want active, more bytes", p.State, p.RxBytes, before.RxBytes)
 	}
 	// A new connection to build.lab: the primary's DNS does not need ring A.
-	out := mustRun(t, ctx, w.laptop.Host, "curl", "-sS", "--fail", "-m", "30", "-o", "/dev/null", "-w", "%{http_code}", "http://build.lab/file")
-	if string(out) != "200" {
-		t.Errorf("curl build.lab after ring A died: %q", out)
+	out, err := run(t, ctx, w.laptop.Host, "curl", "-sS", "--fail", "-m", "30", "-o", "/dev/null", "-w", "%{http_code}", "http://build.lab/file")
+	if err != nil || string(out) != "200" {
+		t.Errorf("curl build.lab after ring A died: %v: %s", err, out)
+		explainDNS(t, ctx, w, "build.lab")
 	}
 	table := string(mustRun(t, ctx, w.laptop.Host, i3netBin, "status", "--state-dir", w.laptop.dir))
 	t.Logf("i3net status on laptop:\n%s", table)
@@ -156,4 +157,16 @@ func testOverlapRefused(t *testing.T, ctx context.Context, w *overlaysWorld) {
 	if err == nil || !strings.Contains(string(out), want) {
 		t.Errorf("a proxy with overlapping pools: %v: %s\nwant a failure saying %q", err, out, want)
 	}
+}
+
+// explainDNS logs what the resolver and the primary's DNS say of name, for
+// a failure's report.
+func explainDNS(t *testing.T, ctx context.Context, w *overlaysWorld, name string) {
+	for _, c := range [][]string{{"getent", "ahosts", name}, {"dig", "+tries=1", "+time=3", name, "A"}, {"dig", "+tries=1", "+time=3", name, "AAAA"}} {
+		out, err := run(t, ctx, w.laptop.Host, c[0], c[1:]...)
+		t.Logf("%v: %v\n%s", c, err, out)
+	}
+	st := w.laptop.mustStatus(t)
+	t.Logf("laptop's DNS counters: queries %d, forwarded %d, errors %d; resolv.conf: %s", st.Counters["dns_queries"],
+		st.Counters["dns_forwarded"], st.Counters["dns_errors"], mustRun(t, ctx, w.laptop.Host, "cat", "/etc/resolv.conf"))
 }

@@ -119,6 +119,12 @@ func (w *overlaysWorld) startRing(prefix string, positions ...byte) []*ringServe
 			return err
 		})
 		if err != nil {
+			for _, c := range [][]string{{"ss", "-ltnp"}, {"ip", "-br", "addr"}, {"ping", "-c", "1", "-W", "2", servers[0].data.Addr().String()}} {
+				for _, d := range servers {
+					out, err := d.host.Run(context.Background(), c[0], c[1:]...)
+					t.Logf("%s$ %v: %v\n%s", d.name, c, err, out)
+				}
+			}
 			t.Fatalf("%s does not see a ring of %d: %v", s.name, len(servers), err)
 		}
 	}
