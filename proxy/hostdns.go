@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 
 	"github.com/i3net/i3net/proxy/dns"
 	"github.com/i3net/i3net/proxy/resolvconf"
@@ -74,7 +75,7 @@ func (px *Proxy) installResolvConf() ([]netip.AddrPort, []string, error) {
 	if data, err := os.ReadFile(px.cfg.ResolvConf); err == nil {
 		search = resolvconf.Parse(data).Search
 	}
-	ups, err := resolvconf.Install(px.cfg.ResolvConf, backup, px.dns4, px.cfg.Suffix)
+	ups, err := resolvconf.Install(px.cfg.ResolvConf, backup, px.dns4, strings.Join(px.suffixes(), ", ."))
 	if err != nil {
 		return nil, nil, fmt.Errorf("proxy: point %s at the proxy: %w", px.cfg.ResolvConf, err)
 	}
