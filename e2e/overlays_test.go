@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,7 +24,7 @@ import (
 // refused, naming the file, line and key.
 func TestOverlays(t *testing.T) {
 	t.Parallel()
-	needProgram(t, "curl", "python3", "ssh")
+	needProgram(t, "curl", "python3", "ssh", "dig")
 	w := newOverlaysWorld(t)
 	st := w.laptop.mustStatus(t)
 	lab := labStatus(t, st)
@@ -59,6 +60,7 @@ func TestOverlays(t *testing.T) {
 			t.Errorf("ssh %s: SSH_CONNECTION %q, want it from laptop's own address in that overlay, %v or %v", name, out, self.Addr4, self.Addr6)
 		}
 	}, w)
+	testLabDNS(t, ctx, w, st.Self.DNS)
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -169,4 +171,18 @@ func explainDNS(t *testing.T, ctx context.Context, w *overlaysWorld, name string
 	st := w.laptop.mustStatus(t)
 	t.Logf("laptop's DNS counters: queries %d, forwarded %d, errors %d; resolv.conf: %s", st.Counters["dns_queries"],
 		st.Counters["dns_forwarded"], st.Counters["dns_errors"], mustRun(t, ctx, w.laptop.Host, "cat", "/etc/resolv.conf"))
+}
+
+// testLabDNS asks the primary's DNS address for build.lab over TCP, and for
+// the reverse name of the answer: lab's proxy answers both, as the name
+// and the address are lab's.
+func testLabDNS(t *testing.T, ctx context.Context, w *overlaysWorld, dns netip.Addr) {
+	ans, out := dig(t, ctx, w.world, "+tcp", "@"+dns.String(), "build.lab", "A")
+	if len(ans) != 1 || ans[0].rdata != w.build.self.Addr4.String() {
+		t.Errorf("dig +tcp build.lab A at the primary's DNS %v: want %v (build's own address, in lab's pool), got:\n%s", dns, w.build.self.Addr4, out)
+	}
+	ans, out = dig(t, ctx, w.world, "@"+dns.String(), "-x", w.build.self.Addr4.String())
+	if len(ans) != 1 || ans[0].typ != "PTR" || ans[0].rdata != "build.lab." {
+		t.Errorf("dig -x %v: want PTR build.lab., got:\n%s", w.build.self.Addr4, out)
+	}
 }
