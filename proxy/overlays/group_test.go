@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	mdns "github.com/miekg/dns"
@@ -137,5 +138,30 @@ func TestGroupTwoRings(t *testing.T) {
 	}
 	if !dev.IsClosed() {
 		t.Error("the device is still open after Close")
+	}
+}
+
+// An overlay that cannot open undoes the group: the others are closed, the
+// device too, and the error names the overlay.
+func TestOpenFailsCleanly(t *testing.T) {
+	srv, _ := ring(t)
+	peer, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i3 := laptopConfig(t, "i3", "100.64.0.0/12", srv, "home", peer)
+	lab := laptopConfig(t, "lab", "100.96.0.0/12", srv, "build", peer)
+	lab.ListenAddr = netip.MustParseAddrPort("192.0.2.1:0") // TEST-NET-1: never local, so lab's client cannot open
+	dev := proxytest.NewTun()
+	g, err := openOn(dev, []proxy.Config{i3, lab}, []Route{{Pool4: i3.Pool4}, {Pool4: lab.Pool4}})
+	if err == nil {
+		g.Close()
+		t.Fatal("a group opened with an overlay whose client cannot open")
+	}
+	if !strings.Contains(err.Error(), `overlay "lab"`) {
+		t.Errorf("error %q does not name the overlay", err)
+	}
+	if !dev.IsClosed() {
+		t.Error("the device is still open")
 	}
 }
