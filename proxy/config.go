@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/i3net/i3net/identity"
@@ -158,6 +159,13 @@ type Config struct {
 	// Clock and Logger: nil means the real clock and slog.Default().
 	Clock  clock.Clock
 	Logger *slog.Logger
+
+	// Also are the other overlays this proxy's host is in (proxy/overlays),
+	// each a proxy with a suffix of its own on a port of the same device:
+	// this proxy's DNS responder answers their names with them, its hook on
+	// the host's resolver covers their suffixes too, and its Status holds
+	// theirs (Status.Overlays). Nil: this overlay only.
+	Also []*Proxy
 }
 
 // DefaultMappingTimeout is how long a mapping lives without use (paper §7.2:
@@ -222,8 +230,28 @@ func (c *Config) validate() error {
 	if c.UpstreamTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("upstream timeout %v: must be positive (--upstream-timeout)", c.UpstreamTimeout))
 	}
+	errs = append(errs, c.validateAlso()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("proxy: config: %w", err)
 	}
 	return nil
+}
+
+// validateAlso refuses missing overlays and suffixes that clash with this
+// one's (proxy/overlays.Check says more, with the config's keys).
+func (c *Config) validateAlso() []error {
+	var errs []error
+	seen := map[string]bool{strings.ToLower(strings.Trim(c.Suffix, ".")): true}
+	for i, o := range c.Also {
+		if o == nil {
+			errs = append(errs, fmt.Errorf("also[%d]: no proxy", i))
+			continue
+		}
+		s := strings.ToLower(strings.Trim(o.cfg.Suffix, "."))
+		if seen[s] {
+			errs = append(errs, fmt.Errorf("also[%d]: suffix %q is another overlay's too: give each its own", i, s))
+		}
+		seen[s] = true
+	}
+	return errs
 }

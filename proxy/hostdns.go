@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 
 	"github.com/i3net/i3net/proxy/dns"
 	"github.com/i3net/i3net/proxy/resolvconf"
@@ -74,7 +75,7 @@ func (px *Proxy) installResolvConf() ([]netip.AddrPort, []string, error) {
 	if data, err := os.ReadFile(px.cfg.ResolvConf); err == nil {
 		search = resolvconf.Parse(data).Search
 	}
-	ups, err := resolvconf.Install(px.cfg.ResolvConf, backup, px.dns4, px.cfg.Suffix)
+	ups, err := resolvconf.Install(px.cfg.ResolvConf, backup, px.dns4, strings.Join(px.suffixes(), ", ."))
 	if err != nil {
 		return nil, nil, fmt.Errorf("proxy: point %s at the proxy: %w", px.cfg.ResolvConf, err)
 	}
@@ -103,11 +104,22 @@ func (px *Proxy) registerResolved() error {
 	if px.dns6.IsValid() {
 		servers = append(servers, px.dns6)
 	}
-	if px.resolvedLink, err = resolved.Register(ifi.Index, servers, px.cfg.Suffix); err != nil {
+	suffixes := px.suffixes()
+	if px.resolvedLink, err = resolved.Register(ifi.Index, servers, suffixes...); err != nil {
 		return fmt.Errorf("proxy: %w (to replace resolv.conf instead, choose the resolvconf DNS mode: --dns-mode resolvconf)", err)
 	}
-	px.log.Info("registered the overlay's names with systemd-resolved", "link", name, "domain", "~"+px.cfg.Suffix, "dns", servers)
+	px.log.Info("registered the overlay's names with systemd-resolved", "link", name, "domains", suffixes, "dns", servers)
 	return nil
+}
+
+// suffixes are the DNS suffixes this proxy answers: its own, then those of
+// the other overlays (Config.Also).
+func (px *Proxy) suffixes() []string {
+	out := []string{px.cfg.Suffix}
+	for _, o := range px.cfg.Also {
+		out = append(out, o.cfg.Suffix)
+	}
+	return out
 }
 
 // unhookResolver undoes hookResolver.

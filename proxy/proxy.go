@@ -173,7 +173,14 @@ type hostRoute struct {
 }
 
 // checkPools refuses pools that overlap a route of this host (CheckPools).
-func (px *Proxy) checkPools() error { return CheckPools(px.cfg.Pool4, px.cfg.Pool6) }
+// A device given in Config.Tun comes with its routes: its maker checked the
+// pools before (proxy/overlays does).
+func (px *Proxy) checkPools() error {
+	if px.cfg.Tun != nil {
+		return nil
+	}
+	return CheckPools(px.cfg.Pool4, px.cfg.Pool6)
+}
 
 // CheckPools reports whether the virtual address pools pool4 and pool6
 // (zero: none) overlap a route of this host's network namespace, as the
@@ -205,12 +212,9 @@ func CheckPools(pool4, pool6 netip.Prefix) error {
 // openRegistry makes the peer registry and this host's own addresses.
 func (px *Proxy) openRegistry() error {
 	cfg := px.cfg
-	vcfg := vaddr.DefaultConfig(px.ownID)
-	vcfg.Pool4, vcfg.Pool6 = cfg.Pool4, cfg.Pool6
-	vcfg.Reserved = append(vcfg.Reserved, cfg.Reserved...)
-	alloc, err := vaddr.New(vcfg)
+	alloc, err := newAllocator(px.ownID, cfg.Pool4, cfg.Pool6, cfg.Reserved)
 	if err != nil {
-		return fmt.Errorf("proxy: %w", err)
+		return err
 	}
 	px.peers = newRegistry(alloc, cfg.MappingTimeout)
 	px.own4, px.own6 = alloc.Self()
@@ -219,6 +223,30 @@ func (px *Proxy) openRegistry() error {
 		px.dns6 = vaddr.ServiceAddr(cfg.Pool6)
 	}
 	return nil
+}
+
+// newAllocator makes the virtual address allocator of the host self.
+func newAllocator(self id.ID, pool4, pool6 netip.Prefix, reserved []netip.Addr) (*vaddr.Allocator, error) {
+	vcfg := vaddr.DefaultConfig(self)
+	vcfg.Pool4, vcfg.Pool6 = pool4, pool6
+	vcfg.Reserved = append(vcfg.Reserved, reserved...)
+	alloc, err := vaddr.New(vcfg)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	return alloc, nil
+}
+
+// OwnAddrs returns the tun addresses a proxy with identity ident and these
+// pools (a zero pool6: none) gives this host, as New computes them: the
+// caller of a shared device (Config.Tun) gives the device these addresses.
+func OwnAddrs(ident *identity.Identity, pool4, pool6 netip.Prefix, reserved []netip.Addr) (v4, v6 netip.Addr, err error) {
+	alloc, err := newAllocator(ident.ID(), pool4, pool6, reserved)
+	if err != nil {
+		return netip.Addr{}, netip.Addr{}, err
+	}
+	v4, v6 = alloc.Self()
+	return v4, v6, nil
 }
 
 // openClient opens the overlay client, given every server: it picks the
@@ -251,6 +279,9 @@ func (px *Proxy) setupDNS() error {
 	dcfg := dns.DefaultConfig(px)
 	dcfg.Suffix = px.cfg.Suffix
 	dcfg.SearchDomains = search
+	for _, o := range px.cfg.Also {
+		dcfg.Zones = append(dcfg.Zones, dns.Zone{Suffix: o.cfg.Suffix, Resolver: o})
+	}
 	if px.dns, err = dns.New(dcfg); err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}

@@ -69,6 +69,10 @@ type Status struct {
 	// Triggers are this host's triggers: its public one first, then the
 	// private trigger given to each peer, with the server that holds each.
 	Triggers []TriggerStatus `json:"triggers,omitempty"`
+	// Overlays are the other overlays this process serves on the same
+	// device (Config.Also), each with its own Self.Suffix, servers, first
+	// hop, NAT, peers and triggers.
+	Overlays []Status `json:"overlays,omitempty"`
 }
 
 // TriggerStatus is one of this host's triggers and where it lives.
@@ -234,6 +238,9 @@ func (px *Proxy) Status() Status {
 	st.Published, st.IngressFlows = px.pubs.status()
 	if px.ing != nil && px.ing.Describe != nil {
 		st.Ingress = px.ing.Describe()
+	}
+	for _, o := range px.cfg.Also {
+		st.Overlays = append(st.Overlays, o.Status())
 	}
 	return st
 }

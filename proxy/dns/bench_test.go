@@ -11,7 +11,7 @@ import (
 // into a reused buffer: the proxy's per-query cost.
 func BenchmarkAnswer(b *testing.B) {
 	r, _ := newTestResponder(b, nil)
-	r.res = staticResolver{}
+	r.zones[0].res = staticResolver{}
 	q := query(b, "home.i3.", mdns.TypeA, true)
 	buf := make([]byte, 0, 512)
 	b.ReportAllocs()

@@ -45,6 +45,27 @@ type Config struct {
 	SearchDomains []string
 	// Resolver resolves overlay names. Required.
 	Resolver Resolver
+	// Zones are other overlays answered here too (proxy/overlays): a name
+	// under a zone's suffix is resolved by the zone's Resolver, a reverse
+	// name of an address its ReverseResolver owns is answered with the
+	// zone's suffix, and the search domains apply to every zone. Suffixes
+	// must differ from Suffix and each other.
+	Zones []Zone
+}
+
+// Zone is another overlay's suffix (without dots) and the resolver of its
+// names.
+type Zone struct {
+	Suffix   string
+	Resolver Resolver
+}
+
+// zone is one suffix the responder answers for.
+type zone struct {
+	suffix string   // ".i3." (lower case)
+	apex   string   // "i3."
+	search []string // ".i3.example.com." per search domain
+	res    Resolver
 }
 
 // DefaultConfig returns the default configuration with resolver r.
@@ -55,12 +76,9 @@ func DefaultConfig(r Resolver) Config {
 // Responder answers DNS queries for overlay names. It is safe for concurrent
 // use.
 type Responder struct {
-	suffix string   // ".i3." (lower case)
-	apex   string   // "i3."
-	search []string // ".i3.example.com." per search domain
-	ttl    uint32
-	res    Resolver
-	pool   sync.Pool // of *state
+	zones []zone // Config.Suffix's first, then Config.Zones
+	ttl   uint32
+	pool  sync.Pool // of *state
 }
 
 // state holds the messages one Answer call works on, reused across calls.
@@ -78,31 +96,21 @@ type state struct {
 
 // New returns a Responder for cfg.
 func New(cfg Config) (*Responder, error) {
-	suffix := strings.ToLower(strings.Trim(cfg.Suffix, "."))
-	if _, ok := mdns.IsDomainName(suffix); !ok || suffix == "" {
-		return nil, fmt.Errorf("dns: config: suffix %q is not a domain name", cfg.Suffix)
-	}
 	if cfg.TTL < 0 || cfg.TTL > MaxTTL || cfg.TTL%time.Second != 0 {
 		return nil, fmt.Errorf("dns: config: TTL %v: want whole seconds from 0 to %v", cfg.TTL, MaxTTL)
 	}
-	if cfg.Resolver == nil {
-		return nil, fmt.Errorf("dns: config: no Resolver")
-	}
-	r := &Responder{
-		suffix: "." + suffix + ".",
-		apex:   suffix + ".",
-		ttl:    uint32(cfg.TTL / time.Second),
-		res:    cfg.Resolver,
-	}
-	for _, d := range cfg.SearchDomains {
-		d = strings.ToLower(strings.Trim(d, "."))
-		if d == "" {
-			continue
+	r := &Responder{ttl: uint32(cfg.TTL / time.Second)}
+	seen := make(map[string]bool)
+	for _, zc := range append([]Zone{{Suffix: cfg.Suffix, Resolver: cfg.Resolver}}, cfg.Zones...) {
+		z, err := newZone(zc, cfg.SearchDomains)
+		if err != nil {
+			return nil, err
 		}
-		if _, ok := mdns.IsDomainName(d); !ok {
-			return nil, fmt.Errorf("dns: config: search domain %q is not a domain name", d)
+		if seen[z.apex] {
+			return nil, fmt.Errorf("dns: config: suffix %q twice: give each zone its own", zc.Suffix)
 		}
-		r.search = append(r.search, r.suffix+d+".")
+		seen[z.apex] = true
+		r.zones = append(r.zones, z)
 	}
 	r.pool.New = func() any {
 		s := new(state)
@@ -114,6 +122,29 @@ func New(cfg Config) (*Responder, error) {
 		return s
 	}
 	return r, nil
+}
+
+// newZone checks zc and makes its zone with the search domains.
+func newZone(zc Zone, searchDomains []string) (zone, error) {
+	suffix := strings.ToLower(strings.Trim(zc.Suffix, "."))
+	if _, ok := mdns.IsDomainName(suffix); !ok || suffix == "" {
+		return zone{}, fmt.Errorf("dns: config: suffix %q is not a domain name", zc.Suffix)
+	}
+	if zc.Resolver == nil {
+		return zone{}, fmt.Errorf("dns: config: no Resolver for suffix %q", suffix)
+	}
+	z := zone{suffix: "." + suffix + ".", apex: suffix + ".", res: zc.Resolver}
+	for _, d := range searchDomains {
+		d = strings.ToLower(strings.Trim(d, "."))
+		if d == "" {
+			continue
+		}
+		if _, ok := mdns.IsDomainName(d); !ok {
+			return zone{}, fmt.Errorf("dns: config: search domain %q is not a domain name", d)
+		}
+		z.search = append(z.search, z.suffix+d+".")
+	}
+	return z, nil
 }
 
 // Answer reads the DNS query in query (a UDP payload) and either writes the
@@ -143,7 +174,7 @@ func (r *Responder) Answer(query []byte, dst []byte) (resp []byte, forward bool,
 	}
 	question := q.Question[0]
 	name := strings.ToLower(question.Name)
-	label, overlay := r.overlayLabel(name)
+	z, label, overlay := r.overlayLabel(name)
 	if !overlay {
 		if resp, ok, err := r.answerPTR(s, m, question, name, dst); ok {
 			return resp, false, err
@@ -161,7 +192,7 @@ func (r *Responder) Answer(query []byte, dst []byte) (resp []byte, forward bool,
 		m.Rcode = mdns.RcodeNotImplemented
 	case label == "": // the suffix itself: it exists, holds no addresses
 	default:
-		v4, v6, ok := r.res.ResolveOverlay(label)
+		v4, v6, ok := z.res.ResolveOverlay(label)
 		if !ok {
 			m.Rcode = mdns.RcodeNameError
 			break
@@ -235,24 +266,30 @@ func (r *Responder) put(s *state) {
 	r.pool.Put(s)
 }
 
-// overlayLabel reports whether name (lower case, fully qualified) is under the
-// overlay suffix, and returns the part before the suffix ("" for the suffix
-// itself).
-func (r *Responder) overlayLabel(name string) (string, bool) {
-	if name == r.apex {
-		return "", true
+// overlayLabel reports whether name (lower case, fully qualified) is under an
+// overlay suffix, and returns its zone and the part before the suffix (""
+// for the suffix itself).
+func (r *Responder) overlayLabel(name string) (*zone, string, bool) {
+	for i := range r.zones {
+		z := &r.zones[i]
+		if name == z.apex {
+			return z, "", true
+		}
+		if strings.HasSuffix(name, z.suffix) && len(name) > len(z.suffix) {
+			return z, name[:len(name)-len(z.suffix)], true
+		}
 	}
-	if strings.HasSuffix(name, r.suffix) && len(name) > len(r.suffix) {
-		return name[:len(name)-len(r.suffix)], true
-	}
-	return "", false
+	return nil, "", false
 }
 
-// underSearch reports whether name is NAME.SUFFIX.DOMAIN for a search domain.
+// underSearch reports whether name is NAME.SUFFIX.DOMAIN for a search domain
+// and an overlay suffix.
 func (r *Responder) underSearch(name string) bool {
-	for _, s := range r.search {
-		if len(name) > len(s) && strings.HasSuffix(name, s) {
-			return true
+	for _, z := range r.zones {
+		for _, s := range z.search {
+			if len(name) > len(s) && strings.HasSuffix(name, s) {
+				return true
+			}
 		}
 	}
 	return false

@@ -24,15 +24,14 @@ type ReverseResolver interface {
 // answerPTR answers a PTR query for a virtual address; ok is false when the
 // query is not one (the caller goes on as for any other name).
 func (r *Responder) answerPTR(s *state, m *mdns.Msg, question mdns.Question, name string, dst []byte) (resp []byte, ok bool, err error) {
-	rr, isRev := r.res.(ReverseResolver)
-	if !isRev || question.Qtype != mdns.TypePTR {
+	if question.Qtype != mdns.TypePTR {
 		return nil, false, nil
 	}
 	addr, parsed := parseReverse(name)
 	if !parsed {
 		return nil, false, nil
 	}
-	label, owned := rr.ReverseOverlay(addr)
+	label, suffix, owned := r.reverse(addr)
 	if !owned {
 		return nil, false, nil
 	}
@@ -40,7 +39,7 @@ func (r *Responder) answerPTR(s *state, m *mdns.Msg, question mdns.Question, nam
 	if label == "" {
 		m.Rcode = mdns.RcodeNameError
 	} else {
-		ptr := label + r.suffix
+		ptr := label + suffix
 		if strings.HasSuffix(label, ".") {
 			ptr = label
 		}
@@ -51,6 +50,21 @@ func (r *Responder) answerPTR(s *state, m *mdns.Msg, question mdns.Question, nam
 	}
 	resp, _, err = r.pack(m, dst)
 	return resp, true, err
+}
+
+// reverse asks each zone's ReverseResolver for addr: the first that owns
+// it names it, with its zone's suffix (".i3.").
+func (r *Responder) reverse(addr netip.Addr) (label, suffix string, owned bool) {
+	for _, z := range r.zones {
+		rr, ok := z.res.(ReverseResolver)
+		if !ok {
+			continue
+		}
+		if label, owned := rr.ReverseOverlay(addr); owned {
+			return label, z.suffix, true
+		}
+	}
+	return "", "", false
 }
 
 // parseReverse reads the address of a reverse name (lower case, fully

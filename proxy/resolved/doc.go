@@ -1,7 +1,8 @@
 // Package resolved hooks the overlay's DNS into systemd-resolved without
 // changing anything else of the host's resolver: over D-Bus it gives the
 // proxy's tun link the proxy's DNS service address as its DNS server and the
-// overlay suffix as a routing-only domain ("~i3"), and takes the link off the
+// overlay suffixes as routing-only domains ("~i3", and "~lab" for a second
+// overlay), and takes the link off the
 // default route, so that only overlay names reach the proxy
 // (org.freedesktop.resolve1.Manager: SetLinkDNS, SetLinkDomains,
 // SetLinkDefaultRoute). Revert (RevertLink) undoes it on exit; resolved also

@@ -44,21 +44,30 @@ func Running() (bool, error) {
 	return owned, nil
 }
 
-// Register gives link ifindex the DNS servers and the routing-only domain
-// ~suffix, and takes it off resolved's default route. On failure it reverts
-// what it did. The caller calls Revert when it stops.
-func Register(ifindex int, servers []netip.Addr, suffix string) (*Registration, error) {
-	suffix = strings.Trim(suffix, ".")
-	if ifindex <= 0 || len(servers) == 0 || suffix == "" {
-		return nil, fmt.Errorf("resolved: register: need a link index (got %d), a DNS server (got %d) and a suffix (got %q)",
-			ifindex, len(servers), suffix)
+// Register gives link ifindex the DNS servers and a routing-only domain
+// ~SUFFIX for each of suffixes (several overlays: ~i3 and ~lab), and takes
+// it off resolved's default route. On failure it reverts what it did. The
+// caller calls Revert when it stops.
+func Register(ifindex int, servers []netip.Addr, suffixes ...string) (*Registration, error) {
+	domains := make([]linkDomain, 0, len(suffixes))
+	for _, s := range suffixes {
+		s = strings.Trim(s, ".")
+		if s == "" {
+			domains = nil
+			break
+		}
+		domains = append(domains, linkDomain{Domain: s, RoutingOnly: true})
+	}
+	if ifindex <= 0 || len(servers) == 0 || len(domains) == 0 {
+		return nil, fmt.Errorf("resolved: register: need a link index (got %d), a DNS server (got %d) and suffixes (got %q)",
+			ifindex, len(servers), suffixes)
 	}
 	conn, err := dbus.ConnectSystemBus()
 	if err != nil {
 		return nil, fmt.Errorf("resolved: connect to the D-Bus system bus: %w", err)
 	}
 	r := &Registration{conn: conn, ifindex: ifindex}
-	if err := r.apply(servers, suffix); err != nil {
+	if err := r.apply(servers, domains); err != nil {
 		return nil, errors.Join(err, r.Revert())
 	}
 	return r, nil
@@ -76,7 +85,7 @@ type linkDomain struct {
 	RoutingOnly bool
 }
 
-func (r *Registration) apply(servers []netip.Addr, suffix string) error {
+func (r *Registration) apply(servers []netip.Addr, domains []linkDomain) error {
 	addrs := make([]linkAddr, 0, len(servers))
 	for _, a := range servers {
 		a = a.Unmap()
@@ -91,7 +100,7 @@ func (r *Registration) apply(servers []netip.Addr, suffix string) error {
 		arg    any
 	}{
 		{"SetLinkDNS", addrs},
-		{"SetLinkDomains", []linkDomain{{Domain: suffix, RoutingOnly: true}}},
+		{"SetLinkDomains", domains},
 		{"SetLinkDefaultRoute", false},
 	}
 	for _, s := range steps {

@@ -90,15 +90,15 @@ func TestRegisterWithRealResolved(t *testing.T) {
 	}
 	before := resolvectl(t, h, r, "status")
 	dns4, dns6 := netip.MustParseAddr("100.64.0.1"), netip.MustParseAddr("fd00:6933::1")
-	reg, err := Register(ifindex, []netip.Addr{dns4, dns6}, ".i3.")
+	reg, err := Register(ifindex, []netip.Addr{dns4, dns6}, ".i3.", "lab")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := resolvectl(t, h, r, "dns", "i3t0"); !strings.Contains(got, dns4.String()) || !strings.Contains(got, dns6.String()) {
 		t.Errorf("resolvectl dns i3t0 = %q, want %v and %v", got, dns4, dns6)
 	}
-	if got := resolvectl(t, h, r, "domain", "i3t0"); !strings.Contains(got, "~i3") {
-		t.Errorf("resolvectl domain i3t0 = %q, want ~i3", got)
+	if got := resolvectl(t, h, r, "domain", "i3t0"); !strings.Contains(got, "~i3") || !strings.Contains(got, "~lab") {
+		t.Errorf("resolvectl domain i3t0 = %q, want ~i3 and ~lab (two overlays)", got)
 	}
 	if got := resolvectl(t, h, r, "default-route", "i3t0"); !strings.Contains(got, "no") {
 		t.Errorf("resolvectl default-route i3t0 = %q, want no", got)

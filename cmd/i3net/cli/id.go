@@ -56,6 +56,7 @@ Examples:
 		fs.BoolVar(&a.json, "json", false, "print JSON instead of text")
 		fs.BoolVar(&a.new, "new", false, "make a new identity (refused if one exists, unless --force)")
 		fs.BoolVar(&a.force, "force", false, "with --new: replace the existing identity")
+		fs.StringVar(&a.file, "file", "", "the identity `FILE` (default STATE-DIR/identity.pem; a bare name is in the state directory): e.g. lab.pem, a second identity for another overlay")
 		return fs, noArgs(func(ctx context.Context) error { return runID(ctx, a) })
 	},
 }
@@ -67,6 +68,7 @@ type idArgs struct {
 	json  bool
 	new   bool
 	force bool
+	file  string // --file: another identity file than the host's
 }
 
 // idInfo is what "i3net id" prints.
@@ -84,6 +86,9 @@ func runID(_ context.Context, a idArgs) error {
 		return usageErrorf("--force only goes with --new")
 	}
 	path := a.state.identityPath()
+	if a.file != "" {
+		path = a.state.inDir(a.file)
+	}
 	var (
 		x    *identity.Identity
 		info = idInfo{File: path}

@@ -102,6 +102,7 @@ type proxyArgs struct {
 	expose     portList
 	noAnon     bool          // --no-anonymous
 	anonRotate time.Duration // --anonymous-rotate; 0: the file's, or the default
+	file       proxyFile     // the --config file, as loaded
 }
 
 // addrList is a repeatable ADDR:PORT flag.
@@ -133,6 +134,7 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 		if err != nil {
 			return cfg, err
 		}
+		a.file = f
 		a.servers = append(f.Servers, a.servers...)
 		a.upstreams = append(f.Upstreams, a.upstreams...)
 		cfg.Rules, cfg.Middlebox = rs, strings.ToLower(f.Middlebox)
@@ -194,10 +196,14 @@ func (a *proxyArgs) run(ctx context.Context) error {
 		return fmt.Errorf("i3net proxy runs on Linux only (it needs a tun device and netlink); this is %s, "+
 			"where the other commands (server, id, book, ping) work", runtime.GOOS)
 	}
-	cfg, err := a.config()
+	cfgs, err := a.configs()
 	if err != nil {
 		return err
 	}
+	if len(cfgs) > 1 {
+		return a.runOverlays(ctx, cfgs) // proxyoverlays.go
+	}
+	cfg := cfgs[0]
 	px, err := proxy.New(cfg)
 	if err != nil && !cfg.Userspace && errors.Is(err, tundev.ErrPermission) {
 		cfg.Logger.Warn("no tun device can be made here (it needs root or CAP_NET_ADMIN): running in userspace mode; "+

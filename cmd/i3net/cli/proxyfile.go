@@ -36,6 +36,11 @@ type proxyFile struct {
 	// --anonymous-rotate (docs/anonymity.md).
 	AcceptAnonymous *bool         `toml:"accept_anonymous"`
 	AnonymousRotate time.Duration `toml:"anonymous_rotate"`
+
+	// Overlay are the further overlays this proxy serves on the same tun
+	// device, each with its own suffix (proxyoverlays.go).
+	Overlay []overlayFile `toml:"overlay"`
+	meta    tomlconf.Meta // for the overlays' errors, which need the flags too
 }
 
 // loadProxyFile reads the proxy's configuration file and compiles its
@@ -44,6 +49,10 @@ func loadProxyFile(path string) (proxyFile, *rules.Rules, error) {
 	var f proxyFile
 	meta, err := tomlconf.Load("proxy", path, &f)
 	if err != nil {
+		return f, nil, err
+	}
+	f.meta = meta
+	if err := checkOverlayFiles(meta, f.Overlay); err != nil {
 		return f, nil, err
 	}
 	if f.Middlebox != "" {

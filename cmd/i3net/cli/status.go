@@ -122,8 +122,11 @@ func printStatus(st proxy.Status) {
 		printMiddlebox(st) // middleboxstatus.go
 		return
 	}
+	if len(st.Overlays) > 0 {
+		fmt.Fprintln(Stdout, overlayHeader(st)) // statusoverlays.go
+	}
 	fmt.Fprintf(Stdout, "# this host: %s  %s  id %s…  dns %s  via %v from %v\n",
-		st.Self.Addr4, st.Self.Addr6, st.Self.ID[:8], st.Self.DNS, st.Servers, st.Local)
+		st.Self.Addr4, addrText(st.Self.Addr6), st.Self.ID[:8], st.Self.DNS, st.Servers, st.Local)
 	if st.Self.Mode == "userspace" {
 		exposed := "none (--expose)"
 		if len(st.Self.Exposed) > 0 {
@@ -181,6 +184,7 @@ func printStatus(st proxy.Status) {
 	printIngress(st.Ingress)
 	printPublished(st)
 	printAlerts(st)
+	printOverlays(st)
 }
 
 func humanBytes(n uint64) string {
