@@ -25,7 +25,9 @@ import (
 // through the i3-to-IP gateway on its router (gateway.go), then has phone,
 // which runs nothing of i3net either, reach home by a DNS name through the
 // IP-to-i3 ingress (ingress.go), and last has home impose a middlebox, ids,
-// whose Suricata alerts home to an FTP upload (middlebox.go):
+// whose Suricata alerts home to an FTP upload (middlebox.go), and last has
+// laptop's proxy join a second overlay, .lab, with a server of its own
+// (overlays.go):
 //
 //	laptop   ──┐  "internet" bridge   ┌── nat ─────── home (192.168.1.0/24)
 //	cafe     ──┤ (reaches home anonymously)
@@ -33,7 +35,9 @@ import (
 //	ingress  ──┤ (i3net ingress; waypoints 198.19.255.10, .11)
 //	parent   ──┤ (unbound: example.net)   resolver (unbound, recursive) ──┤
 //	phone    ──┤ (no i3net)
-//	ids      ──┘ (i3net middlebox + Suricata)
+//	ids      ──┤ (i3net middlebox + Suricata)
+//	labsrv   ──┤ (the .lab overlay's server)
+//	build    ──┘ (in the .lab overlay alone)
 
 // procTail is how much of each process's output a failed demo prints.
 const procTail = 1024
@@ -54,6 +58,8 @@ type labDemo struct {
 	keys         map[string]string // public keys (i3pk1…) by host
 	office       office            // the intranet behind office-gw (gateway.go)
 	homeProxy    *netlab.Proc      // home's proxy, restarted when it imposes ids-mb
+	laptopProxy  *netlab.Proc      // laptop's proxy, restarted when it joins the lab overlay
+	extraWeb     []*http.Server    // other hosts' web servers (overlays.go)
 	ing          ingressWorld      // the ingress, its DNS and phone (ingress.go)
 	mb           idsBox            // the middlebox ids and its IDS (middlebox.go)
 }
@@ -84,7 +90,7 @@ func runLab(ctx context.Context, n *narrator, self string) (err error) {
 		d.serveWeb, d.reachHome, d.serverCounters, d.proxyStatus, d.anonymousVisitor,
 		d.buildOffice, d.startGateway, d.reachOffice, d.gatewayStatus,
 		d.startIngress, d.publishHome, d.phoneReachesHome, d.ingressStatus,
-		d.startMiddlebox, d.imposeMiddlebox, d.uploadEggdrop)
+		d.startMiddlebox, d.imposeMiddlebox, d.uploadEggdrop, d.secondOverlay)
 }
 
 // checkLab says what the lab part needs that this machine, running goos,
@@ -123,6 +129,9 @@ func (d *labDemo) cleanup(showOutput bool) error {
 	}
 	if d.office.web != nil {
 		d.office.web.Close()
+	}
+	for _, w := range d.extraWeb {
+		w.Close()
 	}
 	if d.ing.daytime != nil {
 		d.ing.daytime.Close()
@@ -262,6 +271,8 @@ func (d *labDemo) startProxies(ctx context.Context) error {
 		}
 		if h == d.home {
 			d.homeProxy = p
+		} else {
+			d.laptopProxy = p
 		}
 	}
 	for _, h := range []*netlab.Host{d.home, d.laptop} {

@@ -93,6 +93,10 @@ func checkPools(cfgs []proxy.Config, i, j int, fail func(key, value, format stri
 		if free, ok := freePrefix(k.mine.Bits(), k.within, pools(cfgs)); ok {
 			hint = "choose another, e.g. " + free.String()
 		}
+		if j == 0 && k.them == k.within {
+			hint += fmt.Sprintf(" (overlay %q has all of %v, the default: give it a smaller pool with --%s, or give this one a range outside it)",
+				strings.Trim(o.Suffix, "."), k.them, k.key)
+		}
 		return fail(k.key, quote(k.mine.String()), "overlaps overlay %q pool %v: %s", strings.Trim(o.Suffix, "."), k.them, hint)
 	}
 	return nil

@@ -78,6 +78,8 @@ func TestDemoNamespaces(t *testing.T) {
 		"# ingress for zone i3.example.net",
 		// anonymity: two sessions, two ephemeral keys on home
 		"cafe reaches home anonymously", "(on cafe, session 2)", "home's status: anonymous peer",
+		// two overlays in one proxy; the lab's server killed, .i3 goes on
+		"hello from build, in the lab overlay", "# overlay lab (.lab)", "the .i3 overlay did not notice",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
