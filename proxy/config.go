@@ -166,6 +166,10 @@ type Config struct {
 	// the host's resolver covers their suffixes too, and its Status holds
 	// theirs (Status.Overlays). Nil: this overlay only.
 	Also []*Proxy
+
+	// DeviceCounters, if set, adds the counters of the device this proxy
+	// runs on to its status (proxy/overlays: the shared tun's dispatcher).
+	DeviceCounters func() map[string]uint64
 }
 
 // DefaultMappingTimeout is how long a mapping lives without use (paper §7.2:

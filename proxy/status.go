@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -251,7 +252,7 @@ func (px *Proxy) counterMap() map[string]uint64 {
 	if px.client != nil {
 		cs = px.client.Stats()
 	}
-	return map[string]uint64{
+	m := map[string]uint64{
 		"client_received": cs.Received, "client_dropped": cs.Dropped,
 		"client_failovers": cs.Failovers, "client_server_lists": cs.ServerLists,
 		"client_nat_checks": cs.NATChecks, "client_nat_rebinds": cs.NATRebinds,
@@ -278,6 +279,10 @@ func (px *Proxy) counterMap() map[string]uint64 {
 		"gateway_timeouts": c.gwTimeouts.Load(), "gateway_refused": c.gwRefused.Load(),
 		"gateway_probes": c.gwProbes.Load(), "gateway_failovers": c.gwFailovers.Load(),
 	}
+	if px.cfg.DeviceCounters != nil {
+		maps.Copy(m, px.cfg.DeviceCounters())
+	}
+	return m
 }
 
 // checkControl refuses to start when another proxy answers on the control

@@ -62,6 +62,7 @@ func openOn(dev tun.Device, cfgs []proxy.Config, routes []Route) (*Group, error)
 	var others []*proxy.Proxy
 	for i, c := range cfgs[1:] {
 		c.Tun, c.TunName, c.MTU = ports[i+1], cfgs[0].TunName, cfgs[0].MTU
+		c.DeviceCounters = g.counters(i + 1)
 		c.DNSMode, c.ResolvConf, c.ResolvBackup, c.ControlPath = dns.ModeOff, "", "", ""
 		px, err := proxy.New(c)
 		if err != nil {
@@ -72,7 +73,7 @@ func openOn(dev tun.Device, cfgs []proxy.Config, routes []Route) (*Group, error)
 		g.proxies = append(g.proxies, px)
 	}
 	c := cfgs[0]
-	c.Tun, c.Also = ports[0], others
+	c.Tun, c.Also, c.DeviceCounters = ports[0], others, g.counters(0)
 	px, err := proxy.New(c)
 	if err != nil {
 		g.Close()
@@ -114,6 +115,20 @@ func (g *Group) Primary() *proxy.Proxy { return g.proxies[0] }
 
 // Proxies returns every overlay's proxy, the primary first.
 func (g *Group) Proxies() []*proxy.Proxy { return g.proxies }
+
+// counters returns the dispatcher's counters for overlay i's status: the
+// packets dropped because its queue was full, and for the primary (i = 0)
+// those no overlay's pool held and those without an IP header.
+func (g *Group) counters(i int) func() map[string]uint64 {
+	return func() map[string]uint64 {
+		st := g.disp.Stats()
+		m := map[string]uint64{"dispatch_queue_full": st.QueueFull[i]}
+		if i == 0 {
+			m["dispatch_no_route"], m["dispatch_malformed"] = st.NoRoute, st.Malformed
+		}
+		return m
+	}
+}
 
 // Stats returns the dispatcher's drops.
 func (g *Group) Stats() Stats { return g.disp.Stats() }

@@ -132,6 +132,17 @@ func TestGroupTwoRings(t *testing.T) {
 		o := g.Primary().Status().Overlays[0]
 		return len(o.Peers) == 1 && o.Peers[0].Name == "build" && o.Peers[0].TxPackets >= 5
 	})
+	// A packet to no overlay's pool is dropped and counted in the primary's
+	// status; each overlay shows its own queue's drops.
+	stray, _ := packet.Build(packet.Header{Src: netip.AddrPortFrom(labSelf, 9), Dst: netip.MustParseAddrPort("192.0.2.1:9"),
+		Proto: packet.ProtoUDP}, []byte("stray"))
+	dev.Send(stray)
+	testwait.For(t, "the stray packet counted as dispatch_no_route", func() bool {
+		return g.Primary().Status().Counters["dispatch_no_route"] == 1
+	})
+	if _, ok := g.Primary().Status().Overlays[0].Counters["dispatch_queue_full"]; !ok {
+		t.Errorf("lab's status has no dispatch_queue_full counter: %v", g.Primary().Status().Overlays[0].Counters)
+	}
 	g.Close()
 	if err := <-done; err != nil {
 		t.Errorf("Run after Close: %v", err)
