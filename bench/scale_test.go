@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +14,8 @@ import (
 
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/internal/netlab"
+	"github.com/i3net/i3net/internal/netlab/netlabtest"
+	"github.com/i3net/i3net/internal/testrun"
 )
 
 // BenchmarkScaleServers runs a ring of real "i3net server" processes (50 by
@@ -45,10 +49,47 @@ func BenchmarkScaleServers(b *testing.B) {
 		hold = d
 	}
 	lab, bin, _ := setUp(b)
+	rep := &scaleReport{tb: b, metric: b.ReportMetric}
+	runScale(b, lab, bin, rep, scaleRun{servers: n, triggers: nTriggers, hold: hold})
+	rep.print(n, nTriggers, hold)
+}
+
+// TestScaleRing is BenchmarkScaleServers made small enough for the regular
+// test run: 12 servers with the "lan" failure detector, 300 triggers, a
+// partition of 10 s (longer than the 3 s after which memberlist stops
+// gossiping to a member it declared dead, with that preset, so that only
+// the ring's reconnect can heal it). It checks that the ring converges after
+// each event, that no trigger is lost, and that one hop and the hints hold.
+// Needs root.
+func TestScaleRing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a minute of real servers; not with -short")
+	}
+	lab := netlabtest.New(t)
+	bin := filepath.Join(t.TempDir(), "i3net")
+	out, err := exec.Command(testrun.GoTool(t), "build", "-o", bin, "github.com/i3net/i3net/cmd/i3net").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build i3net: %v\n%s", err, out)
+	}
+	runScale(t, lab, bin, &scaleReport{tb: t}, scaleRun{servers: 12, triggers: 300, hold: 10 * time.Second, preset: "lan"})
+}
+
+// scaleRun is what runScale does: how many servers with which failure
+// detector preset (the servers' default when empty), how many triggers, and
+// how long the partition lasts (at least until each half sees only itself).
+type scaleRun struct {
+	servers, triggers int
+	hold              time.Duration
+	preset            string
+}
+
+// runScale is the experiment of BenchmarkScaleServers.
+func runScale(tb testing.TB, lab *netlabtest.Lab, bin string, rep *scaleReport, run scaleRun) {
+	b, n, nTriggers, hold := tb, run.servers, run.triggers, run.hold
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	l := newScaleLab(b, lab, bin)
-	rep := &scaleReport{b: b}
+	l.preset = run.preset
 
 	start := time.Now()
 	for range n - 1 {
@@ -94,7 +135,6 @@ func BenchmarkScaleServers(b *testing.B) {
 	rep.must(err, fmt.Sprintf("heal after a partition of %v", hold))
 	rep.add("heal-converge-s", 0, d)
 	l.check(ctx, rep, c, ids, 3, "after the heal")
-	rep.print(n, nTriggers, hold)
 }
 
 // addrs returns the live servers' data addresses.
@@ -157,29 +197,37 @@ func (l *scaleLab) check(ctx context.Context, rep *scaleReport, c *scaleClient, 
 	if r.delivered != len(ids) {
 		rep.notes = append(rep.notes, fmt.Sprintf("%s: %d of %d triggers lost", when, len(ids)-r.delivered, len(ids)))
 	}
-	b.ReportMetric(float64(len(ids)-r.delivered), "lost-"+strconv.Itoa(int(round)))
+	if rep.metric != nil {
+		rep.metric(float64(len(ids)-r.delivered), "lost-"+strconv.Itoa(int(round)))
+	}
+	if r.delivered != len(ids) || r.wrongHint > 0 || r.hinted != len(ids) {
+		b.Errorf("%s: %d of %d packets delivered, %d hints naming the owner, %d naming another server", when, r.delivered, len(ids), r.hinted, r.wrongHint)
+	}
 }
 
 // scaleReport gathers the figures of one run.
 type scaleReport struct {
-	b     *testing.B
-	times []string
-	rows  []string
-	notes []string
+	tb     testing.TB
+	metric func(float64, string) // b.ReportMetric; nil in a test
+	times  []string
+	rows   []string
+	notes  []string
 }
 
 func (r *scaleReport) add(unit string, n int, d time.Duration) {
 	if strings.Contains(unit, "%d") {
 		unit = fmt.Sprintf(unit, n)
 	}
-	r.b.ReportMetric(d.Seconds(), unit)
+	if r.metric != nil {
+		r.metric(d.Seconds(), unit)
+	}
 	r.times = append(r.times, fmt.Sprintf("%-22s %8.2f s", unit, d.Seconds()))
-	r.b.Log(r.times[len(r.times)-1])
+	r.tb.Log(r.times[len(r.times)-1])
 }
 
 func (r *scaleReport) must(err error, what string) {
 	if err != nil {
-		r.b.Fatalf("%s: %v", what, err)
+		r.tb.Fatalf("%s: %v", what, err)
 	}
 }
 

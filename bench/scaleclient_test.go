@@ -23,7 +23,7 @@ import (
 // that does not own its id, and records what comes back: challenges, acks,
 // the packets delivered, and the CACHE_ADDR hints naming an owner.
 type scaleClient struct {
-	b    *testing.B
+	b    testing.TB
 	conn net.PacketConn
 	addr netip.AddrPort
 
@@ -43,7 +43,7 @@ const (
 	hintQuiet = time.Second
 )
 
-func newScaleClient(b *testing.B, h *netlab.Host) *scaleClient {
+func newScaleClient(b testing.TB, h *netlab.Host) *scaleClient {
 	addr := netip.AddrPortFrom(h.Addr4(), scaleClientPort)
 	conn, err := h.ListenPacket("udp4", addr)
 	if err != nil {

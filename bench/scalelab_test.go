@@ -55,10 +55,11 @@ insert_rate = 0
 
 // scaleLab is the ring of servers and the client host.
 type scaleLab struct {
-	b       *testing.B
+	b       testing.TB
 	lab     *netlabtest.Lab
 	bin     string
 	conf    string
+	preset  string // the servers' --ring-preset; empty: their default
 	client  *netlab.Host
 	sides   [2]*netlab.Host
 	servers []*scaleServer
@@ -73,7 +74,7 @@ type scaleServer struct {
 	killed bool
 }
 
-func newScaleLab(b *testing.B, lab *netlabtest.Lab, bin string) *scaleLab {
+func newScaleLab(b testing.TB, lab *netlabtest.Lab, bin string) *scaleLab {
 	conf := filepath.Join(b.TempDir(), "server.toml")
 	if err := os.WriteFile(conf, []byte(scaleConfig), 0o644); err != nil {
 		b.Fatal(err)
@@ -106,6 +107,9 @@ func (l *scaleLab) addServer(ctx context.Context) *scaleServer {
 	s := &scaleServer{name: name, side: side, data: netip.AddrPortFrom(ip, scaleDataPort)}
 	args := []string{"server", "--config", l.conf, "--listen", s.data.String(), "--ring",
 		"--metrics", netip.AddrPortFrom(ip, scaleMetricsPort).String()}
+	if l.preset != "" {
+		args = append(args, "--ring-preset", l.preset)
+	}
 	if len(l.servers) > 0 {
 		args = append(args, "--join", netip.AddrPortFrom(l.servers[0].data.Addr(), scaleGossipPort).String())
 	}
