@@ -84,6 +84,23 @@ type Config struct {
 	// gossip port). Default 10 s; LANConfig 2 s.
 	DeadReclaim time.Duration
 
+	// ReconnectInterval is how often this member tries to reach again one
+	// member it declared dead (picked at random among those that failed
+	// without leaving, for ReconnectTimeout). memberlist alone never does:
+	// it stops gossiping to a dead member soon after its death and exchanges
+	// state only with live ones, so after a network partition heals each
+	// half goes on believing the other dead, and a restarted server that
+	// joins nobody (the first of an overlay) stays alone; either way two
+	// overlays each own every id. A reconnect is a memberlist join: the two
+	// sides exchange their state, each refutes its own death, and the
+	// overlay is one again. Default 10 s; LANConfig 2 s; 0 means the default.
+	ReconnectInterval time.Duration
+
+	// ReconnectTimeout is how long after its failure a member is still tried
+	// (a server gone for good is then forgotten). Default 24 h, as Serf's;
+	// 0 means the default.
+	ReconnectTimeout time.Duration
+
 	// Label is carried by every gossip datagram and stream; members with
 	// another label are ignored. Default DefaultLabel.
 	Label string
@@ -111,13 +128,15 @@ type Config struct {
 // suspicion), and a member survives pauses of several seconds. Set DataAddr.
 func DefaultConfig() Config {
 	return Config{
-		ProbeInterval:    time.Second,
-		ProbeTimeout:     500 * time.Millisecond,
-		SuspicionMult:    4,
-		GossipInterval:   200 * time.Millisecond,
-		PushPullInterval: 30 * time.Second,
-		DeadReclaim:      10 * time.Second,
-		Label:            DefaultLabel,
+		ProbeInterval:     time.Second,
+		ProbeTimeout:      500 * time.Millisecond,
+		SuspicionMult:     4,
+		GossipInterval:    200 * time.Millisecond,
+		PushPullInterval:  30 * time.Second,
+		DeadReclaim:       10 * time.Second,
+		ReconnectInterval: defaultReconnectInterval,
+		ReconnectTimeout:  defaultReconnectTimeout,
+		Label:             DefaultLabel,
 	}
 }
 
@@ -139,6 +158,7 @@ func LANConfig() Config {
 	// learns of it within seconds, not at the next 10 or 30 s exchange.
 	c.PushPullInterval = 3 * time.Second
 	c.DeadReclaim = 2 * time.Second
+	c.ReconnectInterval = 2 * time.Second
 	return c
 }
 
@@ -176,6 +196,9 @@ func (c *Config) validate() error {
 	}
 	if c.SuspicionMult < 1 {
 		return fmt.Errorf("ring: config: suspicion multiplier %d: must be at least 1", c.SuspicionMult)
+	}
+	if c.ReconnectInterval < 0 || c.ReconnectTimeout < 0 {
+		return fmt.Errorf("ring: config: reconnect interval %v, timeout %v: must not be negative", c.ReconnectInterval, c.ReconnectTimeout)
 	}
 	if c.DeadReclaim < 0 {
 		return fmt.Errorf("ring: config: dead reclaim time %v: must not be negative", c.DeadReclaim)

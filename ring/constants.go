@@ -24,4 +24,9 @@ const (
 	// DefaultLeaveTimeout is how long Leave waits for the departure to be
 	// gossiped to at least one other member.
 	DefaultLeaveTimeout = 2 * time.Second
+
+	// defaultReconnectInterval and defaultReconnectTimeout are
+	// Config.ReconnectInterval's and ReconnectTimeout's defaults.
+	defaultReconnectInterval = 10 * time.Second
+	defaultReconnectTimeout  = 24 * time.Hour
 )

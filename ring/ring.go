@@ -35,6 +35,12 @@ type Ring struct {
 
 	stateMu sync.Mutex
 	shut    bool
+	stop    chan struct{} // closed by Shutdown: ends reconnectLoop
+
+	// failed holds the members that failed without leaving, to reconnect
+	// to (reconnect.go).
+	failedMu sync.Mutex
+	failed   map[string]failedMember
 }
 
 // New validates cfg, starts gossiping on its bind address and returns a ring
@@ -64,6 +70,8 @@ func New(cfg Config) (*Ring, error) {
 			Position: cfg.Position,
 		},
 		members: map[string]Member{},
+		failed:  map[string]failedMember{},
+		stop:    make(chan struct{}),
 	}
 	r.meta = appendMeta(nil, cfg.DataAddr, cfg.Position)
 	r.snap.Store(NewSnapshot(r.local, nil, 0))
@@ -77,6 +85,7 @@ func New(cfg Config) (*Ring, error) {
 		return nil, fmt.Errorf("ring: gossip on %v: %w", bind, err)
 	}
 	r.ml = ml
+	go r.reconnectLoop()
 	return r, nil
 }
 
@@ -120,6 +129,7 @@ func (r *Ring) Shutdown() error {
 		return nil
 	}
 	r.shut = true
+	close(r.stop)
 	if err := r.ml.Shutdown(); err != nil {
 		return fmt.Errorf("ring: shutdown: %w", err)
 	}
@@ -165,6 +175,7 @@ func (r *Ring) event(kind string, n *memberlist.Node) {
 		}
 		delete(r.members, n.Name)
 		if n.Name != r.local.Name {
+			r.noteFailed(n.Name, m.Gossip, n.State == memberlist.StateLeft, time.Now())
 			how := "member failed"
 			if n.State == memberlist.StateLeft {
 				how = "member left"
@@ -183,6 +194,7 @@ func (r *Ring) event(kind string, n *memberlist.Node) {
 		}
 		old, had := r.members[n.Name]
 		r.members[n.Name] = m
+		r.noteAlive(n.Name)
 		if n.Name == r.local.Name {
 			r.local.Gossip = m.Gossip
 		} else if !had || old.Data != m.Data || old.Position != m.Position {
