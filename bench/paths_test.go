@@ -16,6 +16,7 @@ import (
 
 	"github.com/i3net/i3net/internal/netlab"
 	"github.com/i3net/i3net/internal/netlab/netlabtest"
+	"github.com/i3net/i3net/internal/testrun"
 )
 
 // BenchmarkPaths compares, in one run, TCP throughput (iperf3, 10 s), the
@@ -173,11 +174,12 @@ func setUp(b *testing.B, tools ...string) (*netlabtest.Lab, string, int) {
 	return netlabtest.New(b), buildI3net(b), secs
 }
 
-func buildI3net(b *testing.B) string {
-	bin := filepath.Join(b.TempDir(), "i3net")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/i3net/i3net/cmd/i3net")
+// buildI3net builds the i3net binary into a temporary directory.
+func buildI3net(tb testing.TB) string {
+	bin := filepath.Join(tb.TempDir(), "i3net")
+	cmd := exec.Command(testrun.GoTool(tb), "build", "-o", bin, "github.com/i3net/i3net/cmd/i3net")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("build i3net: %v\n%s", err, out)
+		tb.Fatalf("build i3net: %v\n%s", err, out)
 	}
 	return bin
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,7 +13,6 @@ import (
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/internal/netlab"
 	"github.com/i3net/i3net/internal/netlab/netlabtest"
-	"github.com/i3net/i3net/internal/testrun"
 )
 
 // BenchmarkScaleServers runs a ring of real "i3net server" processes (50 by
@@ -66,12 +63,7 @@ func TestScaleRing(t *testing.T) {
 		t.Skip("a minute of real servers; not with -short")
 	}
 	lab := netlabtest.New(t)
-	bin := filepath.Join(t.TempDir(), "i3net")
-	out, err := exec.Command(testrun.GoTool(t), "build", "-o", bin, "github.com/i3net/i3net/cmd/i3net").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build i3net: %v\n%s", err, out)
-	}
-	runScale(t, lab, bin, &scaleReport{tb: t}, scaleRun{servers: 12, triggers: 300, hold: 10 * time.Second, preset: "lan"})
+	runScale(t, lab, buildI3net(t), &scaleReport{tb: t}, scaleRun{servers: 12, triggers: 300, hold: 10 * time.Second, preset: "lan"})
 }
 
 // scaleRun is what runScale does: how many servers with which failure
