@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -119,19 +118,9 @@ func (a *anonWorld) startGateway(in *intranet, allow bool) *gateway {
 	gw.bookAdd("home", a.home.key)
 	var servers []string
 	for _, s := range a.ring.servers {
-		servers = append(servers, fmt.Sprintf("%q", s.data.String()))
+		servers = append(servers, s.data.String())
 	}
-	conf := fmt.Sprintf("# e2e: the gateway of %s\nservers = [%s]\nserve_names = [\"*.%s\"]\nserve_cidrs = [%q]\nresolvers = [%q]\nallow_anonymous = %t\n",
-		in.domain, strings.Join(servers, ", "), in.domain, intranetLAN, netip.AddrPortFrom(intraDNSAddr, 53), allow)
-	confPath := filepath.Join(gw.dir, "gateway.toml")
-	writeFile(t, confPath, []byte(conf), 0o600)
-	p, err := h.Start(i3netBin, "gateway", "--state-dir", gw.dir, "--config", confPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw.proxy = p
-	a.daemons = append(a.daemons, p)
-	gw.waitProxy(t)
+	gw.run(t, servers, fmt.Sprintf("allow_anonymous = %t\n", allow), &a.daemons)
 	return gw
 }
 

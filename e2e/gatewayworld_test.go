@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -120,21 +121,34 @@ func (g *gwWorld) addGateway(in *intranet, h *netlab.Host, lanAddr netip.Addr, a
 		t.Fatalf("%s: i3net id shows key %s after copying %s's identity (key %s)", h.Name(), gw.key, same.Name(), same.key)
 	}
 	gw.bookAdd("laptop", g.laptop.key)
-	conf := fmt.Sprintf("# e2e: the gateway of %s\nservers = [%q]\nserve_names = [\"*.%s\"]\nserve_cidrs = [%q]\nresolvers = [%q]\n",
-		in.domain, g.srvAddr, in.domain, intranetLAN, netip.AddrPortFrom(intraDNSAddr, 53))
+	extra := ""
 	if anycast != "" {
-		conf += fmt.Sprintf("anycast = %q\n", anycast)
+		extra = fmt.Sprintf("anycast = %q\n", anycast)
 	}
+	gw.run(t, []string{g.srvAddr.String()}, extra, &g.daemons)
+	return gw
+}
+
+// run writes gw's gateway.toml for its intranet, with the servers and the
+// extra lines, starts "i3net gateway" (added to daemons) and waits for it.
+func (gw *gateway) run(t *testing.T, servers []string, extra string, daemons *[]*netlab.Proc) {
+	t.Helper()
+	quoted := make([]string, len(servers))
+	for i, s := range servers {
+		quoted[i] = strconv.Quote(s)
+	}
+	in := gw.in
+	conf := fmt.Sprintf("# e2e: the gateway of %s\nservers = [%s]\nserve_names = [\"*.%s\"]\nserve_cidrs = [%q]\nresolvers = [%q]\n%s",
+		in.domain, strings.Join(quoted, ", "), in.domain, intranetLAN, netip.AddrPortFrom(intraDNSAddr, 53), extra)
 	confPath := filepath.Join(gw.dir, "gateway.toml")
 	writeFile(t, confPath, []byte(conf), 0o600)
-	p, err := h.Start(i3netBin, "gateway", "--state-dir", gw.dir, "--config", confPath)
+	p, err := gw.Host.Start(i3netBin, "gateway", "--state-dir", gw.dir, "--config", confPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	gw.proxy = p
-	g.daemons = append(g.daemons, p)
+	*daemons = append(*daemons, p)
 	gw.waitProxy(t)
-	return gw
 }
 
 // forget removes p from the processes checkDaemons expects to exit 0 (one

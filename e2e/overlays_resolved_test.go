@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,32 +18,8 @@ import (
 // answer, in lab's pool. After the proxy stops, resolved is as before.
 func TestOverlaysWithResolved(t *testing.T) {
 	t.Parallel()
-	needProgram(t, "resolvectl", "dbus-daemon", "busctl")
-	if _, err := os.Stat("/lib/systemd/systemd-resolved"); err != nil {
-		t.Skip("systemd-resolved is not installed (scripts/deps installs it)")
-	}
-	lab := netlabtest.New(t)
-	w := &world{t: t, lab: lab, srv: lab.Host("srv1")}
-	desk := &node{Host: lab.Host("desk"), w: w, resolvConf: stubResolvConf}
-	if err := desk.SetResolvConf(stubResolvConf); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.checkDaemons)
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	res, err := desk.StartResolved(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := res.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	resolvectl := func(args ...string) (string, error) {
-		out, err := run(t, ctx, desk.Host, "env", append([]string{"DBUS_SYSTEM_BUS_ADDRESS=" + res.Address, "resolvectl"}, args...)...)
-		return string(out), err
-	}
+	rd := newResolvedDesk(t)
+	w, desk, res, resolvectl, ctx, lab := rd.w, rd.desk, rd.res, rd.resolvectl, rd.ctx, rd.w.lab
 	w.startServer()
 	labSrv := lab.Host("srv2")
 	labAddr := netip.AddrPortFrom(labSrv.Addr4(), serverPort)

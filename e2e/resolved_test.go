@@ -25,32 +25,8 @@ const stubResolvConf = "# e2e: systemd-resolved's stub\nnameserver 127.0.0.53\no
 // stops, "resolvectl status" is as before.
 func TestProxyWithResolved(t *testing.T) {
 	t.Parallel()
-	needProgram(t, "resolvectl", "dbus-daemon", "busctl")
-	if _, err := os.Stat("/lib/systemd/systemd-resolved"); err != nil {
-		t.Skip("systemd-resolved is not installed (scripts/deps installs it)")
-	}
-	lab := netlabtest.New(t)
-	w := &world{t: t, lab: lab, srv: lab.Host("srv1")}
-	desk := &node{Host: lab.Host("desk"), w: w, resolvConf: stubResolvConf}
-	if err := desk.SetResolvConf(stubResolvConf); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.checkDaemons)
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	res, err := desk.StartResolved(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := res.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	resolvectl := func(args ...string) (string, error) {
-		out, err := run(t, ctx, desk.Host, "env", append([]string{"DBUS_SYSTEM_BUS_ADDRESS=" + res.Address, "resolvectl"}, args...)...)
-		return string(out), err
-	}
+	rd := newResolvedDesk(t)
+	w, desk, res, resolvectl, ctx := rd.w, rd.desk, rd.res, rd.resolvectl, rd.ctx
 	w.startServer()
 	home := &node{w: w, dir: filepath.Join(t.TempDir(), "home")}
 	home.makeIdentity()
@@ -149,4 +125,46 @@ func TestProxyResolvedModeWithoutResolved(t *testing.T) {
 			t.Errorf("resolv.conf after the refusal: %q (%v), want %q", b, err, c.resolvConf)
 		}
 	}
+}
+
+// resolvedDesk is a world whose host desk has its resolver managed by
+// systemd-resolved: a real resolved on a private system bus, in desk's
+// namespaces, and resolv.conf its stub.
+type resolvedDesk struct {
+	w          *world
+	desk       *node
+	res        *netlab.Resolved
+	ctx        context.Context
+	resolvectl func(args ...string) (string, error)
+}
+
+// newResolvedDesk builds it, or skips t when resolved is not installed.
+func newResolvedDesk(t *testing.T) *resolvedDesk {
+	needProgram(t, "resolvectl", "dbus-daemon", "busctl")
+	if _, err := os.Stat("/lib/systemd/systemd-resolved"); err != nil {
+		t.Skip("systemd-resolved is not installed (scripts/deps installs it)")
+	}
+	lab := netlabtest.New(t)
+	w := &world{t: t, lab: lab, srv: lab.Host("srv1")}
+	desk := &node{Host: lab.Host("desk"), w: w, resolvConf: stubResolvConf}
+	if err := desk.SetResolvConf(stubResolvConf); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.checkDaemons)
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	t.Cleanup(cancel)
+	res, err := desk.StartResolved(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := res.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	resolvectl := func(args ...string) (string, error) {
+		out, err := run(t, ctx, desk.Host, "env", append([]string{"DBUS_SYSTEM_BUS_ADDRESS=" + res.Address, "resolvectl"}, args...)...)
+		return string(out), err
+	}
+	return &resolvedDesk{w: w, desk: desk, res: res, ctx: ctx, resolvectl: resolvectl}
 }

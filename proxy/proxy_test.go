@@ -1,9 +1,7 @@
 package proxy_test
 
 import (
-	"context"
 	"encoding/base64"
-	"log/slog"
 	"net/netip"
 	"os"
 	"testing"
@@ -35,19 +33,7 @@ func newOverlay(t testing.TB) *overlay { return newOverlayWith(t, nil) }
 
 // newOverlayWith is newOverlay with the server's configuration changed by edit.
 func newOverlayWith(t testing.TB, edit func(*server.Config)) *overlay {
-	cfg := server.TestConfig()
-	if edit != nil {
-		edit(&cfg)
-	}
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); srv.Close(); <-done })
+	srv, _ := proxytest.StartServer(t, edit)
 	return &overlay{t: t, srv: srv, servers: []netip.AddrPort{srv.Addr()}}
 }
 

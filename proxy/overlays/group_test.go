@@ -15,30 +15,11 @@ import (
 	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/packet"
 	"github.com/i3net/i3net/proxy/proxytest"
-	"github.com/i3net/i3net/server"
 )
 
 // ring runs an in-process server on loopback until stop or the test's end.
 func ring(t *testing.T) (addr netip.AddrPort, stop func()) {
-	cfg := server.TestConfig()
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Run(ctx); close(done) }()
-	stopped := false
-	stop = func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			srv.Close()
-			<-done
-		}
-	}
-	t.Cleanup(stop)
+	srv, stop := proxytest.StartServer(t, nil)
 	return srv.Addr(), stop
 }
 
