@@ -174,8 +174,13 @@ func setUp(b *testing.B, tools ...string) (*netlabtest.Lab, string, int) {
 	return netlabtest.New(b), buildI3net(b), secs
 }
 
-// buildI3net builds the i3net binary into a temporary directory.
+// buildI3net builds the i3net binary into a temporary directory, unless
+// $I3NET_BENCH_BIN names one to use instead (another commit's, for figures
+// before and after a change in one sitting).
 func buildI3net(tb testing.TB) string {
+	if bin := os.Getenv("I3NET_BENCH_BIN"); bin != "" {
+		return bin
+	}
 	bin := filepath.Join(tb.TempDir(), "i3net")
 	cmd := exec.Command(testrun.GoTool(tb), "build", "-o", bin, "github.com/i3net/i3net/cmd/i3net")
 	if out, err := cmd.CombinedOutput(); err != nil {
