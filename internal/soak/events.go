@@ -10,6 +10,9 @@ const (
 	kindPing = "ping"
 	kindTCP  = "tcp"
 	kindDNS  = "dns"
+	// kindKernel: the kernel logged that its neighbour table overflowed
+	// (kernel.go), which breaks new neighbours in every namespace.
+	kindKernel = "kernel"
 )
 
 // event is one probe's outcome: a ping answered or not, a DNS query

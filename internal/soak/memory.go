@@ -7,11 +7,11 @@ import (
 )
 
 // memoryTable writes, per minute, each daemon's RSS (MiB) and, for servers,
-// goroutines, from the minute's last sample; a "*" marks a process started
-// that minute (a restart).
+// goroutines (g), for proxies, which do not report goroutines, OS threads
+// (t), from the minute's last sample; a "*" marks a new process (a restart).
 func (r *Report) memoryTable(w io.Writer) {
 	names := sampleNames(r.Samples)
-	fmt.Fprintf(w, "\nmemory (RSS MiB) and goroutines (servers), last sample of each minute; * new pid\n")
+	fmt.Fprintf(w, "\nmemory (RSS MiB), goroutines (g, servers) or threads (t, proxies), last sample of each minute; * new pid\n")
 	fmt.Fprintf(w, "min ")
 	for _, n := range names {
 		fmt.Fprintf(w, " %-16s", n)
@@ -32,6 +32,8 @@ func (r *Report) memoryTable(w io.Writer) {
 				cell = fmt.Sprintf("%.1f%s", float64(s.RSSKiB)/1024, mark)
 				if s.Goroutines >= 0 {
 					cell += fmt.Sprintf(" g%d", s.Goroutines)
+				} else {
+					cell += fmt.Sprintf(" t%d", s.Threads)
 				}
 			}
 			fmt.Fprintf(w, " %-16s", cell)
@@ -46,9 +48,9 @@ func (r *Report) memoryTable(w io.Writer) {
 func (r *Report) instanceTable(w io.Writer) {
 	fmt.Fprintf(w, "\nper process: life, RSS MiB first → last (max), goroutines first → last (max)\n")
 	type life struct {
-		name            string
-		first, last     Sample
-		maxRSS, maxG, n int
+		name                  string
+		first, last           Sample
+		maxRSS, maxG, maxT, n int
 	}
 	var order []int
 	lives := map[int]*life{}
@@ -60,11 +62,11 @@ func (r *Report) instanceTable(w io.Writer) {
 			order = append(order, s.PID)
 		}
 		l.last, l.n = s, l.n+1
-		l.maxRSS, l.maxG = max(l.maxRSS, s.RSSKiB), max(l.maxG, s.Goroutines)
+		l.maxRSS, l.maxG, l.maxT = max(l.maxRSS, s.RSSKiB), max(l.maxG, s.Goroutines), max(l.maxT, s.Threads)
 	}
 	for _, pid := range order {
 		l := lives[pid]
-		g := "-"
+		g := fmt.Sprintf("-, threads %d → %d (%d)", l.first.Threads, l.last.Threads, l.maxT)
 		if l.first.Goroutines >= 0 {
 			g = fmt.Sprintf("%d → %d (%d)", l.first.Goroutines, l.last.Goroutines, l.maxG)
 		}

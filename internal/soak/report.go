@@ -23,19 +23,21 @@ type Report struct {
 	Samples  []Sample      `json:"samples"`
 	Drops    []NftCount    `json:"nft"`
 	LogLines []LogLine     `json:"log_lines"`
-	Load     string        `json:"load"` // /proc/loadavg at the start and the end
+	Problems []Problem     `json:"probe_failures"` // why probes failed, by message
+	Load     string        `json:"load"`           // /proc/loadavg at the start and the end
 	FailedTo string        `json:"failed,omitempty"`
 }
 
 // Minute is one minute of the run.
 type Minute struct {
-	Index    int      `json:"minute"`
-	PingOK   int      `json:"ping_ok"`
-	PingLost int      `json:"ping_lost"`
-	DNSOK    int      `json:"dns_ok"`
-	DNSFail  int      `json:"dns_failed"`
-	TCPKiB   float64  `json:"tcp_kib"`
-	Kills    []string `json:"kills"`
+	Index         int      `json:"minute"`
+	PingOK        int      `json:"ping_ok"`
+	PingLost      int      `json:"ping_lost"`
+	DNSOK         int      `json:"dns_ok"`
+	DNSFail       int      `json:"dns_failed"`
+	TCPKiB        float64  `json:"tcp_kib"`
+	NeighOverflow int      `json:"neigh_overflow"` // kernel lines: neighbour table full (machine-wide)
+	Kills         []string `json:"kills"`
 }
 
 // Gap is the longest time without a success of one kind of traffic.
@@ -88,6 +90,8 @@ func minutes(start time.Time, d time.Duration, es []event, kills []Kill) []Minut
 			m.DNSFail++
 		case e.Kind == kindTCP:
 			m.TCPKiB += float64(e.Bytes) / 1024
+		case e.Kind == kindKernel:
+			m.NeighOverflow++
 		}
 	}
 	for _, k := range kills {
@@ -146,14 +150,14 @@ func logLines(name string, out []byte, into map[LogLine]int) {
 func (r *Report) Table(w io.Writer) {
 	fmt.Fprintf(w, "soak run of %v from %s, %d %% of overlay datagrams dropped; load %s\n\n",
 		r.Duration, r.Start.UTC().Format(time.RFC3339), r.DropPct, r.Load)
-	fmt.Fprintln(w, "min  ping ok/lost (loss)   dns ok/failed   tcp KiB   killed")
+	fmt.Fprintln(w, "min  ping ok/lost (loss)   dns ok/failed   tcp KiB  neigh-full  killed")
 	for _, m := range r.Minutes {
 		loss := 0.0
 		if t := m.PingOK + m.PingLost; t > 0 {
 			loss = 100 * float64(m.PingLost) / float64(t)
 		}
-		fmt.Fprintf(w, "%3d  %5d/%-4d (%5.1f%%)   %5d/%-4d      %7.0f   %s\n",
-			m.Index, m.PingOK, m.PingLost, loss, m.DNSOK, m.DNSFail, m.TCPKiB, strings.Join(m.Kills, " "))
+		fmt.Fprintf(w, "%3d  %5d/%-4d (%5.1f%%)   %5d/%-4d      %7.0f  %10d  %s\n",
+			m.Index, m.PingOK, m.PingLost, loss, m.DNSOK, m.DNSFail, m.TCPKiB, m.NeighOverflow, strings.Join(m.Kills, " "))
 	}
 	fmt.Fprintln(w)
 	for _, g := range r.Gaps {
@@ -168,6 +172,10 @@ func (r *Report) Table(w io.Writer) {
 	fmt.Fprintf(w, "\nwarnings and errors logged (%d kinds):\n", len(r.LogLines))
 	for _, l := range r.LogLines {
 		fmt.Fprintf(w, "  %-7s %-5s ×%-5d %s\n", l.Name, l.Level, l.Count, l.Msg)
+	}
+	fmt.Fprintf(w, "\nprobe failures (%d kinds):\n", len(r.Problems))
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "  %-7s ×%-5d %s\n", p.Kind, p.Count, p.Msg)
 	}
 	if r.FailedTo != "" {
 		fmt.Fprintf(w, "\nFAILED: %s\n", r.FailedTo)

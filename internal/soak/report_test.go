@@ -81,8 +81,8 @@ panic: runtime error: index out of range
 	logLines("laptop", out, counts)
 	want := map[LogLine]int{
 		{Name: "laptop", Level: "WARN", Msg: "server not answering: not used until it answers again"}: 2,
-		{Name: "laptop", Level: "ERROR", Msg: "boom"}:                                                   1,
-		{Name: "laptop", Level: "PANIC", Msg: "panic: runtime error: index out of range"}:               1,
+		{Name: "laptop", Level: "ERROR", Msg: "boom"}:                                                 1,
+		{Name: "laptop", Level: "PANIC", Msg: "panic: runtime error: index out of range"}:             1,
 	}
 	if len(counts) != len(want) {
 		t.Fatalf("got %v", counts)
@@ -100,12 +100,13 @@ func TestTableShowsEveryPart(t *testing.T) {
 		Minutes: []Minute{{Index: 1, PingOK: 290, PingLost: 10, Kills: []string{"home"}}},
 		Gaps:    []Gap{{Kind: kindPing, Length: 3 * time.Second}},
 		Kills:   []Kill{{At: start.Add(30 * time.Second), Name: "home", PID: 10, NewPID: 11}},
-		Samples: []Sample{{At: start.Add(time.Second), Name: "srv1", PID: 5, RSSKiB: 20480, Goroutines: 19}},
-		Drops:   []NftCount{{Host: "srv1", Overlay: 1000, Dropped: 20}},
+		Samples: []Sample{{At: start.Add(time.Second), Name: "srv1", PID: 5, RSSKiB: 20480, Goroutines: 19},
+			{At: start.Add(time.Second), Name: "home", PID: 6, RSSKiB: 10240, Threads: 7, Goroutines: -1}},
+		Drops: []NftCount{{Host: "srv1", Overlay: 1000, Dropped: 20}},
 	}
 	var b bytes.Buffer
 	r.Table(&b)
-	for _, s := range []string{"290/10", "longest ping gap: 3s", "home   pid 10", "20.0 g19", "(2.00%)"} {
+	for _, s := range []string{"290/10", "longest ping gap: 3s", "home   pid 10", "20.0 g19", "10.0 t7", "(2.00%)"} {
 		if !strings.Contains(b.String(), s) {
 			t.Errorf("table lacks %q:\n%s", s, b.String())
 		}

@@ -22,7 +22,7 @@ type Sample struct {
 }
 
 // sampleAll reads every live daemon once.
-func sampleAll(ctx context.Context, w *world) []Sample {
+func sampleAll(ctx context.Context, w *world, dg *diag) []Sample {
 	var out []Sample
 	for _, d := range w.daemons() {
 		p := d.current()
@@ -43,6 +43,8 @@ func sampleAll(ctx context.Context, w *world) []Sample {
 			if err == nil {
 				s.Goroutines = int(m["go_goroutines"])
 				s.Triggers = int(m["i3net_server_triggers"])
+			} else if ctx.Err() == nil {
+				dg.add("metrics", err.Error())
 			}
 		}
 		out = append(out, s)

@@ -67,7 +67,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 // soak runs the traffic, the sampler and the kills for opt.Duration and
 // fills in r's figures.
 func soak(ctx context.Context, w *world, opt Options, r *Report) {
-	rec := &recorder{}
+	rec, dg := &recorder{}, &diag{}
 	var tcp tcpStats
 	r.Start = time.Now()
 	run, cancel := context.WithTimeout(ctx, opt.Duration)
@@ -77,8 +77,9 @@ func soak(ctx context.Context, w *world, opt Options, r *Report) {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { pingLoop(run, w.laptop, "home.i3", rec) })
-	wg.Go(func() { digLoop(run, w.laptop, "home.i3", w.homeV4, rec) })
-	wg.Go(func() { tcpSender(run, w.laptop, w.homeV4, opt.TCPRate, &tcp) })
+	wg.Go(func() { kernelWatch(run, rec) })
+	wg.Go(func() { digLoop(run, w.laptop, "home.i3", w.homeV4, rec, dg) })
+	wg.Go(func() { tcpSender(run, w.laptop, w.homeV4, opt.TCPRate, &tcp, dg) })
 	kills := make(chan Kill, 64)
 	wg.Go(func() {
 		chaos(run, w, chaosOptions{opt.KillMin, opt.KillMax, opt.DownMin, opt.DownMax}, rand.New(rand.NewPCG(opt.Seed, 17)), kills)
@@ -86,8 +87,11 @@ func soak(ctx context.Context, w *world, opt Options, r *Report) {
 	wg.Go(func() {
 		t := time.NewTicker(opt.SampleEvery)
 		defer t.Stop()
-		for {
-			r.Samples = append(r.Samples, sampleAll(run, w)...)
+		for i := 0; ; i++ {
+			r.Samples = append(r.Samples, sampleAll(run, w, dg)...)
+			if i%3 == 0 {
+				snapshotStatus(run, w, r.Start)
+			}
 			select {
 			case <-run.Done():
 				return
@@ -107,6 +111,7 @@ func soak(ctx context.Context, w *world, opt Options, r *Report) {
 		r.Gaps = append(r.Gaps, longestGap(r.Start, end, es, k))
 	}
 	r.TCP = TCPTotals{tcp.connects.Load(), tcp.failedDials.Load(), tcp.broken.Load()}
+	r.Problems = dg.all()
 }
 
 // waitName waits (bounded) until laptop resolves home.i3 to home's address.

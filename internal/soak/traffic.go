@@ -77,7 +77,7 @@ func pingEvents(start time.Time, replied map[int]time.Time, maxSeq int) []event 
 
 // digLoop asks laptop's resolver for home.i3 every second with dig and
 // records whether the answer is want.
-func digLoop(ctx context.Context, from *netlab.Host, name string, want netip.Addr, rec *recorder) {
+func digLoop(ctx context.Context, from *netlab.Host, name string, want netip.Addr, rec *recorder, dg *diag) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -93,7 +93,14 @@ func digLoop(ctx context.Context, from *netlab.Host, name string, want netip.Add
 		if ctx.Err() != nil {
 			return
 		}
-		rec.add(event{Kind: kindDNS, At: at, OK: err == nil && strings.TrimSpace(string(out)) == want.String()})
+		ok := err == nil && strings.TrimSpace(string(out)) == want.String()
+		rec.add(event{Kind: kindDNS, At: at, OK: ok})
+		switch {
+		case err != nil:
+			dg.add(kindDNS, err.Error())
+		case !ok:
+			dg.add(kindDNS, "answer "+string(out))
+		}
 	}
 }
 
@@ -140,7 +147,7 @@ func tcpReceiver(ctx context.Context, on *netlab.Host, rec *recorder) error {
 // tcpSender keeps a stream from laptop to home's virtual address at about
 // rate bytes a second, in 1 KiB writes, dialling again when the connection
 // breaks (a write blocked for 20 s counts as broken).
-func tcpSender(ctx context.Context, from *netlab.Host, to netip.Addr, rate int, st *tcpStats) {
+func tcpSender(ctx context.Context, from *netlab.Host, to netip.Addr, rate int, st *tcpStats, dg *diag) {
 	chunk := make([]byte, 1024)
 	every := time.Second * time.Duration(len(chunk)) / time.Duration(rate)
 	for ctx.Err() == nil {
@@ -149,6 +156,7 @@ func tcpSender(ctx context.Context, from *netlab.Host, to netip.Addr, rate int, 
 		cancel()
 		if err != nil {
 			st.failedDials.Add(1)
+			dg.add(kindTCP, err.Error())
 			sleepCtx(ctx, time.Second)
 			continue
 		}
@@ -161,6 +169,7 @@ func tcpSender(ctx context.Context, from *netlab.Host, to netip.Addr, rate int, 
 			if _, err := c.Write(chunk); err != nil {
 				if ctx.Err() == nil {
 					st.broken.Add(1)
+					dg.add(kindTCP, err.Error())
 				}
 				break
 			}
