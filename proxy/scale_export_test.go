@@ -31,7 +31,7 @@ func Establish(px *Proxy, x *identity.Identity) (FakePeer, error) {
 		return FakePeer{}, err
 	}
 	now := px.clk.Now()
-	init, err := session.NewInitiator(px.ident, x.Public(), p.localPriv, session.Options{Flags: px.localFlags(p)}, now)
+	init, err := session.NewInitiator(px.ident, x.Public(), p.local(), session.Options{Flags: px.localFlags(p)}, now)
 	if err != nil {
 		return FakePeer{}, err
 	}
@@ -55,7 +55,7 @@ func Establish(px *Proxy, x *identity.Identity) (FakePeer, error) {
 	p.mu.Unlock()
 	px.peers.setRemote(p, s.PeerPrivateID())
 	p.sess.Store(s)
-	return FakePeer{Local4: p.local4, Canonical4: p.canonical4, To: p.localPriv, Remote: acc.Session}, nil
+	return FakePeer{Local4: p.local4, Canonical4: p.canonical4, To: p.local(), Remote: acc.Session}, nil
 }
 
 // StopSweep stops px's expiry timer, so that a test runs the sweeps itself
