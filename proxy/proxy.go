@@ -516,12 +516,22 @@ func (px *Proxy) stopSweep() {
 	}
 }
 
+// expiredNamed is how many of the peers one sweep forgets its log line names.
+const expiredNamed = 5
+
 // expire forgets the peers unused for TO (bug: before, a mapping used only by
 // packets expired as if unused) and re-arms the timer.
 func (px *Proxy) expire() {
-	for _, p := range px.peers.expire(px.clk.Now()) {
-		px.log.Info("mapping unused for the mapping timeout: forgotten", "peer", p.describe(), "timeout", px.cfg.MappingTimeout)
+	gone := px.peers.expire(px.clk.Now())
+	var names []string
+	for _, p := range gone {
+		if len(names) < expiredNamed {
+			names = append(names, p.describe())
+		}
 		px.end(p)
+	}
+	if len(gone) > 0 { // one line per sweep: a sweep may forget thousands
+		px.log.Info("mappings unused for the mapping timeout: forgotten", "count", len(gone), "peers", names, "timeout", px.cfg.MappingTimeout)
 	}
 	px.sweepMu.Lock()
 	defer px.sweepMu.Unlock()

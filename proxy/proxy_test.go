@@ -357,9 +357,9 @@ func TestMappingInUseStays(t *testing.T) {
 	testwait.For(t, "the unused mapping to expire", func() bool {
 		clk.Advance(250 * time.Millisecond)
 		// The log line follows the removal: wait for both.
-		return len(laptop.PX.Status().Peers) == 0 && len(laptop.Log.Lines("mapping unused for the mapping timeout")) > 0
+		return len(laptop.PX.Status().Peers) == 0 && len(laptop.Log.Lines("mappings unused for the mapping timeout")) > 0
 	})
-	if lines := laptop.Log.Lines("mapping unused for the mapping timeout"); len(lines) != 1 {
+	if lines := laptop.Log.Lines("mappings unused for the mapping timeout"); len(lines) != 1 {
 		t.Fatalf("laptop logged %d expiries:\n%s", len(lines), laptop.Log)
 	}
 }

@@ -72,3 +72,8 @@ func Sweep(px *Proxy) time.Duration {
 
 // Peers returns how many peers px holds.
 func Peers(px *Proxy) int { return px.peers.len() }
+
+// StopReceiving closes px's overlay client and waits for its receive
+// goroutine to end, so that a test may call Inbound and FlushInbound itself
+// (the inbound path belongs to one goroutine at a time).
+func StopReceiving(px *Proxy) { px.client.Close() }
