@@ -235,6 +235,38 @@ func testRingFailover(t *testing.T, r *ringLab, at *netlab.Host) {
 	}
 }
 
+// TestRingRestart: the owner of the receiver's trigger is killed (SIGKILL)
+// and started again at once, at its address and position, joining the
+// others before they declare it dead: it comes back with an empty table.
+// The server holding the trigger's copy sees it return with a new epoch and
+// gives the trigger back, so delivery resumes within failoverGapMax, not at
+// the receiver's next refresh, 10–15 s later (bug: until then the restarted
+// owner answered "not present", found by bench/soak).
+func TestRingRestart(t *testing.T) {
+	t.Parallel()
+	r := newRingLab(t, netlab.NATCone, presetFast)
+	x := idOwnedBy(rxID)
+	owner := r.owner(x)
+	rcv := r.startReceiver(r.office, x)
+	snd := r.startSender(r.laptop, x)
+	rcv.waitReceived(t, probeRate/2, deliveryTimeout)
+
+	killAt := time.Now()
+	r.kill(owner)
+	r.run(owner, r.servers[0])
+	restarted := time.Since(killAt)
+	rs := rcv.waitFrom(t, r, owner, resumeTimeout)
+	rcv.waitReceived(t, len(rs)+probeRate/2, deliveryTimeout)
+	last := snd.stopSender(t)
+	all := rcv.waitSeq(t, last)
+	gap, b, a := longestSilence(all, killAt.Add(-time.Second/probeRate))
+	t.Logf("%s killed and running again %v later; longest silence %v (packet %d from %s, then %d from %s); %v",
+		owner.name, restarted.Round(time.Millisecond), gap.Round(time.Millisecond), b.seq, b.from, a.seq, a.from, report(last, all))
+	if gap > failoverGapMax {
+		t.Errorf("delivery stopped for %v when %s restarted, want under %v", gap.Round(time.Millisecond), owner.name, failoverGapMax)
+	}
+}
+
 // waitFrom waits, bounded by d, until the receiver gets a packet delivered
 // by s, and returns what it got. It fails t otherwise, with what each server
 // did meanwhile: whether s delivered packets that did not arrive (a NAT in

@@ -139,23 +139,38 @@ func (r *ringLab) addServer(pos byte) *ringServer {
 	h := r.lab.Host(name)
 	s := &ringServer{name: name, host: h, data: netip.AddrPortFrom(h.Addr4(), serverPort)}
 	s.pos, _ = ring.ParsePosition(position(pos))
-	args := []string{"server", "--listen", s.data.String(), "--ring", "--ring-preset", r.preset,
-		"--ring-position", position(pos), "--metrics", netip.AddrPortFrom(h.Addr4(), ringMetricsPort).String()}
+	var join *ringServer
 	if len(r.servers) > 0 {
-		args = append(args, "--join", netip.AddrPortFrom(r.servers[0].data.Addr(), serverPort+1).String())
+		join = r.servers[0]
 	}
-	p, err := h.Start(i3netBin, args...)
+	r.servers = append(r.servers, s)
+	r.run(s, join)
+	return s
+}
+
+// run starts s's process, joining the ring through join (none: s starts
+// it), and returns once its socket is bound.
+func (r *ringLab) run(s *ringServer, join *ringServer) {
+	t := r.t
+	t.Helper()
+	args := []string{"server", "--listen", s.data.String(), "--ring", "--ring-preset", r.preset,
+		"--ring-position", ring.FormatPosition(s.pos), "--metrics", netip.AddrPortFrom(s.host.Addr4(), ringMetricsPort).String()}
+	if join != nil {
+		args = append(args, "--join", netip.AddrPortFrom(join.data.Addr(), serverPort+1).String())
+	}
+	p, err := s.host.Start(i3netBin, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.proc = p
-	r.servers = append(r.servers, s)
+	s.proc, s.killed = p, false
 	ctx, cancel := context.WithTimeout(context.Background(), ringUpTimeout)
 	defer cancel()
-	if err := netlab.WaitUDP(ctx, h, serverPort); err != nil {
-		t.Fatalf("%s did not start: %v\n%s", name, err, tail(p.Output(), 2048))
+	if err := netlab.WaitUDP(ctx, s.host, serverPort); err != nil {
+		t.Fatalf("%s did not start: %v\n%s", s.name, err, tail(p.Output(), 2048))
 	}
-	return s
+	if err := netlab.WaitListen(ctx, s.host, "tcp", ringMetricsPort); err != nil {
+		t.Fatalf("%s serves no metrics: %v\n%s", s.name, err, tail(p.Output(), 2048))
+	}
 }
 
 // live returns the servers not killed.

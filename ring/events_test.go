@@ -25,7 +25,7 @@ func eventRing(t *testing.T, local Member) (*Ring, *[][2]*Snapshot) {
 
 // node is the memberlist node of m.
 func node(m Member) *memberlist.Node {
-	return &memberlist.Node{Name: m.Name, Addr: net.IPv4(127, 0, 0, 1), Port: 7946, Meta: appendMeta(nil, m.Data, m.Position)}
+	return &memberlist.Node{Name: m.Name, Addr: net.IPv4(127, 0, 0, 1), Port: 7946, Meta: appendMeta(nil, m.Data, m.Position, m.Epoch)}
 }
 
 func TestEvents(t *testing.T) {
@@ -61,6 +61,17 @@ func TestEvents(t *testing.T) {
 	if len(*changes) != 3 || r.Responsible(key(0x50)).Name != "c" {
 		t.Error("a moved member is not where it moved")
 	}
+
+	// A restart (the same member, another epoch): a change, so that the
+	// handover gives the restarted member back its triggers.
+	restarted := moved
+	restarted.Epoch = moved.Epoch + 1
+	ev.NotifyUpdate(node(restarted))
+	if len(*changes) != 4 || r.Snapshot().Members()[1].Epoch != restarted.Epoch {
+		t.Fatalf("a restarted member was not published: %d changes, %v", len(*changes), r.Members())
+	}
+	*changes = (*changes)[:3]
+	moved = restarted
 
 	// Metadata of another version leaves the member off the ring.
 	bad := node(member("d", 0x90))

@@ -25,6 +25,11 @@ type Member struct {
 	// Position is the member's place on the ring: it owns the ids whose first
 	// 128 bits fall in (its predecessor's position, Position].
 	Position id.Key128
+	// Epoch is what the member's process picked when it started (its start
+	// time): the same member with another epoch has restarted, and holds
+	// none of the triggers it had (the handover gives them back). Zero from
+	// a member that does not say.
+	Epoch uint64
 }
 
 func (m Member) String() string {
@@ -64,15 +69,16 @@ func ParsePosition(s string) (id.Key128, error) {
 //	port(2)             the data address's port
 //	addr_len(1)         4 or 16
 //	addr(addr_len)      the data address's IP
+//	epoch(8)            optional: the process's epoch (Member.Epoch), big-endian
 //
 // A version-1 reader ignores bytes after these (later fields are appended).
 
 // errMeta is returned for metadata that is not a version-1 member's.
 var errMeta = errors.New("ring: malformed member metadata")
 
-// appendMeta appends the metadata of a member with data address data and
-// position pos to b.
-func appendMeta(b []byte, data netip.AddrPort, pos id.Key128) []byte {
+// appendMeta appends the metadata of a member with data address data,
+// position pos and epoch to b.
+func appendMeta(b []byte, data netip.AddrPort, pos id.Key128, epoch uint64) []byte {
 	b = append(b, metaVersion)
 	b = append(b, pos[:]...)
 	b = binary.BigEndian.AppendUint16(b, data.Port())
@@ -80,30 +86,32 @@ func appendMeta(b []byte, data netip.AddrPort, pos id.Key128) []byte {
 	if a.Is4() {
 		ip := a.As4()
 		b = append(b, 4)
-		return append(b, ip[:]...)
+		b = append(b, ip[:]...)
+	} else {
+		ip := a.As16()
+		b = append(b, 16)
+		b = append(b, ip[:]...)
 	}
-	ip := a.As16()
-	b = append(b, 16)
-	return append(b, ip[:]...)
+	return binary.BigEndian.AppendUint64(b, epoch)
 }
 
-// parseMeta decodes member metadata.
-func parseMeta(b []byte) (data netip.AddrPort, pos id.Key128, err error) {
+// parseMeta decodes member metadata; epoch is zero when it has none.
+func parseMeta(b []byte) (data netip.AddrPort, pos id.Key128, epoch uint64, err error) {
 	if len(b) < 1 {
-		return data, pos, fmt.Errorf("%w: empty", errMeta)
+		return data, pos, 0, fmt.Errorf("%w: empty", errMeta)
 	}
 	if b[0] != metaVersion {
-		return data, pos, fmt.Errorf("%w: version %d, want %d", errMeta, b[0], metaVersion)
+		return data, pos, 0, fmt.Errorf("%w: version %d, want %d", errMeta, b[0], metaVersion)
 	}
 	if len(b) < 1+16+2+1 {
-		return data, pos, fmt.Errorf("%w: %d bytes", errMeta, len(b))
+		return data, pos, 0, fmt.Errorf("%w: %d bytes", errMeta, len(b))
 	}
 	copy(pos[:], b[1:17])
 	port := binary.BigEndian.Uint16(b[17:])
 	n := int(b[19])
 	b = b[20:]
 	if (n != 4 && n != 16) || len(b) < n {
-		return data, pos, fmt.Errorf("%w: address of %d bytes", errMeta, n)
+		return data, pos, 0, fmt.Errorf("%w: address of %d bytes", errMeta, n)
 	}
 	var a netip.Addr
 	if n == 4 {
@@ -111,8 +119,11 @@ func parseMeta(b []byte) (data netip.AddrPort, pos id.Key128, err error) {
 	} else {
 		a = netip.AddrFrom16([16]byte(b[:16])).Unmap()
 	}
-	if !a.IsValid() || a.IsUnspecified() || port == 0 {
-		return data, pos, fmt.Errorf("%w: data address %v", errMeta, netip.AddrPortFrom(a, port))
+	if rest := b[n:]; len(rest) >= 8 {
+		epoch = binary.BigEndian.Uint64(rest)
 	}
-	return netip.AddrPortFrom(a, port), pos, nil
+	if !a.IsValid() || a.IsUnspecified() || port == 0 {
+		return data, pos, 0, fmt.Errorf("%w: data address %v", errMeta, netip.AddrPortFrom(a, port))
+	}
+	return netip.AddrPortFrom(a, port), pos, epoch, nil
 }

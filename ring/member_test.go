@@ -14,23 +14,27 @@ func TestMetaRoundTrip(t *testing.T) {
 	for _, a := range []string{"198.18.0.1:5610", "[2001:db8::1]:5610", "127.0.0.1:1"} {
 		data := netip.MustParseAddrPort(a)
 		pos := DefaultPosition(data)
-		b := appendMeta(nil, data, pos)
+		b := appendMeta(nil, data, pos, 1234567)
 		if len(b) > metaMaxLen {
 			t.Fatalf("%s: %d bytes of metadata", a, len(b))
 		}
-		gotData, gotPos, err := parseMeta(b)
-		if err != nil || gotData != data || gotPos != pos {
-			t.Errorf("%s: round trip gave %v %x %v", a, gotData, gotPos, err)
+		gotData, gotPos, epoch, err := parseMeta(b)
+		if err != nil || gotData != data || gotPos != pos || epoch != 1234567 {
+			t.Errorf("%s: round trip gave %v %x %d %v", a, gotData, gotPos, epoch, err)
 		}
 		// A later version-1 writer may append fields: they are ignored.
-		if gotData, _, err := parseMeta(append(b, 0xde, 0xad)); err != nil || gotData != data {
+		if gotData, _, _, err := parseMeta(append(b, 0xde, 0xad)); err != nil || gotData != data {
 			t.Errorf("%s: with trailing bytes: %v %v", a, gotData, err)
+		}
+		// An older writer has no epoch: zero.
+		if _, _, epoch, err := parseMeta(b[:len(b)-8]); err != nil || epoch != 0 {
+			t.Errorf("%s: without an epoch: %d %v", a, epoch, err)
 		}
 	}
 }
 
 func TestMetaErrors(t *testing.T) {
-	good := appendMeta(nil, netip.MustParseAddrPort("198.18.0.1:5610"), id.Key128{1})
+	good := appendMeta(nil, netip.MustParseAddrPort("198.18.0.1:5610"), id.Key128{1}, 7)
 	patch := func(i int, v byte) []byte { b := bytes.Clone(good); b[i] = v; return b }
 	tests := []struct {
 		name string
@@ -49,7 +53,7 @@ func TestMetaErrors(t *testing.T) {
 	tests[5].b[17] = 0
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := parseMeta(tt.b)
+			_, _, _, err := parseMeta(tt.b)
 			if !errors.Is(err, errMeta) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v, want errMeta mentioning %q", err, tt.want)
 			}
@@ -60,16 +64,16 @@ func TestMetaErrors(t *testing.T) {
 // FuzzMeta: no metadata panics the parser, and what parses re-encodes to its
 // own first bytes.
 func FuzzMeta(f *testing.F) {
-	f.Add(appendMeta(nil, netip.MustParseAddrPort("198.18.0.1:5610"), id.Key128{1}))
-	f.Add(appendMeta(nil, netip.MustParseAddrPort("[2001:db8::1]:5610"), id.Key128{2}))
+	f.Add(appendMeta(nil, netip.MustParseAddrPort("198.18.0.1:5610"), id.Key128{1}, 1))
+	f.Add(appendMeta(nil, netip.MustParseAddrPort("[2001:db8::1]:5610"), id.Key128{2}, 0))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		data, pos, err := parseMeta(b)
+		data, pos, epoch, err := parseMeta(b)
 		if err != nil {
 			return
 		}
-		enc := appendMeta(nil, data, pos)
-		if d2, p2, err := parseMeta(enc); err != nil || d2 != data || p2 != pos {
-			t.Fatalf("re-encoded metadata %x: %v %x %v", enc, d2, p2, err)
+		enc := appendMeta(nil, data, pos, epoch)
+		if d2, p2, e2, err := parseMeta(enc); err != nil || d2 != data || p2 != pos || e2 != epoch {
+			t.Fatalf("re-encoded metadata %x: %v %x %d %v", enc, d2, p2, e2, err)
 		}
 	})
 }

@@ -68,12 +68,13 @@ func New(cfg Config) (*Ring, error) {
 			Data:     cfg.DataAddr,
 			Gossip:   cfg.advertise(bind),
 			Position: cfg.Position,
+			Epoch:    uint64(time.Now().UnixNano()),
 		},
 		members: map[string]Member{},
 		failed:  map[string]failedMember{},
 		stop:    make(chan struct{}),
 	}
-	r.meta = appendMeta(nil, cfg.DataAddr, cfg.Position)
+	r.meta = appendMeta(nil, cfg.DataAddr, cfg.Position, r.local.Epoch)
 	r.snap.Store(NewSnapshot(r.local, nil, 0))
 
 	mc := cfg.memberlistConfig(cfg.Name, bind)
@@ -200,6 +201,8 @@ func (r *Ring) event(kind string, n *memberlist.Node) {
 		} else if !had || old.Data != m.Data || old.Position != m.Position {
 			r.log.Info("member joined", "member", m.Name, "data", m.Data, "gossip", m.Gossip,
 				"position", FormatPosition(m.Position)[:8], "members", len(r.members))
+		} else if old.Epoch != m.Epoch {
+			r.log.Info("member restarted: its triggers go back to it", "member", m.Name, "data", m.Data, "members", len(r.members))
 		}
 	}
 	r.publish()
@@ -230,12 +233,12 @@ func (r *Ring) publish() {
 
 // memberOf decodes a memberlist node into a Member.
 func memberOf(n *memberlist.Node) (Member, error) {
-	data, pos, err := parseMeta(n.Meta)
+	data, pos, epoch, err := parseMeta(n.Meta)
 	if err != nil {
 		return Member{}, err
 	}
 	a, _ := netip.AddrFromSlice(n.Addr)
-	return Member{Name: n.Name, Data: data, Gossip: netip.AddrPortFrom(a.Unmap(), n.Port), Position: pos}, nil
+	return Member{Name: n.Name, Data: data, Gossip: netip.AddrPortFrom(a.Unmap(), n.Port), Position: pos, Epoch: epoch}, nil
 }
 
 func duplicatePositions(s *Snapshot) string {
@@ -255,7 +258,7 @@ type delegate struct{ r *Ring }
 
 func (d delegate) NodeMeta(limit int) []byte {
 	if len(d.r.meta) > limit {
-		return nil // cannot happen: metadata is at most 36 bytes
+		return nil // cannot happen: metadata is at most 44 bytes
 	}
 	return d.r.meta
 }

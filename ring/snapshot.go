@@ -176,10 +176,11 @@ func (s *Snapshot) sameMembers(t *Snapshot) bool {
 }
 
 // sameOwners reports whether s and t hold the same members at the same
-// positions with the same data addresses: whether ownership and forwarding
-// are the same in both (gossip addresses may differ).
+// positions with the same data addresses and epochs: whether ownership and
+// forwarding are the same in both (gossip addresses may differ), and no
+// member restarted (an empty table where the triggers were).
 func (s *Snapshot) sameOwners(t *Snapshot) bool {
 	return t != nil && s.local == t.local && slices.EqualFunc(s.Members(), t.Members(), func(a, b Member) bool {
-		return a.Name == b.Name && a.Data == b.Data && a.Position == b.Position
+		return a.Name == b.Name && a.Data == b.Data && a.Position == b.Position && a.Epoch == b.Epoch
 	})
 }

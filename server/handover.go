@@ -21,7 +21,12 @@ import (
 //     served from here at once, a takeover, and goes to this server's
 //     successors, which may not hold it;
 //   - is this server's in both, but its successors changed: it goes to the
-//     successors that are new.
+//     successors that are new (or restarted);
+//   - is another's, held here as a copy, and its owner restarted (the same
+//     member with another epoch, ring.Member.Epoch: back before the others
+//     declared it dead, with an empty table): it goes back to its owner, so
+//     that the owner does not answer "not present" until the hosts' next
+//     refreshes, 10–15 s later.
 //
 // Triggers travel as EXT_REPLICATE options (replicate.go), with the lifetime
 // they have left, in datagrams of replicaMTU, pushBurst datagrams at a time.
@@ -116,11 +121,12 @@ func (h *handover) rebalance(old, cur *ring.Snapshot) (took, pushed, copied int)
 		return 0, 0, 0
 	}
 	newSucc := successors(cur, local, s.cfg.Replicas)
+	restarted := restartedMembers(old, cur, local)
 	var added []ring.Member
 	if old != nil {
 		oldSucc := successors(old, local, s.cfg.Replicas)
 		for _, m := range newSucc {
-			if !slices.ContainsFunc(oldSucc, func(o ring.Member) bool { return o.Data == m.Data }) {
+			if restarted[m.Data] || !slices.ContainsFunc(oldSucc, func(o ring.Member) bool { return o.Data == m.Data }) {
 				added = append(added, m)
 			}
 		}
@@ -146,6 +152,10 @@ func (h *handover) rebalance(old, cur *ring.Snapshot) (took, pushed, copied int)
 				h.moves = append(h.moves, move{e: *e, succ: added})
 			case !owned && was:
 				pushed++
+				to := cur.Responsible(k).Data
+				h.moves = append(h.moves, move{e: *e, to: to, owner: to})
+			case !owned && len(restarted) > 0 && restarted[cur.Responsible(k).Data]:
+				pushed++ // a copy of what a restarted owner lost: give it back
 				to := cur.Responsible(k).Data
 				h.moves = append(h.moves, move{e: *e, to: to, owner: to})
 			}
@@ -180,6 +190,30 @@ func (h *handover) rebalance(old, cur *ring.Snapshot) (took, pushed, copied int)
 	}
 	s.ctr[cTakeovers].Add(uint64(took))
 	return took, pushed, copied
+}
+
+// restartedMembers returns the data addresses of the members of cur, other
+// than local, that were in old with another epoch: they restarted, lost
+// their triggers, and get back those this server holds for them (as their
+// copy holder) or owns (as their successor's copy).
+func restartedMembers(old, cur *ring.Snapshot, local ring.Member) map[netip.AddrPort]bool {
+	if old == nil {
+		return nil
+	}
+	epochs := make(map[netip.AddrPort]uint64, old.Len())
+	for _, m := range old.Members() {
+		epochs[m.Data] = m.Epoch
+	}
+	var out map[netip.AddrPort]bool
+	for _, m := range cur.Members() {
+		if e, ok := epochs[m.Data]; ok && e != m.Epoch && m.Data != local.Data {
+			if out == nil {
+				out = map[netip.AddrPort]bool{}
+			}
+			out[m.Data] = true
+		}
+	}
+	return out
 }
 
 // successors returns the members after m on the ring that hold copies of

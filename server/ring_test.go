@@ -504,8 +504,8 @@ func TestRingZeroAllocs(t *testing.T) {
 
 // TestHandoverInProcess: membership changes move triggers: a joining server
 // gets its range (the copies stay here), the successor of a dead server
-// serves its copies at once and copies them on, and a new successor gets
-// what this server owns. The host the triggers point at is hinted, in one
+// serves its copies at once and copies them on, a new successor gets what
+// this server owns, and a restarted server gets back what it lost. The host the triggers point at is hinted, in one
 // datagram, where each trigger handed over or taken over now lives.
 func TestHandoverInProcess(t *testing.T) {
 	fc := clock.NewFake()
@@ -578,11 +578,21 @@ func TestHandoverInProcess(t *testing.T) {
 	step("first view", nil, v1, 0, 2, 2, map[netip.AddrPort][]id.ID{
 		peerA: {ofA}, peerC: {ofC, own1, own2}, // what was this server's alone goes to its owners; C is the successor
 	})
-	v2 := ring.NewSnapshot(self, []ring.Member{c}, 2) // A died: its range is this server's
-	step("A died", v1, v2, 1, 0, 0, map[netip.AddrPort][]id.ID{peerC: {ofA}})
-	v3 := ring.NewSnapshot(self, []ring.Member{c, n}, 3) // N joined at 0x68: it owns (0xc0…, 0x68…]
+	// A restarted (another epoch), back before anyone declared it dead, with
+	// an empty table: the copy of its trigger held here goes back to it.
+	aR, cR := a, c
+	aR.Epoch, cR.Epoch = 2, 2
+	v1a := ring.NewSnapshot(self, []ring.Member{aR, c}, 11)
+	step("A restarted", v1, v1a, 0, 1, 0, map[netip.AddrPort][]id.ID{peerA: {ofA}})
+	// C, this server's successor, restarted: it gets the copies of what this
+	// server owns, and what this server holds of its own range.
+	v1c := ring.NewSnapshot(self, []ring.Member{aR, cR}, 12)
+	step("C restarted", v1a, v1c, 0, 1, 2, map[netip.AddrPort][]id.ID{peerC: {ofC, own1, own2}})
+	v2 := ring.NewSnapshot(self, []ring.Member{cR}, 2) // A died: its range is this server's
+	step("A died", v1c, v2, 1, 0, 0, map[netip.AddrPort][]id.ID{peerC: {ofA}})
+	v3 := ring.NewSnapshot(self, []ring.Member{cR, n}, 3) // N joined at 0x68: it owns (0xc0…, 0x68…]
 	step("N joined", v2, v3, 0, 2, 0, map[netip.AddrPort][]id.ID{peerN: {ofA, own1}})
-	v4 := ring.NewSnapshot(self, []ring.Member{c}, 4) // N died: its range is this server's again
+	v4 := ring.NewSnapshot(self, []ring.Member{cR}, 4) // N died: its range is this server's again
 	step("N died", v3, v4, 2, 0, 0, map[netip.AddrPort][]id.ID{peerC: {ofA, own1}})
 	v5 := ring.NewSnapshot(self, []ring.Member{a, n}, 5) // C died, A and N are back: A is the successor
 	step("C died", v4, v5, 0, 2, 1, map[netip.AddrPort][]id.ID{peerA: {ofA, own2}, peerN: {own1}})
