@@ -61,6 +61,17 @@ gateway the address book names office-gw, which resolves them in its network;
 the programs get virtual addresses, so several intranets with the same address
 range are reached at once.
 
+A host the address book marks anonymous ("i3net book add NAME KEY
+--anonymous"), or a gateway a rule with anonymous = true sends names through,
+is reached anonymously: a fresh key and address per session, a relay picked at
+random among the servers, no shortcut (docs/anonymity.md). --no-anonymous
+refuses anonymous sessions from others.
+
+One proxy serves several overlays at once: each [[overlay]] table of the
+--config file (suffix, servers, pool4; optionally pool6, identity, book)
+runs another overlay on the same tun device, and names route by suffix:
+"ssh home.i3" over one ring, "ssh build.lab" over another (docs/overlays.md).
+
 Examples:
   i3net proxy --server 198.18.0.1:5610
   i3net proxy --config /etc/i3net/proxy.toml
@@ -267,7 +278,7 @@ func (a *proxyArgs) addFlags(fs *flag.FlagSet) {
 	a.state.addDirFlag(fs)
 	a.state.addBookFlag(fs)
 	def := proxy.DefaultConfig()
-	fs.StringVar(&a.configFile, "config", "", "configuration `FILE` (TOML): servers, upstreams and name rules ([[rule]] match/via/action); flags add to it")
+	fs.StringVar(&a.configFile, "config", "", "configuration `FILE` (TOML): servers, upstreams, name rules ([[rule]] match/via/action/anonymous), further overlays ([[overlay]] suffix/servers/pool4…); flags add to it")
 	fs.Var(&a.servers, "server", "overlay server `ADDR:PORT` (repeat for several: the nearest is used, the others on failure)")
 	fs.StringVar(&a.listen, "listen", "", "UDP `ADDR:PORT` of the overlay client (default: any free port)")
 	fs.BoolVar(&a.noExt, "no-extensions", false, "speak only the original 2004 i3 protocol to the servers (by default i3net's extensions go only to servers that answer them); the proxy's own public trigger is signed, an extension, so it then fails to start")
