@@ -88,14 +88,10 @@ func (d *labDemo) anonymousFetch(ctx context.Context, cafe *netlab.Host, i int) 
 	if err != nil {
 		return err
 	}
-	st, err := d.statusOf(ctx, cafe)
-	if err != nil {
-		return err
-	}
 	d.n.say("$ curl http://home.i3/   (on cafe, session %d)", i)
 	d.n.say("  %s", strings.TrimSpace(string(out)))
-	d.n.say("  cafe's status: ephemeral key %s…, seen as %v; relay %v (cafe's first hop is %v)",
-		truncate(p.AnonKey, 14), p.AnonAddr4, p.Relay, st.FirstHop)
+	d.n.say("  cafe's status: ephemeral key %s…, seen as %v; relay %v, picked at random avoiding %v (the first hop then, and the last session's relay)",
+		truncate(p.AnonKey, 14), p.AnonAddr4, p.Relay, p.RelayAvoided)
 	return nil
 }
 
