@@ -35,6 +35,8 @@ func BenchmarkPerf(b *testing.B) {
 	if wg := os.Getenv("WG_GO"); wg != "" {
 		paths = append(paths, wireguardPath(b, pl, wg))
 	}
+	paths = onlyPaths(b, paths, os.Getenv("I3NET_BENCH_PATHS"))
+	pl.holdWhile(b, os.Getenv("I3NET_BENCH_HOLD"))
 	rounds := 1
 	if s := os.Getenv("I3NET_BENCH_ROUNDS"); s != "" {
 		rounds, _ = strconv.Atoi(s)
@@ -52,6 +54,51 @@ func BenchmarkPerf(b *testing.B) {
 		med[i] = medianPerf(results[i])
 	}
 	reportPerf(b, paths, med, rounds)
+}
+
+// onlyPaths keeps, when names (comma-separated, e.g. "relay,wg-go") is set,
+// the direct path and the paths it names, for a shorter sitting or a profile
+// of one path.
+func onlyPaths(b *testing.B, paths []perfPath, names string) []perfPath {
+	if names == "" {
+		return paths
+	}
+	keep := strings.Split(names, ",")
+	out := paths[:1]
+	for _, p := range paths[1:] {
+		if slices.Contains(keep, p.name) {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 1 {
+		b.Fatalf("I3NET_BENCH_PATHS=%q names none of relay, shortcut, wg-go (wg-go needs WG_GO)", names)
+	}
+	return out
+}
+
+// holdWhile, when file is set, creates it, says how to reach the lab's
+// hosts, and waits (at most 30 minutes) until file is removed: the lab stays
+// up for measuring or profiling by hand (perf record -a, iperf3 from the
+// laptop's namespace).
+func (pl *pathsLab) holdWhile(b *testing.B, file string) {
+	if file == "" {
+		return
+	}
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		b.Fatalf("I3NET_BENCH_HOLD: %v", err)
+	}
+	fmt.Fprintf(os.Stderr, "lab held until %s is removed: ip netns exec %s iperf3 -c home.i3 (relay), office.i3 (shortcut), %s (direct)\n",
+		file, pl.laptop.Namespace(), pl.direct.Addr4())
+	for range 30 * 60 * 10 {
+		if _, err := os.Stat(file); err != nil {
+			return
+		}
+		select {
+		case <-pl.ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // perfPath is one way from the laptop to an iperf3 server.
