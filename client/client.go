@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/internal/clock"
@@ -56,6 +57,10 @@ type Client struct {
 	addr     addrWatch
 	bgMu     sync.Mutex
 	stopping bool // Close has begun: no background work starts
+
+	// queued is the wait in the socket of the datagram being handled; the
+	// receive goroutine's alone.
+	queued time.Duration
 
 	stats  counters
 	closed atomic.Bool

@@ -3,7 +3,8 @@ package client
 // The receive path, one goroutine:
 //
 //  1. read a batch of datagrams (recvmmsg, up to Config.BatchSize) and read
-//     the clock once;
+//     the clock once; each datagram's kernel arrival stamp says how long it
+//     waited in the socket (Delivery.Queued);
 //  2. per datagram: a known server's is stamped heard (liveness.go); a ping
 //     echo goes to the waiting Ping call (a liveness echo stops here);
 //  3. decode once into a reused wire.Packet; a malformed datagram is counted
@@ -32,6 +33,7 @@ import (
 	"golang.org/x/net/ipv4"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/udpgso"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -52,6 +54,11 @@ type Delivery struct {
 	// address, so a payload is authenticated above this layer (the proxy's
 	// sessions do).
 	From netip.AddrPort
+	// Queued is how long the datagram waited in this client's socket
+	// before it was read (the kernel's arrival stamp against the clock
+	// when the batch was read), 0 where the kernel does not stamp them: a
+	// receiver that cannot keep up sees it grow (the proxy's queue limit).
+	Queued time.Duration
 }
 
 // recvLoop is the receive goroutine (stage 1).
@@ -60,14 +67,19 @@ func (c *Client) recvLoop() {
 	n := c.cfg.BatchSize
 	bufs := make([]*[maxDatagram]byte, n)
 	msgs := make([]ipv4.Message, n)
+	stamped := udpgso.EnableRxTime(c.conn)
 	for i := range msgs {
 		bufs[i] = new([maxDatagram]byte)
 		msgs[i].Buffers = [][]byte{bufs[i][:]}
+		if stamped {
+			msgs[i].OOB = make([]byte, udpgso.RxTimeSpace)
+		}
 	}
 	var p wire.Packet
 	for {
 		k, err := c.bconn.ReadBatch(msgs, 0)
 		now := c.clock.Now().UnixNano()
+		wall := time.Now().UnixNano() // the kernel stamps in real time
 		if err != nil {
 			if c.closed.Load() || errors.Is(err, net.ErrClosed) {
 				return
@@ -79,6 +91,10 @@ func (c *Client) recvLoop() {
 			continue
 		}
 		for i := range k {
+			c.queued = 0
+			if at, ok := udpgso.RxTime(msgs[i].OOB[:msgs[i].NN]); ok && at < wall {
+				c.queued = time.Duration(wall - at)
+			}
 			c.handleDatagram(&p, bufs[i][:msgs[i].N], addrPortOf(msgs[i].Addr), now)
 		}
 		if c.cfg.OnBatchEnd != nil {
@@ -169,6 +185,7 @@ func (c *Client) deliver(p *wire.Packet, from, sender netip.AddrPort) {
 		Rest:    p.Stack.IDs[1:p.Stack.N],
 		Payload: p.Payload,
 		From:    from,
+		Queued:  c.queued,
 	})
 }
 

@@ -101,7 +101,7 @@ func TestMemoryTenThousandMappings(t *testing.T) {
 // benchSession brings up laptop's session with home (home's tun keeps
 // nothing), resending an echo until one arrives: a handshake may fail on a
 // loaded machine. It returns laptop's own IPv4 address and home's mapped one.
-func benchSession(b *testing.B, laptop, home *host) (l4, v4 netip.Addr) {
+func benchSession(b testing.TB, laptop, home *host) (l4, v4 netip.Addr) {
 	b.Helper()
 	home.Tun.KeepNone()
 	l4, _ = laptop.Self()

@@ -125,6 +125,13 @@ type Config struct {
 	// address and relay (docs/anonymity.md). Default 10 min.
 	AnonRotate time.Duration
 
+	// QueueTarget is the longest the proxy lets packets from the overlay
+	// wait, as a standing queue, in its socket (CoDel, codel.go): when the
+	// wait stays above it for QueueInterval, packets are marked
+	// (ECN-capable ones) or dropped so the senders slow down. Default 1 ms
+	// and 20 ms; a negative QueueTarget turns the limit off.
+	QueueTarget, QueueInterval time.Duration
+
 	// HandshakeTimeout is how long the proxy tries to reach a peer (message 1
 	// resent with backoff) before it gives up, drops the queued packets and
 	// answers the programs with ICMP unreachable. Default 10 s.
@@ -193,6 +200,8 @@ func DefaultConfig() Config {
 		AcceptUnknown:    true,
 		AcceptAnonymous:  true,
 		AnonRotate:       DefaultAnonRotate,
+		QueueTarget:      DefaultQueueTarget,
+		QueueInterval:    DefaultQueueInterval,
 		HandshakeTimeout: 10 * time.Second,
 	}
 }
@@ -230,6 +239,9 @@ func (c *Config) validate() error {
 	}
 	if c.AnonRotate <= 0 {
 		errs = append(errs, fmt.Errorf("anonymous rotation %v: must be positive (--anonymous-rotate)", c.AnonRotate))
+	}
+	if c.QueueTarget > 0 && c.QueueInterval <= 0 {
+		errs = append(errs, fmt.Errorf("queue interval %v: must be positive with a queue target (%v)", c.QueueInterval, c.QueueTarget))
 	}
 	if c.UpstreamTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("upstream timeout %v: must be positive (--upstream-timeout)", c.UpstreamTimeout))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/i3net/i3net/client"
 	"github.com/i3net/i3net/id"
@@ -25,6 +26,12 @@ func OutboundPacket(px *Proxy, pkt []byte, pp *packet.Parsed, frame []byte, now 
 // Inbound hands the proxy a delivery from the overlay, as the client does.
 func Inbound(px *Proxy, to id.ID, payload []byte) {
 	px.inbound(client.Delivery{ID: to, Payload: payload})
+}
+
+// LimitQueue applies the inbound queue limit to pkt, which waited queued in
+// the socket and was read at now (Unix ns), and reports whether it passes.
+func LimitQueue(px *Proxy, pkt []byte, queued time.Duration, now int64) bool {
+	return px.limitQueue(pkt, queued, now)
 }
 
 // FlushInbound writes the packets Inbound opened into the tun device.

@@ -37,6 +37,7 @@ type inboundState struct {
 	bufs [][]byte // inboundBatch buffers of tunOffset+wire.MaxPacket bytes
 	out  [][]byte // the packets of this batch, each bufs[i][:tunOffset+len]
 	pp   packet.Parsed
+	now  int64 // the clock (Unix ns) read once per received batch; 0: not yet
 }
 
 func newInboundState() inboundState {
@@ -51,6 +52,7 @@ func newInboundState() inboundState {
 // client calls it at the end of each received batch.
 func (px *Proxy) flushInbound() {
 	in := &px.in
+	in.now = 0
 	if len(in.out) == 0 {
 		return
 	}
@@ -101,7 +103,7 @@ func (px *Proxy) inbound(d client.Delivery) {
 	} else if prev := p.prevSess.Load(); prev != nil && s.Confirmed() {
 		p.prevSess.CompareAndSwap(prev, nil)
 	}
-	now := px.clk.Now().UnixNano()
+	now := in.clock(px)
 	p.lastRx.Store(now)
 	pkt := out[tunOffset:]
 	if len(pkt) == 0 {
@@ -118,6 +120,9 @@ func (px *Proxy) inbound(d client.Delivery) {
 	if !px.checkInbound(p, pkt, now) {
 		return
 	}
+	if !px.limitQueue(pkt, d.Queued, now) {
+		return
+	}
 	p.touch(now)
 	p.rxPackets.Add(1)
 	p.rxBytes.Add(uint64(len(pkt)))
@@ -125,6 +130,30 @@ func (px *Proxy) inbound(d client.Delivery) {
 	if len(in.out) == cap(in.out) {
 		px.flushInbound()
 	}
+}
+
+// limitQueue applies the queue limit (codel.go) to pkt, which waited queued
+// in the socket, read at now: it marks pkt CE or reports false to drop it
+// (counted) when the standing queue is too long.
+func (px *Proxy) limitQueue(pkt []byte, queued time.Duration, now int64) bool {
+	if !px.queue.signal(int64(queued), now) {
+		return true
+	}
+	if packet.MarkCE(pkt) {
+		px.stats.queueCE.Add(1)
+		return true
+	}
+	px.stats.dropQueue.Add(1)
+	return false
+}
+
+// clock returns the time of this received batch, reading the clock for its
+// first packet only (one clock read per batch, not per packet).
+func (in *inboundState) clock(px *Proxy) int64 {
+	if in.now == 0 {
+		in.now = px.clk.Now().UnixNano()
+	}
+	return in.now
 }
 
 // checkInbound is step 4 and 5 for an opened packet pkt (decoded in

@@ -70,6 +70,7 @@ type Proxy struct {
 	started    time.Time
 	dnsBuf     [4096]byte   // DNS answers, on the tun goroutine
 	in         inboundState // owned by the client's receive goroutine
+	queue      codel        // the inbound queue's limit; the receive goroutine's too
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -109,6 +110,7 @@ func newProxy(cfg Config) *Proxy {
 		gwBusy:     make(chan struct{}, maxGatewayQueries),
 		started:    time.Now(),
 		in:         newInboundState(),
+		queue:      newCodel(cfg.QueueTarget, cfg.QueueInterval),
 	}
 	if px.log == nil {
 		px.log = slog.Default()

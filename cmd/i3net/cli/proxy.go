@@ -89,31 +89,32 @@ Examples:
 }
 
 type proxyArgs struct {
-	state      stateFlags
-	configFile string
-	servers    addrList
-	upstreams  addrList
-	upstreamTO time.Duration
-	listen     string
-	noExt      bool
-	tun        string
-	mtu        int
-	pool4      string
-	pool6      string
-	suffix     string
-	mappingTO  time.Duration
-	resolvConf string
-	noResolv   bool
-	dnsMode    string
-	onlyBook   bool
-	logLevel   string
-	reserved   addrFlag
-	userspace  bool
-	front      string
-	expose     portList
-	noAnon     bool          // --no-anonymous
-	anonRotate time.Duration // --anonymous-rotate; 0: the file's, or the default
-	file       proxyFile     // the --config file, as loaded
+	state       stateFlags
+	configFile  string
+	servers     addrList
+	upstreams   addrList
+	upstreamTO  time.Duration
+	listen      string
+	noExt       bool
+	tun         string
+	mtu         int
+	pool4       string
+	pool6       string
+	suffix      string
+	mappingTO   time.Duration
+	resolvConf  string
+	noResolv    bool
+	dnsMode     string
+	onlyBook    bool
+	logLevel    string
+	reserved    addrFlag
+	userspace   bool
+	front       string
+	expose      portList
+	noAnon      bool          // --no-anonymous
+	anonRotate  time.Duration // --anonymous-rotate; 0: the file's, or the default
+	queueTarget optDuration   // --queue-target
+	file        proxyFile     // the --config file, as loaded
 }
 
 // addrList is a repeatable ADDR:PORT flag.
@@ -150,6 +151,7 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 		a.upstreams = append(f.Upstreams, a.upstreams...)
 		cfg.Rules, cfg.Middlebox = rs, strings.ToLower(f.Middlebox)
 		a.fileAnonymity(f)
+		a.fileQueue(f)
 	}
 	if len(a.servers) == 0 {
 		return cfg, usageErrorf("no overlay server: give one with --server ADDR:PORT (or servers in the --config file)")
@@ -190,6 +192,7 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 	cfg.Upstreams, cfg.UpstreamTimeout = a.upstreams, a.upstreamTO
 	cfg.AcceptUnknown = !a.onlyBook
 	a.applyAnonymity(&cfg)
+	a.applyQueue(&cfg)
 	cfg.Reserved = a.reserved
 	cfg.Userspace, cfg.Expose = a.userspace, a.expose
 	if cfg.Logger, err = newLogger(a.logLevel); err != nil {
@@ -300,4 +303,5 @@ func (a *proxyArgs) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&a.front, "front", defaultFront, "userspace mode: the SOCKS5 and HTTP proxy's `ADDR:PORT` (loopback: only this host's programs)")
 	fs.Var(&a.expose, "expose", "userspace mode: TCP `PORTS` of this host's loopback that peers reach on its virtual address (comma-separated, e.g. 22,80)")
 	a.addAnonFlags(fs)
+	a.addQueueFlags(fs)
 }

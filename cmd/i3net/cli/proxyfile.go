@@ -36,6 +36,9 @@ type proxyFile struct {
 	// --anonymous-rotate (docs/anonymity.md).
 	AcceptAnonymous *bool         `toml:"accept_anonymous"`
 	AnonymousRotate time.Duration `toml:"anonymous_rotate"`
+	// QueueTarget is --queue-target: the longest standing queue from the
+	// overlay before packets are marked or dropped ("0s": no limit).
+	QueueTarget *time.Duration `toml:"queue_target"`
 
 	// Overlay are the further overlays this proxy serves on the same tun
 	// device, each with its own suffix (proxyoverlays.go).
@@ -62,6 +65,9 @@ func loadProxyFile(path string) (proxyFile, *rules.Rules, error) {
 	}
 	if f.AnonymousRotate < 0 {
 		return f, nil, meta.ValueErrorf([]string{"anonymous_rotate"}, f.AnonymousRotate.String(), "must be positive, e.g. \"10m\"")
+	}
+	if f.QueueTarget != nil && *f.QueueTarget < 0 {
+		return f, nil, meta.ValueErrorf([]string{"queue_target"}, f.QueueTarget.String(), "must be positive, e.g. \"1ms\", or \"0s\" for no limit")
 	}
 	if len(f.Rule) == 0 {
 		return f, nil, nil

@@ -121,3 +121,39 @@ anonymous = true
 		}
 	}
 }
+
+// queue_target and --queue-target: the flag wins, 0 turns the limit off, the
+// interval is 20 times the target, a negative value is an error naming the
+// line.
+func TestProxyQueueTarget(t *testing.T) {
+	cfgOf := func(a proxyArgs, f proxyFile) proxy.Config {
+		a.fileQueue(f)
+		cfg := proxy.DefaultConfig()
+		a.applyQueue(&cfg)
+		return cfg
+	}
+	if cfg := cfgOf(proxyArgs{}, proxyFile{}); cfg.QueueTarget != proxy.DefaultQueueTarget || cfg.QueueInterval != proxy.DefaultQueueInterval {
+		t.Errorf("defaults: %v %v", cfg.QueueTarget, cfg.QueueInterval)
+	}
+	f, _, err := loadProxyFile(writeProxyFile(t, "queue_target = \"3ms\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := cfgOf(proxyArgs{}, f); cfg.QueueTarget != 3*time.Millisecond || cfg.QueueInterval != 60*time.Millisecond {
+		t.Errorf("from the file: %v %v", cfg.QueueTarget, cfg.QueueInterval)
+	}
+	var flagged proxyArgs
+	if err := flagged.queueTarget.Set("0"); err != nil {
+		t.Fatal(err)
+	}
+	if cfg := cfgOf(flagged, f); cfg.QueueTarget >= 0 {
+		t.Errorf("--queue-target 0 over the file's 3ms: %v, want the limit off", cfg.QueueTarget)
+	}
+	if err := flagged.queueTarget.Set("-1ms"); err == nil {
+		t.Error("--queue-target -1ms accepted")
+	}
+	path := writeProxyFile(t, "\nqueue_target = \"-2ms\"\n")
+	if _, _, err := loadProxyFile(path); err == nil || !strings.Contains(err.Error(), path+":2: queue_target = -2ms: must be positive") {
+		t.Errorf("a negative queue_target: %v", err)
+	}
+}
