@@ -76,9 +76,10 @@ func DefaultConfig(r Resolver) Config {
 // Responder answers DNS queries for overlay names. It is safe for concurrent
 // use.
 type Responder struct {
-	zones []zone // Config.Suffix's first, then Config.Zones
-	ttl   uint32
-	pool  sync.Pool // of *state
+	zones  []zone // Config.Suffix's first, then Config.Zones
+	ttl    uint32
+	pool   sync.Pool // of *state
+	labels labels    // the fast path's known names (fast.go)
 }
 
 // state holds the messages one Answer call works on, reused across calls.
@@ -155,6 +156,14 @@ func newZone(zc Zone, searchDomains []string) (zone, error) {
 // ErrNotQuery; a query with other than one question gets FORMERR. Answer keeps
 // no reference to query or dst.
 func (r *Responder) Answer(query []byte, dst []byte) (resp []byte, forward bool, err error) {
+	if resp, ok := r.answerFast(query, dst); ok {
+		return resp, false, nil
+	}
+	return r.answerGeneral(query, dst)
+}
+
+// answerGeneral is Answer through miekg/dns, for every query.
+func (r *Responder) answerGeneral(query []byte, dst []byte) (resp []byte, forward bool, err error) {
 	if len(query) < headerLen {
 		return nil, false, fmt.Errorf("dns: answer: %w: %d bytes", ErrMalformed, len(query))
 	}
