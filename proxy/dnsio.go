@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"sync"
 
@@ -74,13 +73,14 @@ func (px *Proxy) answerServfail(from, to netip.AddrPort, query []byte) {
 
 // writeUDP writes a UDP packet from → to carrying payload into the tun device.
 func (px *Proxy) writeUDP(from, to netip.AddrPort, payload []byte) {
-	if from.Addr().Is4() != to.Addr().Is4() || len(payload) > maxUDPPayload {
+	tp := tunPackets.Get().(*tunPacket)
+	defer tunPackets.Put(tp)
+	b, err := packet.AppendUDP(tp.buf[:tunOffset], from, to, payload)
+	if err != nil {
 		px.stats.dnsErrors.Add(1)
 		return
 	}
-	tp := tunPackets.Get().(*tunPacket)
-	defer tunPackets.Put(tp)
-	px.writeTunBuf(tp, appendUDP(tp.buf[:tunOffset], from, to, payload))
+	px.writeTunBuf(tp, b)
 }
 
 // writeTun writes one IP packet into the tun device, from any goroutine
@@ -111,66 +111,6 @@ type tunPacket struct {
 }
 
 var tunPackets = sync.Pool{New: func() any { return &tunPacket{buf: make([]byte, tunOffset, tunOffset+1500)} }}
-
-// maxUDPPayload is the largest payload of a UDP packet appendUDP builds.
-const maxUDPPayload = 0xffff - 8 - 40
-
-// appendUDP appends to b the IPv4 or IPv6 packet from → to (one family)
-// carrying payload (at most maxUDPPayload bytes) over UDP, with TTL 64 and
-// checksums: the packet packet.Build makes, without allocating.
-func appendUDP(b []byte, from, to netip.AddrPort, payload []byte) []byte {
-	start := len(b)
-	udpLen := 8 + len(payload)
-	var pseudo uint64
-	if from.Addr().Is4() {
-		s, d := from.Addr().As4(), to.Addr().As4()
-		b = append(b, 0x45, 0, byte((20+udpLen)>>8), byte(20+udpLen), 0, 0, 0, 0, 64, byte(packet.ProtoUDP), 0, 0)
-		b = append(append(b, s[:]...), d[:]...)
-		binary.BigEndian.PutUint16(b[start+10:], ^csumFold(csumAdd(0, b[start:])))
-		pseudo = csumAdd(csumAdd(0, s[:]), d[:])
-	} else {
-		s, d := from.Addr().As16(), to.Addr().As16()
-		b = append(b, 0x60, 0, 0, 0, byte(udpLen>>8), byte(udpLen), byte(packet.ProtoUDP), 64)
-		b = append(append(b, s[:]...), d[:]...)
-		pseudo = csumAdd(csumAdd(0, s[:]), d[:])
-	}
-	u := len(b)
-	b = binary.BigEndian.AppendUint16(b, from.Port())
-	b = binary.BigEndian.AppendUint16(b, to.Port())
-	b = binary.BigEndian.AppendUint16(b, uint16(udpLen))
-	b = append(b, 0, 0)
-	b = append(b, payload...)
-	c := ^csumFold(csumAdd(pseudo+uint64(packet.ProtoUDP)+uint64(udpLen), b[u:]))
-	if c == 0 {
-		c = 0xffff // 0 would mean "no checksum" (RFC 768)
-	}
-	binary.BigEndian.PutUint16(b[u+6:], c)
-	return b
-}
-
-// csumAdd adds the big-endian 16-bit words of p to acc (the Internet
-// checksum, RFC 1071); an odd last byte is padded with zero.
-func csumAdd(acc uint64, p []byte) uint64 {
-	for ; len(p) >= 4; p = p[4:] {
-		acc += uint64(binary.BigEndian.Uint32(p))
-	}
-	if len(p) >= 2 {
-		acc += uint64(binary.BigEndian.Uint16(p))
-		p = p[2:]
-	}
-	if len(p) == 1 {
-		acc += uint64(p[0]) << 8
-	}
-	return acc
-}
-
-// csumFold folds acc to 16 bits with end-around carry.
-func csumFold(acc uint64) uint16 {
-	for acc > 0xffff {
-		acc = acc>>16 + acc&0xffff
-	}
-	return uint16(acc)
-}
 
 // ResolveOverlay implements dns.Resolver: the address book names the host,
 // the mapping table gives its virtual addresses, and the answer is a use that
