@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/i3net/i3net/internal/mmsg"
 	"github.com/i3net/i3net/internal/udpgso"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -77,18 +78,18 @@ func listenUDP(ap netip.AddrPort, batch, sockBuf int, pktinfo bool) (*udpConn, e
 		_ = pc.SetReadBuffer(sockBuf)
 		_ = pc.SetWriteBuffer(sockBuf)
 	}
-	c := &udpConn{pc: pc, is6: is6, pktinfo: pktinfo}
+	// recvmmsg and sendmmsg that allocate nothing per datagram, under the
+	// segmentation offloads.
+	c := &udpConn{pc: pc, x: udpgso.New(pc, mmsg.New(pc)), is6: is6, pktinfo: pktinfo}
 	var oobLen int
 	if is6 {
-		p := ipv6.NewPacketConn(pc)
-		c.x = udpgso.New(pc, p)
+		p := ipv6.NewPacketConn(pc) // for the socket options
 		if pktinfo {
 			err = p.SetControlMessage(ipv6.FlagDst, true)
 			oobLen = len(ipv6.NewControlMessage(ipv6.FlagDst))
 		}
 	} else {
-		p := ipv4.NewPacketConn(pc)
-		c.x = udpgso.New(pc, p)
+		p := ipv4.NewPacketConn(pc) // for the socket options
 		if pktinfo {
 			err = p.SetControlMessage(ipv4.FlagDst, true)
 			oobLen = len(ipv4.NewControlMessage(ipv4.FlagDst))
