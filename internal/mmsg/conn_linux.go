@@ -68,7 +68,7 @@ func (c *Conn) ReadBatch(ms []ipv4.Message, flags int) (int, error) {
 	}
 	for i := range n {
 		ms[i].Addr = nil
-		if s := &c.srcs[i]; s.set(&h.sa[i]) {
+		if s := &c.srcs[i]; s.set(&h.sa[i], h.hs[i].Hdr.Namelen) {
 			ms[i].Addr = &s.ua
 		}
 	}

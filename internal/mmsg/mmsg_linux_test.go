@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -417,5 +418,31 @@ func TestZeroAllocs(t *testing.T) {
 				t.Errorf("%.1f allocations per batch written and read", allocs)
 			}
 		})
+	}
+}
+
+// TestSourceSet: an address the kernel did not write (namelen 0, short) or of
+// another family is no source; a scope id names its zone.
+func TestSourceSet(t *testing.T) {
+	var s source
+	sa := unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: [16]byte{0xfe, 0x80, 15: 1}, Scope_id: 1}
+	putPort(&sa.Port, 4000)
+	for _, n := range []uint32{0, unix.SizeofSockaddrInet4} {
+		if s.set(&sa, n) {
+			t.Errorf("sockaddr_in6 of %d bytes taken", n)
+		}
+	}
+	if !s.set(&sa, unix.SizeofSockaddrInet6) || s.ua.Port != 4000 || !s.ua.IP.Equal(net.ParseIP("fe80::1")) || s.ua.Zone == "" {
+		t.Errorf("got %v", &s.ua)
+	}
+	s4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(&sa))
+	*s4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: [4]byte{192, 0, 2, 1}}
+	putPort(&s4.Port, 53)
+	if !s.set(&sa, unix.SizeofSockaddrInet4) || s.ua.String() != "192.0.2.1:53" {
+		t.Errorf("got %v", &s.ua)
+	}
+	sa.Family = unix.AF_UNIX
+	if s.set(&sa, unix.SizeofSockaddrInet6) {
+		t.Error("AF_UNIX taken")
 	}
 }

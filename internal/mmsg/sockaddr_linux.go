@@ -52,16 +52,17 @@ type source struct {
 	zone  string            // its name
 }
 
-// set points s.ua at the address the kernel wrote to sa: a 4-byte IP for
-// sockaddr_in, a 16-byte one for sockaddr_in6 (an IPv4 peer of a dual-stack
-// socket is IPv4-mapped), as x/net does. It reports false for another family.
-func (s *source) set(sa *unix.RawSockaddrInet6) bool {
-	switch sa.Family {
-	case unix.AF_INET:
+// set points s.ua at the address of namelen bytes the kernel wrote to sa: a
+// 4-byte IP for sockaddr_in, a 16-byte one for sockaddr_in6 (an IPv4 peer of
+// a dual-stack socket is IPv4-mapped), as x/net does. It reports false for
+// another family or a short address.
+func (s *source) set(sa *unix.RawSockaddrInet6, namelen uint32) bool {
+	switch {
+	case sa.Family == unix.AF_INET && namelen >= unix.SizeofSockaddrInet4:
 		s4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
 		copy(s.ip[:4], s4.Addr[:])
 		s.ua = net.UDPAddr{IP: s.ip[:4], Port: port(&s4.Port)}
-	case unix.AF_INET6:
+	case sa.Family == unix.AF_INET6 && namelen >= unix.SizeofSockaddrInet6:
 		copy(s.ip[:], sa.Addr[:])
 		if sa.Scope_id != s.scope {
 			s.zone, s.scope = zoneName(sa.Scope_id), sa.Scope_id
