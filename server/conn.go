@@ -38,9 +38,10 @@ type batchConn interface {
 	Close() error
 }
 
-// xnetBatch is what golang.org/x/net's ipv4 and ipv6 PacketConns offer (their
-// Message types are the same type): recvmmsg and sendmmsg on Linux, one
-// datagram per call elsewhere.
+// xnetBatch is the batch calls of golang.org/x/net's ipv4 and ipv6
+// PacketConns (their Message types are the same type), which internal/mmsg
+// and internal/udpgso keep: recvmmsg and sendmmsg on Linux, one datagram per
+// call elsewhere.
 type xnetBatch interface {
 	ReadBatch(ms []ipv4.Message, flags int) (int, error)
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
