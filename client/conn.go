@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/i3net/i3net/internal/mmsg"
 	"github.com/i3net/i3net/internal/udpgso"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -46,11 +47,9 @@ func listen(local, server netip.AddrPort) (*net.UDPConn, batchConn, error) {
 	_ = conn.SetReadBuffer(socketBuffer)
 	_ = conn.SetWriteBuffer(socketBuffer)
 	// Segmentation offloads: a run of equal datagrams to one server (a bulk
-	// transfer) is one trip through the kernel each way.
-	if v4 {
-		return conn, udpgso.New(conn, ipv4.NewPacketConn(conn)), nil
-	}
-	return conn, udpgso.New(conn, ipv6.NewPacketConn(conn)), nil
+	// transfer) is one trip through the kernel each way. Under them,
+	// recvmmsg and sendmmsg that allocate nothing per datagram.
+	return conn, udpgso.New(conn, mmsg.New(conn)), nil
 }
 
 // boundAddr returns the address the socket is bound to.

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/net/ipv4"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/mmsg"
 )
 
 // BenchmarkForwardInProcess measures the data path without sockets: decode,
@@ -46,7 +47,7 @@ func BenchmarkForwardInProcess(b *testing.B) {
 // BenchmarkForwardLoopback measures a server end to end on loopback: a sender
 // socket writes one-id data packets (64-byte payload) in batches of 64
 // (sendmmsg), the server forwards them to a receiver socket that reads in
-// batches (recvmmsg). The sender keeps at most a window of packets in flight.
+// batches (recvmmsg); all three through internal/mmsg. The sender keeps at most a window of packets in flight.
 // One op is one packet; "lost" counts packets that never arrived (socket
 // buffers overflowing on a shared machine). The "direct" case sends the same
 // packets straight to the receiver: the ratio of the two is the server's cost.
@@ -80,7 +81,7 @@ func loopback(b *testing.B, send, recv *host, dst netip.AddrPort, pkt []byte) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		pc := ipv4.NewPacketConn(send.conn)
+		pc := mmsg.New(send.conn)
 		ms := make([]ipv4.Message, batch)
 		for i := range ms {
 			ms[i].Buffers, ms[i].Addr = [][]byte{pkt}, to
@@ -103,7 +104,7 @@ func loopback(b *testing.B, send, recv *host, dst netip.AddrPort, pkt []byte) {
 			sent += n
 		}
 	}()
-	pc := ipv4.NewPacketConn(recv.conn)
+	pc := mmsg.New(recv.conn)
 	ms := make([]ipv4.Message, batch)
 	for i := range ms {
 		ms[i].Buffers = [][]byte{make([]byte, 2048)}

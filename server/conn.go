@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/i3net/i3net/internal/mmsg"
 	"github.com/i3net/i3net/internal/udpgso"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -37,9 +38,10 @@ type batchConn interface {
 	Close() error
 }
 
-// xnetBatch is what golang.org/x/net's ipv4 and ipv6 PacketConns offer (their
-// Message types are the same type): recvmmsg and sendmmsg on Linux, one
-// datagram per call elsewhere.
+// xnetBatch is the batch calls of golang.org/x/net's ipv4 and ipv6
+// PacketConns (their Message types are the same type), which internal/mmsg
+// and internal/udpgso keep: recvmmsg and sendmmsg on Linux, one datagram per
+// call elsewhere.
 type xnetBatch interface {
 	ReadBatch(ms []ipv4.Message, flags int) (int, error)
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
@@ -77,18 +79,18 @@ func listenUDP(ap netip.AddrPort, batch, sockBuf int, pktinfo bool) (*udpConn, e
 		_ = pc.SetReadBuffer(sockBuf)
 		_ = pc.SetWriteBuffer(sockBuf)
 	}
-	c := &udpConn{pc: pc, is6: is6, pktinfo: pktinfo}
+	// recvmmsg and sendmmsg that allocate nothing per datagram, under the
+	// segmentation offloads.
+	c := &udpConn{pc: pc, x: udpgso.New(pc, mmsg.New(pc)), is6: is6, pktinfo: pktinfo}
 	var oobLen int
 	if is6 {
-		p := ipv6.NewPacketConn(pc)
-		c.x = udpgso.New(pc, p)
+		p := ipv6.NewPacketConn(pc) // for the socket options
 		if pktinfo {
 			err = p.SetControlMessage(ipv6.FlagDst, true)
 			oobLen = len(ipv6.NewControlMessage(ipv6.FlagDst))
 		}
 	} else {
-		p := ipv4.NewPacketConn(pc)
-		c.x = udpgso.New(pc, p)
+		p := ipv4.NewPacketConn(pc) // for the socket options
 		if pktinfo {
 			err = p.SetControlMessage(ipv4.FlagDst, true)
 			oobLen = len(ipv4.NewControlMessage(ipv4.FlagDst))

@@ -20,7 +20,7 @@
 // Performance rules, for whoever changes forward.go or control.go:
 //
 //   - One worker goroutine per socket reads batches (recvmmsg via
-//     golang.org/x/net) into fixed buffers with headroom, handles each
+//     internal/mmsg) into fixed buffers with headroom, handles each
 //     datagram, and writes what it produced with one sendmmsg. The clock is
 //     read once per batch; counters are summed privately and published once
 //     per batch.
