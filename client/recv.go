@@ -21,8 +21,8 @@ package client
 //     see, nat.go), TRIGGER_NOT_PRESENT, refusals and server lists; from
 //     anyone else, only shortcut offers.
 //
-// The data path does not log and allocates nothing of its own; x/net's batch
-// read allocates the source address of each datagram.
+// The data path does not log and allocates nothing (the batch read,
+// internal/mmsg, reuses the source addresses it returns).
 
 import (
 	"errors"

@@ -5,14 +5,15 @@ import (
 	"time"
 )
 
-// The defaults of Config.QueueTarget and QueueInterval: a proxy's own
-// backlog is work in progress on this host, so a millisecond of it keeps the
-// CPU busy; the interval is short enough that a stream filling the queue is
-// told within a few of its round trips on a fast path, long enough not to
-// answer bursts.
+// The defaults of Config.QueueTarget and QueueInterval: RFC 8289's. The
+// interval is on the order of the round trips of the streams through the
+// proxy (wide-area ones included), so a stream is not told to slow down more
+// often than it can react; a proxy on a fast local path can take a shorter
+// target (--queue-target 1ms: the interval is then 20 ms), docs/benchmarks.md
+// has what each did here.
 const (
-	DefaultQueueTarget   = time.Millisecond
-	DefaultQueueInterval = 20 * time.Millisecond
+	DefaultQueueTarget   = 5 * time.Millisecond
+	DefaultQueueInterval = 100 * time.Millisecond
 )
 
 // newCodel returns the limit for Config.QueueTarget and QueueInterval; off

@@ -128,8 +128,8 @@ type Config struct {
 	// QueueTarget is the longest the proxy lets packets from the overlay
 	// wait, as a standing queue, in its socket (CoDel, codel.go): when the
 	// wait stays above it for QueueInterval, packets are marked
-	// (ECN-capable ones) or dropped so the senders slow down. Default 1 ms
-	// and 20 ms; a negative QueueTarget turns the limit off.
+	// (ECN-capable ones) or dropped so the senders slow down. Default 5 ms
+	// and 100 ms (RFC 8289); a negative QueueTarget turns the limit off.
 	QueueTarget, QueueInterval time.Duration
 
 	// HandshakeTimeout is how long the proxy tries to reach a peer (message 1
