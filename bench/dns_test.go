@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -192,14 +191,7 @@ func reportDNS(b *testing.B, targets []dnsTarget, results [][]dnsResult, load st
 
 // medianDNS takes each figure's median over rs.
 func medianDNS(rs []dnsResult) dnsResult {
-	med := func(get func(dnsResult) float64) float64 {
-		v := make([]float64, len(rs))
-		for i, r := range rs {
-			v[i] = get(r)
-		}
-		slices.Sort(v)
-		return v[len(v)/2]
-	}
+	med := func(get func(dnsResult) float64) float64 { return medianOf(rs, get) }
 	return dnsResult{
 		qps:          med(func(r dnsResult) float64 { return r.qps }),
 		sent:         med(func(r dnsResult) float64 { return r.sent }),

@@ -242,16 +242,20 @@ func machineCPU(b *testing.B) (idle, total float64) {
 	return idle, total
 }
 
+// medianOf returns the median of get over rs (the upper one of an even
+// count): the benchmarks' rounds.
+func medianOf[T any](rs []T, get func(T) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = get(r)
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
 // medianPerf takes each figure's median over rs.
 func medianPerf(rs []perfResult) perfResult {
-	med := func(get func(perfResult) float64) float64 {
-		v := make([]float64, len(rs))
-		for i, r := range rs {
-			v[i] = get(r)
-		}
-		slices.Sort(v)
-		return v[len(v)/2]
-	}
+	med := func(get func(perfResult) float64) float64 { return medianOf(rs, get) }
 	return perfResult{
 		tcp1: med(func(r perfResult) float64 { return r.tcp1 }), tcp4: med(func(r perfResult) float64 { return r.tcp4 }),
 		loss200: med(func(r perfResult) float64 { return r.loss200 }), loss1g: med(func(r perfResult) float64 { return r.loss1g }),

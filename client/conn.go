@@ -7,22 +7,12 @@ import (
 
 	"github.com/i3net/i3net/internal/mmsg"
 	"github.com/i3net/i3net/internal/udpgso"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // batchConn is the client's socket seen as batches: recvmmsg and sendmmsg on
-// Linux, one datagram per call elsewhere. ipv4.PacketConn and ipv6.PacketConn
-// both implement it (their Message types are the same type).
-type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
-var (
-	_ batchConn = (*ipv4.PacketConn)(nil)
-	_ batchConn = (*ipv6.PacketConn)(nil)
-)
+// Linux (internal/mmsg, under internal/udpgso's offloads), one datagram per
+// call elsewhere.
+type batchConn = mmsg.Batch
 
 // listen binds the client's UDP socket: local if set, else an ephemeral port on
 // the wildcard address of the family of server.

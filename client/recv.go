@@ -79,7 +79,10 @@ func (c *Client) recvLoop() {
 	for {
 		k, err := c.bconn.ReadBatch(msgs, 0)
 		now := c.clock.Now().UnixNano()
-		wall := time.Now().UnixNano() // the kernel stamps in real time
+		var wall int64 // the kernel stamps in real time
+		if stamped {
+			wall = time.Now().UnixNano()
+		}
 		if err != nil {
 			if c.closed.Load() || errors.Is(err, net.ErrClosed) {
 				return

@@ -38,19 +38,10 @@ type batchConn interface {
 	Close() error
 }
 
-// xnetBatch is the batch calls of golang.org/x/net's ipv4 and ipv6
-// PacketConns (their Message types are the same type), which internal/mmsg
-// and internal/udpgso keep: recvmmsg and sendmmsg on Linux, one datagram per
-// call elsewhere.
-type xnetBatch interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
 // udpConn is a batchConn over one UDP socket.
 type udpConn struct {
 	pc      *net.UDPConn
-	x       xnetBatch
+	x       mmsg.Batch // under internal/udpgso's offloads
 	is6     bool
 	pktinfo bool
 

@@ -17,10 +17,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/i3net/i3net/internal/testwait"
-	"github.com/i3net/i3net/internal/udpgso"
 )
 
-var _ udpgso.Batch = (*Conn)(nil)
+var _ Batch = (*Conn)(nil)
 
 func TestMain(m *testing.M) { testwait.Main(m) }
 
@@ -331,56 +330,6 @@ func TestConnected(t *testing.T) {
 	if got, _ := readN(t, rxc, conn(t, rxc), readSlots(2, 64), 1); binary.BigEndian.Uint32(got[0]) != 5 {
 		t.Errorf("got %x", got[0])
 	}
-}
-
-// TestUnderUDPGSO: wrapped in udpgso.Conn, with coalesced sends (many iovecs
-// and a UDP_SEGMENT control message per message) and GRO reads, every
-// datagram arrives as it was sent.
-func TestUnderUDPGSO(t *testing.T) {
-	txc, rxc := listen(t, "udp4", "127.0.0.1"), listen(t, "udp4", "127.0.0.1")
-	tx, rx := udpgso.New(txc, New(txc)), udpgso.New(rxc, New(rxc))
-	to := rxc.LocalAddr().(*net.UDPAddr)
-	const count = 100
-	ms := make([]ipv4.Message, count)
-	var sent [][]byte
-	for i := range ms {
-		size := 1200
-		if i == 49 || i == count-1 {
-			size = 300 // a shorter datagram ends a run
-		}
-		ms[i] = ipv4.Message{Buffers: datagram(i, size), Addr: to}
-		sent = append(sent, bytes.Join(ms[i].Buffers, nil))
-	}
-	for off := 0; off < count; {
-		n, err := tx.WriteBatch(ms[off:], 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		off += n
-	}
-	rms := readSlots(16, 2048)
-	var got [][]byte
-	_ = rxc.SetReadDeadline(time.Now().Add(testwait.Timeout))
-	want := txc.LocalAddr().(*net.UDPAddr).AddrPort()
-	for len(got) < count {
-		n, err := rx.ReadBatch(rms, 0)
-		if err != nil {
-			t.Fatalf("after %d datagrams: %v", len(got), err)
-		}
-		for i := range n {
-			got = append(got, bytes.Clone(rms[i].Buffers[0][:rms[i].N]))
-			if from := rms[i].Addr.(*net.UDPAddr).AddrPort(); from != want {
-				t.Errorf("from %v, want %v", from, want)
-			}
-		}
-	}
-	for i := range got {
-		if !bytes.Equal(got[i], sent[i]) {
-			t.Errorf("datagram %d: %d bytes %x…, want %d bytes %x…", i, len(got[i]), head(got[i]), len(sent[i]), head(sent[i]))
-		}
-	}
-	gso, gro := tx.Offloads()
-	t.Logf("offloads: gso %v, gro %v; stats %+v / %+v", gso, gro, tx.Stats(), rx.Stats())
 }
 
 // TestZeroAllocs: in steady state, neither a batch write nor a batch read

@@ -5,15 +5,12 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/net/ipv4"
+	"github.com/i3net/i3net/internal/mmsg"
 )
 
-// Batch is the batch half of golang.org/x/net's ipv4.PacketConn and
-// ipv6.PacketConn (their Message types are the same type).
-type Batch interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
+// Batch is a socket's batch calls (internal/mmsg's, or x/net's PacketConn),
+// which a Conn wraps.
+type Batch = mmsg.Batch
 
 const (
 	// maxSegments is the most datagrams the kernel accepts in one

@@ -5,9 +5,9 @@
 // through the overlay (a TCP stream split into equal-sized tunnel datagrams)
 // spends most of its time on (docs/benchmarks.md).
 //
-// A Conn wraps the batch calls of golang.org/x/net's ipv4 or ipv6
-// PacketConn (recvmmsg, sendmmsg) and keeps their signatures, so that the
-// client and the server use it where they used the PacketConn:
+// A Conn wraps a socket's batch calls (internal/mmsg's recvmmsg and
+// sendmmsg, which keep the signatures of golang.org/x/net's PacketConn), so
+// that the client and the server use it where they used those:
 //
 //   - WriteBatch coalesces runs of consecutive messages to the same address
 //     whose lengths are equal (the last of a run may be shorter) into one

@@ -11,8 +11,8 @@ import (
 
 // RxTimeSpace is the control space one received message needs for its
 // arrival time (a struct timespec), with room for the UDP_GRO segment size
-// the kernel writes before it (ReadBatch copies a coalesced receive's
-// control data to each of its segments).
+// beside it (ReadBatch copies a coalesced receive's control data to each of
+// its segments; the kernel's order of the two has not always been the same).
 var RxTimeSpace = cmsg.Space(4) + cmsg.Space(16)
 
 // EnableRxTime asks the kernel to stamp every datagram conn receives with the

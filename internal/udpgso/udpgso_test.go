@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
+
+	"github.com/i3net/i3net/internal/mmsg"
 )
 
 // pair binds two loopback sockets and wraps both.
@@ -25,8 +27,9 @@ func pair(t *testing.T) (tx, rx *Conn, to *net.UDPAddr, txc, rxc *net.UDPConn) {
 		return c
 	}
 	txc, rxc = listen(), listen()
-	tx = New(txc, ipv4.NewPacketConn(txc))
-	rx = New(rxc, ipv4.NewPacketConn(rxc))
+	// The batch calls the client and the server use (internal/mmsg).
+	tx = New(txc, mmsg.New(txc))
+	rx = New(rxc, mmsg.New(rxc))
 	return tx, rx, rxc.LocalAddr().(*net.UDPAddr), txc, rxc
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 // The proxy's inbound queue limit (CoDel on the wait in its overlay socket;
-// docs/benchmarks.md, "The inbound queue"): --queue-target, or queue_target
+// docs/proxy.md; its measurements in docs/benchmarks.md, "The queue limit"): --queue-target, or queue_target
 // in the --config file; the interval is 20 times the target.
 
 // queueIntervalPerTarget is the interval's multiple of the target (CoDel's
