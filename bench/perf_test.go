@@ -110,24 +110,29 @@ type perfPath struct {
 
 // perfResult is one round's figures for one path.
 type perfResult struct {
-	tcp1, tcp4         float64 // bits/s
-	loss200, loss1g    float64 // % of datagrams lost
-	pps64              float64 // 64-byte datagrams received per second
-	rttIdle, rttLoaded float64 // ms
-	cpuPerGB           float64 // CPU seconds of procs per GB carried by one stream
-	idle4              float64 // % of the machine's CPU idle during four streams
+	tcp1, tcp4         float64   // bits/s
+	loss200, loss1g    float64   // % of datagrams lost
+	pps64              float64   // 64-byte datagrams received per second
+	rttIdle, rttLoaded float64   // ms
+	cpuPerGB           float64   // CPU seconds of procs per GB carried by one stream
+	cpuEach            []float64 // the same per process, in the order of procs
+	idle4              float64   // % of the machine's CPU idle during four streams
 }
 
 // measurePerf measures every figure of p once.
 func (pl *pathsLab) measurePerf(b *testing.B, p perfPath) perfResult {
 	var r perfResult
-	cpu0 := procsCPU(b, p.procs)
+	cpu0 := eachCPU(b, p.procs)
 	stopProfiles := pl.profileProxies(b, p)
 	bits, bytes := pl.iperfTCP(b, p.target, 1)
 	stopProfiles()
 	r.tcp1 = bits
 	if len(p.procs) > 0 && bytes > 0 {
-		r.cpuPerGB = (procsCPU(b, p.procs) - cpu0) / (bytes / 1e9)
+		for i, c := range eachCPU(b, p.procs) {
+			perGB := (c - cpu0[i]) / (bytes / 1e9)
+			r.cpuEach = append(r.cpuEach, perGB)
+			r.cpuPerGB += perGB
+		}
 	}
 	idle0, total0 := machineCPU(b)
 	r.tcp4, _ = pl.iperfTCP(b, p.target, 4)
@@ -200,13 +205,14 @@ func (pl *pathsLab) laptopRun(b *testing.B, name string, args ...string) []byte 
 	return out
 }
 
-// procsCPU returns the CPU seconds (user + system) procs have used so far.
-func procsCPU(b *testing.B, procs []*netlab.Proc) float64 {
-	var sum float64
-	for _, p := range procs {
-		sum += procCPU(b, p.PID())
+// eachCPU returns the CPU seconds (user + system) each of procs has used so
+// far.
+func eachCPU(b *testing.B, procs []*netlab.Proc) []float64 {
+	cpu := make([]float64, len(procs))
+	for i, p := range procs {
+		cpu[i] = procCPU(b, p.PID())
 	}
-	return sum
+	return cpu
 }
 
 // clockTicks is USER_HZ, the unit of /proc's CPU times (100 on Linux).
@@ -256,8 +262,13 @@ func medianOf[T any](rs []T, get func(T) float64) float64 {
 // medianPerf takes each figure's median over rs.
 func medianPerf(rs []perfResult) perfResult {
 	med := func(get func(perfResult) float64) float64 { return medianOf(rs, get) }
+	var each []float64
+	for i := range rs[0].cpuEach {
+		each = append(each, med(func(r perfResult) float64 { return r.cpuEach[i] }))
+	}
 	return perfResult{
-		tcp1: med(func(r perfResult) float64 { return r.tcp1 }), tcp4: med(func(r perfResult) float64 { return r.tcp4 }),
+		cpuEach: each,
+		tcp1:    med(func(r perfResult) float64 { return r.tcp1 }), tcp4: med(func(r perfResult) float64 { return r.tcp4 }),
 		loss200: med(func(r perfResult) float64 { return r.loss200 }), loss1g: med(func(r perfResult) float64 { return r.loss1g }),
 		pps64: med(func(r perfResult) float64 { return r.pps64 }), rttIdle: med(func(r perfResult) float64 { return r.rttIdle }),
 		rttLoaded: med(func(r perfResult) float64 { return r.rttLoaded }), cpuPerGB: med(func(r perfResult) float64 { return r.cpuPerGB }),
@@ -293,6 +304,37 @@ func reportPerf(b *testing.B, paths []perfPath, med []perfResult, rounds int) {
 			b.ReportMetric(r.cpuPerGB, p.name+"-cpu-s/GB")
 		}
 	}
+	reportCPUEach(paths, med)
+}
+
+// reportCPUEach prints, per path, each process's CPU seconds per GB of the
+// one-stream run: where a path's CPU goes.
+func reportCPUEach(paths []perfPath, med []perfResult) {
+	fmt.Fprintln(os.Stderr, "CPU s/GB per process (one stream):")
+	for i, p := range paths {
+		if len(p.procs) == 0 || len(med[i].cpuEach) != len(p.procs) {
+			continue
+		}
+		var parts []string
+		for j, proc := range p.procs {
+			parts = append(parts, fmt.Sprintf("%s's %s %.2f", proc.Host().Name(), procKind(proc), med[i].cpuEach[j]))
+		}
+		fmt.Fprintf(os.Stderr, "  %-9s %s\n", p.name, strings.Join(parts, ", "))
+	}
+}
+
+// procKind is the program a path's process runs, as its command line says
+// ("proxy", "server", "wireguard-go").
+func procKind(p *netlab.Proc) string {
+	_, line, _ := strings.Cut(p.String(), ": ")
+	f := strings.Fields(line)
+	if len(f) == 0 {
+		return "?"
+	}
+	if base := filepath.Base(f[0]); !strings.HasPrefix(base, "i3net") || len(f) < 2 {
+		return base
+	}
+	return f[1]
 }
 
 // wireguardPath starts wireguard-go (the binary bin) on the laptop and on

@@ -67,6 +67,9 @@ func (h *Host) Start(name string, args ...string) (*Proc, error) {
 // String returns "host: command line".
 func (p *Proc) String() string { return p.host.name + ": " + p.line }
 
+// Host returns the host the process runs in.
+func (p *Proc) Host() *Host { return p.host }
+
 // PID returns the process id.
 func (p *Proc) PID() int { return p.cmd.Process.Pid }
 
