@@ -11,7 +11,9 @@ package proxy
 //     to a peer reached anonymously (anon.go), rotate a session due for it
 //     and rewrite this host's own source address to the session's
 //  6. send the batch to the peers' private ids with one sendmmsg, allowing a
-//     shortcut (§5.2) for the peers the address book marks so
+//     shortcut (§5.2) for the peers the address book marks so; a read of one
+//     packet (small packets: no offload batches them) is held while the
+//     device has more to read, so that a burst goes out in one sendmmsg
 
 import (
 	"errors"
@@ -33,21 +35,25 @@ func (px *Proxy) readTun() {
 	batch := px.tun.BatchSize()
 	bufs := make([][]byte, batch)
 	sizes := make([]int, batch)
-	frames := make([][]byte, batch)
-	stacks := make([][2]id.ID, batch)
-	msgs := make([]client.Message, 0, batch)
+	// Room for a batch gathered from single reads (readable) and one more
+	// read's worth.
+	frames := make([][]byte, 2*batch)
+	stacks := make([][2]id.ID, 2*batch)
+	msgs := make([]client.Message, 0, 2*batch)
 	// Packets read from the tun device are at most its MTU (tun splits the
 	// kernel's large offloaded segments), so buffers of the MTU suffice.
 	size := px.cfg.MTU + 256
 	for i := range bufs {
 		bufs[i] = make([]byte, tunOffset+size)
+	}
+	for i := range frames {
 		frames[i] = make([]byte, 0, size+session.Overhead)
 	}
+	readable := tunReadable(px.tun)
 	var pp packet.Parsed
 	for {
 		n, err := px.tun.Read(bufs, sizes, tunOffset)
 		now := px.clk.Now().UnixNano()
-		msgs = msgs[:0]
 		for i := 0; i < n; i++ {
 			frame, stack, f, ok := px.outboundPacket(bufs[i][tunOffset:tunOffset+sizes[i]], &pp, frames[len(msgs)][:0], &stacks[len(msgs)], now)
 			if !ok {
@@ -55,13 +61,14 @@ func (px *Proxy) readTun() {
 			}
 			msgs = append(msgs, client.Message{Stack: stack, Payload: frame, Flags: f})
 		}
-		if len(msgs) > 0 {
-			sent, _ := px.client.SendBatch(msgs)
-			px.stats.overlayOut.Add(uint64(sent))
-			if sent < len(msgs) {
-				px.stats.dropSend.Add(uint64(len(msgs) - sent))
-			}
+		// A read of one packet (no offload made it a batch) while more wait
+		// in the device: read on and send them together, one sendmmsg for
+		// many small packets instead of one each.
+		if err == nil && n == 1 && len(msgs) > 0 && len(msgs) < batch && readable() {
+			continue
 		}
+		px.sendOut(msgs)
+		msgs = msgs[:0]
 		if err != nil {
 			if errors.Is(err, os.ErrClosed) || px.ctx.Err() != nil {
 				return
@@ -74,6 +81,18 @@ func (px *Proxy) readTun() {
 			px.cancel()
 			return
 		}
+	}
+}
+
+// sendOut is stage 6: msgs to the overlay in one batch, counted.
+func (px *Proxy) sendOut(msgs []client.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	sent, _ := px.client.SendBatch(msgs)
+	px.stats.overlayOut.Add(uint64(sent))
+	if sent < len(msgs) {
+		px.stats.dropSend.Add(uint64(len(msgs) - sent))
 	}
 }
 

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/tun"
 
 	"github.com/i3net/i3net/internal/tundev"
@@ -60,4 +62,35 @@ func hostRoutes() ([]hostRoute, error) {
 		out = append(out, hr)
 	}
 	return out, nil
+}
+
+// tunReadable returns a function that reports, without waiting, whether
+// dev has a packet to read (poll with no timeout on its file), or one that
+// always reports false for a device without a file (userspace mode, tests).
+func tunReadable(dev tun.Device) func() bool { return fileReadable(dev.File()) }
+
+// fileReadable is tunReadable for the device's file f (nil: none).
+func fileReadable(f *os.File) func() bool {
+	if f == nil {
+		return func() bool { return false }
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return func() bool { return false }
+	}
+	fds := []unix.PollFd{{Events: unix.POLLIN}}
+	probe := func(fd uintptr) {
+		fds[0].Fd, fds[0].Revents = int32(fd), 0
+		n, err := unix.Poll(fds, 0)
+		fds[0].Revents &= unix.POLLIN
+		if n != 1 || err != nil {
+			fds[0].Revents = 0
+		}
+	}
+	return func() bool {
+		if rc.Control(probe) != nil {
+			return false
+		}
+		return fds[0].Revents != 0
+	}
 }

@@ -19,3 +19,7 @@ func openTun(string, int, netip.Addr, netip.Prefix, netip.Addr, netip.Prefix) (t
 }
 
 func hostRoutes() ([]hostRoute, error) { return nil, errLinuxOnly }
+
+// tunReadable reports false: elsewhere than on Linux, every read is sent on
+// its own.
+func tunReadable(tun.Device) func() bool { return func() bool { return false } }
