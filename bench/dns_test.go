@@ -36,13 +36,10 @@ func BenchmarkDNS(b *testing.B) {
 		load = strings.Fields(s)
 	}
 	pl.holdWhile(b, os.Getenv("I3NET_BENCH_HOLD"))
-	rounds := 1
-	if s := os.Getenv("I3NET_BENCH_ROUNDS"); s != "" {
-		rounds, _ = strconv.Atoi(s)
-	}
+	rounds := benchRounds(b)
 	results := make([][]dnsResult, len(targets))
 	b.ResetTimer()
-	for range max(1, rounds) {
+	for range rounds {
 		for i, t := range targets {
 			results[i] = append(results[i], pl.dnsperf(b, t, queries, load))
 		}

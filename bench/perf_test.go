@@ -37,13 +37,10 @@ func BenchmarkPerf(b *testing.B) {
 	}
 	paths = onlyPaths(b, paths, os.Getenv("I3NET_BENCH_PATHS"))
 	pl.holdWhile(b, os.Getenv("I3NET_BENCH_HOLD"))
-	rounds := 1
-	if s := os.Getenv("I3NET_BENCH_ROUNDS"); s != "" {
-		rounds, _ = strconv.Atoi(s)
-	}
+	rounds := benchRounds(b)
 	results := make([][]perfResult, len(paths))
 	b.ResetTimer()
-	for range max(1, rounds) {
+	for range rounds {
 		for i, p := range paths {
 			results[i] = append(results[i], pl.measurePerf(b, p))
 		}
@@ -54,6 +51,20 @@ func BenchmarkPerf(b *testing.B) {
 		med[i] = medianPerf(results[i])
 	}
 	reportPerf(b, paths, med, rounds)
+}
+
+// benchRounds is $I3NET_BENCH_ROUNDS, the interleaved rounds of a sitting
+// (default 1).
+func benchRounds(b *testing.B) int {
+	s := os.Getenv("I3NET_BENCH_ROUNDS")
+	if s == "" {
+		return 1
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("I3NET_BENCH_ROUNDS=%q: want a number of rounds, 1 or more", s)
+	}
+	return n
 }
 
 // onlyPaths keeps, when names (comma-separated, e.g. "relay,wg-go") is set,
@@ -281,7 +292,7 @@ func medianPerf(rs []perfResult) perfResult {
 func reportPerf(b *testing.B, paths []perfPath, med []perfResult, rounds int) {
 	d := med[0]
 	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Fprintf(os.Stderr, "\n%s, medians of %d round(s); load average %s", time.Now().UTC().Format(time.DateTime), max(1, rounds), load)
+	fmt.Fprintf(os.Stderr, "\n%s, medians of %d round(s); load average %s", time.Now().UTC().Format(time.DateTime), rounds, load)
 	fmt.Fprintf(os.Stderr, "%-9s %13s %13s %9s %9s %11s %9s %9s %11s %7s\n",
 		"path", "TCP×1 Gb/s", "TCP×4 Gb/s", "loss@200M", "loss@1G", "UDP64 pkt/s", "RTT ms", "RTT load", "CPU s/GB", "idle×4")
 	for i, p := range paths {

@@ -62,4 +62,3 @@ func TestRxTimeMissing(t *testing.T) {
 		t.Error("arrival time found in zeroed control data")
 	}
 }
-
