@@ -51,9 +51,12 @@ func (px *Proxy) readTun() {
 	}
 	readable := tunReadable(px.tun)
 	var pp packet.Parsed
+	var now int64
 	for {
 		n, err := px.tun.Read(bufs, sizes, tunOffset)
-		now := px.clk.Now().UnixNano()
+		if len(msgs) == 0 { // one clock read per batch sent, gathered or not
+			now = px.clk.Now().UnixNano()
+		}
 		for i := 0; i < n; i++ {
 			frame, stack, f, ok := px.outboundPacket(bufs[i][tunOffset:tunOffset+sizes[i]], &pp, frames[len(msgs)][:0], &stacks[len(msgs)], now)
 			if !ok {
