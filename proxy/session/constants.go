@@ -19,6 +19,7 @@ const (
 	TypePlaintext  Type = 0x04 // an IP packet in clear with an authentication tag
 	TypeKeepalive  Type = 0x05 // an authenticated empty frame
 	TypeReset      Type = 0x06 // "I no longer know this session": signed, handshake again
+	TypeChunk      Type = 0x07 // an encrypted piece of a large packet (chunk.go)
 )
 
 // Handshake payload flags (message 1 and message 2). Unknown bits are carried
@@ -48,6 +49,10 @@ const (
 	// whether it accepts such sessions, and labels them. A responder that
 	// predates it ignores it, as any unknown bit.
 	FlagAnonymous Flags = 1 << 5
+	// FlagChunks: the sender takes chunk frames (chunk.go): it can put a
+	// large packet back together and hand it to its kernel whole. A session
+	// carries chunks only if both sides set it and it is encrypted.
+	FlagChunks Flags = 1 << 6
 )
 
 // Sizes in bytes.

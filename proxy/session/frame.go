@@ -25,13 +25,15 @@ func (t Type) String() string {
 		return "keepalive"
 	case TypeReset:
 		return "reset"
+	case TypeChunk:
+		return "chunk"
 	}
 	return "type(" + strconv.Itoa(int(t)) + ")"
 }
 
 // hasCounter reports whether frames of type t carry a counter.
 func (t Type) hasCounter() bool {
-	return t == TypeData || t == TypePlaintext || t == TypeKeepalive
+	return t == TypeData || t == TypePlaintext || t == TypeKeepalive || t == TypeChunk
 }
 
 // Flags are the options a side announces in its handshake payload.
@@ -48,6 +50,7 @@ type Frame struct {
 	Counter uint64
 	// Body is what follows the type byte and counter: for handshake frames
 	// the Noise message; for data frames the ciphertext with its tag; for
+	// chunks the rest of the chunk header, the ciphertext and the tag; for
 	// plaintext frames the IP packet in clear (a middlebox reads it here);
 	// for resets the stale id, timestamp and signature; empty for keepalives.
 	Body []byte
@@ -99,6 +102,12 @@ func ParseFrame(b []byte) (Frame, error) {
 		f.Counter = binary.BigEndian.Uint64(b[1:HeaderLen])
 		f.Body = b[HeaderLen:HeaderLen]
 		f.Tag = b[HeaderLen:]
+	case TypeChunk:
+		if len(b) < ChunkOverhead {
+			return f, ErrLength
+		}
+		f.Counter = binary.BigEndian.Uint64(b[1:HeaderLen])
+		f.Body = b[HeaderLen:]
 	case TypeReset:
 		if len(b) != ResetLen {
 			return f, ErrLength
