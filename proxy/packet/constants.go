@@ -104,3 +104,83 @@ const (
 	ipv4OptLSRR = 131 // loose source and record route
 	ipv4OptSSRR = 137 // strict source and record route
 )
+
+// GSOType is the kind of segmentation offload a packet carries: what
+// [Segment] splits it into.
+type GSOType uint8
+
+// GSO types. The values are the package's own, the same in memory and in
+// [GSO.PutWire]; [ParseVirtioHdr] and [GSO.PutVirtioHdr] map them to and from
+// the kernel's numbers.
+const (
+	GSONone  GSOType = 0 // an ordinary packet
+	GSOTCPv4 GSOType = 1 // a TCP/IPv4 segment to cut into Size bytes of payload each
+	GSOTCPv6 GSOType = 2 // a TCP/IPv6 segment, likewise
+	GSOUDPL4 GSOType = 3 // a UDP datagram to cut into datagrams of Size bytes (USO)
+)
+
+// String returns the type's name.
+func (t GSOType) String() string {
+	switch t {
+	case GSONone:
+		return "none"
+	case GSOTCPv4:
+		return "tcpv4"
+	case GSOTCPv6:
+		return "tcpv6"
+	case GSOUDPL4:
+		return "udp_l4"
+	}
+	return "GSOType(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Segmentation offload sizes and limits.
+const (
+	// VirtioHdrLen is the length of the struct virtio_net_hdr (legacy
+	// layout) a tun opened with IFF_VNET_HDR puts before each packet, in
+	// bytes.
+	VirtioHdrLen = 10
+	// GSOWireLen is the length of the portable form of a GSO that
+	// [GSO.PutWire] writes, in bytes.
+	GSOWireLen = 10
+	// MaxSegments is the most segments [GSO.Check] accepts from one packet.
+	// The largest TCP payload a packet carries is 65535-40 bytes, and the
+	// smallest MSS Linux sends with is 8 bytes of payload (tcp_min_snd_mss,
+	// 48, less 40 bytes of options), so a kernel's super-packet never has
+	// more than 8187 segments; 8192 admits all of them and bounds the work
+	// one packet can ask for. The real bound is the buffers the caller gives
+	// [Segment].
+	MaxSegments = 8192
+)
+
+// struct virtio_net_hdr (include/uapi/linux/virtio_net.h), in host order:
+//
+//	0      flags
+//	1      gso_type
+//	2      hdr_len
+//	4      gso_size
+//	6      csum_start
+//	8      csum_offset
+const (
+	virtioFlagNeedsCsum = 1 // VIRTIO_NET_HDR_F_NEEDS_CSUM
+	virtioFlagDataValid = 2 // VIRTIO_NET_HDR_F_DATA_VALID: checksum verified, nothing to do
+
+	virtioGSONone  = 0    // VIRTIO_NET_HDR_GSO_NONE
+	virtioGSOTCPv4 = 1    // VIRTIO_NET_HDR_GSO_TCPV4 (3 is UDP, UFO: IP fragmentation, refused)
+	virtioGSOUDPL4 = 5    // VIRTIO_NET_HDR_GSO_UDP_L4
+	virtioGSOTCPv6 = 4    // VIRTIO_NET_HDR_GSO_TCPV6
+	virtioGSOECN   = 0x80 // VIRTIO_NET_HDR_GSO_ECN: the TCP segment has CWR set
+
+	// Flags of the wire form (GSO.PutWire).
+	gsoWireNeedsCsum = 1
+	gsoWireECN       = 2
+
+	tcpCsumOff  = 16 // offset of the checksum in the TCP header
+	udpCsumOff  = 6  // in the UDP header
+	tcpFlagsOff = 13 // offset of the flags byte in the TCP header
+	tcpSeqOff   = 4  // of the sequence number
+	ipv4IDOff   = 4  // of the IPv4 identification
+	ipv4LenOff  = 2  // of the IPv4 total length
+	ipv6LenOff  = 4  // of the IPv6 payload length
+	udpLenOff   = 4  // of the UDP length
+)

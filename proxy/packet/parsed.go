@@ -54,6 +54,7 @@ const (
 	flagLaterFragment             // a fragment other than the first
 	flagDontFragment              // IPv4 DF set, or IPv6
 	flagRouted                    // source-routed: the pseudo-header holds a later destination
+	flagPartial                   // the transport checksum field holds a partial sum (SetPartialChecksum)
 )
 
 // Decode parses the IP packet at the start of b into p. Bytes after the
@@ -157,6 +158,23 @@ func (p *Parsed) IsFragment() bool { return p.flags&flagFragment != 0 }
 // IsNonFirstFragment reports whether the packet is a fragment other than the
 // first: it has no transport header, and its ports are 0.
 func (p *Parsed) IsNonFirstFragment() bool { return p.flags&flagLaterFragment != 0 }
+
+// SetPartialChecksum says whether the packet's TCP or UDP checksum field holds
+// a partial checksum, as Linux leaves it for the device to finish
+// (CHECKSUM_PARTIAL, a virtio_net_hdr with [GSO].NeedsCsum): the folded sum of
+// the pseudo-header, not complemented, instead of the checksum. SetSrcAddr and
+// SetDstAddr then update it as the sum it is; [CompleteChecksum] finishes it.
+// Decode clears it: call this after each Decode of such a packet.
+func (p *Parsed) SetPartialChecksum(on bool) {
+	if on {
+		p.flags |= flagPartial
+	} else {
+		p.flags &^= flagPartial
+	}
+}
+
+// PartialChecksum reports what SetPartialChecksum last set.
+func (p *Parsed) PartialChecksum() bool { return p.flags&flagPartial != 0 }
 
 // DontFragment reports whether the packet may not be fragmented on its way: the
 // IPv4 DF bit, or always for IPv6, which routers never fragment. A packet too

@@ -15,9 +15,11 @@ var (
 // SetSrcAddr overwrites the source address of b, the packet p was decoded from,
 // with a, and updates the checksums incrementally: the IPv4 header checksum and
 // the TCP, UDP or ICMPv6 checksum (their pseudo-header holds the source). A UDP
-// checksum of 0 stays 0; a later fragment has only its IP header changed. p.Src
-// takes the new address. a must be of the packet's family (an IPv4-mapped IPv6
-// address is IPv6); a zone is dropped. It does not allocate.
+// checksum of 0 stays 0; a later fragment has only its IP header changed. A
+// partial transport checksum ([Parsed.SetPartialChecksum]) is updated as the
+// pseudo-header sum it holds. p.Src takes the new address. a must be of the
+// packet's family (an IPv4-mapped IPv6 address is IPv6); a zone is dropped. It
+// does not allocate.
 func (p *Parsed) SetSrcAddr(b []byte, a netip.Addr) error {
 	off := ipv4SrcOff
 	if p.IPVersion == 6 {
@@ -70,6 +72,11 @@ func (p *Parsed) setAddr(b []byte, a netip.Addr, off int, pseudo bool) error {
 	if pseudo && p.csumofs != 0 {
 		c := binary.BigEndian.Uint16(b[p.csumofs:])
 		switch {
+		case p.flags&flagPartial != 0:
+			// A partial sum S, not a checksum: S' = S + ~m + m', which
+			// update computes on complemented values. No "0 stays 0" rule:
+			// the field holds no checksum yet.
+			c = ^update(^c, old, n)
 		case p.IPProto != ProtoUDP:
 			c = update(c, old, n)
 		case c != 0: // UDP: 0 is "no checksum" and stays so
