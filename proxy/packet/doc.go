@@ -22,14 +22,22 @@
 // proxy returns, as the virtual host the packet was sent to, for a packet too
 // big for the tun MTU.
 //
-// Performance rules: Decode, SetSrcAddr, SetDstAddr and the ICMP generators
-// (given a dst with room) allocate nothing; tests assert it with
-// testing.AllocsPerRun. The caller owns every buffer: the package keeps no
-// reference to b after a call returns, and a Parsed holds no pointer into it.
-// [Build] (which allocates) and [VerifyChecksums] (which reads every byte) are
-// conveniences for tests and tools, not for the data path.
+// [GSO] is the offload header a tun opened with IFF_VNET_HDR puts before each
+// packet (struct virtio_net_hdr, [ParseVirtioHdr]), with a portable form for
+// carrying a super-packet whole to a peer ([GSO.PutWire]); [GSO.Check]
+// validates an untrusted one against the packet, [Segment] cuts a TCP or UDP
+// super-packet into ordinary, fully checksummed packets in software, and
+// [CompleteChecksum] finishes a partial checksum, which a rewrite updates as
+// such after [Parsed.SetPartialChecksum].
 //
-// What it must not know: tun devices, DNS, the overlay, sessions or address
-// pools: it sees one packet at a time, as bytes, and changes only what it is
-// told to.
+// Performance rules: Decode, SetSrcAddr, SetDstAddr, Segment, CompleteChecksum
+// and the ICMP generators (given a dst with room) allocate nothing; tests
+// assert it with testing.AllocsPerRun. The caller owns every buffer: the
+// package keeps no reference to b after a call returns, and a Parsed holds no
+// pointer into it. [Build] (which allocates) and [VerifyChecksums] (which reads
+// every byte) are conveniences for tests and tools, not for the data path.
+//
+// What it must not know: tun devices (beyond the layout of their offload
+// header), DNS, the overlay, sessions or address pools: it sees one packet at
+// a time, as bytes, and changes only what it is told to.
 package packet

@@ -364,3 +364,229 @@ func TestRealSourceRoute(t *testing.T) {
 		t.Errorf("checksum holds with the header's destination %v", p.Dst.Addr())
 	}
 }
+
+// FuzzParseVirtioHdr checks that ParseVirtioHdr never panics and that what it
+// accepts PutVirtioHdr writes back (DATA_VALID, ignored, aside), in exactly
+// VirtioHdrLen bytes, and parses to the same GSO; a header that could describe
+// a packet survives the wire form too.
+func FuzzParseVirtioHdr(f *testing.F) {
+	f.Add(virtioHdr(0, 0, 0, 0, 0, 0))
+	f.Add(virtioHdr(1, 0, 0, 0, 20, 16))
+	f.Add(virtioHdr(1, 1, 66, 1448, 20, 16))
+	f.Add(virtioHdr(3, 0x84, 74, 1428, 40, 16))
+	f.Add(virtioHdr(1, 5, 48, 1200, 40, 6))
+	f.Add(virtioHdr(1, 3, 28, 1200, 20, 6)) // UFO
+	f.Fuzz(func(t *testing.T, b []byte) {
+		in := bytes.Clone(b)
+		g, err := ParseVirtioHdr(b)
+		if !bytes.Equal(b, in) {
+			t.Fatal("ParseVirtioHdr changed its input")
+		}
+		if err != nil {
+			if err != ErrGSOHeader || g != (GSO{}) {
+				t.Fatalf("ParseVirtioHdr = %+v, %v", g, err)
+			}
+			return
+		}
+		out := bytes.Repeat([]byte{0xaa}, VirtioHdrLen+1)
+		g.PutVirtioHdr(out)
+		want := append(bytes.Clone(b[:VirtioHdrLen]), 0xaa)
+		want[0] &^= virtioFlagDataValid
+		if !bytes.Equal(out, want) {
+			t.Fatalf("PutVirtioHdr(%+v) = %x, want %x", g, out, want)
+		}
+		if g2, err := ParseVirtioHdr(out); g2 != g || err != nil {
+			t.Fatalf("round trip: %+v, %v; want %+v", g2, err, g)
+		}
+		if g.sane() {
+			w := make([]byte, GSOWireLen)
+			g.PutWire(w)
+			if g2, err := ParseGSOWire(w); g2 != g || err != nil {
+				t.Fatalf("wire round trip: %+v, %v; want %+v", g2, err, g)
+			}
+		}
+	})
+}
+
+// FuzzParseGSOWire checks that ParseGSOWire never panics, that what it accepts
+// PutWire writes back byte for byte and the virtio form carries unchanged.
+func FuzzParseGSOWire(f *testing.F) {
+	var b [GSOWireLen]byte
+	for _, c := range gsoCases() {
+		pkt := c.build(f, c.h, pattern(c.payload))
+		gsoOf(f, pkt, c.size).PutWire(b[:])
+		f.Add(bytes.Clone(b[:]))
+	}
+	GSO{}.PutWire(b[:])
+	f.Add(bytes.Clone(b[:]))
+	GSO{NeedsCsum: true, CsumStart: 40, CsumOffset: 6}.PutWire(b[:])
+	f.Add(bytes.Clone(b[:]))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		in := bytes.Clone(b)
+		g, err := ParseGSOWire(b)
+		if !bytes.Equal(b, in) {
+			t.Fatal("ParseGSOWire changed its input")
+		}
+		if err != nil {
+			if err != ErrGSOHeader || g != (GSO{}) {
+				t.Fatalf("ParseGSOWire = %+v, %v", g, err)
+			}
+			return
+		}
+		out := bytes.Repeat([]byte{0xaa}, GSOWireLen+1)
+		g.PutWire(out)
+		if want := append(bytes.Clone(b[:GSOWireLen]), 0xaa); !bytes.Equal(out, want) {
+			t.Fatalf("PutWire(%+v) = %x, want %x", g, out, want)
+		}
+		v := make([]byte, VirtioHdrLen)
+		g.PutVirtioHdr(v)
+		if g2, err := ParseVirtioHdr(v); g2 != g || err != nil {
+			t.Fatalf("virtio round trip: %+v, %v; want %+v", g2, err, g)
+		}
+	})
+}
+
+// FuzzSegment gives Segment room for at most segmentCount segments: a header
+// that passes Check but makes more is refused with ErrSegmentRoom. Thousands
+// of segments (Size 1) take milliseconds to make and check, and the code
+// cutting them is the same for 2 and for MaxSegments (TestSegment,
+// tcp6-many).
+const segmentCount = 256
+
+// FuzzSegment gives Check, CompleteChecksum and Segment random bytes and a
+// random header; none may panic or change its input. Where Check passes,
+// Segment must too: a GSONone packet is copied with its partial checksum
+// completed, and every segment of a super-packet decodes with the
+// super-packet's addresses, ports and protocol, passes VerifyChecksums, and
+// carries the next bytes of its payload (and a TCP segment the sequence
+// number of its first byte). Where Check fails, Segment fails alike.
+//
+// flags: bit 0 NeedsCsum, bit 1 ECN; bit 2 takes HdrLen, CsumStart and
+// CsumOffset from the decoded packet (as a tun reader does), so that random
+// packets pass Check more often; bit 3 writes the right partial sum in the
+// checksum field first.
+func FuzzSegment(f *testing.F) {
+	for _, c := range gsoCases() {
+		pkt := partial(f, c.build(f, c.h, pattern(c.payload)))
+		g := gsoOf(f, pkt, c.size)
+		f.Add(pkt, uint8(g.Type), uint8(1), g.HdrLen, g.Size, g.CsumStart, g.CsumOffset)
+		f.Add(pkt, uint8(g.Type), uint8(5), uint16(0), uint16(1), uint16(0), uint16(0))
+	}
+	for _, s := range samples(f) {
+		f.Add(s.b, uint8(GSONone), uint8(0), uint16(0), uint16(0), uint16(0), uint16(0))
+		f.Add(s.b, uint8(GSONone), uint8(13), uint16(0), uint16(0), uint16(0), uint16(0))
+		f.Add(s.b, uint8(GSOUDPL4), uint8(5), uint16(0), uint16(3), uint16(0), uint16(0))
+		// GSOTCPv4 for an IPv4 packet, GSOTCPv6 for IPv6.
+		f.Add(s.b, s.b[0]>>4/2-1, uint8(5), uint16(0), uint16(7), uint16(0), uint16(0))
+	}
+	f.Fuzz(func(t *testing.T, pkt []byte, typ, flags uint8, hdrLen, size, csumStart, csumOffset uint16) {
+		g := GSO{Type: GSOType(typ % 5), NeedsCsum: flags&1 != 0, ECN: flags&2 != 0, HdrLen: hdrLen, Size: size, CsumStart: csumStart, CsumOffset: csumOffset}
+		var p Parsed
+		decErr := p.Decode(pkt)
+		if decErr == nil && flags&4 != 0 {
+			g.SetHdrLen(&p)
+			if g.NeedsCsum {
+				g.CsumStart, g.CsumOffset = uint16(p.subofs), uint16(max(p.csumofs-p.subofs, 0))
+			}
+		}
+		checkErr := g.Check(pkt, &p)
+		if decErr != nil && checkErr == nil {
+			t.Fatalf("Check passed a packet Decode refused (%v)", decErr)
+		}
+		if checkErr == nil && g.NeedsCsum && flags&8 != 0 {
+			seg := pkt[p.subofs:p.end]
+			binary.BigEndian.PutUint16(pkt[p.csumofs:], fold(pseudoSum(p.Src.Addr(), p.Dst.Addr(), p.IPProto, len(seg))))
+		}
+		in := bytes.Clone(pkt)
+
+		completed := bytes.Clone(pkt)
+		ccErr := CompleteChecksum(completed, g)
+		switch {
+		case g.Type == GSONone && ccErr != checkErr && decErr == nil:
+			t.Fatalf("CompleteChecksum = %v, Check %v", ccErr, checkErr)
+		case ccErr != nil && !bytes.Equal(completed, pkt):
+			t.Fatalf("CompleteChecksum failed (%v) and changed the packet", ccErr)
+		}
+
+		// Buffers: exactly the room Check's verdict calls for, up to
+		// segmentCount segments; a little otherwise.
+		const offset = 3
+		n, room := 1, p.length
+		if checkErr == nil && g.Type != GSONone {
+			n = g.Segments(&p)
+			room = n*p.dataofs + p.end - p.dataofs
+		}
+		var out [][]byte
+		var sizes []int
+		if checkErr == nil && n <= segmentCount {
+			backing := make([]byte, n*offset+room)
+			for i := range n {
+				l := offset + p.length
+				if g.Type != GSONone {
+					l = offset + p.dataofs + min(int(g.Size), p.end-p.dataofs-i*int(g.Size))
+				}
+				out, backing = append(out, backing[:l:l]), backing[l:]
+			}
+			sizes = make([]int, n)
+		} else {
+			out, sizes = segBufs(4, 256)
+		}
+
+		got, err := Segment(pkt, g, out, sizes, offset)
+		if !bytes.Equal(pkt, in) {
+			t.Fatal("Segment changed its input")
+		}
+		switch {
+		case decErr != nil:
+			if err != decErr {
+				t.Fatalf("Segment = %v, Decode %v", err, decErr)
+			}
+			return
+		case checkErr != nil:
+			if err != checkErr {
+				t.Fatalf("Segment = %v, Check %v", err, checkErr)
+			}
+			return
+		case n > segmentCount:
+			if err != ErrSegmentRoom {
+				t.Fatalf("Segment into small buffers = %v", err)
+			}
+			return
+		case err != nil || got != n:
+			t.Fatalf("Segment = %d, %v after Check passed %+v (want %d)", got, err, g, n)
+		}
+
+		if g.Type == GSONone {
+			if o := out[0][offset : offset+sizes[0]]; !bytes.Equal(o, completed[:p.length]) {
+				t.Fatalf("GSONone:\n got %x\nwant %x", o, completed[:p.length])
+			}
+			if g.NeedsCsum && flags&8 != 0 {
+				if err := VerifyChecksums(completed); err != nil && err != ErrHeaderChecksum {
+					t.Fatalf("completed checksum: %v", err)
+				}
+			}
+			return
+		}
+		payload := pkt[p.dataofs:p.end]
+		seq := binary.BigEndian.Uint32(pkt[p.subofs+tcpSeqOff:])
+		for i := range n {
+			seg := out[i][offset : offset+sizes[i]]
+			if err := VerifyChecksums(seg); err != nil {
+				t.Fatalf("segment %d of %d: %v\n%x", i, n, err, seg)
+			}
+			q := mustDecode(t, seg)
+			if q.Src != p.Src || q.Dst != p.Dst || q.IPProto != p.IPProto || q.IPVersion != p.IPVersion {
+				t.Fatalf("segment %d: %v, super-packet %v", i, q, &p)
+			}
+			want := payload[i*int(g.Size) : min((i+1)*int(g.Size), len(payload))]
+			if !bytes.Equal(q.Payload(seg), want) {
+				t.Fatalf("segment %d carries the wrong bytes", i)
+			}
+			if p.IPProto == ProtoTCP {
+				if s := binary.BigEndian.Uint32(seg[q.subofs+tcpSeqOff:]); s != seq+uint32(i*int(g.Size)) {
+					t.Fatalf("segment %d: seq %d, want %d", i, s, seq+uint32(i*int(g.Size)))
+				}
+			}
+		}
+	})
+}

@@ -83,6 +83,7 @@ func gsoCases() []gsoCase {
 		{"tcp4-one", Header{Src: ap(v4a, 1), Dst: ap(v4b, 2), Proto: ProtoTCP, TCPFlags: all, TCPSeq: 5}, false, 1000, 1448},
 		{"tcp4-tiny", Header{Src: ap(v4a, 1), Dst: ap(v4b, 2), Proto: ProtoTCP, TCPFlags: TCPAck, TCPSeq: 5}, false, 100, 8},
 		{"tcp6", Header{Src: ap(v6a, 443), Dst: ap(v6b, 40000), Proto: ProtoTCP, TCPFlags: all, TCPSeq: 77, TCPOptions: ts}, false, 5000, 1208},
+		{"tcp6-many", Header{Src: ap(v6a, 443), Dst: ap(v6b, 40000), Proto: ProtoTCP, TCPFlags: TCPAck | TCPFin, TCPSeq: 1}, false, 4001, 2},
 		{"tcp6-ext", Header{Src: ap(v6a, 443), Dst: ap(v6b, 40000), Proto: ProtoTCP, TCPFlags: TCPAck | TCPCwr, TCPSeq: 77}, true, 5000, 1220},
 		{"udp4", Header{Src: ap(v4a, 4433), Dst: ap(v4b, 443), Proto: ProtoUDP, IPID: 100}, false, 3000, 1200},
 		{"udp4-last-byte", Header{Src: ap(v4a, 4433), Dst: ap(v4b, 443), Proto: ProtoUDP}, false, 2401, 1200},
@@ -378,7 +379,7 @@ func TestPartialRewriteSegment(t *testing.T) {
 			if want := partial(t, c.build(t, h, pattern(c.payload))); !bytes.Equal(b, want) {
 				t.Fatalf("rewritten super-packet:\n got %x\nwant %x", b, want)
 			}
-			out, sizes := segBufs(16, 2000)
+			out, sizes := segBufs(c.payload/int(c.size)+1, 2000)
 			n, err := Segment(b, gsoOf(t, b, c.size), out, sizes, 0)
 			if err != nil {
 				t.Fatal(err)
