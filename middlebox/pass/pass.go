@@ -153,7 +153,7 @@ func HostOf(x id.ID, mb id.ID, hosts []identity.PublicKey) (identity.PublicKey, 
 	return identity.PublicKey{}, false
 }
 
-// TypeAlert is the first byte of an alert frame (session frames use 1 to 6).
+// TypeAlert is the first byte of an alert frame (session frames use 1 to 6 and 8).
 const TypeAlert = 0x07
 
 // MaxAlert bounds an alert's event text.

@@ -19,7 +19,7 @@ const (
 	TypePlaintext  Type = 0x04 // an IP packet in clear with an authentication tag
 	TypeKeepalive  Type = 0x05 // an authenticated empty frame
 	TypeReset      Type = 0x06 // "I no longer know this session": signed, handshake again
-	TypeChunk      Type = 0x07 // an encrypted piece of a large packet (chunk.go)
+	TypeChunk      Type = 0x08 // an encrypted piece of a large packet (chunk.go); 0x07 is a middlebox alert (middlebox/pass)
 )
 
 // Handshake payload flags (message 1 and message 2). Unknown bits are carried
