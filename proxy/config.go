@@ -131,6 +131,12 @@ type Config struct {
 	// (ECN-capable ones) or dropped so the senders slow down. Default 5 ms
 	// and 100 ms (RFC 8289); a negative QueueTarget turns the limit off.
 	QueueTarget, QueueInterval time.Duration
+	// SplitLarge makes the proxy read the tun device through wireguard-go,
+	// which splits every large packet the kernel hands over (TSO, USO) and
+	// computes each piece's checksum, and never carry one whole to a peer
+	// (outraw.go). The default carries them whole between proxies with tun
+	// devices; this is for comparison and as a way out.
+	SplitLarge bool
 
 	// HandshakeTimeout is how long the proxy tries to reach a peer (message 1
 	// resent with backoff) before it gives up, drops the queued packets and

@@ -81,6 +81,9 @@ func (px *Proxy) localFlags(p *peer) session.Flags {
 	if p.shortcut {
 		f |= session.FlagShortcut
 	}
+	if px.raw != nil { // it can write large packets whole (reasm.go)
+		f |= session.FlagChunks
+	}
 	return f
 }
 

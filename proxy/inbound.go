@@ -14,7 +14,8 @@ package proxy
 //     for itself
 //  5. rewrite the source to the local virtual address after a collision
 //  6. add it to the batch written into the tun device when the client's
-//     received batch ends (one write for many packets; tun coalesces TCP)
+//     received batch ends (one write for many packets; tun coalesces TCP);
+//     a large packet in chunks is put back together first (reasm.go)
 
 import (
 	"time"
@@ -34,10 +35,11 @@ const inboundBatch = 64
 // inboundState is owned by the client's receive goroutine: the packets opened
 // since the last write into the tun device.
 type inboundState struct {
-	bufs [][]byte // inboundBatch buffers of tunOffset+wire.MaxPacket bytes
-	out  [][]byte // the packets of this batch, each bufs[i][:tunOffset+len]
-	pp   packet.Parsed
-	now  int64 // the clock (Unix ns) read once per received batch; 0: not yet
+	bufs  [][]byte // inboundBatch buffers of tunOffset+wire.MaxPacket bytes
+	out   [][]byte // the packets of this batch, each bufs[i][:tunOffset+len]
+	pp    packet.Parsed
+	now   int64      // the clock (Unix ns) read once per received batch; 0: not yet
+	reasm reassembly // large packets arriving in chunks (reasm.go)
 }
 
 func newInboundState() inboundState {
@@ -86,6 +88,10 @@ func (px *Proxy) inbound(d client.Delivery) {
 	}
 	frame, ok := px.passed(p, s, d.Payload)
 	if !ok {
+		return
+	}
+	if session.TypeOf(frame) == session.TypeChunk {
+		px.inboundChunk(p, s, frame, d.Queued)
 		return
 	}
 	buf := in.bufs[len(in.out)]
@@ -221,7 +227,7 @@ func (px *Proxy) inboundData(d client.Delivery) bool {
 		} else {
 			px.stats.dropUnknownID.Add(1)
 		}
-	case session.TypeData, session.TypePlaintext, session.TypeKeepalive:
+	case session.TypeData, session.TypePlaintext, session.TypeKeepalive, session.TypeChunk:
 		return true
 	default:
 		px.stats.dropMalformed.Add(1)

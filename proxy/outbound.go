@@ -32,6 +32,10 @@ import (
 const tunOffset = 16
 
 func (px *Proxy) readTun() {
+	if px.raw != nil {
+		px.readTunRaw()
+		return
+	}
 	batch := px.tun.BatchSize()
 	bufs := make([][]byte, batch)
 	sizes := make([]int, batch)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,7 @@ type Proxy struct {
 	dns4, dns6 netip.Addr // the DNS service addresses
 
 	tun    tun.Device
+	raw    *os.File  // the tun device read and written directly (outraw.go); nil: through tun
 	net    *netstack // the userspace stack standing for the tun (userspace.go); nil in tun mode
 	client *client.Client
 	book   *book.Watcher
@@ -160,6 +162,9 @@ func (px *Proxy) open() error {
 		}
 	} else if px.tun, err = openTun(px.cfg.TunName, px.cfg.MTU, px.own4, px.cfg.Pool4, px.own6, px.cfg.Pool6); err != nil {
 		return err
+	}
+	if !px.cfg.SplitLarge {
+		px.raw = rawTun(px.tun)
 	}
 	if err := px.setupDNS(); err != nil {
 		return err

@@ -31,6 +31,7 @@ type counters struct {
 	dropAuth, dropReplay, dropSpoofed, dropSeal, dropSend      atomic.Uint64
 	dropTunWrite, dropBusy                                     atomic.Uint64
 	dropQueue, queueCE                                         atomic.Uint64 // codel.go
+	wholeOut, wholeIn, splitOut, dropIncomplete                atomic.Uint64 // outraw.go, reasm.go
 
 	dropTooBig, icmpTooBig, dropNotServed atomic.Uint64
 	dropBypassed, mbAlerts, mbFailovers   atomic.Uint64
@@ -273,7 +274,9 @@ func (px *Proxy) counterMap() map[string]uint64 {
 		"drop_auth": c.dropAuth.Load(), "drop_replay": c.dropReplay.Load(), "drop_spoofed": c.dropSpoofed.Load(),
 		"drop_seal": c.dropSeal.Load(), "drop_send": c.dropSend.Load(), "drop_tun_write": c.dropTunWrite.Load(),
 		"drop_queue": c.dropQueue.Load(), "queue_ce": c.queueCE.Load(),
-		"drop_busy": c.dropBusy.Load(), "drop_too_big": c.dropTooBig.Load(), "icmp_too_big": c.icmpTooBig.Load(),
+		"whole_out": c.wholeOut.Load(), "whole_in": c.wholeIn.Load(), "split_out": c.splitOut.Load(),
+		"drop_incomplete": c.dropIncomplete.Load(),
+		"drop_busy":       c.dropBusy.Load(), "drop_too_big": c.dropTooBig.Load(), "icmp_too_big": c.icmpTooBig.Load(),
 		"drop_not_served": c.dropNotServed.Load(), "drop_control": c.dropControl.Load(), "drop_not_published": c.dropNotPublished.Load(), "expose_failed": c.exposeFailed.Load(),
 		"drop_bypassed": c.dropBypassed.Load(), "middlebox_alerts": c.mbAlerts.Load(),
 		"middlebox_failovers": c.mbFailovers.Load(),

@@ -64,6 +64,16 @@ func hostRoutes() ([]hostRoute, error) {
 	return out, nil
 }
 
+// rawTun returns dev's file when the proxy may read and write it directly
+// with virtio-net headers (outraw.go): wireguard-go turned the device's
+// offloads on, which it shows by reading in batches. Otherwise nil.
+func rawTun(dev tun.Device) *os.File {
+	if dev == nil || dev.BatchSize() <= 1 {
+		return nil
+	}
+	return dev.File()
+}
+
 // tunReadable returns a function that reports, without waiting, whether
 // dev has a packet to read (poll with no timeout on its file), or one that
 // always reports false for a device without a file (userspace mode, tests).

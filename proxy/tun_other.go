@@ -5,6 +5,7 @@ package proxy
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
 
 	"golang.zx2c4.com/wireguard/tun"
@@ -23,3 +24,10 @@ func hostRoutes() ([]hostRoute, error) { return nil, errLinuxOnly }
 // tunReadable reports false: elsewhere than on Linux, every read is sent on
 // its own.
 func tunReadable(tun.Device) func() bool { return func() bool { return false } }
+
+// fileReadable reports false: see tunReadable.
+func fileReadable(*os.File) func() bool { return func() bool { return false } }
+
+// rawTun returns nil: the device is read through tun, whose offloads are
+// Linux's.
+func rawTun(tun.Device) *os.File { return nil }

@@ -22,9 +22,13 @@ type Host struct {
 	Ident *identity.Identity
 	Dir   string // state directory: book.toml, state.json
 	Tun   *Tun
-	Log   *LogBuffer
-	PX    *proxy.Proxy
-	done  chan error
+	// Raw, when set before Start, is the device instead of Tun alone: a
+	// tun device with offloads the proxy reads and writes directly (Tun is
+	// then Raw's, for the packets written through it).
+	Raw  *RawTun
+	Log  *LogBuffer
+	PX   *proxy.Proxy
+	done chan error
 }
 
 // NewHost returns a host with a new identity and an empty state directory.
@@ -84,6 +88,9 @@ func (h *Host) Start(t testing.TB, servers []netip.AddrPort, mod func(*proxy.Con
 	cfg.Logger = slog.New(slog.NewTextHandler(h.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.Tun = NewTun()
 	cfg.Tun = h.Tun
+	if h.Raw != nil {
+		h.Tun, cfg.Tun = h.Raw.Tun, h.Raw
+	}
 	if mod != nil {
 		mod(&cfg)
 	}

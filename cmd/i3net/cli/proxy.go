@@ -114,6 +114,7 @@ type proxyArgs struct {
 	noAnon      bool          // --no-anonymous
 	anonRotate  time.Duration // --anonymous-rotate; 0: the file's, or the default
 	queueTarget optDuration   // --queue-target
+	splitLarge  bool          // --split-large
 	file        proxyFile     // the --config file, as loaded
 }
 
@@ -152,6 +153,7 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 		cfg.Rules, cfg.Middlebox = rs, strings.ToLower(f.Middlebox)
 		a.fileAnonymity(f)
 		a.fileQueue(f)
+		a.fileLarge(f)
 	}
 	if len(a.servers) == 0 {
 		return cfg, usageErrorf("no overlay server: give one with --server ADDR:PORT (or servers in the --config file)")
@@ -193,6 +195,7 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 	cfg.AcceptUnknown = !a.onlyBook
 	a.applyAnonymity(&cfg)
 	a.applyQueue(&cfg)
+	cfg.SplitLarge = a.splitLarge
 	cfg.Reserved = a.reserved
 	cfg.Userspace, cfg.Expose = a.userspace, a.expose
 	if cfg.Logger, err = newLogger(a.logLevel); err != nil {
@@ -304,4 +307,5 @@ func (a *proxyArgs) addFlags(fs *flag.FlagSet) {
 	fs.Var(&a.expose, "expose", "userspace mode: TCP `PORTS` of this host's loopback that peers reach on its virtual address (comma-separated, e.g. 22,80)")
 	a.addAnonFlags(fs)
 	a.addQueueFlags(fs)
+	a.addLargeFlags(fs)
 }

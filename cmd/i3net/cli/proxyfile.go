@@ -39,6 +39,9 @@ type proxyFile struct {
 	// QueueTarget is --queue-target: the longest standing queue from the
 	// overlay before packets are marked or dropped ("0s": no limit).
 	QueueTarget *time.Duration `toml:"queue_target"`
+	// SplitLarge = true is --split-large: large packets are split in the
+	// proxy, never carried whole.
+	SplitLarge *bool `toml:"split_large"`
 
 	// Overlay are the further overlays this proxy serves on the same tun
 	// device, each with its own suffix (proxyoverlays.go).

@@ -157,3 +157,25 @@ func TestProxyQueueTarget(t *testing.T) {
 		t.Errorf("a negative queue_target: %v", err)
 	}
 }
+
+// split_large and --split-large: either turns splitting on; a value that is
+// not a boolean is an error naming the line and the key.
+func TestProxySplitLarge(t *testing.T) {
+	var a proxyArgs
+	a.fileLarge(proxyFile{})
+	if a.splitLarge {
+		t.Error("split by default")
+	}
+	f, _, err := loadProxyFile(writeProxyFile(t, "split_large = true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.fileLarge(f)
+	if !a.splitLarge {
+		t.Error("split_large = true in the file did not turn splitting on")
+	}
+	path := writeProxyFile(t, "\nsplit_large = \"yes\"\n")
+	if _, _, err := loadProxyFile(path); err == nil || !strings.Contains(err.Error(), path+":2") || !strings.Contains(err.Error(), "split_large") {
+		t.Errorf("split_large = \"yes\": %v, want an error naming %s:2 and the key", err, path)
+	}
+}

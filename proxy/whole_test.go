@@ -1,0 +1,144 @@
+package proxy_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	"github.com/i3net/i3net/proxy/packet"
+	"github.com/i3net/i3net/proxy/proxytest"
+)
+
+// superPacket returns a TCP super-packet from src to dst with n segments of
+// mss bytes of payload (the last one shorter), as a kernel with segmentation
+// offload hands it to a tun device: a virtio-net header (TCP GSO, checksum
+// to complete) and the packet, whose TCP checksum field holds the
+// pseudo-header sum only. It also returns the payload.
+func superPacket(t *testing.T, src, dst netip.AddrPort, n, mss int) (raw, payload []byte) {
+	t.Helper()
+	payload = make([]byte, n*mss-mss/3)
+	for i := range payload {
+		payload[i] = byte(i*31 + i>>8)
+	}
+	pkt, err := packet.Build(packet.Header{Src: src, Dst: dst, Proto: packet.ProtoTCP, TCPSeq: 1000, TCPAck: 7,
+		TCPFlags: packet.TCPAck | packet.TCPPsh, TCPOptions: []byte{1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2}}, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pp packet.Parsed
+	if err := pp.Decode(pkt); err != nil {
+		t.Fatal(err)
+	}
+	g := packet.GSO{Type: packet.GSOTCPv4, NeedsCsum: true, Size: uint16(mss)}
+	if src.Addr().Is6() {
+		g.Type = packet.GSOTCPv6
+	}
+	g.SetHdrLen(&pp)
+	g.CsumStart, g.CsumOffset = uint16(g.HdrLen)-32, 16 // 20-byte TCP header and 12 of options
+	l4 := pkt[g.CsumStart:]
+	binary.BigEndian.PutUint16(l4[16:], pseudoHeaderSum(src.Addr(), dst.Addr(), len(l4)))
+	raw = make([]byte, packet.VirtioHdrLen+len(pkt))
+	g.PutVirtioHdr(raw)
+	copy(raw[packet.VirtioHdrLen:], pkt)
+	return raw, payload
+}
+
+// pseudoHeaderSum is the folded, not complemented, TCP pseudo-header sum
+// Linux leaves in a packet whose checksum the device is to complete.
+func pseudoHeaderSum(src, dst netip.Addr, length int) uint16 {
+	var sum uint64
+	add := func(b []byte) {
+		for i := 0; i+1 < len(b); i += 2 {
+			sum += uint64(binary.BigEndian.Uint16(b[i:]))
+		}
+	}
+	add(src.AsSlice())
+	add(dst.AsSlice())
+	sum += uint64(packet.ProtoTCP) + uint64(length)
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return uint16(sum)
+}
+
+// rawPair starts laptop and home, laptop's tun device with offloads and
+// home's with them if homeRaw, and opens their session with a ping.
+func rawPair(t *testing.T, homeRaw bool) (laptop, home *host) {
+	o := newOverlay(t)
+	laptop, home = o.host("laptop"), o.host("home")
+	laptop.Raw = proxytest.NewRawTun(t)
+	if homeRaw {
+		home.Raw = proxytest.NewRawTun(t)
+	}
+	names(t, laptop, map[string]*host{"home": home})
+	names(t, home, map[string]*host{"laptop": laptop})
+	o.start(home, nil)
+	o.start(laptop, nil)
+	l4, _ := laptop.Self()
+	h4 := homeAddr4(t, laptop)
+	laptop.Raw.Inject(t, append(make([]byte, packet.VirtioHdrLen), echo(t, l4, h4, 1)...))
+	if got := proxytest.Decode(t, home.Tun.Next(t)); got.Dst.Addr() != h4 {
+		t.Fatalf("home got %v", got.String())
+	}
+	return laptop, home
+}
+
+// TestLargePacketCrossesWhole: a TCP super-packet laptop's kernel hands its
+// proxy reaches home's kernel whole, the same bytes behind the same offload
+// header, when both proxies take large packets whole.
+func TestLargePacketCrossesWhole(t *testing.T) {
+	laptop, home := rawPair(t, true)
+	l4, _ := laptop.Self()
+	h4 := homeAddr4(t, laptop)
+	raw, _ := superPacket(t, netip.AddrPortFrom(l4, 40000), netip.AddrPortFrom(h4, 5201), 40, 1308)
+	laptop.Raw.Inject(t, raw)
+	got := home.Raw.NextRaw(t)
+	if !bytes.Equal(got, raw) {
+		g, _ := packet.ParseVirtioHdr(got)
+		t.Fatalf("home's kernel got %d bytes (offloads %+v), not the %d laptop's handed over", len(got), g, len(raw))
+	}
+	if c := laptop.Counter("whole_out"); c != 1 {
+		t.Errorf("laptop whole_out = %d, want 1", c)
+	}
+	if c := home.Counter("whole_in"); c != 1 {
+		t.Errorf("home whole_in = %d, want 1", c)
+	}
+}
+
+// TestLargePacketSplitForPeer: to a proxy that does not take large packets
+// whole (no offloads on its device), laptop's proxy splits the super-packet
+// into ordinary packets, each with valid checksums, carrying the payload in
+// order.
+func TestLargePacketSplitForPeer(t *testing.T) {
+	laptop, home := rawPair(t, false)
+	l4, _ := laptop.Self()
+	h4 := homeAddr4(t, laptop)
+	const segs, mss = 20, 1308
+	raw, payload := superPacket(t, netip.AddrPortFrom(l4, 40000), netip.AddrPortFrom(h4, 5201), segs, mss)
+	laptop.Raw.Inject(t, raw)
+	var got []byte
+	seq := uint32(1000)
+	for i := range segs {
+		pkt := home.Tun.Next(t)
+		if err := packet.VerifyChecksums(pkt); err != nil {
+			t.Fatalf("segment %d: %v", i, err)
+		}
+		pp := proxytest.Decode(t, pkt)
+		if s := binary.BigEndian.Uint32(pkt[int(pkt[0]&0x0f)*4+4:]); s != seq {
+			t.Fatalf("segment %d: seq %d, want %d", i, s, seq)
+		}
+		data := pp.Payload(pkt)
+		seq += uint32(len(data))
+		got = append(got, data...)
+	}
+	if !bytes.Equal(got, payload) {
+		t.Fatalf("segments carry %d bytes, not the %d of the super-packet's payload", len(got), len(payload))
+	}
+	if c := laptop.Counter("split_out"); c != 1 {
+		t.Errorf("laptop split_out = %d, want 1", c)
+	}
+	if c := laptop.Counter("whole_out"); c != 0 {
+		t.Errorf("laptop whole_out = %d, want 0", c)
+	}
+}
