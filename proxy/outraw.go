@@ -7,19 +7,18 @@ package proxy
 // left for us to complete, or a super-packet of up to 64 KB that the kernel
 // meant to be segmented (TSO, USO).
 //
-// A super-packet to a peer whose session takes chunk frames crosses whole:
+// A TCP super-packet to a peer whose session takes chunk frames crosses whole:
 // sealed in pieces (session.SealChunks) straight from the read buffer, put
 // back together by the peer (reasm.go), which hands it to its kernel whole
 // with the same header. Neither side segments, checksums or coalesces it. A
 // super-packet to any other peer (a proxy without a tun device, a session
-// through a middlebox or in clear, an anonymous one), or one that needs its
-// destination rewritten, is split in software into ordinary packets with
-// their checksums, which take the usual path (outbound.go).
+// through a middlebox or in clear, an anonymous one), one that needs its
+// destination rewritten, and a UDP one (USO) are split in software into
+// ordinary packets with their checksums, which take the usual path
+// (outbound.go).
 
 import (
 	"errors"
-	"os"
-	"syscall"
 
 	"github.com/i3net/i3net/client"
 	"github.com/i3net/i3net/id"
@@ -71,33 +70,34 @@ func (px *Proxy) chunkStride() int {
 }
 
 // readTunRaw is readTun for a device read directly (px.raw): one packet per
-// read, gathered while the device has more to read into one sendmmsg.
+// read, and while the device has more to read (a read that does not wait),
+// up to a batch of them into one sendmmsg.
 func (px *Proxy) readTunRaw() {
 	batch := px.tun.BatchSize()
 	r := px.newRawReader(batch)
-	readable := fileReadable(px.raw)
-	hdrAt := tunOffset - packet.VirtioHdrLen
+	tryRead := fileTryRead(px.raw)
+	in := r.buf[tunOffset-packet.VirtioHdrLen:]
 	for {
-		n, err := px.raw.Read(r.buf[hdrAt:])
-		if len(r.msgs) == 0 {
-			r.now = px.clk.Now().UnixNano()
-		}
-		if err == nil {
-			px.outboundRaw(r, r.buf[hdrAt:hdrAt+n])
-			if len(r.msgs) < batch && readable() {
-				continue
-			}
-		}
-		px.sendOut(r.msgs)
-		r.msgs = r.msgs[:0]
+		n, err := px.raw.Read(in) // waits
 		if err != nil {
-			if errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EBADFD) || px.ctx.Err() != nil {
+			if tunClosed(err) || px.ctx.Err() != nil {
 				return
 			}
 			px.log.Error("tun read failed; outbound path stopped", "err", err)
 			px.cancel()
 			return
 		}
+		r.now = px.clk.Now().UnixNano() // one clock read per batch
+		px.outboundRaw(r, in[:n])
+		for len(r.msgs) < batch {
+			if n, ok := tryRead(in); ok {
+				px.outboundRaw(r, in[:n])
+				continue
+			}
+			break
+		}
+		px.sendOut(r.msgs)
+		r.msgs = r.msgs[:0]
 	}
 }
 
@@ -159,6 +159,12 @@ func (px *Proxy) appendOutbound(r *rawReader, pkt []byte) {
 // done nothing, when the packet must be split instead (see the top of this
 // file) or is not for a peer (the usual path then says what becomes of it).
 func (px *Proxy) sendWhole(r *rawReader, pkt []byte, g packet.GSO) bool {
+	if g.Type == packet.GSOUDPL4 {
+		// A UDP super-packet (a program's UDP_SEGMENT) is written whole only
+		// into a tun device of Linux 6.2 or later, which the peer does not
+		// announce: split it.
+		return false
+	}
 	dst := r.pp.Dst.Addr()
 	if dst == px.dns4 || dst == px.dns6 {
 		return false

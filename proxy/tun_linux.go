@@ -74,6 +74,36 @@ func rawTun(dev tun.Device) *os.File {
 	return dev.File()
 }
 
+// tunClosed reports whether err from reading the device means it was closed.
+func tunClosed(err error) bool { return errors.Is(err, os.ErrClosed) || errors.Is(err, unix.EBADFD) }
+
+// fileTryRead returns a function that reads one packet from f, a device
+// file in non-blocking mode, without waiting: ok is false when none is
+// waiting (or on an error, which the next waiting read reports). It is one
+// system call where a poll and a read would be two. Not safe for concurrent
+// use.
+func fileTryRead(f *os.File) func(b []byte) (n int, ok bool) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return func([]byte) (int, bool) { return 0, false }
+	}
+	var (
+		buf  []byte
+		got  int
+		rerr error
+	)
+	read := func(fd uintptr) { got, rerr = unix.Read(int(fd), buf) }
+	return func(b []byte) (int, bool) {
+		buf = b
+		err := rc.Control(read)
+		buf = nil
+		if err != nil || rerr != nil || got <= 0 {
+			return 0, false
+		}
+		return got, true
+	}
+}
+
 // tunReadable returns a function that reports, without waiting, whether
 // dev has a packet to read (poll with no timeout on its file), or one that
 // always reports false for a device without a file (userspace mode, tests).

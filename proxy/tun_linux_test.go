@@ -34,3 +34,33 @@ func TestFileReadable(t *testing.T) {
 		t.Fatal("no file, yet readable")
 	}
 }
+
+// TestFileTryRead: the read the raw outbound path gathers with takes what is
+// waiting, one packet (here: one write) at a time, and reports none waiting
+// at once instead of blocking.
+func TestFileTryRead(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	tryRead := fileTryRead(r)
+	buf := make([]byte, 16)
+	if n, ok := tryRead(buf); ok {
+		t.Fatalf("an empty pipe gave %d bytes", n)
+	}
+	if _, err := w.Write([]byte("packet")); err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := tryRead(buf); !ok || string(buf[:n]) != "packet" {
+		t.Fatalf("read %q, %v; want the packet", buf[:n], ok)
+	}
+	if _, ok := tryRead(buf); ok {
+		t.Fatal("a drained pipe gave more")
+	}
+	w.Close()
+	if _, ok := tryRead(buf); ok {
+		t.Fatal("a closed pipe gave a packet")
+	}
+}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package proxy_test
 
 import (
@@ -37,7 +39,7 @@ func superPacket(t *testing.T, src, dst netip.AddrPort, n, mss int) (raw, payloa
 	g.SetHdrLen(&pp)
 	g.CsumStart, g.CsumOffset = uint16(g.HdrLen)-32, 16 // 20-byte TCP header and 12 of options
 	l4 := pkt[g.CsumStart:]
-	binary.BigEndian.PutUint16(l4[16:], pseudoHeaderSum(src.Addr(), dst.Addr(), len(l4)))
+	binary.BigEndian.PutUint16(l4[16:], pseudoHeaderSum(src.Addr(), dst.Addr(), packet.ProtoTCP, len(l4)))
 	raw = make([]byte, packet.VirtioHdrLen+len(pkt))
 	g.PutVirtioHdr(raw)
 	copy(raw[packet.VirtioHdrLen:], pkt)
@@ -46,7 +48,7 @@ func superPacket(t *testing.T, src, dst netip.AddrPort, n, mss int) (raw, payloa
 
 // pseudoHeaderSum is the folded, not complemented, TCP pseudo-header sum
 // Linux leaves in a packet whose checksum the device is to complete.
-func pseudoHeaderSum(src, dst netip.Addr, length int) uint16 {
+func pseudoHeaderSum(src, dst netip.Addr, proto packet.IPProto, length int) uint16 {
 	var sum uint64
 	add := func(b []byte) {
 		for i := 0; i+1 < len(b); i += 2 {
@@ -55,7 +57,7 @@ func pseudoHeaderSum(src, dst netip.Addr, length int) uint16 {
 	}
 	add(src.AsSlice())
 	add(dst.AsSlice())
-	sum += uint64(packet.ProtoTCP) + uint64(length)
+	sum += uint64(proto) + uint64(length)
 	for sum > 0xffff {
 		sum = sum>>16 + sum&0xffff
 	}
@@ -140,5 +142,44 @@ func TestLargePacketSplitForPeer(t *testing.T) {
 	}
 	if c := laptop.Counter("whole_out"); c != 0 {
 		t.Errorf("laptop whole_out = %d, want 0", c)
+	}
+}
+
+// TestLargeUDPPacketSplit: a UDP super-packet (a program's UDP_SEGMENT) is
+// split even for a peer that takes TCP ones whole: each datagram arrives
+// with its own valid checksum, in order.
+func TestLargeUDPPacketSplit(t *testing.T) {
+	laptop, home := rawPair(t, true)
+	l4, _ := laptop.Self()
+	h4 := homeAddr4(t, laptop)
+	const segs, size = 5, 1000
+	payload := make([]byte, segs*size-300)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	pkt, err := packet.Build(packet.Header{Src: netip.AddrPortFrom(l4, 4433), Dst: netip.AddrPortFrom(h4, 443), Proto: packet.ProtoUDP}, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.BigEndian.PutUint16(pkt[20+6:], pseudoHeaderSum(l4, h4, packet.ProtoUDP, len(pkt)-20))
+	g := packet.GSO{Type: packet.GSOUDPL4, NeedsCsum: true, Size: size, HdrLen: 28, CsumStart: 20, CsumOffset: 6}
+	raw := make([]byte, packet.VirtioHdrLen+len(pkt))
+	g.PutVirtioHdr(raw)
+	copy(raw[packet.VirtioHdrLen:], pkt)
+	laptop.Raw.Inject(t, raw)
+	var got []byte
+	for i := range segs {
+		seg := home.Tun.Next(t)
+		if err := packet.VerifyChecksums(seg); err != nil {
+			t.Fatalf("datagram %d: %v", i, err)
+		}
+		pp := proxytest.Decode(t, seg)
+		got = append(got, pp.Payload(seg)...)
+	}
+	if !bytes.Equal(got, payload) {
+		t.Fatalf("datagrams carry %d bytes, not the %d sent", len(got), len(payload))
+	}
+	if w, s := laptop.Counter("whole_out"), laptop.Counter("split_out"); w != 0 || s != 1 {
+		t.Errorf("laptop whole_out %d split_out %d, want 0 and 1", w, s)
 	}
 }
