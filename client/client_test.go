@@ -325,8 +325,10 @@ func TestSendBatch(t *testing.T) {
 	stackX, stackY := []id.ID{x}, []id.ID{y}
 	var ms []Message
 	for i := range 20 { // BatchSize is 8 in TestConfig: three sendmmsg
+		// Runs of three to one id (which reuse the route and header of the
+		// message before), across the sendmmsg boundaries.
 		s := stackX
-		if i%2 == 1 {
+		if i/3%2 == 1 {
 			s = stackY
 		}
 		ms = append(ms, Message{Stack: s, Payload: []byte{byte(i)}})

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"golang.org/x/net/ipv4"
 
@@ -64,7 +65,7 @@ func (c *Client) SendWith(stack []id.ID, payload []byte, f SendFlags) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	to, direct := c.routeData(stack[0], f)
+	to, direct := c.routeData(stack[0], f, c.clock.Now())
 	buf := c.bufs.Get().(*[maxDatagram]byte)
 	b := c.appendDataHeader(buf[:0], stack, headerFlags(f))
 	b = append(b, payload...)
@@ -107,6 +108,9 @@ func (c *Client) SendBatch(ms []Message) (int, error) {
 	}
 	sb := c.batches.Get().(*sendBatch)
 	defer c.batches.Put(sb)
+	now := c.clock.Now()  // one clock read per batch
+	var to netip.AddrPort // the route of the message before
+	var direct bool
 	sent := 0
 	for sent < len(ms) {
 		chunk := ms[sent:min(len(ms), sent+len(sb.msgs))]
@@ -121,10 +125,16 @@ func (c *Client) SendBatch(ms []Message) (int, error) {
 				chunk = chunk[:i] // send the good ones first; m fails next round
 				break
 			}
-			to, direct := c.routeData(m.Stack[0], m.Flags)
 			x := &sb.msgs[n]
-			x.Buffers[0] = c.appendDataHeader(sb.hdrs[n][:0], m.Stack, headerFlags(m.Flags))
 			x.Buffers[1] = m.Payload
+			if n > 0 && sameRoute(&chunk[i-1], m) {
+				// The pieces of one large packet, or a burst to one peer:
+				// the route and the header of the message before.
+				x.Buffers[0] = sb.msgs[n-1].Buffers[0]
+			} else {
+				to, direct = c.routeData(m.Stack[0], m.Flags, now)
+				x.Buffers[0] = c.appendDataHeader(sb.hdrs[n][:0], m.Stack, headerFlags(m.Flags))
+			}
 			setUDPAddr(&sb.addrs[n], to)
 			sb.direct[n] = direct
 			n++
@@ -209,21 +219,38 @@ func (c *Client) sendError(x id.ID, server netip.AddrPort, err error) error {
 	return fmt.Errorf("client: send to %s via %s: %w", x.Short(), server, err)
 }
 
-// routeData is step 2: where a packet to x with options f goes, and whether
-// that is a shortcut straight to the receiver.
-func (c *Client) routeData(x id.ID, f SendFlags) (netip.AddrPort, bool) {
+// sameRoute reports whether m goes where prev went, with the same header:
+// the same stack of ids and the same options.
+func sameRoute(prev, m *Message) bool {
+	if prev.Flags != m.Flags || len(prev.Stack) != len(m.Stack) {
+		return false
+	}
+	for i := range m.Stack {
+		if prev.Stack[i] != m.Stack[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// routeData is step 2: where a packet to x with options f goes at now, and
+// whether that is a shortcut straight to the receiver.
+func (c *Client) routeData(x id.ID, f SendFlags, now time.Time) (netip.AddrPort, bool) {
 	if f&SendShortcut != 0 && !c.nat.behind.Load() {
-		if a, ok := c.shortcuts.route(x, c.clock.Now()); ok {
+		if a, ok := c.shortcuts.route(x, now); ok {
 			return a, true
 		}
 	}
-	return c.route(x), false
+	return c.routeAt(x, now), false
 }
 
 // route returns the server for packets to x (the cache's hint, else the
 // first hop) and asks it for a cache hint when one is due.
-func (c *Client) route(x id.ID) netip.AddrPort {
-	server, ask := c.cache.route(x, c.clock.Now())
+func (c *Client) route(x id.ID) netip.AddrPort { return c.routeAt(x, c.clock.Now()) }
+
+// routeAt is route at time now.
+func (c *Client) routeAt(x id.ID, now time.Time) netip.AddrPort {
+	server, ask := c.cache.route(x, now)
 	if ask {
 		c.requestHint(x, server)
 	}
