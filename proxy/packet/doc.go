@@ -8,9 +8,8 @@
 // TCP flags, ICMP type and code; header offsets stay private. IPv4 options are
 // skipped and up to [MaxExtHeaders] IPv6 extension headers walked; a later
 // fragment decodes with ports 0 and [Parsed.IsNonFirstFragment] set. Malformed
-// input is one of the exported sentinel errors (ErrTooShort, ErrVersion, …),
-// so that callers count drops by reason; no input makes Decode panic or read
-// outside b. Bytes past the IP length are ignored; jumbograms are not
+// input is one of the exported sentinel errors, so that callers count drops
+// by reason; no input makes Decode panic or read outside b. Jumbograms are not
 // supported.
 //
 // [Parsed.SetSrcAddr] and [Parsed.SetDstAddr] overwrite an address in place and
@@ -25,10 +24,9 @@
 // [GSO] is the offload header a tun opened with IFF_VNET_HDR puts before each
 // packet (struct virtio_net_hdr, [ParseVirtioHdr]), with a portable form for
 // carrying a super-packet whole to a peer ([GSO.PutWire]); [GSO.Check]
-// validates an untrusted one against the packet, [Segment] cuts a TCP or UDP
-// super-packet into ordinary, fully checksummed packets in software, and
-// [CompleteChecksum] finishes a partial checksum, which a rewrite updates as
-// such after [Parsed.SetPartialChecksum].
+// validates an untrusted one, [Segment] cuts a super-packet into ordinary,
+// fully checksummed packets, and [CompleteChecksum] finishes a partial
+// checksum, which rewrites update as such after [Parsed.SetPartialChecksum].
 //
 // Performance rules: Decode, SetSrcAddr, SetDstAddr, Segment, CompleteChecksum
 // and the ICMP generators (given a dst with room) allocate nothing; tests
