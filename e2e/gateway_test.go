@@ -152,6 +152,7 @@ func TestGatewayPrograms(t *testing.T) {
 		t.Run("ssh", func(t *testing.T) { t.Parallel(); testGatewaySSH(t, g, ogw) })
 		t.Run("ping", func(t *testing.T) { t.Parallel(); testGatewayPing(t, g) })
 		t.Run("ftp-active", func(t *testing.T) { t.Parallel(); testGatewayFTP(t, g, ogw) })
+		t.Run("upload", func(t *testing.T) { t.Parallel(); testGatewayUpload(t, g, ogw) })
 		t.Run("two-intranets", func(t *testing.T) { t.Parallel(); testTwoIntranets(t, g, office, lab) })
 		t.Run("not-served", func(t *testing.T) { t.Parallel(); testNotServed(t, g, ogw) })
 		t.Run("nxdomain", func(t *testing.T) { t.Parallel(); testGatewayNXDOMAIN(t, g) })
@@ -254,6 +255,35 @@ func mustDig(t *testing.T, h *netlab.Host, name string) string {
 		t.Fatalf("dig %s: %s:\n%s", name, status, out)
 	}
 	return out
+}
+
+// testGatewayUpload sends 8 MB with netcat from laptop to office's server by
+// name: laptop's kernel hands its proxy large TCP packets, which cross whole
+// to the gateway and are written whole into its tun device, and the gateway's
+// kernel forwards them through its NAT onto the intranet (cutting them up
+// there). Every byte must arrive.
+func testGatewayUpload(t *testing.T, g *gwWorld, gw *gateway) {
+	needProgram(t, "nc")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	up := make([]byte, 8<<20)
+	rand.Read(up)
+	writeFile(t, filepath.Join(dir, "up"), up, 0o644)
+	received := filepath.Join(dir, "received")
+	sink := startDaemon(t, gw.in.server, "sh", "-c", "exec nc -l 9000 > "+received)
+	if err := netlab.WaitListen(ctx, gw.in.server, "tcp", 9000); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, ctx, g.laptop.Host, "sh", "-c", "nc -N ftp.corp.example 9000 < "+filepath.Join(dir, "up"))
+	select {
+	case <-sink.Done():
+	case <-ctx.Done():
+		t.Fatalf("nc -l on office's server did not end once laptop's nc closed: %s", sink.Report(1024))
+	}
+	if got, err := os.ReadFile(received); err != nil || !bytes.Equal(got, up) {
+		t.Fatalf("nc to ftp.corp.example:9000: office's server received %d of %d bytes (or altered; %v)", len(got), len(up), err)
+	}
 }
 
 // testGatewayFTP lists and gets a file from vsftpd on office's server in

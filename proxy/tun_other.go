@@ -34,7 +34,9 @@ func fileReadable(*os.File) func() bool { return func() bool { return false } }
 func rawTun(tun.Device) *os.File { return nil }
 
 // fileTryRead reports no packet: see tunReadable.
-func fileTryRead(*os.File) func([]byte) (int, bool) { return func([]byte) (int, bool) { return 0, false } }
+func fileTryRead(*os.File) func([]byte) (int, bool) {
+	return func([]byte) (int, bool) { return 0, false }
+}
 
 // tunClosed reports whether err from reading the device means it was closed.
 func tunClosed(err error) bool { return errors.Is(err, os.ErrClosed) }

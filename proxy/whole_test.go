@@ -119,21 +119,13 @@ func TestLargePacketSplitForPeer(t *testing.T) {
 	const segs, mss = 20, 1308
 	raw, payload := superPacket(t, netip.AddrPortFrom(l4, 40000), netip.AddrPortFrom(h4, 5201), segs, mss)
 	laptop.Raw.Inject(t, raw)
-	var got []byte
 	seq := uint32(1000)
-	for i := range segs {
-		pkt := home.Tun.Next(t)
-		if err := packet.VerifyChecksums(pkt); err != nil {
-			t.Fatalf("segment %d: %v", i, err)
-		}
-		pp := proxytest.Decode(t, pkt)
+	got := nextPieces(t, home, segs, func(i int, pkt, data []byte) {
 		if s := binary.BigEndian.Uint32(pkt[int(pkt[0]&0x0f)*4+4:]); s != seq {
 			t.Fatalf("segment %d: seq %d, want %d", i, s, seq)
 		}
-		data := pp.Payload(pkt)
 		seq += uint32(len(data))
-		got = append(got, data...)
-	}
+	})
 	if !bytes.Equal(got, payload) {
 		t.Fatalf("segments carry %d bytes, not the %d of the super-packet's payload", len(got), len(payload))
 	}
@@ -167,19 +159,32 @@ func TestLargeUDPPacketSplit(t *testing.T) {
 	g.PutVirtioHdr(raw)
 	copy(raw[packet.VirtioHdrLen:], pkt)
 	laptop.Raw.Inject(t, raw)
-	var got []byte
-	for i := range segs {
-		seg := home.Tun.Next(t)
-		if err := packet.VerifyChecksums(seg); err != nil {
-			t.Fatalf("datagram %d: %v", i, err)
-		}
-		pp := proxytest.Decode(t, seg)
-		got = append(got, pp.Payload(seg)...)
-	}
+	got := nextPieces(t, home, segs, nil)
 	if !bytes.Equal(got, payload) {
 		t.Fatalf("datagrams carry %d bytes, not the %d sent", len(got), len(payload))
 	}
 	if w, s := laptop.Counter("whole_out"), laptop.Counter("split_out"); w != 0 || s != 1 {
 		t.Errorf("laptop whole_out %d split_out %d, want 0 and 1", w, s)
 	}
+}
+
+// nextPieces reads the n packets home's proxy wrote through its device for a
+// super-packet split in software, checks each one's checksums, hands each
+// (and its payload) to check if set, and returns the payloads joined.
+func nextPieces(t *testing.T, home *host, n int, check func(i int, pkt, data []byte)) []byte {
+	t.Helper()
+	var got []byte
+	for i := range n {
+		pkt := home.Tun.Next(t)
+		if err := packet.VerifyChecksums(pkt); err != nil {
+			t.Fatalf("piece %d: %v", i, err)
+		}
+		pp := proxytest.Decode(t, pkt)
+		data := pp.Payload(pkt)
+		if check != nil {
+			check(i, pkt, data)
+		}
+		got = append(got, data...)
+	}
+	return got
 }

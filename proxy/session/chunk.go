@@ -148,10 +148,7 @@ func (s *Session) OpenChunk(dst, b []byte, h *ChunkHeader) ([]byte, error) {
 		return dst, ErrLength
 	}
 	n := h.Counter
-	s.mu.Lock()
-	err := s.window.check(n)
-	s.mu.Unlock()
-	if err != nil {
+	if err := s.checkCounter(n); err != nil {
 		return dst, err
 	}
 	np := getNonce(n)
@@ -160,14 +157,8 @@ func (s *Session) OpenChunk(dst, b []byte, h *ChunkHeader) ([]byte, error) {
 	if err != nil {
 		return dst, ErrAuth
 	}
-	s.mu.Lock()
-	err = s.window.accept(n)
-	s.mu.Unlock()
-	if err != nil {
+	if err := s.acceptCounter(n); err != nil {
 		return dst, err
-	}
-	if !s.confirmed.Load() {
-		s.confirmed.Store(true)
 	}
 	return out, nil
 }

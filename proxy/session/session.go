@@ -157,13 +157,10 @@ func (s *Session) Open(dst, frame []byte) ([]byte, error) {
 		return dst, ErrType
 	}
 	n := binary.BigEndian.Uint64(frame[1:HeaderLen])
-	s.mu.Lock()
-	err := s.window.check(n)
-	s.mu.Unlock()
-	if err != nil {
+	if err := s.checkCounter(n); err != nil {
 		return dst, err
 	}
-
+	var err error
 	np := getNonce(n)
 	out := dst
 	if typ == TypePlaintext {
@@ -179,17 +176,34 @@ func (s *Session) Open(dst, frame []byte) ([]byte, error) {
 	if err != nil {
 		return dst, ErrAuth
 	}
+	if err := s.acceptCounter(n); err != nil {
+		return dst, err
+	}
+	return out, nil
+}
 
+// checkCounter checks counter n of a frame against the replay window, before
+// the frame is opened.
+func (s *Session) checkCounter(n uint64) error {
 	s.mu.Lock()
-	err = s.window.accept(n)
+	err := s.window.check(n)
+	s.mu.Unlock()
+	return err
+}
+
+// acceptCounter records counter n of a frame that opened, and with it the
+// peer's proof that it holds the keys (Confirmed).
+func (s *Session) acceptCounter(n uint64) error {
+	s.mu.Lock()
+	err := s.window.accept(n)
 	s.mu.Unlock()
 	if err != nil {
-		return dst, err
+		return err
 	}
 	if !s.confirmed.Load() {
 		s.confirmed.Store(true)
 	}
-	return out, nil
+	return nil
 }
 
 // Confirmed reports whether the peer has proven it holds this session's
