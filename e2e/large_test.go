@@ -75,7 +75,14 @@ func moveBothWays(t *testing.T, w *world) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	got := mustRun(t, ctx, w.laptop.Host, "curl", "-sS", "--fail", "-m", "60", "http://home.i3:8081/down")
+	// Into a file: 8 MB through the command's output pipe can outlast the
+	// harness's wait for it on a busy machine.
+	fetched := filepath.Join(dir, "fetched")
+	mustRun(t, ctx, w.laptop.Host, "curl", "-sS", "--fail", "-m", "60", "-o", fetched, "http://home.i3:8081/down")
+	got, err := os.ReadFile(fetched)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !bytes.Equal(got, down) {
 		t.Fatalf("curl http://home.i3:8081/down: %d bytes, not the %d written (or altered)", len(got), len(down))
 	}
