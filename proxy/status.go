@@ -159,6 +159,10 @@ type PeerStatus struct {
 	State     string     `json:"state"`
 	Mode      string     `json:"mode,omitempty"`   // "encrypted" or "plaintext"
 	Cipher    string     `json:"cipher,omitempty"` // the data AEAD: "aes-256-gcm" or "chacha20-poly1305"
+	// WholePackets: the session carries the kernel's large TCP packets
+	// whole (docs/proxy.md, "Large packets"); otherwise this host splits
+	// them for the peer.
+	WholePackets bool `json:"whole_packets,omitempty"`
 	LastUse   time.Time  `json:"last_use"`
 	TxPackets uint64     `json:"tx_packets"`
 	TxBytes   uint64     `json:"tx_bytes"`
@@ -222,6 +226,8 @@ func (px *Proxy) Status() Status {
 		if s := p.sess.Load(); s != nil {
 			ps.Middlebox = px.describeVia(s)
 			ps.Mode, ps.Cipher = "encrypted", s.Cipher()
+			via, _ := s.Via()
+			ps.WholePackets = s.Chunks() && via.IsZero() && !p.anonymous
 			if s.Plaintext() {
 				ps.Mode = "plaintext"
 			}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/i3net/i3net/internal/testwait"
+	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/packet"
 	"github.com/i3net/i3net/proxy/proxytest"
 )
@@ -104,6 +105,9 @@ func TestLargePacketCrossesWhole(t *testing.T) {
 	if c := laptop.Counter("whole_out"); c != 1 {
 		t.Errorf("laptop whole_out = %d, want 1", c)
 	}
+	if p := peerStatus(t, laptop, "home"); !p.WholePackets {
+		t.Errorf("laptop's status of home: whole_packets false, want true: %+v", p)
+	}
 	// Counted once the write returned, which may be after the kernel's
 	// side read it.
 	testwait.For(t, "home's whole_in to count the packet", func() bool { return home.Counter("whole_in") == 1 })
@@ -135,6 +139,9 @@ func TestLargePacketSplitForPeer(t *testing.T) {
 	}
 	if c := laptop.Counter("whole_out"); c != 0 {
 		t.Errorf("laptop whole_out = %d, want 0", c)
+	}
+	if p := peerStatus(t, laptop, "home"); p.WholePackets {
+		t.Errorf("laptop's status of home, which takes no large packet whole: whole_packets true")
 	}
 }
 
@@ -188,4 +195,16 @@ func nextPieces(t *testing.T, home *host, n int, check func(i int, pkt, data []b
 		got = append(got, data...)
 	}
 	return got
+}
+
+// peerStatus returns h's status of its peer called name.
+func peerStatus(t *testing.T, h *host, name string) proxy.PeerStatus {
+	t.Helper()
+	for _, p := range h.PX.Status().Peers {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("%s's status has no peer %s", h.Name, name)
+	return proxy.PeerStatus{}
 }
