@@ -26,6 +26,14 @@ import (
 	"github.com/i3net/i3net/proxy/session"
 )
 
+// minWholeSegment is the smallest segment size of a large packet that
+// crosses whole. A receiving gateway's kernel cuts what it forwards into
+// segments of that size: a smaller one would let a peer turn one chunk into
+// hundreds of packets on the gateway's network. The sender splits such
+// packets (a program whose peer announced a tiny MSS), the receiver drops
+// them.
+const minWholeSegment = 512
+
 // maxSplit is how many ordinary packets a super-packet split in software may
 // give; one that would give more is dropped (counted as malformed), as
 // wireguard-go's tun does.
@@ -159,10 +167,10 @@ func (px *Proxy) appendOutbound(r *rawReader, pkt []byte) {
 // done nothing, when the packet must be split instead (see the top of this
 // file) or is not for a peer (the usual path then says what becomes of it).
 func (px *Proxy) sendWhole(r *rawReader, pkt []byte, g packet.GSO) bool {
-	if g.Type == packet.GSOUDPL4 {
+	if g.Type == packet.GSOUDPL4 || g.Size < minWholeSegment {
 		// A UDP super-packet (a program's UDP_SEGMENT) is written whole only
 		// into a tun device of Linux 6.2 or later, which the peer does not
-		// announce: split it.
+		// announce: split it. So is one of tiny segments (minWholeSegment).
 		return false
 	}
 	dst := r.pp.Dst.Addr()

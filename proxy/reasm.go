@@ -165,7 +165,7 @@ func (px *Proxy) deliverWhole(p *peer, sl *reasmSlot, queued time.Duration, now 
 		return
 	}
 	in.pp.SetPartialChecksum(g.NeedsCsum)
-	if g.Check(pkt, &in.pp) != nil {
+	if g.Type == packet.GSONone || g.Type == packet.GSOUDPL4 || g.Size < minWholeSegment || g.Check(pkt, &in.pp) != nil {
 		px.stats.dropMalformed.Add(1)
 		return
 	}

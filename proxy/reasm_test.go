@@ -149,16 +149,25 @@ func TestReassemblyChecksWhole(t *testing.T) {
 		t.Errorf("a whole packet from another source: drop_spoofed = %d, want 1", c)
 	}
 
+	// Offload headers the sender's kernel would not give, or that would
+	// make the receiving kernel cut the packet into hundreds: a segment size
+	// of 0 or of 100 bytes, none at all.
 	raw, _ := w.chunks(t, 1)
-	g, _ = packet.ParseVirtioHdr(raw)
-	g.Size = 0 // no segment size: not a valid TCP offload
-	g.PutWire(meta[:])
-	if n, err = w.peer.Remote.SealChunks(frames, &meta, raw[packet.VirtioHdrLen:], 1300); err != nil {
-		t.Fatal(err)
-	}
-	w.deliver(frames[:n]...)
-	if c := w.home.Counter("drop_malformed"); c != 1 {
-		t.Errorf("a whole packet with a bad offload header: drop_malformed = %d, want 1", c)
+	for i, edit := range []func(g *packet.GSO){
+		func(g *packet.GSO) { g.Size = 0 },
+		func(g *packet.GSO) { g.Size = 100 },
+		func(g *packet.GSO) { *g = packet.GSO{NeedsCsum: g.NeedsCsum, CsumStart: g.CsumStart, CsumOffset: g.CsumOffset} },
+	} {
+		g, _ = packet.ParseVirtioHdr(raw)
+		edit(&g)
+		g.PutWire(meta[:])
+		if n, err = w.peer.Remote.SealChunks(frames, &meta, raw[packet.VirtioHdrLen:], 1300); err != nil {
+			t.Fatal(err)
+		}
+		w.deliver(frames[:n]...)
+		if c := w.home.Counter("drop_malformed"); c != uint64(i+1) {
+			t.Errorf("whole packet %d with offload header %+v: drop_malformed = %d, want %d", i, g, c, i+1)
+		}
 	}
 	if c := w.home.Counter("whole_in"); c != 0 {
 		t.Errorf("whole_in = %d, want 0", c)

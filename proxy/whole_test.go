@@ -113,6 +113,25 @@ func TestLargePacketCrossesWhole(t *testing.T) {
 	testwait.For(t, "home's whole_in to count the packet", func() bool { return home.Counter("whole_in") == 1 })
 }
 
+// TestLargePacketTinySegmentsSplit: a super-packet of segments smaller
+// than 512 bytes (its receiver announced a tiny MSS) is split even for a
+// peer that takes large packets whole, whose gateway's kernel would
+// otherwise cut it into hundreds.
+func TestLargePacketTinySegmentsSplit(t *testing.T) {
+	laptop, home := rawPair(t, true)
+	l4, _ := laptop.Self()
+	h4 := homeAddr4(t, laptop)
+	const segs, mss = 30, 400
+	raw, payload := superPacket(t, netip.AddrPortFrom(l4, 40000), netip.AddrPortFrom(h4, 5201), segs, mss)
+	laptop.Raw.Inject(t, raw)
+	if got := nextPieces(t, home, segs, nil); !bytes.Equal(got, payload) {
+		t.Fatalf("segments carry %d bytes, not the %d of the super-packet's payload", len(got), len(payload))
+	}
+	if w, s := laptop.Counter("whole_out"), laptop.Counter("split_out"); w != 0 || s != 1 {
+		t.Errorf("laptop whole_out %d split_out %d, want 0 and 1", w, s)
+	}
+}
+
 // TestLargePacketSplitForPeer: to a proxy that does not take large packets
 // whole (no offloads on its device), laptop's proxy splits the super-packet
 // into ordinary packets, each with valid checksums, carrying the payload in
