@@ -156,7 +156,9 @@ func TestReassemblyChecksWhole(t *testing.T) {
 	for i, edit := range []func(g *packet.GSO){
 		func(g *packet.GSO) { g.Size = 0 },
 		func(g *packet.GSO) { g.Size = 100 },
-		func(g *packet.GSO) { *g = packet.GSO{NeedsCsum: g.NeedsCsum, CsumStart: g.CsumStart, CsumOffset: g.CsumOffset} },
+		func(g *packet.GSO) {
+			*g = packet.GSO{NeedsCsum: g.NeedsCsum, CsumStart: g.CsumStart, CsumOffset: g.CsumOffset}
+		},
 	} {
 		g, _ = packet.ParseVirtioHdr(raw)
 		edit(&g)

@@ -162,14 +162,14 @@ type PeerStatus struct {
 	// WholePackets: the session carries the kernel's large TCP packets
 	// whole (docs/proxy.md, "Large packets"); otherwise this host splits
 	// them for the peer.
-	WholePackets bool `json:"whole_packets,omitempty"`
-	LastUse   time.Time  `json:"last_use"`
-	TxPackets uint64     `json:"tx_packets"`
-	TxBytes   uint64     `json:"tx_bytes"`
-	RxPackets uint64     `json:"rx_packets"`
-	RxBytes   uint64     `json:"rx_bytes"`
-	Dropped   uint64     `json:"dropped"`
-	Error     string     `json:"error,omitempty"`
+	WholePackets bool      `json:"whole_packets,omitempty"`
+	LastUse      time.Time `json:"last_use"`
+	TxPackets    uint64    `json:"tx_packets"`
+	TxBytes      uint64    `json:"tx_bytes"`
+	RxPackets    uint64    `json:"rx_packets"`
+	RxBytes      uint64    `json:"rx_bytes"`
+	Dropped      uint64    `json:"dropped"`
+	Error        string    `json:"error,omitempty"`
 	// Targets are the hosts reached through this peer as a gateway.
 	Targets []TargetStatus `json:"targets,omitempty"`
 	// Middlebox names the middlebox the session goes through, if any.
