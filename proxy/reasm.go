@@ -142,7 +142,7 @@ func (px *Proxy) inboundChunk(p *peer, s *session.Session, b []byte, queued time
 			px.stats.dropIncomplete.Add(1)
 		}
 	}
-	if opened := sl.sess; opened == s && prev != nil && s.Confirmed() {
+	if sl.sess == s && prev != nil && s.Confirmed() { // as inbound does
 		p.prevSess.CompareAndSwap(prev, nil)
 	}
 	now := px.in.clock(px)
