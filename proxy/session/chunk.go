@@ -147,20 +147,7 @@ func (s *Session) OpenChunk(dst, b []byte, h *ChunkHeader) ([]byte, error) {
 	if len(b) < ChunkOverhead || Type(b[0]) != TypeChunk || binary.BigEndian.Uint64(b[1:]) != h.Counter {
 		return dst, ErrLength
 	}
-	n := h.Counter
-	if err := s.checkCounter(n); err != nil {
-		return dst, err
-	}
-	np := getNonce(n)
-	out, err := s.recv.Open(dst, np[:], b[ChunkHeaderLen:], b[:ChunkHeaderLen])
-	nonces.Put(np)
-	if err != nil {
-		return dst, ErrAuth
-	}
-	if err := s.acceptCounter(n); err != nil {
-		return dst, err
-	}
-	return out, nil
+	return s.openCounted(dst, h.Counter, b[ChunkHeaderLen:], b[:ChunkHeaderLen])
 }
 
 // Chunks reports whether both sides of the session take chunk frames

@@ -157,53 +157,45 @@ func (s *Session) Open(dst, frame []byte) ([]byte, error) {
 		return dst, ErrType
 	}
 	n := binary.BigEndian.Uint64(frame[1:HeaderLen])
-	if err := s.checkCounter(n); err != nil {
+	if typ == TypePlaintext {
+		// The tag authenticates header and packet, which travel in clear.
+		tagAt := len(frame) - TagLen
+		if _, err := s.openCounted(dst[len(dst):len(dst)], n, frame[tagAt:], frame[:tagAt]); err != nil {
+			return dst, err
+		}
+		return append(dst, frame[HeaderLen:tagAt]...), nil
+	}
+	return s.openCounted(dst, n, frame[HeaderLen:], frame[:HeaderLen])
+}
+
+// openCounted is every open of a frame with counter n: it checks n against
+// the replay window, authenticates ciphertext (its tag last) with the
+// additional data ad and appends the plaintext to dst, then records n, and
+// with it the peer's proof that it holds the keys (Confirmed). Errors are
+// Open's; on error dst is returned unchanged.
+func (s *Session) openCounted(dst []byte, n uint64, ciphertext, ad []byte) ([]byte, error) {
+	s.mu.Lock()
+	err := s.window.check(n)
+	s.mu.Unlock()
+	if err != nil {
 		return dst, err
 	}
-	var err error
 	np := getNonce(n)
-	out := dst
-	if typ == TypePlaintext {
-		tagAt := len(frame) - TagLen
-		_, err = s.recv.Open(dst[len(dst):len(dst)], np[:], frame[tagAt:], frame[:tagAt])
-		if err == nil {
-			out = append(dst, frame[HeaderLen:tagAt]...)
-		}
-	} else {
-		out, err = s.recv.Open(dst, np[:], frame[HeaderLen:], frame[:HeaderLen])
-	}
+	out, err := s.recv.Open(dst, np[:], ciphertext, ad)
 	nonces.Put(np)
 	if err != nil {
 		return dst, ErrAuth
 	}
-	if err := s.acceptCounter(n); err != nil {
-		return dst, err
-	}
-	return out, nil
-}
-
-// checkCounter checks counter n of a frame against the replay window, before
-// the frame is opened.
-func (s *Session) checkCounter(n uint64) error {
 	s.mu.Lock()
-	err := s.window.check(n)
-	s.mu.Unlock()
-	return err
-}
-
-// acceptCounter records counter n of a frame that opened, and with it the
-// peer's proof that it holds the keys (Confirmed).
-func (s *Session) acceptCounter(n uint64) error {
-	s.mu.Lock()
-	err := s.window.accept(n)
+	err = s.window.accept(n)
 	s.mu.Unlock()
 	if err != nil {
-		return err
+		return dst, err
 	}
 	if !s.confirmed.Load() {
 		s.confirmed.Store(true)
 	}
-	return nil
+	return out, nil
 }
 
 // Confirmed reports whether the peer has proven it holds this session's
