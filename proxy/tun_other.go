@@ -26,9 +26,6 @@ func hostRoutes() ([]hostRoute, error) { return nil, errLinuxOnly }
 // its own.
 func tunReadable(tun.Device) func() bool { return func() bool { return false } }
 
-// fileReadable reports false: see tunReadable.
-func fileReadable(*os.File) func() bool { return func() bool { return false } }
-
 // rawTun returns nil: the device is read through tun, whose offloads are
 // Linux's.
 func rawTun(tun.Device) *os.File { return nil }

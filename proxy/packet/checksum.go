@@ -50,6 +50,18 @@ func update(c uint16, old, new []byte) uint16 {
 	return ^fold(acc)
 }
 
+// transportChecksum returns the checksum to store for a transport segment
+// whose words (checksum field zero, or for a partial checksum the
+// pseudo-header sum) add up with acc: a UDP result of 0 is sent as 0xffff,
+// since 0 means "no checksum" (RFC 768).
+func transportChecksum(acc uint64, seg []byte, udp bool) uint16 {
+	c := ^fold(sum(acc, seg))
+	if c == 0 && udp {
+		c = 0xffff
+	}
+	return c
+}
+
 // pseudoSum returns the sum of the transport pseudo-header: RFC 768 and RFC 9293
 // §3.1 for IPv4, RFC 8200 §8.1 for IPv6. length is the upper-layer length.
 func pseudoSum(src, dst netip.Addr, proto IPProto, length int) uint64 {

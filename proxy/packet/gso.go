@@ -287,11 +287,7 @@ func CompleteChecksum(pkt []byte, g GSO) error {
 // completeChecksum finishes the partial checksum of b, decoded into p, whose
 // GSO passed Check with NeedsCsum.
 func completeChecksum(b []byte, p *Parsed) {
-	c := ^fold(sum(0, b[p.subofs:p.end]))
-	if c == 0 && p.IPProto == ProtoUDP {
-		c = 0xffff
-	}
-	binary.BigEndian.PutUint16(b[p.csumofs:], c)
+	binary.BigEndian.PutUint16(b[p.csumofs:], transportChecksum(0, b[p.subofs:p.end], p.IPProto == ProtoUDP))
 }
 
 // Segment splits pkt, a packet with offload metadata g, into ordinary packets
@@ -384,11 +380,7 @@ func Segment(pkt []byte, g GSO, out [][]byte, sizes []int, offset int) (n int, e
 			binary.BigEndian.PutUint16(t[udpLenOff:], uint16(len(t)))
 		}
 		binary.BigEndian.PutUint16(o[p.csumofs:], 0)
-		c := ^fold(sum(pseudo+uint64(len(t)), t))
-		if c == 0 && !tcp {
-			c = 0xffff // 0 would mean "no checksum" (RFC 768)
-		}
-		binary.BigEndian.PutUint16(o[p.csumofs:], c)
+		binary.BigEndian.PutUint16(o[p.csumofs:], transportChecksum(pseudo+uint64(len(t)), t, !tcp))
 		sizes[i] = total
 	}
 	return n, nil

@@ -38,10 +38,6 @@ func AppendUDP(b []byte, from, to netip.AddrPort, payload []byte) ([]byte, error
 	b = binary.BigEndian.AppendUint16(b, uint16(udpLen))
 	b = append(b, 0, 0)
 	b = append(b, payload...)
-	c := ^fold(sum(pseudo+uint64(ProtoUDP)+uint64(udpLen), b[u:]))
-	if c == 0 {
-		c = 0xffff // 0 would mean "no checksum" (RFC 768)
-	}
-	binary.BigEndian.PutUint16(b[u+6:], c)
+	binary.BigEndian.PutUint16(b[u+6:], transportChecksum(pseudo+uint64(ProtoUDP)+uint64(udpLen), b[u:], true))
 	return b, nil
 }

@@ -63,11 +63,7 @@ func fillChecksums(b []byte, p *Parsed, keepZeroUDP bool) {
 		return
 	}
 	binary.BigEndian.PutUint16(b[off:], 0)
-	c := ^fold(sum(acc, seg))
-	if udp && c == 0 {
-		c = 0xffff // 0 would mean "no checksum" (RFC 768)
-	}
-	binary.BigEndian.PutUint16(b[off:], c)
+	binary.BigEndian.PutUint16(b[off:], transportChecksum(acc, seg, udp))
 }
 
 // transport returns what p's transport checksum covers: the segment seg of b,
