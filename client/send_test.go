@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/racebuild"
 	"github.com/i3net/i3net/server/servertest"
 )
 
@@ -17,7 +18,7 @@ import (
 // hints at, standing in for the real one, and a receiver at the end of a
 // shortcut. The background work (lists, round trips, liveness) is off.
 func TestSendToAllocs(t *testing.T) {
-	if raceEnabled {
+	if racebuild.Enabled {
 		t.Skip("the race detector allocates; run without -race")
 	}
 	checkLeaks(t)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/i3net/i3net/id"
+	"github.com/i3net/i3net/internal/racebuild"
 	"github.com/i3net/i3net/wire"
 )
 
@@ -60,7 +61,7 @@ func hintRequest(x id.ID, sender wire.Option, noExt bool) []byte {
 
 // TestHeaderWritersAllocs: the client's header writers allocate nothing.
 func TestHeaderWritersAllocs(t *testing.T) {
-	if raceEnabled {
+	if racebuild.Enabled {
 		t.Skip("the race detector allocates; run without -race")
 	}
 	var c Client

@@ -10,6 +10,7 @@ import (
 
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/internal/clock"
+	"github.com/i3net/i3net/internal/racebuild"
 	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/packet"
 	"github.com/i3net/i3net/server"
@@ -190,7 +191,7 @@ func TestScaleExpirySweep(t *testing.T) {
 	}
 	for _, idle := range []int{1000, 10000} {
 		t.Run(fmt.Sprint(idle), func(t *testing.T) {
-			if idle > 1000 && raceEnabled {
+			if idle > 1000 && racebuild.Enabled {
 				t.Skip("10,000 handshakes take minutes with -race; go test -run TestScaleExpirySweep ./proxy/ runs it")
 			}
 			sweepWhileSending(t, idle)

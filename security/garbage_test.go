@@ -18,6 +18,7 @@ import (
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/internal/logthrottle"
+	"github.com/i3net/i3net/internal/racebuild"
 	"github.com/i3net/i3net/internal/testwait"
 	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/proxytest"
@@ -52,7 +53,7 @@ func garbageCount(t testing.TB) int {
 	if testing.Short() {
 		n = 100_000
 	}
-	if raceEnabled {
+	if racebuild.Enabled {
 		n /= 10
 	}
 	return n

@@ -10,6 +10,7 @@ import (
 
 	"github.com/i3net/i3net/id"
 	"github.com/i3net/i3net/internal/mmsg"
+	"github.com/i3net/i3net/internal/racebuild"
 	"github.com/i3net/i3net/internal/testwait"
 )
 
@@ -19,7 +20,7 @@ import (
 // count covers every goroutine: the sender's and receiver's batch calls
 // (internal/mmsg) and the server's worker reading, forwarding and writing.
 func TestSocketZeroAllocs(t *testing.T) {
-	if raceEnabled {
+	if racebuild.Enabled {
 		t.Skip("the race detector's instrumentation allocates")
 	}
 	srv := startServer(t, func(c *Config) { c.BatchSize, c.DataRate = 64, 0 })

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 
+	"github.com/i3net/i3net/internal/racebuild"
 	"github.com/i3net/i3net/internal/testwait"
 )
 
@@ -335,7 +336,7 @@ func TestConnected(t *testing.T) {
 // TestZeroAllocs: in steady state, neither a batch write nor a batch read
 // allocates, over IPv4 and IPv6.
 func TestZeroAllocs(t *testing.T) {
-	if raceEnabled {
+	if racebuild.Enabled {
 		t.Skip("the race detector's instrumentation allocates")
 	}
 	for _, tt := range []struct{ network, ip string }{{"udp4", "127.0.0.1"}, {"udp6", "::1"}} {

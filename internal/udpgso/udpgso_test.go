@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/i3net/i3net/internal/mmsg"
+	"github.com/i3net/i3net/internal/racebuild"
 )
 
 // pair binds two loopback sockets and wraps both.
@@ -236,7 +237,7 @@ func TestWriteAllocs(t *testing.T) {
 	for i := range ms {
 		ms[i] = ipv4.Message{Buffers: datagram(i, 1000), Addr: to}
 	}
-	if raceEnabled {
+	if racebuild.Enabled {
 		t.Skip("sync.Pool drops items at random under the race detector")
 	}
 	f.count = true

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"slices"
 	"testing"
+
+	"github.com/i3net/i3net/internal/racebuild"
 )
 
 // chunkFrames seals pkt into chunk frames with stride on s.
@@ -187,7 +189,7 @@ func TestOpenChunkRejects(t *testing.T) {
 }
 
 func TestSealOpenChunksAllocs(t *testing.T) {
-	if raceEnabled {
+	if racebuild.Enabled {
 		t.Skip("-race allocates; run without it to count allocations")
 	}
 	p := handshake(t, testIdentity(t, 1), testIdentity(t, 2), FlagChunks, FlagChunks)

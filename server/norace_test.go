@@ -1,6 +1,0 @@
-//go:build !race
-
-package server
-
-// raceEnabled reports a -race build, whose instrumentation allocates.
-const raceEnabled = false
