@@ -237,15 +237,34 @@ func testHomeSSHToExposed(t *testing.T, w *usWorld) {
 	}
 }
 
-// testPingUserspace: home pings laptop.i3; laptop's userspace stack answers.
+// testPingUserspace: home pings laptop.i3; laptop's userspace stack answers
+// three echoes. ping sends on until three came back (-c 3 with -w): on a
+// loaded machine the proxies' queue limit may drop one (CoDel, by design),
+// which is logged with the counters that say so, not failed.
 func testPingUserspace(t *testing.T, w *usWorld, family string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := run(t, ctx, w.home.Host, "ping", family, "-c", "3", "-i", "0.2", "-W", "5", "-w", "20", "laptop.i3")
 	t.Logf("%s", out)
-	if err != nil || !strings.Contains(string(out), "3 packets transmitted, 3 received") {
-		t.Errorf("home$ ping %s laptop.i3 (laptop in userspace mode): want 3 of 3 echoes answered by its stack: %v", family, err)
+	m := pingSummary.FindStringSubmatch(string(out))
+	if err != nil || m == nil || m[2] != "3" {
+		t.Fatalf("home$ ping %s laptop.i3 (laptop in userspace mode): want 3 echoes answered by its stack: %v", family, err)
 	}
+	if m[1] != "3" {
+		t.Logf("%s of %s echoes answered; drops: laptop %v, home %v", m[2], m[1],
+			dropCounters(w.laptop.mustStatus(t).Counters), dropCounters(w.home.mustStatus(t).Counters))
+	}
+}
+
+// dropCounters returns the non-zero drop and queue counters of a proxy.
+func dropCounters(c map[string]uint64) map[string]uint64 {
+	out := map[string]uint64{}
+	for k, v := range c {
+		if v != 0 && (strings.HasPrefix(k, "drop_") || strings.HasPrefix(k, "queue_")) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // testChosenByItself: ci's proxy, run as nobody without --userspace, says
