@@ -88,8 +88,10 @@ func (c *Fake) Advance(d time.Duration) {
 		}
 	}
 	c.timers = kept
-	c.mu.Unlock()
+	// Ordered under the lock: a due timer may be Reset (its when written)
+	// as soon as the lock is let go.
 	sort.Slice(due, func(i, j int) bool { return due[i].when.Before(due[j].when) })
+	c.mu.Unlock()
 	for _, t := range due {
 		go t.f()
 	}

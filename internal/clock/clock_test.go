@@ -50,3 +50,28 @@ func TestFakeReset(t *testing.T) {
 		t.Fatal("reset timer did not fire")
 	}
 }
+
+// TestFakeAdvanceWhileReset: a timer that fell due may be reset at once
+// (its function, or another goroutine, rearms it) while Advance is still
+// ordering what fell due: run with -race, which saw Advance read a timer's
+// time after letting go of the clock's lock.
+func TestFakeAdvanceWhileReset(t *testing.T) {
+	c := NewFake()
+	var timers []Timer
+	for i := range 8 {
+		timers = append(timers, c.AfterFunc(time.Duration(i)*time.Millisecond, func() {}))
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 2000 {
+			for _, tm := range timers {
+				tm.Reset(time.Millisecond)
+			}
+		}
+	}()
+	for range 2000 {
+		c.Advance(10 * time.Millisecond)
+	}
+	<-done
+}
