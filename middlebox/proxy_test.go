@@ -75,6 +75,11 @@ func TestWithProxies(t *testing.T) {
 		as := home.PX.Status().Alerts
 		return len(as) == 1 && as[0].Signature == "ET FTP eggdrop upload" && as[0].Middlebox == "ids-mb"
 	})
+	// The middlebox counts an alert once its send returned, which can be
+	// after home already shows it.
+	testwait.For(t, "the alert counted at the middlebox", func() bool {
+		return mb.Status().Counters["alerts_sent"] == 1
+	})
 	if c := mb.Status().Counters; c["alerts_sent"] != 1 || c["drop_unknown_host"] != 0 || c["forwarded"] < 3 {
 		t.Fatalf("middlebox counters %v", c)
 	}
