@@ -115,6 +115,7 @@ type proxyArgs struct {
 	anonRotate  time.Duration // --anonymous-rotate; 0: the file's, or the default
 	queueTarget optDuration   // --queue-target
 	splitLarge  bool          // --split-large
+	procs       optProcs      // --procs
 	file        proxyFile     // the --config file, as loaded
 }
 
@@ -154,6 +155,7 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 		a.fileAnonymity(f)
 		a.fileQueue(f)
 		a.fileLarge(f)
+		a.fileProcs(f)
 	}
 	if len(a.servers) == 0 {
 		return cfg, usageErrorf("no overlay server: give one with --server ADDR:PORT (or servers in the --config file)")
@@ -231,6 +233,7 @@ func (a *proxyArgs) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.applyProcs(1, cfg.Userspace, cfg.Logger)
 	if cfg.Userspace {
 		return a.runUserspace(ctx, px, cfg)
 	}
@@ -308,4 +311,5 @@ func (a *proxyArgs) addFlags(fs *flag.FlagSet) {
 	a.addAnonFlags(fs)
 	a.addQueueFlags(fs)
 	a.addLargeFlags(fs)
+	a.addProcsFlags(fs)
 }

@@ -42,6 +42,9 @@ type proxyFile struct {
 	// SplitLarge = true is --split-large: large packets are split in the
 	// proxy, never carried whole.
 	SplitLarge *bool `toml:"split_large"`
+	// Procs is --procs: how many threads run the proxy at once (0: the
+	// default).
+	Procs *int `toml:"procs"`
 
 	// Overlay are the further overlays this proxy serves on the same tun
 	// device, each with its own suffix (proxyoverlays.go).
@@ -71,6 +74,9 @@ func loadProxyFile(path string) (proxyFile, *rules.Rules, error) {
 	}
 	if f.QueueTarget != nil && *f.QueueTarget < 0 {
 		return f, nil, meta.ValueErrorf([]string{"queue_target"}, f.QueueTarget.String(), "must be positive, e.g. \"1ms\", or \"0s\" for no limit")
+	}
+	if f.Procs != nil && *f.Procs < 0 {
+		return f, nil, meta.ValueErrorf([]string{"procs"}, strconv.Itoa(*f.Procs), "want a number of threads, e.g. 2, or 0 for the default")
 	}
 	if len(f.Rule) == 0 {
 		return f, nil, nil

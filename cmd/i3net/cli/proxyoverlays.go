@@ -146,6 +146,7 @@ func (a *proxyArgs) runOverlays(ctx context.Context, cfgs []proxy.Config) error 
 	if err != nil {
 		return a.fileError(err)
 	}
+	a.applyProcs(len(cfgs), false, cfgs[0].Logger)
 	st := g.Primary().Status()
 	fmt.Fprintf(Stdout, "i3net proxy up: this host is %s (%s) in .%s, DNS on %s; status: i3net status --state-dir %s\n",
 		st.Self.Addr4, st.Self.ID[:8], st.Self.Suffix, st.Self.DNS, a.state.dir)
