@@ -284,11 +284,15 @@ func TestGarbageAtProxy(t *testing.T) {
 	// socket to home's), lands after it; sent again until one does (the
 	// kernel drops what home cannot read in time).
 	marker := uint32(2)
-	testwait.For(t, "laptop's packet at home after the garbage", func() bool {
+	written := home.Tun.Written()
+	if !testwait.Poll(10*time.Second, func() bool {
 		laptop.Tun.Send(udp(t, l4, v4, marker))
 		marker++
-		return home.Tun.Written() > 1
-	})
+		return home.Tun.Written() > written
+	}) {
+		t.Fatalf("no packet of laptop's at home within 10 s of the garbage; home's counters:%s\nlaptop's:%s\nlaptop's peers: %+v",
+			nonZero(home.PX.Status().Counters), nonZero(laptop.PX.Status().Counters), laptop.PX.Status().Peers)
+	}
 	close(stop)
 	c1 := home.PX.Status().Counters
 	t.Logf("overlay: %d datagrams to home in %v (%.0f/s); home's client received %d, passed %d to the proxy",
@@ -366,7 +370,7 @@ func TestGarbageAtProxy(t *testing.T) {
 		laptop.Tun.Send(udp(t, l4, v4, seq))
 		return home.PX.Status().Counters["tun_out"] > c2["tun_out"]
 	})
-	written := laptop.Tun.Written()
+	written = laptop.Tun.Written()
 	testwait.For(t, "home → laptop after the garbage", func() bool {
 		seq++
 		home.Tun.Send(udp(t, h4, lv4, seq))
