@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -222,15 +223,7 @@ func (c *Client) sendError(x id.ID, server netip.AddrPort, err error) error {
 // sameRoute reports whether m goes where prev went, with the same header:
 // the same stack of ids and the same options.
 func sameRoute(prev, m *Message) bool {
-	if prev.Flags != m.Flags || len(prev.Stack) != len(m.Stack) {
-		return false
-	}
-	for i := range m.Stack {
-		if prev.Stack[i] != m.Stack[i] {
-			return false
-		}
-	}
-	return true
+	return prev.Flags == m.Flags && slices.Equal(prev.Stack, m.Stack)
 }
 
 // routeData is step 2: where a packet to x with options f goes at now, and
