@@ -98,11 +98,11 @@ func (px *Proxy) readTunRaw() {
 		r.now = px.clk.Now().UnixNano() // one clock read per batch
 		px.outboundRaw(r, in[:n])
 		for len(r.msgs) < batch {
-			if n, ok := tryRead(in); ok {
-				px.outboundRaw(r, in[:n])
-				continue
+			n, ok := tryRead(in)
+			if !ok {
+				break
 			}
-			break
+			px.outboundRaw(r, in[:n])
 		}
 		px.sendOut(r.msgs)
 		r.msgs = r.msgs[:0]
@@ -162,6 +162,14 @@ func (px *Proxy) appendOutbound(r *rawReader, pkt []byte) {
 	}
 }
 
+// takesWhole reports whether s, a session with p, carries large packets
+// whole: both sides take chunk frames, no middlebox reads the session (it
+// reads ordinary packets), and p is not reached anonymously.
+func (p *peer) takesWhole(s *session.Session) bool {
+	mb, _ := s.Via()
+	return s.Chunks() && mb.IsZero() && !p.anonymous
+}
+
 // sendWhole seals super-packet pkt (offloads g, checked; decoded in r.pp)
 // into chunk frames for its peer and reports true, or reports false, having
 // done nothing, when the packet must be split instead (see the top of this
@@ -187,11 +195,8 @@ func (px *Proxy) sendWhole(r *rawReader, pkt []byte, g packet.GSO) bool {
 	}
 	s := via.sendSession()
 	rem, known := via.remote()
-	if s == nil || !known || via.anonymous || !s.Chunks() {
+	if s == nil || !known || !via.takesWhole(s) || via.route.Load() != nil {
 		return false
-	}
-	if mb, _ := s.Via(); !mb.IsZero() || via.route.Load() != nil {
-		return false // a middlebox reads ordinary packets
 	}
 	var meta [session.ChunkMetaLen]byte
 	g.PutWire(meta[:])

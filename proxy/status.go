@@ -226,8 +226,7 @@ func (px *Proxy) Status() Status {
 		if s := p.sess.Load(); s != nil {
 			ps.Middlebox = px.describeVia(s)
 			ps.Mode, ps.Cipher = "encrypted", s.Cipher()
-			via, _ := s.Via()
-			ps.WholePackets = s.Chunks() && via.IsZero() && !p.anonymous
+			ps.WholePackets = p.takesWhole(s)
 			if s.Plaintext() {
 				ps.Mode = "plaintext"
 			}
