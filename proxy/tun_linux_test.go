@@ -8,12 +8,7 @@ import (
 // TestFileReadable: the probe the outbound path uses to gather single reads
 // says whether a read would find something, without reading or waiting.
 func TestFileReadable(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
+	r, w := pipe(t)
 	readable := fileReadable(r)
 	if readable() {
 		t.Fatal("an empty pipe is readable")
@@ -39,12 +34,7 @@ func TestFileReadable(t *testing.T) {
 // waiting, one packet (here: one write) at a time, and reports none waiting
 // at once instead of blocking.
 func TestFileTryRead(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
+	r, w := pipe(t)
 	tryRead := fileTryRead(r)
 	buf := make([]byte, 16)
 	if n, ok := tryRead(buf); ok {
@@ -63,4 +53,15 @@ func TestFileTryRead(t *testing.T) {
 	if _, ok := tryRead(buf); ok {
 		t.Fatal("a closed pipe gave a packet")
 	}
+}
+
+// pipe returns a pipe's two ends, closed when the test ends.
+func pipe(t *testing.T) (r, w *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	return r, w
 }
