@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/i3net/i3net/client"
 	"github.com/i3net/i3net/internal/netlab"
 )
 
@@ -112,15 +113,18 @@ const maxOutage = 20 * time.Second
 const maxNATOutage = 5 * time.Second
 
 // TestHomeRenumbered changes home's public address while an ssh session is
-// open: the NAT in front of home gets a new outside address (the kernel drops
-// its masquerade mappings of the old one); home sees no local change. The
+// open: the NAT in front of home gets a new outside address and loses its
+// mappings of the old one (netlab's Renumber); home sees no local change. The
 // servers do: the echo of home's next reflecting ping names the new address,
 // and home's proxy refreshes its triggers from it at once, well before the
 // next refresh (within maxNATOutage); the session goes on.
 func TestHomeRenumbered(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, topoOptions{})
+	var moved, refreshDue time.Time
 	testHomeMoves(t, w, maxNATOutage, func() string {
+		refreshDue = earliestRefresh(t, w.home)
+		moved = time.Now()
 		old := w.nat.Addr4()
 		now, err := w.nat.Renumber(netip.Addr{})
 		if err != nil {
@@ -128,17 +132,40 @@ func TestHomeRenumbered(t *testing.T) {
 		}
 		return fmt.Sprintf("renumbered home's NAT from %v to %v", old, now)
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	st, err := w.home.status(ctx)
-	if err != nil {
-		t.Fatal(err)
+	st := w.home.mustStatus(t)
+	rebinds := st.Counters["client_nat_rebinds"]
+	t.Logf("home: %d NAT checks, %d triggers refreshed at once for a new NAT mapping (the first ordinary refresh was due %v after the move)",
+		st.Counters["client_nat_checks"], rebinds, refreshDue.Sub(moved).Round(time.Millisecond))
+	switch {
+	case rebinds > 0:
+	case refreshDue.Before(moved.Add(maxNATOutage)):
+		// On a loaded machine the session may start late enough that a
+		// trigger's ordinary refresh falls due right after the move: sent
+		// from the new mapping, it re-points the trigger before the NAT
+		// check can, and leaves nothing to rebind. The outage was checked.
+		t.Logf("no trigger rebound: an ordinary refresh was due %v after the move, within the %v allowed, and may have come first",
+			refreshDue.Sub(moved).Round(time.Millisecond), maxNATOutage)
+	default:
+		t.Errorf("home's proxy refreshed no trigger for the NAT's new mapping (client_nat_rebinds 0), and no ordinary refresh was due before %v after the move",
+			refreshDue.Sub(moved).Round(time.Millisecond))
 	}
-	t.Logf("home: %d NAT checks, %d triggers refreshed at once for a new NAT mapping",
-		st.Counters["client_nat_checks"], st.Counters["client_nat_rebinds"])
-	if st.Counters["client_nat_rebinds"] == 0 {
-		t.Error("home's proxy refreshed no trigger for the NAT's new mapping (client_nat_rebinds 0)")
+}
+
+// earliestRefresh returns the earliest time one of n's triggers can be
+// refreshed in the ordinary way: its last ACK plus the client's shortest
+// refresh interval.
+func earliestRefresh(t *testing.T, n *node) time.Time {
+	t.Helper()
+	var first time.Time
+	for _, tr := range n.mustStatus(t).Triggers {
+		if !tr.Acked.IsZero() && (first.IsZero() || tr.Acked.Before(first)) {
+			first = tr.Acked
+		}
 	}
+	if first.IsZero() {
+		t.Fatalf("%s has no acknowledged trigger", n.Name())
+	}
+	return first.Add(client.DefaultConfig().RefreshMin)
 }
 
 // TestHomeMovesBehindSymmetricNAT moves home, while an ssh session is open,

@@ -166,9 +166,9 @@ func (h *Host) Nft(ruleset string) error {
 // Renumber moves the host's address of to's family on its net to to, adding
 // the new address before removing the old one and restoring the default
 // route. An invalid to means the next free IPv4 address of the net. It returns
-// the new address. On a NAT's outside address, the kernel drops the
-// masquerade mappings of the old address, so inside hosts' flows continue
-// from the new one.
+// the new address. On a NAT's outside address, the masquerade mappings of
+// the old address are gone when it returns (dropMappings), so inside hosts'
+// flows continue from the new one.
 func (h *Host) Renumber(to netip.Addr) (netip.Addr, error) {
 	got, err := h.renumber(to)
 	if err != nil {
@@ -223,6 +223,11 @@ func (h *Host) renumber(to netip.Addr) (netip.Addr, error) {
 		n.mark(to, false)
 		l.mu.Unlock()
 		return to, err
+	}
+	if old.IsValid() {
+		if err := dropMappings(h.ns, old); err != nil {
+			return to, fmt.Errorf("dropping the mappings of %v: %w", old, err)
+		}
 	}
 	l.mu.Lock()
 	n.mark(old, false)
