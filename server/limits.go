@@ -48,7 +48,7 @@ func (l *limiter) allow(a netip.Addr, now int64) bool {
 		return true
 	}
 	k := limiterKey(a)
-	s := &l.slots[maphash.Bytes(l.seed, k[:])&(limiterSlots-1)]
+	s := &l.slots[l.slot(k)]
 	if s.key != k && s.tat <= now {
 		s.key, s.tat = k, now
 	}
@@ -58,6 +58,11 @@ func (l *limiter) allow(a netip.Addr, now int64) bool {
 	}
 	s.tat = tat + l.interval
 	return true
+}
+
+// slot is the index of key's slot.
+func (l *limiter) slot(key [16]byte) uint64 {
+	return maphash.Bytes(l.seed, key[:]) & (limiterSlots - 1)
 }
 
 // limiterKey is a's bucket key: the IPv4 address (mapped) or the IPv6 /64.
