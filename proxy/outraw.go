@@ -83,10 +83,10 @@ func (px *Proxy) chunkStride() int {
 func (px *Proxy) readTunRaw() {
 	batch := px.tun.BatchSize()
 	r := px.newRawReader(batch)
-	tryRead := fileTryRead(px.raw)
+	waitRead, tryRead := fileWaitRead(px.raw), fileTryRead(px.raw)
 	in := r.buf[tunOffset-packet.VirtioHdrLen:]
 	for {
-		n, err := px.raw.Read(in) // waits
+		n, err := waitRead(in)
 		if err != nil {
 			if tunClosed(err) || px.ctx.Err() != nil {
 				return

@@ -3,8 +3,10 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
+	"unsafe"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -92,7 +94,7 @@ func fileTryRead(f *os.File) func(b []byte) (n int, ok bool) {
 		got  int
 		rerr error
 	)
-	read := func(fd uintptr) { got, rerr = unix.Read(int(fd), buf) }
+	read := func(fd uintptr) { got, rerr = rawRead(fd, buf) }
 	return func(b []byte) (int, bool) {
 		buf = b
 		err := rc.Control(read)
@@ -101,6 +103,66 @@ func fileTryRead(f *os.File) func(b []byte) (n int, ok bool) {
 			return 0, false
 		}
 		return got, true
+	}
+}
+
+// fileWaitRead returns a function that reads one packet from f, a device
+// file in non-blocking mode, waiting in the runtime's poller while there is
+// none: f.Read, with raw reads. Not safe for concurrent use.
+func fileWaitRead(f *os.File) func(b []byte) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return f.Read
+	}
+	var (
+		buf  []byte
+		got  int
+		rerr error
+	)
+	read := func(fd uintptr) bool {
+		got, rerr = rawRead(fd, buf)
+		return rerr != unix.EAGAIN
+	}
+	return func(b []byte) (int, error) {
+		buf = b
+		err := rc.Read(read)
+		buf = nil
+		switch {
+		case err != nil:
+			// The poller's error for a file closed meanwhile is not
+			// os.ErrClosed; f.Read says it as os.ErrClosed, as it would
+			// have.
+			if _, cerr := f.Read(nil); cerr != nil {
+				return 0, cerr
+			}
+			return 0, err
+		case rerr != nil:
+			return 0, &os.PathError{Op: "read", Path: f.Name(), Err: rerr}
+		case got == 0 && len(b) > 0:
+			return 0, io.EOF // as f.Read
+		}
+		return got, nil
+	}
+}
+
+// rawRead reads from fd, which does not block, as a raw system call: the
+// runtime's entry to a system call would wake its monitor thread first
+// whenever the proxy was idle, a wake-up on the way of every packet that
+// ends a pause (internal/mmsg's rawSendMax says more). A tun read copies one
+// packet, 64 KB at most.
+func rawRead(fd uintptr, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	for {
+		n, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		switch e {
+		case 0:
+			return int(n), nil
+		case unix.EINTR:
+			continue
+		}
+		return 0, e
 	}
 }
 

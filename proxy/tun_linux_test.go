@@ -3,6 +3,9 @@ package proxy
 import (
 	"os"
 	"testing"
+	"time"
+
+	"github.com/i3net/i3net/internal/testwait"
 )
 
 // TestFileReadable: the probe the outbound path uses to gather single reads
@@ -52,6 +55,48 @@ func TestFileTryRead(t *testing.T) {
 	w.Close()
 	if _, ok := tryRead(buf); ok {
 		t.Fatal("a closed pipe gave a packet")
+	}
+}
+
+// TestFileWaitRead: the waiting read of the raw outbound path returns each
+// packet (here: each write) as it comes, waiting in between, and once the
+// file is closed an error the outbound path takes for the device's end.
+func TestFileWaitRead(t *testing.T) {
+	r, w := pipe(t)
+	waitRead := fileWaitRead(r)
+	type result struct {
+		b   string
+		err error
+	}
+	results := make(chan result)
+	readOne := func() {
+		buf := make([]byte, 16)
+		n, err := waitRead(buf)
+		results <- result{string(buf[:n]), err}
+	}
+	for _, p := range []string{"first", "second"} {
+		go readOne()
+		if _, err := w.Write([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-results:
+			if got.err != nil || got.b != p {
+				t.Fatalf("read %q, %v; want %q", got.b, got.err, p)
+			}
+		case <-time.After(testwait.Timeout):
+			t.Fatalf("no read of %q", p)
+		}
+	}
+	go readOne()
+	r.Close()
+	select {
+	case got := <-results:
+		if !tunClosed(got.err) {
+			t.Fatalf("read of a closed file: %q, %v; want an error tunClosed takes", got.b, got.err)
+		}
+	case <-time.After(testwait.Timeout):
+		t.Fatal("a read waiting on a file that was closed did not return")
 	}
 }
 

@@ -396,3 +396,41 @@ func TestSourceSet(t *testing.T) {
 		t.Error("AF_UNIX taken")
 	}
 }
+
+// TestRawSends: a batch of up to rawSendMax bytes is sent as a raw system
+// call, a larger one as an ordinary one, reads never raw; each arrives whole.
+func TestRawSends(t *testing.T) {
+	txc, rxc := listen(t, "udp4", "127.0.0.1"), listen(t, "udp4", "127.0.0.1")
+	tx, rx := conn(t, txc), conn(t, rxc)
+	to := rxc.LocalAddr().(*net.UDPAddr)
+	for _, tt := range []struct {
+		count, size int
+		raw         bool
+	}{{1, 100, true}, {11, 1400, true}, {12, 1400, false}, {40, 1400, false}} {
+		var sent [][]byte
+		ms := make([]ipv4.Message, tt.count)
+		for i := range ms {
+			d := datagram(i, tt.size)
+			sent = append(sent, bytes.Join(d, nil))
+			ms[i] = ipv4.Message{Buffers: d, Addr: to}
+		}
+		h := newHeaders()
+		h.pack(ms, true)
+		if raw := h.rawCall(unix.SYS_SENDMMSG); raw != tt.raw || h.rawCall(unix.SYS_RECVMMSG) {
+			t.Errorf("%d × %d bytes: raw send %v, want %v (raw reads %v)", tt.count, tt.size, raw, tt.raw, h.rawCall(unix.SYS_RECVMMSG))
+		}
+		for off := 0; off < len(ms); {
+			n, err := tx.WriteBatch(ms[off:], 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			off += n
+		}
+		got, _ := readN(t, rxc, rx, readSlots(16, 2048), tt.count)
+		for i := range got {
+			if !bytes.Equal(got[i], sent[i]) {
+				t.Errorf("%d × %d bytes: datagram %d differs", tt.count, tt.size, i)
+			}
+		}
+	}
+}
