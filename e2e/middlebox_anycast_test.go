@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,16 +56,21 @@ func TestMiddleboxAnycast(t *testing.T) {
 	killed := time.Now()
 	var tries int
 	var lastOut string
-	var startOK time.Time
+	var startOK, connected time.Time
 	err := netlab.Poll(ctx, 20*time.Millisecond, func() error {
 		tries++
 		start := time.Now()
-		out, err := w.laptop.Run(ctx, "curl", "-sS", "--fail", "--connect-timeout", "0.5", "-m", "1", "http://home.i3/small")
+		out, err := w.laptop.Run(ctx, "curl", "-sS", "--fail", "--connect-timeout", "0.5", "-m", "1",
+			"-o", "/dev/null", "-w", "%{time_connect}", "http://home.i3/small")
 		if err != nil {
 			lastOut = string(out)
 			return err
 		}
-		startOK = start
+		secs, perr := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+		if perr != nil {
+			return fmt.Errorf("curl's time_connect %q: %w", out, perr)
+		}
+		startOK, connected = start, start.Add(time.Duration(secs*float64(time.Second)))
 		return nil
 	})
 	took := time.Since(killed)
@@ -75,10 +82,13 @@ func TestMiddleboxAnycast(t *testing.T) {
 		t.Fatalf("no new connection got through in the %d tries after %s was killed: %v (%s)\n%s",
 			tries, carrier.Name(), err, lastOut, tail(other.proc.Output(), 2048))
 	}
-	t.Logf("after kill -9 of %s: the first new connection that got through started %v after the kill and ended %v after it (%d tries)",
-		carrier.Name(), startOK.Sub(killed).Round(time.Millisecond), took.Round(time.Millisecond), tries)
-	if took > anycastMoveWithin {
-		t.Errorf("a new connection got through %v after the kill, want within %v", took.Round(time.Millisecond), anycastMoveWithin)
+	// The connection's own time (curl's time_connect, from its start)
+	// leaves out what the harness takes to start curl and to see it end.
+	t.Logf("after kill -9 of %s: the first new connection that got through started %v after the kill, was established %v after it and ended %v after it (%d tries)",
+		carrier.Name(), startOK.Sub(killed).Round(time.Millisecond), connected.Sub(killed).Round(time.Millisecond),
+		took.Round(time.Millisecond), tries)
+	if d := connected.Sub(killed); d > anycastMoveWithin {
+		t.Errorf("a new connection was established %v after the kill, want within %v", d.Round(time.Millisecond), anycastMoveWithin)
 	}
 	if n := other.counter("forwarded"); n <= otherBefore {
 		t.Errorf("%s forwarded nothing more after the kill (%d): the new connections did not go through it", other.Name(), n)
