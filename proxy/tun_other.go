@@ -35,5 +35,8 @@ func fileTryRead(*os.File) func([]byte) (int, bool) {
 	return func([]byte) (int, bool) { return 0, false }
 }
 
+// fileWaitRead is f.Read: rawTun gives no file to read here.
+func fileWaitRead(f *os.File) func([]byte) (int, error) { return f.Read }
+
 // tunClosed reports whether err from reading the device means it was closed.
 func tunClosed(err error) bool { return errors.Is(err, os.ErrClosed) }
