@@ -83,10 +83,10 @@ func (px *Proxy) chunkStride() int {
 func (px *Proxy) readTunRaw() {
 	batch := px.tun.BatchSize()
 	r := px.newRawReader(batch)
-	waitRead, tryRead := fileWaitRead(px.raw), fileTryRead(px.raw)
+	dev := newDevReader(px.raw)
 	in := r.buf[tunOffset-packet.VirtioHdrLen:]
 	for {
-		n, err := waitRead(in)
+		n, err := dev.wait(in)
 		if err != nil {
 			if tunClosed(err) || px.ctx.Err() != nil {
 				return
@@ -98,7 +98,7 @@ func (px *Proxy) readTunRaw() {
 		r.now = px.clk.Now().UnixNano() // one clock read per batch
 		px.outboundRaw(r, in[:n])
 		for len(r.msgs) < batch {
-			n, ok := tryRead(in)
+			n, ok := dev.try(in)
 			if !ok {
 				break
 			}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"syscall"
 	"unsafe"
 
 	"github.com/vishvananda/netlink"
@@ -79,70 +80,68 @@ func rawTun(dev tun.Device) *os.File {
 // tunClosed reports whether err from reading the device means it was closed.
 func tunClosed(err error) bool { return errors.Is(err, os.ErrClosed) || errors.Is(err, unix.EBADFD) }
 
-// fileTryRead returns a function that reads one packet from f, a device
-// file in non-blocking mode, without waiting: ok is false when none is
-// waiting (or on an error, which the next waiting read reports). It is one
-// system call where a poll and a read would be two. Not safe for concurrent
-// use.
-func fileTryRead(f *os.File) func(b []byte) (n int, ok bool) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return func([]byte) (int, bool) { return 0, false }
-	}
-	var (
-		buf  []byte
-		got  int
-		rerr error
-	)
-	read := func(fd uintptr) { got, rerr = rawRead(fd, buf) }
-	return func(b []byte) (int, bool) {
-		buf = b
-		err := rc.Control(read)
-		buf = nil
-		if err != nil || rerr != nil || got <= 0 {
-			return 0, false
-		}
-		return got, true
-	}
+// devReader reads one packet at a time from a device file in non-blocking
+// mode, with raw reads (rawRead): wait waits in the runtime's poller while
+// there is none, as f.Read; try does not wait. Not safe for concurrent use.
+type devReader struct {
+	f     *os.File
+	rc    syscall.RawConn // nil: f cannot give one (then try finds none, wait is f.Read)
+	buf   []byte          // the read in progress, for the callbacks
+	got   int
+	err   error
+	tryF  func(fd uintptr)      // the callbacks, bound once: a method value
+	waitF func(fd uintptr) bool // made per call would be allocated
 }
 
-// fileWaitRead returns a function that reads one packet from f, a device
-// file in non-blocking mode, waiting in the runtime's poller while there is
-// none: f.Read, with raw reads. Not safe for concurrent use.
-func fileWaitRead(f *os.File) func(b []byte) (int, error) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return f.Read
+func newDevReader(f *os.File) *devReader {
+	d := &devReader{f: f}
+	d.rc, _ = f.SyscallConn()
+	d.tryF = func(fd uintptr) { d.got, d.err = rawRead(fd, d.buf) }
+	d.waitF = func(fd uintptr) bool {
+		d.got, d.err = rawRead(fd, d.buf)
+		return d.err != unix.EAGAIN
 	}
-	var (
-		buf  []byte
-		got  int
-		rerr error
-	)
-	read := func(fd uintptr) bool {
-		got, rerr = rawRead(fd, buf)
-		return rerr != unix.EAGAIN
+	return d
+}
+
+// try reads one packet into b without waiting: ok is false when none is
+// waiting (or on an error, which the next wait reports). It is one system
+// call where a poll and a read would be two.
+func (d *devReader) try(b []byte) (n int, ok bool) {
+	if d.rc == nil {
+		return 0, false
 	}
-	return func(b []byte) (int, error) {
-		buf = b
-		err := rc.Read(read)
-		buf = nil
-		switch {
-		case err != nil:
-			// The poller's error for a file closed meanwhile is not
-			// os.ErrClosed; f.Read says it as os.ErrClosed, as it would
-			// have.
-			if _, cerr := f.Read(nil); cerr != nil {
-				return 0, cerr
-			}
-			return 0, err
-		case rerr != nil:
-			return 0, &os.PathError{Op: "read", Path: f.Name(), Err: rerr}
-		case got == 0 && len(b) > 0:
-			return 0, io.EOF // as f.Read
+	d.buf = b
+	err := d.rc.Control(d.tryF)
+	d.buf = nil
+	if err != nil || d.err != nil || d.got <= 0 {
+		return 0, false
+	}
+	return d.got, true
+}
+
+// wait reads one packet into b, waiting for one.
+func (d *devReader) wait(b []byte) (int, error) {
+	if d.rc == nil {
+		return d.f.Read(b)
+	}
+	d.buf = b
+	err := d.rc.Read(d.waitF)
+	d.buf = nil
+	switch {
+	case err != nil:
+		// The poller's error for a file closed meanwhile is not
+		// os.ErrClosed; f.Read says it as os.ErrClosed, as it would have.
+		if _, cerr := d.f.Read(nil); cerr != nil {
+			return 0, cerr
 		}
-		return got, nil
+		return 0, err
+	case d.err != nil:
+		return 0, &os.PathError{Op: "read", Path: d.f.Name(), Err: d.err}
+	case d.got == 0 && len(b) > 0:
+		return 0, io.EOF // as f.Read
 	}
+	return d.got, nil
 }
 
 // rawRead reads from fd, which does not block, as a raw system call: the

@@ -33,12 +33,12 @@ func TestFileReadable(t *testing.T) {
 	}
 }
 
-// TestFileTryRead: the read the raw outbound path gathers with takes what is
-// waiting, one packet (here: one write) at a time, and reports none waiting
-// at once instead of blocking.
+// TestFileTryRead: the read the raw outbound path gathers with
+// (devReader.try) takes what is waiting, one packet (here: one write) at a
+// time, and reports none waiting at once instead of blocking.
 func TestFileTryRead(t *testing.T) {
 	r, w := pipe(t)
-	tryRead := fileTryRead(r)
+	tryRead := newDevReader(r).try
 	buf := make([]byte, 16)
 	if n, ok := tryRead(buf); ok {
 		t.Fatalf("an empty pipe gave %d bytes", n)
@@ -58,12 +58,13 @@ func TestFileTryRead(t *testing.T) {
 	}
 }
 
-// TestFileWaitRead: the waiting read of the raw outbound path returns each
-// packet (here: each write) as it comes, waiting in between, and once the
-// file is closed an error the outbound path takes for the device's end.
+// TestFileWaitRead: the waiting read of the raw outbound path
+// (devReader.wait) returns each packet (here: each write) as it comes,
+// waiting in between, and once the file is closed an error the outbound path
+// takes for the device's end.
 func TestFileWaitRead(t *testing.T) {
 	r, w := pipe(t)
-	waitRead := fileWaitRead(r)
+	waitRead := newDevReader(r).wait
 	type result struct {
 		b   string
 		err error

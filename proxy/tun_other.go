@@ -30,13 +30,14 @@ func tunReadable(tun.Device) func() bool { return func() bool { return false } }
 // Linux's.
 func rawTun(tun.Device) *os.File { return nil }
 
-// fileTryRead reports no packet: see tunReadable.
-func fileTryRead(*os.File) func([]byte) (int, bool) {
-	return func([]byte) (int, bool) { return 0, false }
-}
+// devReader reads f through f.Read; try finds nothing: see tunReadable.
+type devReader struct{ f *os.File }
 
-// fileWaitRead is f.Read: rawTun gives no file to read here.
-func fileWaitRead(f *os.File) func([]byte) (int, error) { return f.Read }
+func newDevReader(f *os.File) *devReader { return &devReader{f: f} }
+
+func (d *devReader) try([]byte) (int, bool) { return 0, false }
+
+func (d *devReader) wait(b []byte) (int, error) { return d.f.Read(b) }
 
 // tunClosed reports whether err from reading the device means it was closed.
 func tunClosed(err error) bool { return errors.Is(err, os.ErrClosed) }

@@ -19,7 +19,7 @@ type headers struct {
 	// (a method value made per call would be allocated).
 	count int // messages to move
 	flags int
-	bytes int // the bytes a write carries (pack)
+	bytes int // the bytes of the buffers packed: for a write, what it carries
 	n     int // messages moved, -1 on an error
 	errno unix.Errno
 	recvF func(fd uintptr) bool
@@ -151,15 +151,12 @@ func (h *headers) rawCall(trap uintptr) bool {
 // would block and the caller did not ask for MSG_DONTWAIT (the runtime's
 // poller then waits for the socket and calls again).
 func (h *headers) call(trap, fd uintptr) bool {
-	raw := h.rawCall(trap)
+	syscall6 := unix.Syscall6
+	if h.rawCall(trap) {
+		syscall6 = unix.RawSyscall6
+	}
 	for {
-		var r uintptr
-		var e unix.Errno
-		if raw {
-			r, _, e = unix.RawSyscall6(trap, fd, uintptr(unsafe.Pointer(&h.hs[0])), uintptr(h.count), uintptr(h.flags), 0, 0)
-		} else {
-			r, _, e = unix.Syscall6(trap, fd, uintptr(unsafe.Pointer(&h.hs[0])), uintptr(h.count), uintptr(h.flags), 0, 0)
-		}
+		r, _, e := syscall6(trap, fd, uintptr(unsafe.Pointer(&h.hs[0])), uintptr(h.count), uintptr(h.flags), 0, 0)
 		if e == unix.EINTR {
 			continue
 		}
