@@ -14,7 +14,7 @@ func init() {
 		Name:       "demo",
 		Order:      90,
 		ShortUsage: "i3net demo [flags]",
-		ShortHelp:  "show what i3net does, step by step, on this machine alone",
+		ShortHelp:  "Show what i3net does, step by step, on this machine alone",
 		LongHelp: `
 The demonstration builds everything it needs on this machine, narrates each step
 with its timing, and removes what it built when it ends (or is interrupted).

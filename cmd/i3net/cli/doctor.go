@@ -21,7 +21,7 @@ func init() {
 		Name:       "doctor",
 		Order:      42,
 		ShortUsage: "i3net doctor [--server ADDR ...] [--config FILE] [--state-dir DIR] [--json]",
-		ShortHelp:  "check that this host can run the proxy, and say what to fix",
+		ShortHelp:  "Check that this host can run the proxy, and say what to fix",
 		LongHelp: `
 Doctor checks what the proxy needs, one line per check (ok, warn or fail, and
 the remedy): Linux; the tun device; root or CAP_NET_ADMIN (without them,

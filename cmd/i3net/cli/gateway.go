@@ -14,7 +14,7 @@ func init() {
 		Name:       "gateway",
 		Order:      45,
 		ShortUsage: "i3net gateway --config FILE [flags]",
-		ShortHelp:  "run an i3-to-IP gateway: overlay hosts reach this network's ordinary hosts by name",
+		ShortHelp:  "Run an i3-to-IP gateway: overlay hosts reach this network's ordinary hosts by name",
 		LongHelp: `
 The gateway runs on a host inside a network (an intranet, a lab) and carries the
 flows of overlay hosts on to its ordinary hosts, which run nothing of i3net

@@ -14,7 +14,7 @@ func init() {
 		Name:       "ingress",
 		Order:      47,
 		ShortUsage: "i3net ingress --config FILE [flags]",
-		ShortHelp:  "run an IP-to-i3 ingress: hosts that run nothing of i3net reach published overlay services by name",
+		ShortHelp:  "Run an IP-to-i3 ingress: hosts that run nothing of i3net reach published overlay services by name",
 		LongHelp: `
 The ingress lets programs on ordinary hosts (a phone, a friend's laptop, a
 monitoring system) reach services that overlay hosts publish, by a DNS name,

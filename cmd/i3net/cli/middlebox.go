@@ -14,7 +14,7 @@ func init() {
 		Name:       "middlebox",
 		Order:      46,
 		ShortUsage: "i3net middlebox --config FILE [flags]",
-		ShortHelp:  "run a middlebox: hosts that impose it send their sessions through it, an IDS beside it reads them",
+		ShortHelp:  "Run a middlebox: hosts that impose it send their sessions through it, an IDS beside it reads them",
 		LongHelp: `
 The middlebox sits on the path of the sessions of the hosts that impose it
 (paper §6.4): they send every frame to [its trigger for them, the peer], in

@@ -23,7 +23,7 @@ func init() {
 		Name:       "proxy",
 		Order:      40,
 		ShortUsage: "i3net proxy --server ADDR:PORT [flags]",
-		ShortHelp:  "run the proxy: programs on this host reach overlay hosts by name",
+		ShortHelp:  "Run the proxy: programs on this host reach overlay hosts by name",
 		LongHelp: `
 The proxy lets unmodified programs reach the hosts of the address book by name:
 "ssh home.i3", "curl http://home.i3/", "ping home.i3". It answers DNS for

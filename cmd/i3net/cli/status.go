@@ -19,7 +19,7 @@ func init() {
 		Name:       "status",
 		Order:      41,
 		ShortUsage: "i3net status [--json] [--state-dir DIR]",
-		ShortHelp:  "show the running proxy: this host, its peers, their sessions and traffic",
+		ShortHelp:  "Show the running proxy: this host, its peers, their sessions and traffic",
 		LongHelp: `
 Status asks the proxy of this host (over its control socket in the state
 directory) what it knows: this host's addresses and id, and one line per peer
