@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -37,7 +38,7 @@ Examples:
   i3net doctor --config /etc/i3net/proxy.toml --json`,
 		Flags: func() (*flag.FlagSet, func(context.Context, []string) error) {
 			fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-			a := &doctorArgs{}
+			a := &doctorArgs{flags: fs}
 			a.state.addDirFlag(fs)
 			a.state.addBookFlag(fs)
 			def := proxy.DefaultConfig()
@@ -66,6 +67,7 @@ type doctorArgs struct {
 	noExt      bool
 	timeout    time.Duration
 	asJSON     bool
+	flags      *flag.FlagSet // which flags were given: they win over the --config file
 }
 
 // checks runs every check and returns their results in order.
@@ -80,6 +82,7 @@ func (a *doctorArgs) checks(ctx context.Context) ([]doctor.Result, error) {
 			return nil, err
 		}
 		servers = append(f.Servers, servers...)
+		a.fileHost(f.hostFile)
 	}
 	pool4, err := parsePrefix("pool4", a.pool4)
 	if err != nil {
@@ -113,6 +116,20 @@ func (a *doctorArgs) checks(ctx context.Context) ([]doctor.Result, error) {
 	}
 	rs = append(rs, doctor.CheckServers(ctx, servers, doctor.ServerOptions{Timeout: a.timeout, NoExtensions: a.noExt})...)
 	return rs, nil
+}
+
+// fileHost takes the proxy file's pools and resolver mode where no flag was
+// given for them: the doctor checks the proxy the file configures.
+func (a *doctorArgs) fileHost(h hostFile) {
+	if h.Pool4 != "" && !flagGiven(a.flags, "pool4") {
+		a.pool4 = h.Pool4
+	}
+	if h.Pool6 != "" && !flagGiven(a.flags, "pool6") {
+		a.pool6 = h.Pool6
+	}
+	if strings.EqualFold(h.DNSMode, "off") {
+		a.noResolv = true
+	}
 }
 
 func (a *doctorArgs) run(ctx context.Context) error {

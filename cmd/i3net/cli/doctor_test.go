@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -162,5 +163,29 @@ func TestDoctorWithProxyRunning(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "a proxy runs with this state directory") ||
 		!strings.Contains(out, "routed into the tun device of the proxy that runs") {
 		t.Fatalf("exit %d:\n%s%s", code, out, eo)
+	}
+}
+
+// doctor --config checks the pools and resolver mode the file gives the
+// proxy, unless a flag says otherwise.
+func TestDoctorFilePools(t *testing.T) {
+	path := writeProxyFile(t, "pool4 = \"100.96.0.0/12\"\npool6 = \"off\"\ndns_mode = \"off\"\n")
+	f, _, err := loadProxyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	a := &doctorArgs{flags: fs, pool4: "100.64.0.0/10", pool6: "fd00::/64"}
+	a.fileHost(f.hostFile)
+	if a.pool4 != "100.96.0.0/12" || a.pool6 != "off" || !a.noResolv {
+		t.Errorf("from the file: pool4 %s pool6 %s no resolv %v", a.pool4, a.pool6, a.noResolv)
+	}
+	fs.StringVar(&a.pool4, "pool4", "", "")
+	if err := fs.Parse([]string{"--pool4", "100.80.0.0/12"}); err != nil {
+		t.Fatal(err)
+	}
+	a.fileHost(f.hostFile)
+	if a.pool4 != "100.80.0.0/12" {
+		t.Errorf("--pool4 lost to the file: %s", a.pool4)
 	}
 }

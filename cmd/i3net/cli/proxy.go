@@ -117,6 +117,7 @@ type proxyArgs struct {
 	splitLarge  bool          // --split-large
 	procs       optProcs      // --procs
 	file        proxyFile     // the --config file, as loaded
+	flags       *flag.FlagSet // the parsed flags: which were given (proxyhost.go)
 }
 
 // addrList is a repeatable ADDR:PORT flag.
@@ -156,6 +157,7 @@ func (a *proxyArgs) config() (proxy.Config, error) {
 		a.fileQueue(f)
 		a.fileLarge(f)
 		a.fileProcs(f)
+		a.fileHost(f.hostFile)
 	}
 	if len(a.servers) == 0 {
 		return cfg, usageErrorf("no overlay server: give one with --server ADDR:PORT (or servers in the --config file)")
@@ -284,10 +286,12 @@ func parseDNSMode(s string, noResolv bool) (dns.Mode, error) {
 
 // addFlags defines the proxy's flags on fs, bound to a.
 func (a *proxyArgs) addFlags(fs *flag.FlagSet) {
+	a.flags = fs
 	a.state.addDirFlag(fs)
 	a.state.addBookFlag(fs)
 	def := proxy.DefaultConfig()
-	fs.StringVar(&a.configFile, "config", "", "configuration `FILE` (TOML): servers, upstreams, name rules ([[rule]] match/via/action/anonymous), further overlays ([[overlay]] suffix/servers/pool4…); flags add to it")
+	fs.StringVar(&a.configFile, "config", "", "configuration `FILE` (TOML): servers, upstreams, name rules ([[rule]] match/via/action/anonymous), further overlays ([[overlay]] suffix/servers/pool4…), "+
+		"this overlay's tun, mtu, pool4, pool6, suffix, listen, dns_mode, log_level, only_book, mapping_timeout (as their flags); flags add to it, and a flag given wins over its key")
 	fs.Var(&a.servers, "server", "overlay server `ADDR:PORT` (repeat for several: the nearest is used, the others on failure)")
 	fs.StringVar(&a.listen, "listen", "", "UDP `ADDR:PORT` of the overlay client (default: any free port)")
 	fs.BoolVar(&a.noExt, "no-extensions", false, "speak only the original 2004 i3 protocol to the servers (by default i3net's extensions go only to servers that answer them); the proxy's own public trigger is signed, an extension, so it then fails to start")

@@ -46,6 +46,10 @@ type proxyFile struct {
 	// default).
 	Procs *int `toml:"procs"`
 
+	// The main overlay's tun, pools, suffix, port, resolver mode, log level
+	// and mapping timeout, as their flags (proxyhost.go).
+	hostFile
+
 	// Overlay are the further overlays this proxy serves on the same tun
 	// device, each with its own suffix (proxyoverlays.go).
 	Overlay []overlayFile `toml:"overlay"`
@@ -61,6 +65,9 @@ func loadProxyFile(path string) (proxyFile, *rules.Rules, error) {
 		return f, nil, err
 	}
 	f.meta = meta
+	if err := f.hostFile.check(meta); err != nil {
+		return f, nil, err
+	}
 	if err := checkOverlayFiles(meta, f.Overlay); err != nil {
 		return f, nil, err
 	}
