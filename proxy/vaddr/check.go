@@ -17,7 +17,7 @@ var ErrOverlap = errors.New("overlaps")
 // (/0) are ignored. Every clash is reported, naming the pool, the route and the
 // flag to change, e.g.
 //
-//	vaddr: pool 100.64.0.0/10 overlaps route 100.64.5.0/24 on this host; choose another with --pool4 (pool4 in a gateway's file)
+//	vaddr: pool 100.64.0.0/10 overlaps route 100.64.5.0/24 on this host; choose another with --pool4 (or pool4 in the --config file)
 //
 // Zero pools (a family turned off) are skipped.
 func CheckPools(pools []netip.Prefix, routes []netip.Prefix) error {
@@ -30,9 +30,9 @@ func CheckPools(pools []netip.Prefix, routes []netip.Prefix) error {
 			errs = append(errs, err)
 			continue
 		}
-		flag := "--pool6 (pool6 in a gateway's file)"
+		flag := "--pool6 (or pool6 in the --config file)"
 		if p.Addr().Is4() {
-			flag = "--pool4 (pool4 in a gateway's file)"
+			flag = "--pool4 (or pool4 in the --config file)"
 		}
 		for _, r := range routes {
 			if !r.IsValid() || r.Bits() == 0 {
