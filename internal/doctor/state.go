@@ -51,7 +51,7 @@ func CheckPools(pool4, pool6 netip.Prefix, check func(pool4, pool6 netip.Prefix)
 		pools += " and " + pool6.String()
 	}
 	if err := check(pool4, pool6); err != nil {
-		return fail("pools", err.Error(), "choose other pools with --pool4/--pool6, or stop the proxy that holds them")
+		return fail("pools", err.Error(), "choose other pools with --pool4/--pool6 (pool4, pool6 in the proxy's --config file), or stop the proxy that holds them")
 	}
 	return ok("pools", pools+" clash with no route of this host")
 }
