@@ -53,13 +53,11 @@ func (h hostFile) check(meta tomlconf.Meta) error {
 			return bad("pool4", strconv.Quote(h.Pool4), "want an IPv4 range \"IP/BITS\", e.g. \"100.96.0.0/12\"")
 		}
 	}
-	if h.Pool6 != "" && h.Pool6 != "off" {
-		if p, err := netip.ParsePrefix(h.Pool6); err != nil || !p.Addr().Is6() {
-			return bad("pool6", strconv.Quote(h.Pool6), "want an IPv6 range \"IP/BITS\" or \"off\"")
-		}
+	if !validPool6(h.Pool6) {
+		return bad("pool6", strconv.Quote(h.Pool6), "want an IPv6 range \"IP/BITS\" or \"off\"")
 	}
 	if h.Suffix != "" {
-		if err := book.CheckName(strings.Trim(h.Suffix, ".")); err != nil {
+		if err := checkSuffix(h.Suffix); err != nil {
 			return bad("suffix", strconv.Quote(h.Suffix), "want a DNS suffix, e.g. \"i3\": %v", err)
 		}
 	}
@@ -79,6 +77,20 @@ func (h hostFile) check(meta tomlconf.Meta) error {
 	}
 	return nil
 }
+
+// validPool6 reports whether s can be a file's pool6: unset, "off", or an
+// IPv6 range.
+func validPool6(s string) bool {
+	if s == "" || s == "off" {
+		return true
+	}
+	p, err := netip.ParsePrefix(s)
+	return err == nil && p.Addr().Is6()
+}
+
+// checkSuffix checks an overlay's DNS suffix (dots at its ends allowed):
+// labels of letters, digits and hyphens, as book names.
+func checkSuffix(s string) error { return book.CheckName(strings.Trim(s, ".")) }
 
 // given reports whether flag name was set on the command line.
 func (a *proxyArgs) given(name string) bool { return flagGiven(a.flags, name) }

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	mdns "github.com/miekg/dns"
-
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/internal/tomlconf"
 	"github.com/i3net/i3net/internal/tundev"
@@ -45,7 +43,7 @@ func checkOverlayFiles(meta tomlconf.Meta, ovs []overlayFile) error {
 	for i, o := range ovs {
 		key := func(k string) []string { return []string{"overlay", strconv.Itoa(i), k} }
 		suffix := strings.Trim(o.Suffix, ".")
-		if _, ok := mdns.IsDomainName(suffix); !ok || suffix == "" || strings.Contains(suffix, "/") {
+		if checkSuffix(o.Suffix) != nil {
 			return meta.ValueErrorf(key("suffix"), strconv.Quote(o.Suffix), "every overlay needs a DNS suffix of its own, e.g. \"lab\"")
 		}
 		if len(o.Servers) == 0 {
@@ -54,10 +52,8 @@ func checkOverlayFiles(meta tomlconf.Meta, ovs []overlayFile) error {
 		if !o.Pool4.IsValid() || !o.Pool4.Addr().Is4() {
 			return meta.Errorf(key("pool4"), "overlay %q needs an IPv4 pool of its own, e.g. pool4 = \"100.96.0.0/12\"", suffix)
 		}
-		if o.Pool6 != "" && o.Pool6 != "off" {
-			if p, err := netip.ParsePrefix(o.Pool6); err != nil || !p.Addr().Is6() {
-				return meta.ValueErrorf(key("pool6"), strconv.Quote(o.Pool6), "want an IPv6 range \"IP/BITS\" or \"off\"")
-			}
+		if !validPool6(o.Pool6) {
+			return meta.ValueErrorf(key("pool6"), strconv.Quote(o.Pool6), "want an IPv6 range \"IP/BITS\" or \"off\"")
 		}
 	}
 	return nil
