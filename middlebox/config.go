@@ -1,7 +1,6 @@
 package middlebox
 
 import (
-	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/i3net/i3net/identity"
 	"github.com/i3net/i3net/internal/tomlconf"
+	"github.com/i3net/i3net/internal/tundev"
 	"github.com/i3net/i3net/proxy/book"
 )
 
@@ -52,7 +52,6 @@ type HostConfig struct {
 const (
 	DefaultIDSMTU  = 65535
 	DefaultEvePoll = 200 * time.Millisecond
-	maxIfName      = 15 // IFNAMSIZ - 1
 )
 
 // DefaultConfig returns the defaults of every key.
@@ -85,7 +84,7 @@ func (c *Config) check(meta tomlconf.Meta) error {
 		}
 	}
 	if c.IDSTun != "" {
-		if err := checkIfName(c.IDSTun); err != nil {
+		if err := tundev.CheckName(c.IDSTun); err != nil {
 			return meta.ValueErrorf([]string{"ids_tun"}, strconv.Quote(c.IDSTun), "%v", err)
 		}
 	}
@@ -129,16 +128,5 @@ func (c *Config) checkHost(meta tomlconf.Meta, i int, names map[string]int, keys
 	}
 	keys[k] = i
 	h.Key = k
-	return nil
-}
-
-// checkIfName checks that name can be a Linux interface's name.
-func checkIfName(name string) error {
-	switch {
-	case len(name) > maxIfName:
-		return fmt.Errorf("an interface name has at most %d bytes, this one %d", maxIfName, len(name))
-	case strings.ContainsAny(name, "/: \t\n\x00%") || name == "." || name == "..":
-		return fmt.Errorf("not an interface name: use letters and digits, e.g. \"i3ids0\"")
-	}
 	return nil
 }

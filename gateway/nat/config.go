@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/i3net/i3net/internal/tundev"
 )
 
 // DefaultTable is the name of the nftables table when Config.Table is empty.
 const DefaultTable = "i3net-gateway"
 
 const (
-	// maxIfName is the longest interface name Linux takes (IFNAMSIZ - 1).
-	maxIfName = 15
 	// maxTableName is the longest nftables table name (NFT_NAME_MAXLEN - 1).
 	maxTableName = 255
 )
@@ -75,13 +75,11 @@ func (cfg Config) validate() (Config, error) {
 
 // checkIfName checks that name can be an interface's name.
 func checkIfName(name string) error {
-	switch {
-	case name == "":
+	if name == "" {
 		return errors.New("nat: no tun device named: Config.Tun must be the gateway's tun device (e.g. \"i3gw0\")")
-	case len(name) > maxIfName:
-		return fmt.Errorf("nat: tun device name %q is longer than %d bytes", name, maxIfName)
-	case strings.ContainsAny(name, "/ \t\n\x00") || name == "." || name == "..":
-		return fmt.Errorf("nat: tun device name %q is not an interface name", name)
+	}
+	if err := tundev.CheckName(name); err != nil {
+		return fmt.Errorf("nat: tun device name %q: %w", name, err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/i3net/i3net/internal/tomlconf"
+	"github.com/i3net/i3net/internal/tundev"
 	"github.com/i3net/i3net/proxy/book"
 	"github.com/i3net/i3net/proxy/dns"
 )
@@ -34,16 +35,13 @@ type hostFile struct {
 	MappingTimeout time.Duration  `toml:"mapping_timeout"`
 }
 
-// maxTunName is the longest interface name Linux takes (IFNAMSIZ less the NUL).
-const maxTunName = 15
-
 // check returns the first bad value, naming the file's line and key.
 func (h hostFile) check(meta tomlconf.Meta) error {
 	bad := func(key, value, format string, args ...any) error {
 		return meta.ValueErrorf([]string{key}, value, format, args...)
 	}
-	if len(h.Tun) > maxTunName || strings.ContainsAny(h.Tun, "/ \t") {
-		return bad("tun", strconv.Quote(h.Tun), "want an interface name of at most %d characters, e.g. \"i3net0\"", maxTunName)
+	if err := tundev.CheckName(h.Tun); err != nil {
+		return bad("tun", strconv.Quote(h.Tun), "%v", err)
 	}
 	if h.MTU != 0 && (h.MTU < 1280 || h.MTU > 9000) {
 		return bad("mtu", strconv.Itoa(h.MTU), "want 1280..9000: the path MTU less the overlay's headers (1360 for a 1500-byte path)")

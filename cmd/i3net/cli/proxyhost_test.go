@@ -72,7 +72,7 @@ func TestProxyFileHostErrors(t *testing.T) {
 		{"suffix = \"a b\"\n", ":1: suffix = \"a b\": want a DNS suffix"},
 		{"dns_mode = \"systemd\"\n", ":1: dns_mode = \"systemd\": choose"},
 		{"log_level = \"loud\"\n", ":1: log_level = \"loud\": choose"},
-		{"tun = \"a-very-long-interface-name\"\n", ":1: tun = \"a-very-long-interface-name\": want an interface name"},
+		{"tun = \"a-very-long-interface-name\"\n", ":1: tun = \"a-very-long-interface-name\": an interface name has at most 15 bytes"},
 		{"mapping_timeout = \"-1m\"\n", ":1: mapping_timeout = -1m0s: must be positive"},
 		{"listen = \"5611\"\n", ":1:"},
 	} {
