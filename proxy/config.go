@@ -65,7 +65,7 @@ type Config struct {
 	// MTU of the tun device: the path MTU (1500) less everything the proxy
 	// adds (IPv6 40 + UDP 8 + overlay header with SENDER 56 + session 25), so
 	// nothing is fragmented; larger packets are answered with ICMP "too big".
-	// Default 1360.
+	// Default 1360; MinMTU..MaxMTU.
 	MTU int
 
 	// Pool4 and Pool6 are the virtual address pools (vaddr.DefaultPool4,
@@ -189,6 +189,15 @@ type Config struct {
 // TCP's keep-alive interval, and longer than programs cache DNS answers).
 const DefaultMappingTimeout = 7200 * time.Second
 
+// The tun device's MTU range: IPv6's minimum link MTU up to a jumbo frame's.
+const (
+	MinMTU = 1280
+	MaxMTU = 9000
+)
+
+// ValidMTU reports whether mtu is in MinMTU..MaxMTU.
+func ValidMTU(mtu int) bool { return mtu >= MinMTU && mtu <= MaxMTU }
+
 // DefaultConfig returns a complete configuration but for Identity, BookPath and
 // Servers.
 func DefaultConfig() Config {
@@ -223,8 +232,8 @@ func (c *Config) validate() error {
 	if len(c.Servers) == 0 {
 		errs = append(errs, errors.New("no overlay server: give at least one (--server ADDR:PORT)"))
 	}
-	if c.MTU < 1280 || c.MTU > 9000 {
-		errs = append(errs, fmt.Errorf("mtu %d out of range 1280..9000", c.MTU))
+	if !ValidMTU(c.MTU) {
+		errs = append(errs, fmt.Errorf("mtu %d out of range %d..%d", c.MTU, MinMTU, MaxMTU))
 	}
 	if err := vaddr.ValidatePool(c.Pool4); err != nil || !c.Pool4.Addr().Is4() {
 		errs = append(errs, fmt.Errorf("pool4 %v: not a usable IPv4 pool: %v", c.Pool4, err))

@@ -35,8 +35,8 @@ func DefaultRoleConfig(tun string) RoleConfig {
 
 // Check validates the keys, naming the bad one (and its line, from meta).
 func (r RoleConfig) Check(meta tomlconf.Meta) error {
-	if r.MTU < 1280 || r.MTU > 9000 {
-		return meta.Errorf([]string{"mtu"}, "%d is out of range 1280..9000", r.MTU)
+	if !ValidMTU(r.MTU) {
+		return meta.Errorf([]string{"mtu"}, "%d is out of range %d..%d", r.MTU, MinMTU, MaxMTU)
 	}
 	if r.Tun == "" {
 		return meta.Errorf([]string{"tun"}, "empty: name the tun device")

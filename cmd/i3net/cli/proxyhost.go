@@ -10,6 +10,7 @@ import (
 
 	"github.com/i3net/i3net/internal/tomlconf"
 	"github.com/i3net/i3net/internal/tundev"
+	"github.com/i3net/i3net/proxy"
 	"github.com/i3net/i3net/proxy/book"
 	"github.com/i3net/i3net/proxy/dns"
 )
@@ -43,8 +44,8 @@ func (h hostFile) check(meta tomlconf.Meta) error {
 	if err := tundev.CheckName(h.Tun); err != nil {
 		return bad("tun", strconv.Quote(h.Tun), "%v", err)
 	}
-	if h.MTU != 0 && (h.MTU < 1280 || h.MTU > 9000) {
-		return bad("mtu", strconv.Itoa(h.MTU), "want 1280..9000: the path MTU less the overlay's headers (1360 for a 1500-byte path)")
+	if h.MTU != 0 && !proxy.ValidMTU(h.MTU) {
+		return bad("mtu", strconv.Itoa(h.MTU), "want %d..%d: the path MTU less the overlay's headers (1360 for a 1500-byte path)", proxy.MinMTU, proxy.MaxMTU)
 	}
 	if h.Pool4 != "" {
 		if p, err := netip.ParsePrefix(h.Pool4); err != nil || !p.Addr().Is4() {
